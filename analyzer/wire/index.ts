@@ -1,0 +1,20 @@
+// The packet layer: views and reprs per protocol, checksums, serial
+// arithmetic, the reusable PacketDecoder and a builder. Import from here or
+// from the individual modules (both are public).
+export * from './addr.js'
+export * from './anomaly.js'
+export * from './build.js'
+export * from './checksum.js'
+export * from './decode.js'
+export * from './ethernet.js'
+export * from './ipv4.js'
+export * from './ipv6.js'
+export * from './linktype.js'
+export * from './null.js'
+export * from './serial.js'
+export * from './sll.js'
+export * from './sll2.js'
+export * from './tcp.js'
+export * from './tcp-options.js'
+export * from './udp.js'
+export * from './vlan.js'
