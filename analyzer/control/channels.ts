@@ -1,0 +1,466 @@
+// Control-channel extraction from traces (what `handoff messages` shows):
+// every TCP connection with the control port (spec §1, default 7070) on one
+// side is reassembled both ways (flows/reassembly.ts), each direction is cut
+// into frames by a FrameDecoder (decoder.ts), and every frame becomes a row:
+// a message with its key fields, or a `control-framing` error (spec §5).
+//
+// - Time and frame of a row are those of the packet that completed the frame.
+// - Each capture interface of each file is reassembled on its own (two vantage
+//   points are two views of the channel). The same frame seen by several
+//   views — several files, or several interfaces of one pcapng — is listed
+//   once: rows are deduplicated on (directed 4-tuple, sequence number of the
+//   frame's first byte, frame length, kind), and `duplicates` counts the
+//   copies merged. The sequence number rather than the stream offset makes
+//   the key independent of whether a view saw the SYN.
+// - Stream holes: the decoder reports one `stream-gap` (framing is lost),
+//   then we look for the framing again: at the first later segment boundary
+//   where a whole, valid frame starts (a note says how many bytes were
+//   skipped). The same search runs when the SYN was not captured (the trace
+//   starts mid-stream): segment boundaries are where senders usually start
+//   frames, and only a complete frame that validates as a §3 message counts.
+// - A trace that ends (or a file that is damaged) inside a frame is a capture
+//   matter, not a framing error: it is a note. A stream closed by FIN/RST
+//   inside a frame is a `truncated-frame` error.
+// - A CaptureError (damaged file) ends that file: everything read before the
+//   damage is kept, the error is listed in `captureErrors`, and the next file
+//   is read.
+
+import {readCapture} from '../capture/read.js'
+import {CaptureError} from '../capture/types.js'
+import {TcpConnectionTable, type StreamEndReason, type StreamHandlers, type TcpConnection} from '../flows/reassembly.js'
+import {formatIso} from '../inspect/timestamp.js'
+import {PacketDecoder} from '../wire/decode.js'
+import {decodeBody, LENGTH_PREFIX, MAX_FRAME_LENGTH, type FramingReason} from './codec.js'
+import {FrameDecoder, type DecodeEvent} from './decoder.js'
+import {CONTROL_PORT, MESSAGE_TYPES, type ControlMessage, type MessageType, type SynAckOptions} from './messages.js'
+import {MsgpackReader} from './msgpack.js'
+
+export interface ControlEndpoint {
+  addr: string
+  port: number
+  /** Node name, when a `hello` sent by this endpoint on the connection told it. */
+  node?: string
+}
+
+export type Direction = 'client-to-server' | 'server-to-client'
+
+interface RowBase {
+  /** ISO 8601 UTC with nanoseconds. */
+  time: string
+  tsSec: number
+  tsNsec: number
+  /** 1-based frame number in `file` of the packet that completed the frame. */
+  frame: number
+  file: string
+  /** Capture interface id in `file`. */
+  interface: number
+  /** "client ip:port ↔ server ip:port". */
+  connection: string
+  direction: Direction
+  sender: ControlEndpoint
+  receiver: ControlEndpoint
+  /** Stream offset of the frame's length prefix (0 = first byte after the SYN, or the first byte seen when the SYN was not captured). */
+  streamOffset: number
+  /** Bytes of the frame, prefix included (when known). */
+  length?: number
+  /** Other copies of this frame (other files / interfaces) merged into this row. */
+  duplicates: number
+}
+
+/** Key fields of a message, per type (see keyFields()). */
+export type MessageFields = Record<string, string | number | boolean | null | SynAckOptions | number[]>
+
+export interface ControlMessageRow extends RowBase {
+  kind: 'message'
+  type: MessageType
+  hid?: string
+  /** The `node` key of the message (who says it sent it). */
+  node: string
+  /** The `at` key: sender's clock, µs since the epoch. */
+  at: number
+  fields: MessageFields
+}
+
+export interface ControlFramingRow extends RowBase {
+  kind: 'error'
+  type: 'control-framing'
+  reason: FramingReason
+  detail: string
+  /** Decoding of this direction stopped here (until the framing is found again). */
+  fatal: boolean
+}
+
+export type ControlRow = ControlMessageRow | ControlFramingRow
+
+export interface ControlNote {
+  file: string
+  interface: number
+  connection: string
+  direction: Direction
+  frame: number
+  kind: 'no-syn' | 'resync' | 'capture-ended-in-frame' | 'overlap-mismatch' | 'before-start' | 'buffer-overflow'
+  streamOffset: number
+  detail: string
+}
+
+export interface ControlConnection {
+  connection: string
+  client: ControlEndpoint
+  server: ControlEndpoint
+  /** Views that saw it: "file#interface". */
+  seenIn: string[]
+  firstTime: string
+  messages: number
+  errors: number
+  /** A SYN was captured (stream offsets count from the ISN). */
+  syn: boolean
+  /** How the connection ended in the first view: fin, rst, end-of-trace… per direction. */
+  end: {clientToServer: StreamEndReason | null; serverToClient: StreamEndReason | null}
+}
+
+export interface ControlFileResult {
+  file: string
+  packets: number
+  /** Control-port TCP packets. */
+  controlPackets: number
+  error?: {code: string; offset: number; message: string}
+}
+
+export interface ControlReport {
+  port: number
+  files: ControlFileResult[]
+  connections: ControlConnection[]
+  /** Sorted by time (then file, frame, stream offset). */
+  rows: ControlRow[]
+  notes: ControlNote[]
+  summary: {
+    messages: number
+    byType: Partial<Record<MessageType, number>>
+    errors: number
+    connections: number
+    /** Copies of frames merged because several views saw them. */
+    duplicatesMerged: number
+  }
+  /** Files that could not be read to the end. */
+  captureErrors: {file: string; code: string; offset: number; message: string}[]
+}
+
+export interface ExtractOptions {
+  /** Control port (default 7070). */
+  port?: number
+  /** Verify checksums while decoding (default false: not needed here). */
+  verifyChecksums?: boolean
+}
+
+/** The key fields of each message type, as plain JSON values. */
+export function keyFields(m: ControlMessage): MessageFields {
+  switch (m.t) {
+    case 'hello':
+      return {addr: m.addr, mac: m.mac}
+    case 'handoff-req': {
+      const f: MessageFields = {
+        client: `${fmtHostPort(m.cip, m.cport)}`, vip: `${fmtHostPort(m.vip, m.vport)}`,
+        ciss: m.ciss, fiss: m.fiss,
+      }
+      if (m.fts !== undefined) f.fts = m.fts
+      f.fopt = m.fopt
+      f.url = m.url
+      if (m.host !== undefined) f.host = m.host
+      f.pkts = m.pkts.length
+      f.pktLens = m.pkts.map((p) => p.length)
+      return f
+    }
+    case 'handoff-ack': {
+      const f: MessageFields = {biss: m.biss}
+      if (m.bts !== undefined) f.bts = m.bts
+      f.baddr = m.baddr
+      f.bmac = m.bmac
+      f.bopt = m.bopt
+      return f
+    }
+    case 'handoff-nack':
+      return {err: m.err}
+    case 'terminate':
+      return {reason: m.reason, cbytes: m.cbytes, sbytes: m.sbytes}
+    case 'ping':
+    case 'pong':
+      return {n: m.n}
+  }
+}
+
+function fmtHostPort(addr: string, port: number): string {
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`
+}
+
+function dirIndex(d: Direction): 0 | 1 {
+  return d === 'client-to-server' ? 0 : 1
+}
+
+/** Per direction of one connection view. */
+interface DirState {
+  decoder: FrameDecoder
+  /** init: nothing seen yet; decoding: framing known; syncing: looking for a frame boundary (no SYN, or after a hole). */
+  mode: 'init' | 'decoding' | 'syncing'
+  /** Bytes not decoded while syncing, from skipFrom. */
+  skipped: number
+  skipFrom: number
+  /** Syncing because framing was lost (a hole or a fatal framing error), not because the SYN was missed. */
+  afterLoss: boolean
+}
+
+/**
+ * Extracts the control messages of one or more capture files. Never throws a
+ * CaptureError: damaged files are reported in `captureErrors` (after what was
+ * read before the damage). Other errors (bugs, I/O on our side) propagate.
+ */
+export async function extractControlMessages(paths: string | string[], opts: ExtractOptions = {}): Promise<ControlReport> {
+  const port = opts.port ?? CONTROL_PORT
+  const files = typeof paths === 'string' ? [paths] : paths
+  const rows: ControlRow[] = []
+  const notes: ControlNote[] = []
+  const dedupe = new Map<string, ControlRow>()
+  const conns = new Map<string, ControlConnection>()
+  /** Node names per connection key and endpoint ("addr|port"). */
+  const names = new Map<string, Map<string, string>>()
+  const fileResults: ControlFileResult[] = []
+  const captureErrors: ControlReport['captureErrors'] = []
+  let duplicatesMerged = 0
+  const reader = new MsgpackReader()
+
+  for (const path of files) {
+    const file = path === '-' ? '<stdin>' : path
+    const dec = new PacketDecoder({verifyChecksums: opts.verifyChecksums ?? false})
+    const fr: ControlFileResult = {file, packets: 0, controlPackets: 0}
+    fileResults.push(fr)
+    let tsSec = 0
+    let tsNsec = 0
+    let curIface = 0
+
+    const table = new TcpConnectionTable({
+      serverPort: port,
+      open: (c) => openConnection(c),
+    })
+
+    const openConnection = (c: TcpConnection): [StreamHandlers, StreamHandlers] => {
+      const iface = curIface
+      const connName = `${fmtHostPort(c.client.addr, c.client.port)} ↔ ${fmtHostPort(c.server.addr, c.server.port)}`
+      let cc = conns.get(connName)
+      const view = `${file}#${iface}`
+      if (cc === undefined) {
+        cc = {
+          connection: connName, client: {...c.client}, server: {...c.server}, seenIn: [view],
+          firstTime: formatIso(tsSec, tsNsec), messages: 0, errors: 0, syn: false,
+          end: {clientToServer: null, serverToClient: null},
+        }
+        conns.set(connName, cc)
+      } else if (!cc.seenIn.includes(view)) cc.seenIn.push(view)
+      const isFirstView = cc.seenIn[0] === view
+      const connInfo = cc
+      const make = (direction: Direction): StreamHandlers => {
+        const fromClient = direction === 'client-to-server'
+        const sender = fromClient ? c.client : c.server
+        const receiver = fromClient ? c.server : c.client
+        const stream = () => c.streams![dirIndex(direction)]
+        const st: DirState = {decoder: new FrameDecoder(), mode: 'init', skipped: 0, skipFrom: -1, afterLoss: false}
+        const dkey = `${fmtHostPort(sender.addr, sender.port)}>${fmtHostPort(receiver.addr, receiver.port)}`
+
+        const note = (kind: ControlNote['kind'], frame: number, streamOffset: number, detail: string) => {
+          notes.push({file, interface: iface, connection: connName, direction, frame, kind, streamOffset, detail})
+        }
+
+        const addRow = (ev: DecodeEvent, frame: number) => {
+          const seq = stream().seqOf(ev.offset)
+          const key = `${dkey}|${seq}|${ev.length ?? -1}|${ev.kind === 'message' ? ev.msg.t : ev.reason}`
+          const prior = dedupe.get(key)
+          if (prior !== undefined) {
+            prior.duplicates++
+            duplicatesMerged++
+            return
+          }
+          const base: RowBase = {
+            time: formatIso(tsSec, tsNsec), tsSec, tsNsec, frame, file, interface: iface,
+            connection: connName, direction,
+            sender: {addr: sender.addr, port: sender.port}, receiver: {addr: receiver.addr, port: receiver.port},
+            streamOffset: ev.offset, duplicates: 0,
+          }
+          if (ev.length !== undefined) base.length = ev.length
+          let row: ControlRow
+          if (ev.kind === 'message') {
+            const m = ev.msg
+            row = {...base, kind: 'message', type: m.t, node: m.node, at: m.at, fields: keyFields(m)}
+            if ('hid' in m) row.hid = m.hid
+            if (m.t === 'hello') {
+              let nm = names.get(connName)
+              if (nm === undefined) names.set(connName, (nm = new Map()))
+              nm.set(`${sender.addr}|${sender.port}`, m.node)
+            }
+            connInfo.messages++
+          } else {
+            row = {...base, kind: 'error', type: 'control-framing', reason: ev.reason, detail: ev.detail, fatal: ev.fatal}
+            connInfo.errors++
+          }
+          dedupe.set(key, row)
+          rows.push(row)
+        }
+
+        const handle = (events: readonly DecodeEvent[], frame: number) => {
+          for (const ev of events) addRow(ev, frame)
+        }
+
+        const push = (chunk: Uint8Array, off: number, frame: number) => {
+          handle(st.decoder.push(chunk, off), frame)
+          if (st.decoder.isStopped) {
+            // A fatal framing error: look for the framing again from the next segment on.
+            st.mode = 'syncing'
+            st.afterLoss = true
+            st.skipFrom = -1
+            st.skipped = 0
+          }
+        }
+
+        return {
+          onData: (chunk, off, frame) => {
+            if (st.mode === 'init') st.mode = stream().origin === 'syn' ? 'decoding' : 'syncing'
+            if (st.mode === 'syncing') {
+              // Find the framing: a whole valid frame at the start of this chunk.
+              if (!frameStartsAt(chunk, reader)) {
+                if (st.skipFrom < 0) st.skipFrom = off
+                st.skipped += chunk.length
+                return
+              }
+              if (st.skipped > 0 || st.afterLoss) {
+                note('resync', frame, off, `framing found again at stream offset ${off}` +
+                  (st.skipped > 0 ? ` after ${st.skipped} byte(s) not decoded from offset ${st.skipFrom}` : ''))
+              }
+              st.mode = 'decoding'
+              st.skipped = 0
+              st.skipFrom = -1
+              st.afterLoss = false
+              st.decoder = new FrameDecoder()
+            }
+            push(chunk, off, frame)
+          },
+          onGap: (off, length, frame) => {
+            if (st.mode === 'init') st.mode = stream().origin === 'syn' ? 'decoding' : 'syncing'
+            if (st.mode === 'syncing') {
+              if (st.skipFrom < 0) st.skipFrom = off
+              st.skipped += length
+              return
+            }
+            handle(st.decoder.gap(length), frame)
+            st.mode = 'syncing'
+            st.afterLoss = true
+            st.skipFrom = -1
+            st.skipped = 0
+          },
+          onEnd: (reason, frame) => {
+            if (isFirstView) connInfo.end[fromClient ? 'clientToServer' : 'serverToClient'] = reason
+            if (stream().origin === 'syn') connInfo.syn = true
+            if (st.mode === 'decoding') {
+              for (const ev of st.decoder.end()) {
+                if (ev.kind === 'error' && ev.reason === 'truncated-frame' && (reason === 'end-of-trace' || reason === 'superseded')) {
+                  note('capture-ended-in-frame', frame, ev.offset, `the ${reason === 'end-of-trace' ? 'capture ended' : 'connection was superseded'} inside the frame at stream offset ${ev.offset}: ${ev.detail}`)
+                } else addRow(ev, frame)
+              }
+            } else if (st.mode === 'syncing' && st.skipped > 0) {
+              note('resync', frame, st.skipFrom, `no frame boundary found from stream offset ${st.skipFrom} on: ${st.skipped} byte(s) not decoded`)
+            }
+          },
+          onEvent: (ev) => {
+            switch (ev.kind) {
+              case 'no-syn':
+                note('no-syn', ev.frame, 0, `SYN not captured: stream offsets count from sequence number ${ev.seq}; frames are looked for at segment boundaries`)
+                break
+              case 'overlap-mismatch':
+                note('overlap-mismatch', ev.frame, ev.streamOffset, `${ev.length} byte(s) at stream offset ${ev.streamOffset} retransmitted with different content (frame ${ev.frame}; the first copy, frame ${ev.firstFrame}, was kept)`)
+                break
+              case 'before-start':
+                note('before-start', ev.frame, 0, `${ev.length} byte(s) before the start of the stream ignored`)
+                break
+              case 'buffer-overflow':
+                note('buffer-overflow', ev.frame, ev.streamOffset, `out-of-order buffer full (${ev.buffered} bytes): ${ev.length} missing byte(s) at offset ${ev.streamOffset} declared lost`)
+                break
+              default:
+                break
+            }
+          },
+        }
+      }
+      return [make('client-to-server'), make('server-to-client')]
+    }
+
+    let lastFrame = 0
+    try {
+      await readCapture(path, {
+        onPacket: (rec) => {
+          fr.packets++
+          lastFrame = rec.index
+          dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen)
+          if (dec.transport !== 'tcp' || (dec.srcPort !== port && dec.dstPort !== port)) return
+          fr.controlPackets++
+          tsSec = rec.tsSec
+          tsNsec = rec.tsNsec
+          curIface = rec.interfaceId
+          table.add(dec, rec.index, rec.tsSec, rec.tsNsec, String(rec.interfaceId))
+        },
+      })
+    } catch (e) {
+      if (!(e instanceof CaptureError)) throw e
+      fr.error = {code: e.code, offset: e.offset, message: e.message}
+      captureErrors.push({file, ...fr.error})
+    }
+    table.finish(lastFrame)
+  }
+
+  // Node names learnt from hellos, on every row of the connection.
+  for (const r of rows) {
+    const nm = names.get(r.connection)
+    if (nm === undefined) continue
+    const s = nm.get(`${r.sender.addr}|${r.sender.port}`)
+    const d = nm.get(`${r.receiver.addr}|${r.receiver.port}`)
+    if (s !== undefined) r.sender.node = s
+    if (d !== undefined) r.receiver.node = d
+  }
+  for (const c of conns.values()) {
+    const nm = names.get(c.connection)
+    if (nm === undefined) continue
+    const s = nm.get(`${c.client.addr}|${c.client.port}`)
+    const d = nm.get(`${c.server.addr}|${c.server.port}`)
+    if (s !== undefined) c.client.node = s
+    if (d !== undefined) c.server.node = d
+  }
+
+  const fileIndex = new Map(files.map((f, i) => [f === '-' ? '<stdin>' : f, i]))
+  rows.sort((a, b) => a.tsSec - b.tsSec || a.tsNsec - b.tsNsec || fileIndex.get(a.file)! - fileIndex.get(b.file)!
+    || a.frame - b.frame || a.streamOffset - b.streamOffset)
+
+  const counts = new Map<MessageType, number>()
+  let messages = 0
+  let errors = 0
+  for (const r of rows) {
+    if (r.kind === 'message') {
+      messages++
+      counts.set(r.type, (counts.get(r.type) ?? 0) + 1)
+    } else errors++
+  }
+  // In the spec's order of types.
+  const byType: Partial<Record<MessageType, number>> = {}
+  for (const t of MESSAGE_TYPES) if (counts.has(t)) byType[t] = counts.get(t)!
+  return {
+    port,
+    files: fileResults,
+    connections: [...conns.values()],
+    rows,
+    notes,
+    summary: {messages, byType, errors, connections: conns.size, duplicatesMerged},
+    captureErrors,
+  }
+}
+
+/** True when `chunk` starts with a whole frame whose body is a valid §3 message. */
+function frameStartsAt(chunk: Uint8Array, reader: MsgpackReader): boolean {
+  if (chunk.length < LENGTH_PREFIX + 1) return false
+  const len = chunk[0]! * 0x100_0000 + ((chunk[1]! << 16) | (chunk[2]! << 8) | chunk[3]!)
+  if (len < 1 || len > MAX_FRAME_LENGTH || LENGTH_PREFIX + len > chunk.length) return false
+  return decodeBody(chunk, LENGTH_PREFIX, LENGTH_PREFIX + len, reader).ok
+}
