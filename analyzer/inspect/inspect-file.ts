@@ -1,7 +1,8 @@
 // The `inspect` pipeline for one file: read → decode → (summary | packet lines).
 // Streaming: the reader hands each record to the decoder and on; nothing per
 // packet is kept.
-import {readCapture} from '../capture/read.js'
+import {closeSync, openSync, readSync} from 'node:fs'
+import {readCapture, readCaptureSync} from '../capture/read.js'
 import {CaptureError, type CaptureInterface} from '../capture/types.js'
 import {PacketDecoder} from '../wire/decode.js'
 import {CaptureSummary, type InspectReport} from './summary.js'
@@ -24,6 +25,19 @@ export interface InspectResult {
   report: InspectReport
 }
 
+function isGzipFile(path: string): boolean {
+  let fd = -1
+  try {
+    fd = openSync(path, 'r')
+    const head = new Uint8Array(2)
+    return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b
+  } catch {
+    return false // let the reader report why the file cannot be opened
+  } finally {
+    if (fd >= 0) closeSync(fd)
+  }
+}
+
 export async function inspectFile(path: string, opts: InspectOptions): Promise<InspectResult> {
   const name = path === '-' ? '<stdin>' : path
   const summary = new CaptureSummary(name)
@@ -38,8 +52,12 @@ export async function inspectFile(path: string, opts: InspectOptions): Promise<I
     digits[i.id] = i.tsUnitsPerSec > 1e6 ? 9 : 6
   }
   let error: InspectReport['error']
+  // A plain file is read synchronously: several times faster than async
+  // reads for a one-pass CLI. Standard input and gzip stream asynchronously
+  // (readCaptureSync would inflate a .gz in one piece).
+  const read = path !== '-' && !isGzipFile(path) ? readCaptureSync : readCapture
   try {
-    await readCapture(path, {
+    await read(path, {
       onInfo: (info) => summary.onInfo(info),
       onInterface,
       onWarning: (w) => summary.onWarning(w),

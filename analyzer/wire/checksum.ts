@@ -67,12 +67,12 @@ export function sum16(bytes: Uint8Array, start: number, end: number, acc = 0): n
   const w = wide
   let k = (base + i) >>> 2
   const kEnd = k + ((end - i) >>> 2)
+  // Whole 32-bit words go into a float accumulator: 2^32 ≡ 1 (mod 0xFFFF),
+  // so folding the 32-bit sum later is the same as adding 16-bit halves now,
+  // and 16 Ki words of < 2^32 (a 64 KiB segment) stay far below 2^53.
   let h = 0
-  for (; k + 3 < kEnd; k += 4) {
-    const w0 = w[k], w1 = w[k + 1], w2 = w[k + 2], w3 = w[k + 3]
-    h += (w0 & 0xffff) + (w0 >>> 16) + (w1 & 0xffff) + (w1 >>> 16) + (w2 & 0xffff) + (w2 >>> 16) + (w3 & 0xffff) + (w3 >>> 16)
-  }
-  for (; k < kEnd; k++) h += (w[k] & 0xffff) + (w[k] >>> 16)
+  for (; k + 3 < kEnd; k += 4) h += w[k] + w[k + 1] + w[k + 2] + w[k + 3]
+  for (; k < kEnd; k++) h += w[k]
   h = fold16(h)
   // A host-order read puts the first byte low on LE hosts: right when that
   // byte sits at an odd position, swapped otherwise (and the reverse on BE).
