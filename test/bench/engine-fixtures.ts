@@ -9,23 +9,9 @@ import {buildTcpPacket, type TcpPacketSpec} from '../../analyzer/wire/build.js'
 import {PacketDecoder} from '../../analyzer/wire/decode.js'
 import {LINKTYPE} from '../../analyzer/wire/linktype.js'
 import {TranslationState, type TranslationValues} from '../../replayer/engine/state.js'
+import {pick, prng, randInt, randU32, type Rand} from '../support/random.js'
+export {pick, prng, randInt, randU32, type Rand}
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-export type Rand = () => number
-export const randInt = (r: Rand, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1))
-export const randU32 = (r: Rand): number => Math.floor(r() * 4294967296) >>> 0
-export const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]
 /** A uint32 that is often near the 2^32 wrap (within ±4096 of 0). */
 export function randSeqish(r: Rand): number {
   const x = r()

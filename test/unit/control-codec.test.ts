@@ -6,10 +6,11 @@ import assert from 'node:assert/strict'
 import {Packr, unpack} from 'msgpackr'
 import {ControlEncodeError, decodeFrame, encodeFrame, encodeMessage, FrameDecoder, MAX_FRAME_LENGTH, validateMessage} from '../../analyzer/control/index.js'
 import type {ControlMessage, HandoffAck, HandoffNack, HandoffReq, Hello, Ping, Pong, Terminate} from '../../analyzer/control/index.js'
+import {concat, frameOf, toHex} from '../support/bytes.js'
+import {prng} from '../support/random.js'
 
 // ---------------------------------------------------------------------------
-// Helpers and fixtures (kept in this file: only control-*.test.ts files are
-// ours to create).
+// Fixtures.
 
 /**
  * Hex with comments: `#` to end of line is a comment, whitespace is ignored.
@@ -25,40 +26,6 @@ function hex(text: string): Uint8Array {
   const out = new Uint8Array(digits.length / 2)
   for (let i = 0; i < out.length; i++) out[i] = parseInt(digits.slice(2 * i, 2 * i + 2), 16)
   return out
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}
-
-/** u32 BE length prefix + body, built without the codec. */
-function frameOf(body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + body.length)
-  new DataView(out.buffer).setUint32(0, body.length)
-  out.set(body, 4)
-  return out
-}
-
-function toHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
-}
-
-/** Seeded PRNG (mulberry32): deterministic "random" chunking. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** 1800000000123456 µs = 0x0006_6517_289a_6240: above 2^32, so uint64 (0xcf). */

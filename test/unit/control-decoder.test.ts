@@ -6,47 +6,18 @@ import assert from 'node:assert/strict'
 import {Packr} from 'msgpackr'
 import {encodeFrame, encodeMessage, FrameDecoder, MAX_FRAME_LENGTH} from '../../analyzer/control/index.js'
 import type {ControlMessage, DecodeEvent, HandoffReq} from '../../analyzer/control/index.js'
+import {concat, frameOf} from '../support/bytes.js'
+import {prng} from '../support/random.js'
 
 // ---------------------------------------------------------------------------
-// Helpers (kept here: only control-*.test.ts files are ours to create).
+// Helpers.
 
 const AT = 1800000000123456
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}
-
-/** u32 BE length + body, built without the codec. */
-function frameOf(body: Uint8Array | number[]): Uint8Array {
-  const b = body instanceof Uint8Array ? body : Uint8Array.from(body)
-  const out = new Uint8Array(4 + b.length)
-  new DataView(out.buffer).setUint32(0, b.length)
-  out.set(b, 4)
-  return out
-}
 
 function u32be(n: number): Uint8Array {
   const out = new Uint8Array(4)
   new DataView(out.buffer).setUint32(0, n)
   return out
-}
-
-/** Seeded PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** A compact, comparable view of events. */

@@ -14,6 +14,7 @@ import {encodeFrame} from '../../analyzer/control/codec.js'
 import type {ControlMessage} from '../../analyzer/control/messages.js'
 import {buildTcpPacket} from '../../analyzer/wire/build.js'
 import {LINKTYPE} from '../../analyzer/wire/linktype.js'
+import {concat} from '../support/bytes.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'handoff-reasm-ctl-'))
 process.on('exit', () => rmSync(dir, {recursive: true, force: true}))
@@ -52,16 +53,6 @@ function conversation(): {c2s: ControlMessage[]; s2c: ControlMessage[]} {
     {v: 1, t: 'pong', node: 'be1', at: AT + 33, n: 2},
   ]
   return {c2s, s2c}
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
 }
 
 interface Seg {
@@ -169,8 +160,8 @@ function assertMessages(rows: ControlMessageRow[], msgs: ControlMessage[]): void
 /** Segments of both directions, interleaved, with reordering, retransmissions and an overlap with the same bytes. */
 function messyPlan(cIsn: number, sIsn: number): {plan: Plan; conv: ReturnType<typeof conversation>} {
   const conv = conversation()
-  const c2s = cut(true, concat(conv.c2s.map(encodeFrame)), [3, 50, 7, 400, 2, 90])
-  const s2c = cut(false, concat(conv.s2c.map(encodeFrame)), [120, 5, 33])
+  const c2s = cut(true, concat(...conv.c2s.map(encodeFrame)), [3, 50, 7, 400, 2, 90])
+  const s2c = cut(false, concat(...conv.s2c.map(encodeFrame)), [120, 5, 33])
   const segs: Seg[] = []
   const n = Math.max(c2s.length, s2c.length)
   for (let i = 0; i < n; i++) {
@@ -186,7 +177,7 @@ function messyPlan(cIsn: number, sIsn: number): {plan: Plan; conv: ReturnType<ty
   // Overlapping retransmission (same bytes) spanning the server's 1st and 2nd segments, after the 3rd.
   const s0 = s2c[0]!
   const s1 = s2c[1]!
-  const full = concat(conv.s2c.map(encodeFrame))
+  const full = concat(...conv.s2c.map(encodeFrame))
   segs.splice(segs.indexOf(s2c[2]!) + 1, 0, {fromClient: false, off: s0.off + 100, data: full.subarray(s0.off + 100, s1.off + s1.data.length), flags: 'P.'})
   // A late retransmission of the client's 1st segment at the very end.
   segs.push({...c2s[0]!})
@@ -241,7 +232,7 @@ test('the same connection on two interfaces (and in two files) is listed once, d
 test('malformed frames: a bad body is listed and decoding goes on; a bad length stops the direction', async () => {
   const conv = conversation()
   const bad = Uint8Array.of(0, 0, 0, 2, 0x91, 0x01) // L = 2, body = [1]: not a map
-  const c2s = concat([encodeFrame(conv.c2s[0]!), bad, encodeFrame(conv.c2s[3]!), Uint8Array.of(0, 0x20, 0, 0, 1, 2, 3)])
+  const c2s = concat(...[encodeFrame(conv.c2s[0]!), bad, encodeFrame(conv.c2s[3]!), Uint8Array.of(0, 0x20, 0, 0, 1, 2, 3)])
   const segs = cut(true, c2s, [1000])
   const path = writeTrace('bad.pcapng', {cIsn: 10, sIsn: 20, segs: [...segs, {fromClient: true, off: c2s.length, data: new Uint8Array(0), flags: 'F.'}]})
   const r = await extractControlMessages(path)
@@ -272,7 +263,7 @@ test('a lost segment: one stream-gap error, then the framing is found again at a
 test('capture starting mid-stream (no SYN): frames found at segment boundaries; an unfinished frame at the end is a note', async () => {
   const conv = conversation()
   const frames = conv.c2s.map(encodeFrame)
-  const stream = concat(frames)
+  const stream = concat(...frames)
   // The capture starts in the middle of frame 1 (hello), ends inside the last ping.
   const start = 5
   const segs: Seg[] = []

@@ -8,18 +8,7 @@ import {buildTcpPacket, buildUdpPacket, hexToBytes} from '../../analyzer/wire/bu
 import {PacketDecoder} from '../../analyzer/wire/decode.js'
 import {readU16, readU32, writeU16} from '../../analyzer/wire/addr.js'
 import {udpCsumApply} from '../../analyzer/wire/udp.js'
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import {prng} from '../support/random.js'
 
 test('RFC 1071 §3 example: sum of 00 01 f2 03 f4 f5 f6 f7 folds to 0xddf2', () => {
   // 0x0001 + 0xf203 + 0xf4f5 + 0xf6f7 = 0x2ddf0 -> 0xddf0 + 0x2 = 0xddf2; checksum ~0xddf2 = 0x220d.
