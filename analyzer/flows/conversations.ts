@@ -32,13 +32,13 @@ export interface Conversation {
   rst: number
   /** First frame number (1-based) of the conversation, per file. */
   firstFrame: number
-  /** Internal: "a" is the endpoint the flow table sorts lower. */
-  aIsLow?: boolean
 }
 
 export class ConversationTable {
   private readonly flows = new FlowTable()
   private readonly list_: Conversation[] = []
+  /** Per conversation: its "a" is the endpoint the flow table sorts lower. */
+  private readonly aIsLow: boolean[] = []
 
   /** Adds one decoded TCP or UDP packet. Other packets are ignored. */
   add(d: PacketDecoder, frame: number, tsSec: number, tsNsec: number): void {
@@ -52,11 +52,12 @@ export class ConversationTable {
         proto: d.transport, a: d.srcAddr(), aPort: d.srcPort, b: d.dstAddr(), bPort: d.dstPort,
         packetsAB: 0, packetsBA: 0, bytesAB: 0, bytesBA: 0, payloadAB: 0, payloadBA: 0,
         firstSec: tsSec, firstNsec: tsNsec, lastSec: tsSec, lastNsec: tsNsec,
-        syn: false, synAck: false, fin: 0, rst: 0, firstFrame: frame, aIsLow: this.flows.fromA,
+        syn: false, synAck: false, fin: 0, rst: 0, firstFrame: frame,
       }
       this.list_[id] = c
+      this.aIsLow[id] = this.flows.fromA
     }
-    const ab = this.flows.fromA === c.aIsLow
+    const ab = this.flows.fromA === this.aIsLow[id]
     const bytes = d.origLen
     const payload = d.payloadWireLen > 0 ? d.payloadWireLen : 0
     if (ab) { c.packetsAB++; c.bytesAB += bytes; c.payloadAB += payload }
@@ -75,6 +76,6 @@ export class ConversationTable {
   }
 
   list(): Conversation[] {
-    return this.list_.map(({aIsLow: _, ...c}) => c as Conversation)
+    return this.list_.slice()
   }
 }

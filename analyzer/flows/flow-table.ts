@@ -6,7 +6,9 @@
 // when half full.
 import type {PacketDecoder} from '../wire/decode.js'
 
-const WORDS = 10 // [version<<8 | proto, A0..A3, B0..B3, portA<<16 | portB]
+// Key slots are 10 words: IPv6 [version<<8 | proto, A0..A3, B0..B3, ports];
+// IPv4 uses the first 4: [version<<8 | proto, A, B, portA<<16 | portB].
+const WORDS = 10
 
 export class FlowTable {
   private capacity = 1 << 12
@@ -45,30 +47,40 @@ export class FlowTable {
     const fromA = order < 0
     const aOff = fromA ? d.ipSrcOffset : d.ipDstOffset
     const bOff = fromA ? d.ipDstOffset : d.ipSrcOffset
+    // IPv4 keys use 4 words (proto, A, B, ports), IPv6 keys all 10; word 0
+    // says which, so keys of the two families never compare equal.
+    const sp = d.srcPort
+    const dp = d.dstPort
     k[0] = ((v6 ? 6 : 4) << 8) | (d.proto & 0xff)
-    for (let i = 0; i < 4; i++) {
-      k[1 + i] = i < n ? word(b, aOff + 4 * i) : 0
-      k[5 + i] = i < n ? word(b, bOff + 4 * i) : 0
+    if (v6) {
+      for (let i = 0; i < 4; i++) {
+        k[1 + i] = word(b, aOff + 4 * i)
+        k[5 + i] = word(b, bOff + 4 * i)
+      }
+      k[9] = fromA ? ((sp << 16) | dp) >>> 0 : ((dp << 16) | sp) >>> 0
+    } else {
+      k[1] = word(b, aOff)
+      k[2] = word(b, bOff)
+      k[3] = fromA ? ((sp << 16) | dp) >>> 0 : ((dp << 16) | sp) >>> 0
     }
-    k[9] = fromA ? ((d.srcPort << 16) | d.dstPort) >>> 0 : ((d.dstPort << 16) | d.srcPort) >>> 0
+    const len = v6 ? WORDS : 4
     this.fromA = fromA
-    let h = 0x811c9dc5
-    for (let i = 0; i < WORDS; i++) h = Math.imul(h ^ k[i], 0x01000193)
-    h ^= h >>> 15
+    const h = hashKey(k, 0, len)
     const mask = this.capacity - 1
+    const keys = this.keys
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
       const id1 = this.slots[slot]
       if (id1 === 0) {
         this.created = true
         const id = this.count++
         this.slots[slot] = id + 1
-        this.keys.set(k, slot * WORDS)
+        keys.set(len === WORDS ? k : k.subarray(0, len), slot * WORDS)
         if (this.count * 2 > this.capacity) this.grow()
         return id
       }
       const base = slot * WORDS
-      let same = true
-      for (let i = 0; i < WORDS; i++) if (this.keys[base + i] !== k[i]) { same = false; break }
+      let same = keys[base] === k[0]
+      for (let i = 1; same && i < len; i++) same = keys[base + i] === k[i]
       if (same) { this.created = false; return id1 - 1 }
     }
   }
@@ -84,15 +96,20 @@ export class FlowTable {
     for (let s = 0; s < oldCap; s++) {
       const id1 = oldSlots[s]
       if (id1 === 0) continue
-      let h = 0x811c9dc5
-      for (let i = 0; i < WORDS; i++) h = Math.imul(h ^ oldKeys[s * WORDS + i], 0x01000193)
-      h ^= h >>> 15
-      let slot = h & mask
+      const len = (oldKeys[s * WORDS] >>> 8) === 6 ? WORDS : 4
+      let slot = hashKey(oldKeys, s * WORDS, len) & mask
       while (this.slots[slot] !== 0) slot = (slot + 1) & mask
       this.slots[slot] = id1
       this.keys.set(oldKeys.subarray(s * WORDS, s * WORDS + WORDS), slot * WORDS)
     }
   }
+}
+
+/** FNV-1a over 32-bit words, with a final mix so the low bits (the slot) depend on every word. */
+function hashKey(k: Uint32Array, base: number, len: number): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < len; i++) h = Math.imul(h ^ k[base + i], 0x01000193)
+  return h ^ (h >>> 15)
 }
 
 function word(b: Uint8Array, o: number): number {
