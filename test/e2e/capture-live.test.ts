@@ -6,7 +6,8 @@
 //     a1 10.77.2.1/24  <── veth ──>  b1 10.77.2.2/24      node http server :8080
 //
 // One `handoff capture -i a0 -i a1` in ns "c" sees one request over each
-// veth. Traffic only ever goes to addresses inside these namespaces.
+// veth; and one capture at each end of a0/b0 (one per namespace) sees the
+// same exchange. Traffic only ever goes to addresses inside these namespaces.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync, statSync} from 'node:fs'
@@ -101,6 +102,42 @@ function tmpFile(name: string): {file: string; done: () => void} {
 
 test.after(() => {
   if (isRoot()) sweepLeftovers()
+})
+
+test('both ends of one veth: a capture in each namespace sees the same HTTP exchange', async (t) => {
+  if (!canRun(t)) return
+  const c = tmpFile('client-end.pcapng')
+  const s = tmpFile('server-end.pcapng')
+  try {
+    await withLab(async (lab) => {
+      const {client, server} = await topology(lab)
+      const capC = await startCapture(lab, client, ['-i', 'a0', '-f', 'tcp port 8080', '-w', c.file])
+      const capS = await startCapture(lab, server, ['-i', 'b0', '-f', 'tcp port 8080', '-w', s.file])
+      assert.equal(httpGet(lab, client, '10.77.1.2', '/both-ends'), 'hello /both-ends')
+      await delay(300)
+      capC.child.kill('SIGINT')
+      capS.child.kill('SIGINT')
+      for (const cap of [capC, capS]) {
+        const ex = await exitWithin(cap, 5000)
+        assert.equal(ex.code, 0, `exit ${ex.code}/${ex.signal}; stderr: ${cap.err()}`)
+      }
+      const fields = ['-T', 'fields', '-e', 'ip.src', '-e', 'tcp.srcport', '-e', 'tcp.flags.str', '-e', 'tcp.seq_raw', '-e', 'tcp.ack_raw', '-e', 'tcp.len', '-e', 'tcp.checksum.status',
+        '-o', 'tcp.check_checksum:TRUE']
+      const atClient = tshark(c.file, fields).trim().split('\n')
+      const atServer = tshark(s.file, fields).trim().split('\n')
+      // The same segments, in the same order, at both ends of the wire, every checksum good.
+      assert.ok(atClient.length >= 8, `client end: ${atClient.length} packets`)
+      assert.deepEqual(atServer, atClient)
+      for (const line of atClient) assert.match(line, /\t1$/, `checksum not good: ${line}`)
+      const requests = tshark(s.file, ['-Y', 'http.request', '-T', 'fields', '-e', 'ip.src', '-e', 'http.request.uri']).trim()
+      assert.equal(requests, '10.77.1.1\t/both-ends')
+      const responses = tshark(c.file, ['-Y', 'http.response', '-T', 'fields', '-e', 'http.response.code']).trim()
+      assert.equal(responses, '200')
+    })
+  } finally {
+    c.done()
+    s.done()
+  }
 })
 
 test('two interfaces into one pcapng; SIGINT ends it with a valid file', async (t) => {
