@@ -1,0 +1,156 @@
+import {Args, Command, Errors, Flags} from '@oclif/core'
+import {LiveCaptureError} from '../../analyzer/capture/live.js'
+import {CONTROL_PORT} from '../../analyzer/control/messages.js'
+import {EngineConfigError} from '../../replayer/engine/index.js'
+import {ReplayError, replayLive, replayToFile, type LiveOutcome, type WriteOutcome} from '../../replayer/replay.js'
+import {ScheduleError, type ScheduleOptions} from '../../replayer/schedule/index.js'
+import {DeriveError, LEGS, parseFlow, SelectError, type FlowSpec, type LegName} from '../../replayer/select/index.js'
+import {SinkError} from '../../replayer/sinks/index.js'
+import {CaptureError} from '../../analyzer/capture/types.js'
+import {progressLine, renderLive, renderWrite} from '../render/replay.js'
+
+export type ReplayResult = WriteOutcome | LiveOutcome
+
+const positive = (name: string) =>
+  Flags.custom<number>({
+    summary: '',
+    parse: async (s: string) => {
+      const n = Number(s)
+      if (s.trim() === '' || !Number.isFinite(n) || n <= 0) throw new Errors.CLIError(`--${name} must be a positive number (got "${s}")`)
+      return n
+    },
+  })
+
+export default class Replay extends Command {
+  static override summary = 'Replay handed-off connections: write the legs the FE and BE must carry to a file, or inject them onto one live interface'
+
+  static override description = [
+    'Reads the handoff state of each handed-off connection from the trace\'s control channel (handoff-req + handoff-ack, paired by hid; spec §3) and derives, with the rewrite engine (spec §4, every rewrite verified):',
+    '  forwarded (FE → BE): the client\'s segments captured after the handoff, as the FE must forward them;\n  BE inside: the replayed SYN, ACK and request (handoff-req pkts) and the forwarded segments, as the BE\'s TCP must see them (raw IP);\n  return (BE → client): segments seen inside the BE (source = BE address), as the client must see them. The BE\'s SYN/ACK is dropped.',
+    'Selection: --hid, --flow (a 4-tuple, either direction, client ↔ VIP or client ↔ BE), --client; by default every handed-off connection. The trace must hold the control channel: the state is never guessed.',
+    '--write FILE: pcapng (interfaces named after the legs) or pcap (one link type: choose legs with --leg); deterministic, timestamps from the input.',
+    '--interface IF: injects the forwarded and return legs (or --leg) onto IF and only IF, timed as captured (× --multiplier), at --pps, or at --topspeed; --loop, --limit. Frames go out exactly as derived, with the trace\'s addresses: where they end up is your responsibility — use an interface of a test network. Prints a tcpreplay-like report; a progress line on standard error (terminal only) on runs over a second.',
+  ].join('\n\n')
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> trace.pcapng --write legs.pcapng',
+    '<%= config.bin %> <%= command.id %> trace.pcapng --hid fe1/42 --leg forwarded --write fwd.pcap',
+    '<%= config.bin %> <%= command.id %> trace.pcapng --interface veth-test0 --multiplier 2',
+    '<%= config.bin %> <%= command.id %> trace.pcapng --interface veth-test0 --topspeed --loop 100 --json',
+  ]
+
+  static override strict = false
+  static override enableJsonFlag = true
+
+  static override args = {
+    trace: Args.string({description: 'capture file(s) with the connection and its control channel: pcap or pcapng, optionally gzip-compressed', required: true}),
+  }
+
+  static override flags = {
+    write: Flags.string({char: 'w', summary: 'Write the derived legs to this file (.pcap → pcap, else pcapng).', exclusive: ['interface']}),
+    format: Flags.string({summary: 'File format of --write (default: by extension).', options: ['pcap', 'pcapng'], dependsOn: ['write']}),
+    interface: Flags.string({char: 'i', summary: 'Inject onto this live interface (and no other).', exclusive: ['write']}),
+    hid: Flags.string({summary: 'Only this handoff id (repeat for several).', multiple: true, multipleNonGreedy: true}),
+    flow: Flags.string({summary: "Only this connection: 'A:P-B:Q' ([A]:P-[B]:Q for IPv6), either direction (repeatable).", multiple: true, multipleNonGreedy: true}),
+    client: Flags.string({summary: 'Only connections of this client address (repeatable).', multiple: true, multipleNonGreedy: true}),
+    leg: Flags.string({summary: 'Only these legs (repeatable). Default: all for --write, forwarded and return for --interface.', multiple: true,
+      multipleNonGreedy: true, options: [...LEGS]}),
+    'control-port': Flags.integer({summary: 'TCP port of the control channel.', default: CONTROL_PORT, min: 1, max: 65535}),
+    multiplier: positive('multiplier')({summary: 'Timing as captured, this many times faster (--interface).', exclusive: ['pps', 'topspeed']}),
+    pps: positive('pps')({summary: 'Send at this fixed rate, packets per second (--interface).', exclusive: ['multiplier', 'topspeed']}),
+    topspeed: Flags.boolean({summary: 'Send as fast as possible (--interface).', exclusive: ['multiplier', 'pps']}),
+    loop: Flags.integer({summary: 'Send the whole replay this many times (--interface).', min: 1}),
+    limit: Flags.integer({summary: 'Stop after this many packets in total (--interface).', min: 1}),
+  }
+
+  async run(): Promise<ReplayResult> {
+    const {argv, flags} = await this.parse(Replay)
+    const traces = argv as string[]
+    if (flags.write === undefined && flags.interface === undefined) this.error('give --write FILE or --interface IF', {exit: 2})
+    if (flags.write !== undefined) {
+      for (const f of ['multiplier', 'pps', 'topspeed', 'loop', 'limit'] as const) {
+        if (flags[f] !== undefined && flags[f] !== false) this.error(`--${f} is a timing option of --interface; --write keeps the captured timestamps`, {exit: 2})
+      }
+    }
+    let flows: FlowSpec[] | undefined
+    try {
+      flows = flags.flow?.map(parseFlow)
+    } catch (e) {
+      this.error((e as Error).message, {exit: 2})
+    }
+    const input = {
+      traces,
+      selection: {hids: flags.hid, flows, clients: flags.client},
+      legs: flags.leg as LegName[] | undefined,
+      controlPort: flags['control-port'],
+    }
+    const json = this.jsonEnabled()
+    try {
+      if (flags.write !== undefined) {
+        const res = await replayToFile(input, flags.write, flags.format as 'pcap' | 'pcapng' | undefined)
+        if (!json) this.log(renderWrite(res))
+        return res
+      }
+      const timing: ScheduleOptions = flags.topspeed
+        ? {mode: 'topspeed'}
+        : flags.pps !== undefined
+          ? {mode: 'pps', pps: flags.pps}
+          : {mode: 'captured', multiplier: flags.multiplier ?? 1}
+      if (flags.loop !== undefined) timing.loop = flags.loop
+      if (flags.limit !== undefined) timing.limit = flags.limit
+      let stop = false
+      let signals = 0
+      const onSignal = () => {
+        signals++
+        stop = true
+        if (signals > 1) process.exit(130)
+      }
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
+      const tty = process.stderr.isTTY === true
+      let shown = false
+      try {
+        const res = await replayLive(input, {
+          iface: flags.interface!,
+          timing,
+          shouldStop: () => stop,
+          onProgress: tty
+            ? (sent, total, ns) => {
+                process.stderr.write('\r\x1b[2K' + progressLine(sent, total, ns).slice(0, (process.stderr.columns || 120) - 1))
+                shown = true
+              }
+            : undefined,
+        })
+        if (shown) process.stderr.write('\r\x1b[2K')
+        if (!json) this.log(renderLive(res))
+        if (res.output.failures > 0) process.exitCode = 1
+        return res
+      } finally {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+      }
+    } catch (e) {
+      if (e instanceof ReplayError || e instanceof SelectError || e instanceof SinkError || e instanceof ScheduleError ||
+        e instanceof LiveCaptureError || e instanceof CaptureError || e instanceof EngineConfigError) {
+        this.error(e.message, {exit: 2})
+      }
+      if (e instanceof DeriveError) this.error(e.message, {exit: 1})
+      throw e
+    }
+  }
+
+  // With --json, oclif's catch() prints the error as JSON and exits with
+  // err.exitCode ?? 1, ignoring this.error()'s {exit: 2}: keep the exit code.
+  protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    if (err.exitCode === undefined && typeof err.oclif?.exit === 'number') err.exitCode = err.oclif.exit
+    return super.catch(err)
+  }
+
+  protected override async finally(err: Error | undefined): Promise<void> {
+    await super.finally(err)
+    // node_pcap releases a closed session only when one more packet arrives
+    // on its interface (design notes): end the process once everything is
+    // flushed. The timer is unref'd: it only fires if libpcap still holds the loop.
+    setTimeout(() => process.exit(), 200).unref()
+  }
+}
