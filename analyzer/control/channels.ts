@@ -79,6 +79,8 @@ export interface ControlMessageRow extends RowBase {
   /** The `at` key: sender's clock, µs since the epoch. */
   at: number
   fields: MessageFields
+  /** The whole decoded message (pkts included): only with `keepMessages`. */
+  msg?: ControlMessage
 }
 
 export interface ControlFramingRow extends RowBase {
@@ -150,6 +152,8 @@ export interface ExtractOptions {
   port?: number
   /** Verify checksums while decoding (default false: not needed here). */
   verifyChecksums?: boolean
+  /** Attach each whole decoded message to its row (`msg`), e.g. for the `pkts` bytes. */
+  keepMessages?: boolean
 }
 
 /** The key fields of each message type, as plain JSON values. */
@@ -288,6 +292,7 @@ export async function extractControlMessages(paths: string | string[], opts: Ext
           if (ev.kind === 'message') {
             const m = ev.msg
             row = {...base, kind: 'message', type: m.t, node: m.node, at: m.at, fields: keyFields(m)}
+            if (opts.keepMessages) row.msg = m
             if ('hid' in m) row.hid = m.hid
             if (m.t === 'hello') {
               let nm = names.get(connName)
