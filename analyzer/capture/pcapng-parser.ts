@@ -345,28 +345,7 @@ export class PcapngParser extends StreamParser {
     const cap = le ? u32le(b, p + 20) : u32be(b, p + 20)
     const orig = le ? u32le(b, p + 24) : u32be(b, p + 24)
     this.checkCap(cap, len - 32, off, 'EPB')
-    const st = this.ifState(ifid, off, 'EPB')
-    const rec = this.rec
-    if (cap > st.snapLen && st.snapLen !== 0 && !this.warnedCaplen) this.caplenWarn(cap, st, off)
-    tsConvert(st.conv, hi, lo, rec)
-    rec.hasTimestamp = true
-    rec.interfaceId = st.iface.id
-    rec.linkType = st.iface.linkType
-    rec.capLen = cap
-    rec.origLen = orig
-    rec.fileOffset = off
-    rec.buffer = b
-    rec.dataOffset = p + 28
-    const os = p + 28 + pad4(cap)
-    const oe = p + len - 4
-    if (oe - os >= 4) this.packetOptions(b, os, oe, off, p, 'EPB')
-    else {
-      rec.comments = null
-      rec.flags = undefined
-      rec.dropCount = undefined
-    }
-    rec.index = ++this.packets
-    this.handlers.onPacket(rec)
+    this.timedPacket(b, p, len, off, this.ifState(ifid, off, 'EPB'), hi, lo, cap, orig, 'EPB', -1)
   }
 
   private spb(b: Uint8Array, p: number, len: number, off: number): void {
@@ -402,7 +381,17 @@ export class PcapngParser extends StreamParser {
     const cap = this.u32(b, p + 20)
     const orig = this.u32(b, p + 24)
     this.checkCap(cap, len - 32, off, 'Packet Block')
-    const st = this.ifState(ifid, off, 'Packet Block')
+    this.timedPacket(b, p, len, off, this.ifState(ifid, off, 'Packet Block'), hi, lo, cap, orig, 'Packet Block', drops)
+  }
+
+  /**
+   * The part EPB and the obsolete Packet Block share (same layout from the
+   * timestamp on): fills the reused record for the packet at b[p + 28, +cap)
+   * and hands it over. headerDrops: the PB's drops_count (0xffff = unknown),
+   * or -1 for an EPB (which has it only as an option).
+   */
+  private timedPacket(b: Uint8Array, p: number, len: number, off: number, st: IfState, hi: number, lo: number,
+    cap: number, orig: number, what: string, headerDrops: number): void {
     if (cap > st.snapLen && st.snapLen !== 0 && !this.warnedCaplen) this.caplenWarn(cap, st, off)
     const rec = this.rec
     tsConvert(st.conv, hi, lo, rec)
@@ -416,12 +405,13 @@ export class PcapngParser extends StreamParser {
     rec.dataOffset = p + 28
     const os = p + 28 + pad4(cap)
     const oe = p + len - 4
-    if (oe - os >= 4) this.packetOptions(b, os, oe, off, p, 'Packet Block')
+    if (oe - os >= 4) this.packetOptions(b, os, oe, off, p, what)
     else {
       rec.comments = null
       rec.flags = undefined
+      rec.dropCount = undefined
     }
-    rec.dropCount = drops === 0xffff ? undefined : drops
+    if (headerDrops >= 0) rec.dropCount = headerDrops === 0xffff ? undefined : headerDrops
     rec.index = ++this.packets
     this.handlers.onPacket(rec)
   }
