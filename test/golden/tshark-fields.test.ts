@@ -8,27 +8,16 @@ import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {existsSync, readFileSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
-import {gunzipSync} from 'node:zlib'
 import {readCapture} from '../../analyzer/capture/read.js'
 import {CaptureError} from '../../analyzer/capture/types.js'
 import {PacketDecoder} from '../../analyzer/wire/decode.js'
 import {repoRoot, requireOrSkip, sharedCaptures} from '../support/env.js'
+import {loadTsharkGolden, type GoldenRow} from '../support/tshark-golden.js'
 
 const goldenDir = join(repoRoot, 'test', 'fixtures', 'tshark')
 
-interface Row {[field: string]: string}
-
-function loadGolden(name: string): Row[] {
-  const lines = gunzipSync(readFileSync(join(goldenDir, `${name}.tsv.gz`))).toString('utf8').split('\n')
-  const body = lines.filter((l) => !l.startsWith('#') && l !== '')
-  const header = body[0].split('\t')
-  return body.slice(1).map((l) => {
-    const cells = l.split('\t')
-    const row: Row = {}
-    header.forEach((h, i) => { row[h] = cells[i] ?? '' })
-    return row
-  })
-}
+type Row = GoldenRow
+const loadGolden = (name: string): Row[] => loadTsharkGolden(goldenDir, name)
 
 const first = (v: string) => v.split(',')[0]
 
