@@ -1,0 +1,147 @@
+// `handoff check`: the traces against the spec (§5). Pipeline:
+//   1. control messages, whole (correlate/control.ts), and the framing
+//      errors (control/channels.ts);
+//   2. handoffs assembled by hid (correlate/assemble.ts);
+//   3. one pass over every packet of every trace: segments of those
+//      handoffs kept per leg and vantage point, return streams reassembled;
+//   4. per handoff, the §5 checks (checks/), packet by packet where the other
+//      side of the node is visible, by continuity from the client's side
+//      where it is not; then the global ones (orphans, framing, control
+//      checksums).
+// Traffic of no handoff is read and dropped: it never raises a check id.
+// Files are read three times (steps 1 and 3); see assemble.ts for memory:
+// each handoff is judged as soon as it is over (step 4 runs inside step 3).
+import {extractControlMessages} from './control/channels.js'
+import {CONTROL_PORT} from './control/messages.js'
+import {alignStateWithWire, assembleHandoffs, collectSegments, connectionLabel, type Handoff} from './correlate/assemble.js'
+import {collectControl} from './correlate/control.js'
+import {SkewEstimator} from './correlate/skew.js'
+import type {VantageAssignment, View} from './correlate/vantage.js'
+import * as lateForward from './checks/late-forward.js'
+import {
+  addSkewSamples, buildContext, checkControlFraming, checkControlIpChecksum, checkControlTcpChecksum, checkOrphans, CHECK_IDS, CONNECTION_CHECKS,
+  ViolationSink, type CheckId, type Violation,
+} from './checks/index.js'
+
+export interface CheckOptions {
+  controlPort?: number
+  vantage?: VantageAssignment[]
+}
+
+export interface HandoffSummary {
+  hid: string
+  connection: string
+  outcome: 'handed-off' | 'nacked' | 'no-reply'
+  backend?: string
+  /** Segments kept, per leg. */
+  legs: Record<string, number>
+  /** Which checks could be judged packet by packet (the other side of the node was visible). */
+  packetByPacket: {forward: number; forwardMatched: number; ret: number; retMatched: number}
+  state?: {delta: number; tau: number | null; wsF: number; wsB: number}
+  stateError?: string
+  violations: number
+}
+
+export interface CheckReport {
+  files: {file: string; error?: string}[]
+  /** Each view, its vantage point, how that was decided, and its clock offset (ms) from the reference view,
+   *  estimated from packets both captured (null: shares no packet with another view). */
+  views: {file: string; iface: number; name: string; vantage: string; from: string; offsetMs: number | null; reference: string | null}[]
+  packets: number
+  handoffs: HandoffSummary[]
+  violations: Violation[]
+  summary: {errors: number; warnings: number; byId: Partial<Record<CheckId, number>>; handoffs: number; controlMessages: number}
+  captureErrors: {file: string; message: string}[]
+}
+
+export async function runCheck(paths: readonly string[], opts: CheckOptions = {}): Promise<CheckReport> {
+  const port = opts.controlPort ?? CONTROL_PORT
+  const vantage = opts.vantage ?? []
+  // Only the framing errors of this report are used: let the rest go.
+  const framingReport = await extractControlMessages([...paths], {port})
+  const framing = {rows: framingReport.rows.filter((r) => r.kind === 'error'), captureErrors: framingReport.captureErrors}
+  const control = await collectControl(paths, port)
+  const controlMessages = control.messages.length
+  const {handoffs, orphans} = assembleHandoffs(control.messages)
+  control.messages = []
+  const sink = new ViolationSink()
+  const summaries: HandoffSummary[] = []
+  const skew = new SkewEstimator()
+  const judge = (h: Handoff) => {
+    const before = sink.list.length
+    addSkewSamples(h, skew)
+    alignStateWithWire(h)
+    const ctx = buildContext(h, sink)
+    for (const c of CONNECTION_CHECKS) c.check(ctx)
+    summaries.push(summarize(h, ctx.fwd.length, ctx.fwd.filter((p) => p.exp !== null).length, ctx.ret.length,
+      ctx.ret.filter((p) => p.exp !== null).length, sink.list.length - before))
+    // Judged: let the headers go (forwarded segments seen later are collected again, for late-forward).
+    h.segs = []
+    h.streamEvents.clear()
+    if (h.req) h.req.msg.pkts = []
+  }
+  const collected = await collectSegments(paths, handoffs, {controlPort: port, vantage, judge})
+  // Segments forwarded after a handoff was judged (well after its terminate).
+  for (const h of handoffs) {
+    if (h.segs.length === 0) continue
+    const ctx = buildContext(h, sink)
+    const before = sink.list.length
+    lateForward.check(ctx)
+    const sum = summaries.find((x) => x.hid === h.hid)
+    if (sum) sum.violations += sink.list.length - before
+    h.segs = []
+  }
+  checkOrphans(handoffs, orphans, sink)
+  checkControlFraming(framing, sink)
+  checkControlIpChecksum(collected.controlBad, sink)
+  checkControlTcpChecksum(collected.controlBad, sink)
+
+  const offsets = skew.offsets(collected.views)
+  const order = new Map(paths.map((p, i) => [p === '-' ? '<stdin>' : p, i]))
+  const violations = sink.list.sort((a, b) => (a.hid ?? '\uffff').localeCompare(b.hid ?? '\uffff') || a.connection.localeCompare(b.connection) ||
+    (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.frame - b.frame || CHECK_IDS.indexOf(a.id) - CHECK_IDS.indexOf(b.id))
+  const byId: Partial<Record<CheckId, number>> = {}
+  for (const id of CHECK_IDS) {
+    const n = violations.filter((v) => v.id === id).length
+    if (n > 0) byId[id] = n
+  }
+  const captureErrors = dedupeErrors([...framing.captureErrors.map((e) => ({file: e.file, message: e.message})), ...control.captureErrors,
+    ...collected.captureErrors])
+  return {
+    files: paths.map((p) => {
+      const file = p === '-' ? '<stdin>' : p
+      const e = captureErrors.find((x) => x.file === file)
+      return e ? {file, error: e.message} : {file}
+    }),
+    views: collected.views.map((v: View, i) => ({file: v.file, iface: v.iface, name: v.name, vantage: v.kind, from: v.from,
+      offsetMs: offsets[i]!.offset === null ? null : Math.round(offsets[i]!.offset! * 1e6) / 1e3, reference: offsets[i]!.reference})),
+    packets: collected.packets,
+    handoffs: summaries,
+    violations,
+    summary: {
+      errors: violations.filter((v) => v.severity === 'error').length,
+      warnings: violations.filter((v) => v.severity === 'warning').length,
+      byId, handoffs: handoffs.length, controlMessages,
+    },
+    captureErrors,
+  }
+}
+
+function dedupeErrors(l: {file: string; message: string}[]): {file: string; message: string}[] {
+  const seen = new Set<string>()
+  return l.filter((e) => (seen.has(e.file) ? false : (seen.add(e.file), true)))
+}
+
+function summarize(h: Handoff, fwd: number, fwdM: number, ret: number, retM: number, violations: number): HandoffSummary {
+  const legs: Record<string, number> = {}
+  for (const s of h.segs) legs[s.leg] = (legs[s.leg] ?? 0) + 1
+  const out: HandoffSummary = {
+    hid: h.hid, connection: connectionLabel(h),
+    outcome: h.ack ? 'handed-off' : h.nack ? 'nacked' : 'no-reply',
+    legs, packetByPacket: {forward: fwd, forwardMatched: fwdM, ret, retMatched: retM}, violations,
+  }
+  if (h.ack) out.backend = `${h.ack.msg.node} (${h.baddr})`
+  if (h.state) out.state = {delta: h.state.delta, tau: h.state.tsActive ? h.state.tau : null, wsF: h.state.wsF, wsB: h.state.wsB}
+  if (h.stateError) out.stateError = h.stateError
+  return out
+}

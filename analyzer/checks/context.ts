@@ -1,0 +1,191 @@
+// What the per-connection checks share: the handoff's segments sorted by leg
+// and view, the forwarded segments paired with the client segments they came
+// from, the return segments paired with the BE TCP's segments they came from,
+// and for each pair the engine's expected fields (replayer/engine: the same
+// rewrite the daemons apply, so "expected" is the spec's §4 applied to what
+// was seen on the other side of the node).
+import {formatIso} from '../inspect/timestamp.js'
+import {PacketDecoder} from '../wire/decode.js'
+import {Engine} from '../../replayer/engine/engine.js'
+import {connectionLabel, wireIsns, type Handoff, type Seg} from '../correlate/assemble.js'
+import type {SkewEstimator} from '../correlate/skew.js'
+import {viewFields, type CheckId, type Value, type ViolationSink} from './types.js'
+
+export interface Fields {
+  src: string
+  dst: string
+  sport: number
+  dport: number
+  seq: number
+  ack: number
+  flags: number
+  window: number
+  hasTs: boolean
+  tsVal: number
+  tsEcr: number
+  sack: number[]
+}
+
+export interface Pair {
+  /** The segment judged. */
+  seen: Seg
+  /** The segment it came from (client's for forward, BE TCP's for return), when visible. */
+  origin: Seg | null
+  /** The engine's rewrite of origin. */
+  exp: Fields | null
+}
+
+export interface HandoffContext {
+  h: Handoff
+  conn: string
+  /** Client's own segments (client → VIP), every view. */
+  client: Seg[]
+  /** Client-facing view judged ("file#iface"), null when none saw the connection. */
+  clientView: string | null
+  /** Return segments at the client-facing view, in capture order, each paired with its BE segment. */
+  ret: Pair[]
+  /** Forwarded segments at the judged view (LAN, else node inside), paired with the client's. */
+  fwd: Pair[]
+  beRaw: Seg[]
+  feOwn: Seg[]
+  /** Return segments found with a wrong seq: [seqSeen, seqExpected | -1, len] for stream-gap to leave alone. */
+  misplaced: {seq: number; exp: number; len: number}[]
+  /** ISNs as the wire shows them (the control messages' values where the packet was not captured). */
+  isn: {ciss: number; fiss: number; biss: number | null}
+  report(id: CheckId, s: Seg | null, message: string, extra?: {field?: string; expected?: Value; seen?: Value; file?: string; frame?: number}): void
+}
+
+const dec = new PacketDecoder({verifyChecksums: false})
+
+export function fieldsOf(s: Seg): Fields {
+  return {src: s.src, dst: s.dst, sport: s.sport, dport: s.dport, seq: s.seq, ack: s.ack, flags: s.flags, window: s.window,
+    hasTs: s.hasTs, tsVal: s.tsVal, tsEcr: s.tsEcr, sack: s.sack}
+}
+
+function decodeFields(b: Uint8Array, linkType: number, origLen: number): Fields {
+  const d = dec.decode(linkType, b, b.length, origLen)
+  const sack: number[] = []
+  for (let i = 0; i < 2 * d.sackCount; i++) sack.push(d.sackEdges[i]!)
+  return {src: d.srcAddr(), dst: d.dstAddr(), sport: d.srcPort, dport: d.dstPort, seq: d.seq, ack: d.ack, flags: d.tcpFlags,
+    window: d.window, hasTs: d.hasTimestamp, tsVal: d.tsVal, tsEcr: d.tsEcr, sack}
+}
+
+
+/** Feeds the skew estimator with this handoff's packets seen unchanged at two views. */
+export function addSkewSamples(h: Handoff, skew: SkewEstimator): void {
+  const first = new Map<string, Seg>()
+  for (const s of h.segs) {
+    if (s.view.kind === 'control') continue
+    const k = `${s.src}|${s.sport}|${s.dst}|${s.dport}|${s.seq}|${s.ack}|${s.flags}|${s.window}|${s.len}|${s.hash}|${s.ipId}|${s.tsVal}`
+    const f = first.get(k)
+    if (f === undefined) first.set(k, s)
+    else if (f.view !== s.view) skew.add(f.view, f.t, s.view, s.t)
+  }
+}
+
+export function buildContext(h: Handoff, sink: ViolationSink): HandoffContext {
+  const conn = connectionLabel(h)
+  const ctx: HandoffContext = {
+    h, conn, client: [], clientView: null, ret: [], fwd: [], beRaw: [], feOwn: [], misplaced: [],
+    isn: (() => {
+      const w = wireIsns(h)
+      return {ciss: w.syn?.seq ?? h.req?.msg.ciss ?? 0, fiss: w.feSynAck?.seq ?? h.req?.msg.fiss ?? 0,
+        biss: w.beSynAck?.seq ?? h.ack?.msg.biss ?? null}
+    })(),
+    report: (id, s, message, extra = {}) => {
+      const file = extra.file ?? s?.view.file ?? h.req?.file ?? ''
+      const frame = extra.frame ?? s?.frame ?? h.req?.frame ?? 0
+      sink.add({id, hid: h.hid, connection: conn, file, frame,
+        ...(s ? {...viewFields(s.view), time: formatIso(s.tsSec, s.tsNsec)} : {}),
+        message, ...(extra.field !== undefined ? {field: extra.field} : {}),
+        ...(extra.expected !== undefined ? {expected: extra.expected} : {}),
+        ...(extra.seen !== undefined ? {seen: extra.seen} : {})})
+    },
+  }
+  const vk = (s: Seg) => `${s.view.file}#${s.view.iface}`
+  // Client-facing view: a client-side view if one saw the connection, else a LAN view; among several, the
+  // one with the most segments from the VIP (a node-inside capture that defaulted to LAN has none).
+  const fromVip = new Map<string, {kind: string; n: number}>()
+  for (const s of h.segs) {
+    if ((s.leg !== 'return' && s.leg !== 'client') || (s.view.kind !== 'client' && s.view.kind !== 'lan')) continue
+    const k = vk(s)
+    const e = fromVip.get(k) ?? {kind: s.view.kind, n: 0}
+    if (s.leg === 'return' && s.src === h.vip && s.sport === h.vport) e.n++
+    fromVip.set(k, e)
+  }
+  let bestN = -1
+  for (const kind of ['client', 'lan']) {
+    for (const [k, e] of fromVip) if (e.kind === kind && e.n > bestN) { bestN = e.n; ctx.clientView = k }
+    if (ctx.clientView !== null) break
+  }
+  const hasLanFwd = h.segs.some((s) => s.leg === 'forward' && s.view.kind === 'lan')
+  const st = h.state
+  const eng = st ? new Engine(st) : null
+  // Client segments, indexed by content for the forward match.
+  const cIndex = new Map<string, Seg[]>()
+  const fkey = (s: Seg) => `${s.seq}|${s.flags}|${s.len}|${s.hash}|${s.hasTs ? s.tsVal : -1}|${s.ipId}`
+  const bIndex = new Map<string, Seg[]>()
+  const rkey = (s: Seg) => `${s.flags}|${s.len}|${s.hash}|${s.ack}|${s.ipId}`
+  for (const s of h.segs) {
+    if (s.leg === 'client') {
+      ctx.client.push(s)
+      const k = fkey(s)
+      const l = cIndex.get(k)
+      if (l) l.push(s)
+      else cIndex.set(k, [s])
+    } else if (s.leg === 'be-raw') {
+      ctx.beRaw.push(s)
+      const k = rkey(s)
+      const l = bIndex.get(k)
+      if (l) l.push(s)
+      else bIndex.set(k, [s])
+    } else if (s.leg === 'fe-own') ctx.feOwn.push(s)
+  }
+  const expOf = (o: Seg, fwd: boolean): Fields | null => {
+    if (eng === null) return null
+    const b = o.hdr.slice()
+    const r = fwd ? eng.rewriteForward(b, o.linkType, b.length, o.origLen) : eng.rewriteReturn(b, o.linkType, b.length, o.origLen)
+    return r.ok ? decodeFields(b, o.linkType, o.origLen) : null
+  }
+  const best = (seen: Seg, cands: Seg[] | undefined, fwd: boolean): Pair => {
+    if (!cands || cands.length === 0) return {seen, origin: null, exp: null}
+    let pick: Pair | null = null
+    let dt = Infinity
+    for (const o of cands) {
+      const exp = expOf(o, fwd)
+      if (exp === null) continue
+      if (sameFields(exp, fieldsOf(seen))) return {seen, origin: o, exp}
+      const d = Math.abs(seen.t - o.t)
+      if (d < dt) { dt = d; pick = {seen, origin: o, exp} }
+    }
+    return pick ?? {seen, origin: null, exp: null}
+  }
+  // A packet from the client to anything but the VIP that the client-side view saw too was sent by the
+  // client itself (e.g. its reset to a BE address it got a stray segment from): not forwarded by the FE.
+  const ownKey = (s: Seg) => `${s.src}|${s.sport}|${s.dst}|${s.dport}|${s.seq}|${s.ack}|${s.flags}|${s.len}|${s.hash}|${s.ipId}`
+  const sentByClient = new Set<string>()
+  for (const s of h.segs) if (s.view.kind === 'client' && s.src === h.cip && !(s.dst === h.vip && s.dport === h.vport)) sentByClient.add(ownKey(s))
+  const fwdView = (s: Seg) => (hasLanFwd ? s.view.kind === 'lan' : s.view.kind === 'inside') && !sentByClient.has(ownKey(s))
+  for (const s of h.segs) {
+    if (s.leg === 'return' && vk(s) === ctx.clientView) ctx.ret.push(best(s, bIndex.get(rkey(s)), false))
+    else if (s.leg === 'forward' && fwdView(s)) ctx.fwd.push(best(s, cIndex.get(fkey(s)), true))
+    else if (s.leg === 'stray-return' && vk(s) === ctx.clientView) {
+      const p = best(s, bIndex.get(rkey(s)), false)
+      if (p.exp !== null) ctx.ret.push(p)
+    } else if (s.leg === 'stray-forward' && fwdView(s)) {
+      const p = best(s, cIndex.get(fkey(s)), true)
+      if (p.exp !== null) ctx.fwd.push(p)
+    }
+  }
+  return ctx
+}
+
+export function sameFields(a: Fields, b: Fields): boolean {
+  return a.src === b.src && a.dst === b.dst && a.sport === b.sport && a.dport === b.dport && a.seq === b.seq && a.ack === b.ack &&
+    a.flags === b.flags && a.window === b.window && a.hasTs === b.hasTs && a.tsVal === b.tsVal && a.tsEcr === b.tsEcr &&
+    a.sack.length === b.sack.length && a.sack.every((x, i) => x === b.sack[i])
+}
+
+export function hp(a: string, p: number): string {
+  return a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`
+}

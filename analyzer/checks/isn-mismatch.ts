@@ -1,0 +1,28 @@
+// isn-mismatch (error): ciss, fiss or biss in the control messages differ
+// from the SYN / SYN/ACK seen on the wire: ciss against the client's SYN
+// (any view), fiss against the first SYN/ACK from the VIP (client side, LAN
+// or FE inside), biss against the BE TCP's SYN/ACK (BE inside). Reported at
+// the control message's frame; the wire frame is named in the message.
+// Judged for every handoff-req, handed off or not; a value whose packet was
+// not captured is not judged.
+import {wireIsns, type Seg} from '../correlate/assemble.js'
+import type {HandoffContext} from './context.js'
+import {hex32} from './types.js'
+
+export const id = 'isn-mismatch' as const
+
+export function check(ctx: HandoffContext): void {
+  const h = ctx.h
+  const req = h.req
+  if (req === undefined) return
+  const w = wireIsns(h)
+  const cmp = (name: string, ctl: number, wire: Seg | undefined, at: {file: string; frame: number}, what: string) => {
+    if (wire === undefined || wire.seq === ctl) return
+    ctx.report(id, null, `${name} in the control messages differs from the ${what} on the wire (${wire.view.file} frame ${wire.frame})`,
+      {field: name, expected: wire.seq, seen: ctl, file: at.file, frame: at.frame})
+  }
+  const syn = w.syn
+  cmp('ciss', req.msg.ciss, syn, req, `client's SYN (seq ${syn ? hex32(syn.seq) : ''})`)
+  cmp('fiss', req.msg.fiss, w.feSynAck, req, `FE's SYN/ACK`)
+  if (h.ack !== undefined) cmp('biss', h.ack.msg.biss, w.beSynAck, h.ack, `BE's SYN/ACK`)
+}

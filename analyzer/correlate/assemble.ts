@@ -1,0 +1,459 @@
+// Assembling each handoff: its control messages (req / ack / nack /
+// terminate by hid) and the segments of its connection at every vantage
+// point, each tagged with its leg.
+//
+// Legs, for a handoff with client C = cip:cport, VIP V = vip:vport and BE
+// address B = baddr (the BE serves on vport: §4 keeps both ports):
+//   'client'   C → V             client's own segments (client side, LAN; FE inside before the handoff)
+//   'forward'  C → anything but V forwarded by the FE (LAN) or passed up by the BE's BTCP (BE inside)
+//   'return'   anything → C, seen at the client side / LAN: what the client receives
+//   'be-raw'   not V → C at a node-inside view: the BE's TCP before the return rewrite
+//   'fe-own'   V → C at a node-inside view: the FE's TCP (its SYN/ACK, its reset)
+// A segment is tied to a handoff by the client endpoint C (either side), or,
+// when a port was rewritten by mistake, by the address pairs cip→baddr /
+// vip→cip / baddr→cip; such a segment counts only if it matches a segment of
+// the handoff by content (the checks do that).
+//
+// Memory: for each handoff, the headers (link + IP + TCP, no payload) of its
+// segments are kept, with a payload hash; the client's first 64 KiB of
+// request bytes are kept for `request-replay`. A handoff is judged, and its
+// segments let go, once the capture time is JUDGE_GRACE_SEC past its
+// terminate — while the LAST file is read (a segment of it may sit in any
+// earlier file, read before). So with one trace file (the lab's pcapng with
+// one interface per vantage point) memory grows with the connections active
+// at a time; with several files, with the handed-off traffic of all but the
+// last. Handoffs without a terminate are judged at the end. Other traffic is
+// decoded and dropped. Still up front: the control messages (pass 1), all of
+// them, with their `pkts`.
+import {readCapture} from '../capture/read.js'
+import {CaptureError} from '../capture/types.js'
+import type {HandoffAck, HandoffNack, HandoffReq, Terminate} from '../control/messages.js'
+import {TcpStreamReassembler, type ReassemblyEvent} from '../flows/reassembly.js'
+import {formatIpv6, parseIpv6} from '../wire/addr.js'
+import {PacketDecoder, type ChecksumStatus} from '../wire/decode.js'
+import {seqDiff} from '../wire/serial.js'
+import {TCP_FLAG} from '../wire/tcp.js'
+import {EngineConfigError, TranslationState} from '../../replayer/engine/state.js'
+import type {FramedMessage} from './control.js'
+import {resolveView, type VantageAssignment, type View} from './vantage.js'
+
+export type Leg = 'client' | 'forward' | 'return' | 'be-raw' | 'fe-own' | 'stray-forward' | 'stray-return' | 'other'
+
+export interface Seg {
+  view: View
+  frame: number
+  tsSec: number
+  tsNsec: number
+  t: number
+  linkType: number
+  /** Copy of the frame up to the end of the TCP header. */
+  hdr: Uint8Array
+  origLen: number
+  v6: boolean
+  src: string
+  dst: string
+  sport: number
+  dport: number
+  seq: number
+  ack: number
+  flags: number
+  window: number
+  /** Payload bytes on the wire. */
+  len: number
+  /** FNV-1a of the captured payload. */
+  hash: number
+  /** Payload copy (client data segments within the first 64 KiB of the stream only). */
+  payload?: Uint8Array
+  /** Raw TCP options bytes. */
+  options: Uint8Array
+  ipId: number
+  hasTs: boolean
+  tsVal: number
+  tsEcr: number
+  sack: number[]
+  mss: number
+  ws: number
+  sackPerm: boolean
+  ipCsum: ChecksumStatus
+  tcpCsum: ChecksumStatus
+  leg: Leg
+}
+
+export interface StreamEvent {
+  view: View
+  kind: 'gap' | 'mismatch'
+  /** Sequence numbers (client space) of the range concerned. */
+  seqFrom: number
+  length: number
+  frame: number
+  detail: string
+}
+
+export interface Handoff {
+  hid: string
+  req?: FramedMessage & {msg: HandoffReq}
+  ack?: FramedMessage & {msg: HandoffAck}
+  nack?: FramedMessage & {msg: HandoffNack}
+  terminates: (FramedMessage & {msg: Terminate})[]
+  state: TranslationState | null
+  stateError?: string
+  cip: string
+  cport: number
+  vip: string
+  vport: number
+  baddr: string
+  segs: Seg[]
+  /** Judged already (its segments let go); later forwarded segments are still kept, for late-forward. */
+  judged: boolean
+  /** Reassembly events of the server → client stream seen from the VIP, per client-facing view ("file#iface"). */
+  streamEvents: Map<string, StreamEvent[]>
+  /** client-facing views (client / lan) that saw segments of this handoff. */
+  clientViews: Set<string>
+}
+
+export interface Orphan {
+  m: FramedMessage
+  hid: string
+}
+
+export function normAddr(s: string): string {
+  if (!s.includes(':')) return s
+  try {
+    return formatIpv6(parseIpv6(s), 0)
+  } catch {
+    return s
+  }
+}
+
+export function connectionLabel(h: {cip: string; cport: number; vip: string; vport: number}): string {
+  const hp = (a: string, p: number) => (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`)
+  return `${hp(h.cip, h.cport)} ↔ ${hp(h.vip, h.vport)}`
+}
+
+/** Handoffs from the control messages; messages with no request are orphans (req with no reply are found by the orphan check). */
+export function assembleHandoffs(messages: readonly FramedMessage[]): {handoffs: Handoff[]; orphans: Orphan[]} {
+  const byHid = new Map<string, Handoff>()
+  const orphans: Orphan[] = []
+  for (const m of messages) {
+    const msg = m.msg
+    if (msg.t === 'handoff-req') {
+      if (byHid.has(msg.hid)) continue // a second request with the same hid: kept the first
+      byHid.set(msg.hid, {
+        hid: msg.hid, req: m as FramedMessage & {msg: HandoffReq}, terminates: [], state: null,
+        cip: normAddr(msg.cip), cport: msg.cport, vip: normAddr(msg.vip), vport: msg.vport, baddr: '',
+        segs: [], judged: false, streamEvents: new Map(), clientViews: new Set(),
+      })
+    }
+  }
+  for (const m of messages) {
+    const msg = m.msg
+    if (msg.t !== 'handoff-ack' && msg.t !== 'handoff-nack' && msg.t !== 'terminate') continue
+    const h = byHid.get(msg.hid)
+    if (h === undefined) { orphans.push({m, hid: msg.hid}); continue }
+    if (msg.t === 'handoff-ack') {
+      if (h.ack === undefined) { h.ack = m as FramedMessage & {msg: HandoffAck}; h.baddr = normAddr(msg.baddr) }
+    } else if (msg.t === 'handoff-nack') {
+      if (h.nack === undefined) h.nack = m as FramedMessage & {msg: HandoffNack}
+    } else h.terminates.push(m as FramedMessage & {msg: Terminate})
+  }
+  for (const h of byHid.values()) {
+    if (h.req && h.ack) {
+      try {
+        h.state = TranslationState.fromControl(h.req.msg, h.ack.msg)
+      } catch (e) {
+        if (!(e instanceof EngineConfigError)) throw e
+        h.stateError = e.message
+      }
+    }
+  }
+  return {handoffs: [...byHid.values()], orphans}
+}
+
+export interface ControlPacket {
+  view: View
+  frame: number
+  connection: string
+  ipCsum: ChecksumStatus
+  tcpCsum: ChecksumStatus
+}
+
+export interface CollectResult {
+  views: View[]
+  packets: number
+  /** Control-channel packets whose checksum is bad (verdicts only: the rest is not kept). */
+  controlBad: ControlPacket[]
+  captureErrors: {file: string; message: string}[]
+}
+
+const REQ_KEEP = 64 * 1024
+
+function fnv(b: Uint8Array, s: number, e: number): number {
+  let h = 0x811c9dc5
+  for (let i = s; i < e; i++) h = Math.imul(h ^ b[i]!, 0x01000193)
+  return h >>> 0
+}
+
+/**
+ * Pass over the traces: every TCP segment tied to a handoff is kept (see the
+ * header), client-facing return streams are reassembled on the fly, and the
+ * control channel's checksums are verified.
+ */
+/** Capture time after a handoff's terminate at which it is judged and its segments let go. */
+export const JUDGE_GRACE_SEC = 5
+
+export async function collectSegments(paths: readonly string[], handoffs: readonly Handoff[], opts: {
+  controlPort: number; vantage: readonly VantageAssignment[]
+  /** Called once a handoff is over (terminate + JUDGE_GRACE_SEC of capture time, in the last file) or at the end. */
+  judge?: (h: Handoff) => void
+}): Promise<CollectResult> {
+  const byEndpoint = new Map<string, Handoff[]>()
+  const byPair = new Map<string, Handoff[]>()
+  const add = (m: Map<string, Handoff[]>, k: string, h: Handoff) => {
+    const l = m.get(k)
+    if (l) l.push(h)
+    else m.set(k, [h])
+  }
+  for (const h of handoffs) {
+    add(byEndpoint, `${h.cip}|${h.cport}`, h)
+    if (h.baddr !== '') {
+      add(byPair, `${h.cip}>${h.baddr}`, h)
+      add(byPair, `${h.baddr}>${h.cip}`, h)
+    }
+    add(byPair, `${h.vip}>${h.cip}`, h)
+  }
+  const views: View[] = []
+  const controlBad: ControlPacket[] = []
+  const captureErrors: CollectResult['captureErrors'] = []
+  let packets = 0
+  // Reassemblers of the return stream: key hid|view.
+  const streams = new Map<string, {r: TcpStreamReassembler; started: boolean}>()
+  // Handoffs with a terminate, by its time: judged early while the last file is read (earlier files may
+  // still hold segments of a handoff when several files are given, so not before).
+  const due = handoffs.filter((h) => h.terminates.length > 0).sort((x, y) => x.terminates[0]!.t - y.terminates[0]!.t)
+  let nextDue = 0
+  const finishStreams = (h: Handoff) => {
+    for (const vk of h.clientViews) {
+      const key = `${h.hid}|${vk}`
+      const st = streams.get(key)
+      if (st) { st.r.finish('end-of-trace'); streams.delete(key) }
+    }
+  }
+  const judgeNow = (h: Handoff) => {
+    if (h.judged) return
+    finishStreams(h)
+    opts.judge?.(h)
+    h.judged = true
+  }
+
+  for (let fi = 0; fi < paths.length; fi++) {
+    const path = paths[fi]!
+    const file = path === '-' ? '<stdin>' : path
+    const fileViews = new Map<number, View>()
+    const viewOf = (id: number, name?: string): View => {
+      let v = fileViews.get(id)
+      if (v === undefined) {
+        v = resolveView(fi, file, id, name, opts.vantage)
+        fileViews.set(id, v)
+        views.push(v)
+      }
+      return v
+    }
+    const dec = new PacketDecoder({verifyChecksums: true})
+    try {
+      await readCapture(path, {
+        onInterface: (i) => { viewOf(i.id, i.name) },
+        onPacket: (rec) => {
+          packets++
+          if (opts.judge && fi === paths.length - 1 && nextDue < due.length && (packets & 255) === 0) {
+            const now = rec.tsSec + rec.tsNsec / 1e9
+            while (nextDue < due.length && due[nextDue]!.terminates[0]!.t + JUDGE_GRACE_SEC < now) judgeNow(due[nextDue++]!)
+          }
+          const d = dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen)
+          if (d.transport !== 'tcp' || d.l4HeaderLen === 0 || d.isFragment) return
+          const view = viewOf(rec.interfaceId)
+          const sp = d.srcPort
+          const dp = d.dstPort
+          if (sp === opts.controlPort || dp === opts.controlPort) {
+            if (d.ipChecksumStatus === 'bad' || d.l4ChecksumStatus === 'bad') {
+              controlBad.push({view, frame: rec.index, connection: `${d.srcAddr()}:${sp} → ${d.dstAddr()}:${dp}`,
+                ipCsum: d.ipChecksumStatus, tcpCsum: d.l4ChecksumStatus})
+            }
+            return
+          }
+          if (handoffs.length === 0) return
+          const src = d.srcAddr()
+          const dst = d.dstAddr()
+          let cands = byEndpoint.get(`${src}|${sp}`)
+          let fromClient = cands !== undefined
+          if (cands === undefined) cands = byEndpoint.get(`${dst}|${dp}`)
+          if (cands === undefined) {
+            cands = byPair.get(`${src}>${dst}`)
+            if (cands === undefined) return
+            fromClient = cands[0]!.cip === src
+          }
+          const h = pick(cands, fromClient, d.seq, d.ack, d.tcpFlags)
+          if (h === null) return
+          const payloadEnd = d.payloadOffset + d.payloadLen
+          const hdrEnd = d.payloadOffset
+          const isClientData = fromClient && d.payloadWireLen > 0 && h.req !== undefined &&
+            seqDiff(d.seq, h.req.msg.ciss) >= 0 && seqDiff(d.seq, h.req.msg.ciss) < REQ_KEEP
+          const sack: number[] = []
+          for (let i = 0; i < 2 * d.sackCount; i++) sack.push(d.sackEdges[i]!)
+          const seg: Seg = {
+            view, frame: rec.index, tsSec: rec.tsSec, tsNsec: rec.tsNsec, t: rec.tsSec + rec.tsNsec / 1e9,
+            linkType: rec.linkType, hdr: d.bytes.slice(d.start, hdrEnd), origLen: rec.origLen, v6: d.ipVersion === 6,
+            src, dst, sport: sp, dport: dp, seq: d.seq, ack: d.ack, flags: d.tcpFlags, window: d.window,
+            len: d.payloadWireLen, hash: fnv(d.bytes, d.payloadOffset, payloadEnd),
+            options: d.bytes.slice(d.l4Offset + 20, d.l4Offset + d.l4HeaderLen),
+            ipId: d.ipVersion === 4 ? d.ipv4Id : -1,
+            hasTs: d.hasTimestamp, tsVal: d.tsVal, tsEcr: d.tsEcr, sack, mss: d.mss, ws: d.wscale, sackPerm: d.sackPermitted,
+            ipCsum: d.ipChecksumStatus, tcpCsum: d.l4ChecksumStatus,
+            leg: 'other',
+          }
+          if (isClientData) seg.payload = d.bytes.slice(d.payloadOffset, payloadEnd)
+          seg.leg = legOf(h, seg, view)
+          if (h.judged) {
+            // Judged: only a forwarded segment still matters (late-forward).
+            if (seg.leg === 'forward' || seg.leg === 'stray-forward') h.segs.push(seg)
+            return
+          }
+          h.segs.push(seg)
+          // Client-facing return stream from the VIP: reassembled as the client would see it.
+          if ((view.kind === 'client' || view.kind === 'lan') && h.state !== null) {
+            const vk = `${view.file}#${view.iface}`
+            h.clientViews.add(vk)
+            const fromVip = src === h.vip && sp === h.vport && dst === h.cip && dp === h.cport
+            const toVip = src === h.cip && sp === h.cport && dst === h.vip && dp === h.vport
+            if (!fromVip && !toVip) return
+            const key = `${h.hid}|${vk}`
+            let s = streams.get(key)
+            if (s === undefined) {
+              const evs: StreamEvent[] = []
+              h.streamEvents.set(vk, evs)
+              const r: TcpStreamReassembler = new TcpStreamReassembler({
+                onData: () => {},
+                onGap: (off, length, frame) => evs.push({view, kind: 'gap', seqFrom: r.seqOf(off), length, frame,
+                  detail: `${length} byte(s) never seen at stream offset ${off}`}),
+                onEvent: (ev: ReassemblyEvent) => {
+                  if (ev.kind === 'overlap-mismatch') {
+                    evs.push({view, kind: 'mismatch', seqFrom: r.seqOf(ev.streamOffset), length: ev.length, frame: ev.frame,
+                      detail: `${ev.length} byte(s) at stream offset ${ev.streamOffset} repeated with different content (first copy frame ${ev.firstFrame})`})
+                  }
+                },
+              })
+              s = {r, started: false}
+              streams.set(key, s)
+            }
+            const bad = d.ipChecksumStatus === 'bad' || d.l4ChecksumStatus === 'bad'
+            if (fromVip && !bad && !(d.tcpFlags & TCP_FLAG.RST)) {
+              const isSynAck = (d.tcpFlags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === (TCP_FLAG.SYN | TCP_FLAG.ACK)
+              // Only the first SYN/ACK from the VIP (the FE's) starts the stream; a later or leaked one is left out.
+              if (isSynAck && s.started) return
+              if (!isSynAck && !s.started) return // stream must start from the FE's SYN/ACK
+              // Pure ACKs carry no stream bytes (and one past a held FIN would read as a hole at the FIN).
+              if (!isSynAck && d.payloadWireLen === 0 && !(d.tcpFlags & TCP_FLAG.FIN)) return
+              s.started = true
+              s.r.segment(d.seq, d.tcpFlags, d.bytes.subarray(d.payloadOffset, payloadEnd), rec.index, d.payloadWireLen)
+            } else if (toVip && !bad && (d.tcpFlags & TCP_FLAG.ACK) && s.started) {
+              s.r.acked(d.ack, rec.index)
+            }
+          }
+        },
+      })
+    } catch (e) {
+      if (!(e instanceof CaptureError)) throw e
+      captureErrors.push({file, message: e.message})
+    }
+  }
+  for (const s of streams.values()) s.r.finish('end-of-trace')
+  streams.clear()
+  for (const h of handoffs) judgeNow(h)
+  return {views, packets, controlBad, captureErrors}
+}
+
+/**
+ * Which handoff a segment tied by its client endpoint belongs to: a client
+ * port may be reused (a new connection, a new ISN), so the segment must fall
+ * in that connection's sequence space — from the client, seq near ciss; to
+ * the client, ack near ciss + 1, or (no ACK) seq near fiss or biss. None
+ * fits: the segment is another connection's (null).
+ */
+function pick(cands: Handoff[], fromClient: boolean, seq: number, ack: number, flags: number): Handoff | null {
+  const near = (x: number, base: number) => {
+    const d = seqDiff(x, base)
+    return d > -(1 << 20) && d < 1 << 30
+  }
+  for (let i = cands.length - 1; i >= 0; i--) {
+    const h = cands[i]!
+    const m = h.req!.msg
+    if (fromClient ? near(seq, m.ciss)
+      : flags & TCP_FLAG.ACK ? near(ack, m.ciss)
+        : near(seq, m.fiss) || (h.ack !== undefined && near(seq, h.ack.msg.biss))) return h
+  }
+  return null
+}
+
+function legOf(h: Handoff, s: Seg, view: View): Leg {
+  const toVip = s.dst === h.vip && s.dport === h.vport
+  const fromClient = s.src === h.cip
+  const toClient = s.dst === h.cip && s.dport === h.cport
+  if (fromClient && toVip && s.sport === h.cport) return 'client'
+  // Tied by address pair only (a port differs): counts only when it matches a segment of the handoff by content.
+  if (fromClient && s.sport !== h.cport) return view.kind === 'client' ? 'other' : 'stray-forward'
+  if (fromClient) return view.kind === 'client' ? 'other' : 'forward'
+  if (toClient) {
+    if (view.kind === 'inside') return s.src === h.vip && s.sport === h.vport ? 'fe-own' : 'be-raw'
+    return 'return'
+  }
+  if (s.dst === h.cip) return view.kind === 'inside' ? 'other' : 'stray-return'
+  return 'other'
+}
+
+export interface WireIsns {
+  /** The client's SYN (any view). */
+  syn?: Seg
+  /** The FE's SYN/ACK: the first SYN/ACK from the VIP that acknowledges the client's SYN (client side, LAN, FE inside). */
+  feSynAck?: Seg
+  /** The BE TCP's SYN/ACK (node inside). */
+  beSynAck?: Seg
+}
+
+const SA = TCP_FLAG.SYN | TCP_FLAG.ACK
+
+/** The SYN and SYN/ACKs of a handoff's connection as captured (earliest copy of each). */
+export function wireIsns(h: Handoff): WireIsns {
+  const first = (pred: (s: Seg) => boolean): Seg | undefined => {
+    let best: Seg | undefined
+    for (const s of h.segs) if (pred(s) && (best === undefined || s.t < best.t)) best = s
+    return best
+  }
+  const syn = first((s) => s.leg === 'client' && (s.flags & SA) === TCP_FLAG.SYN)
+  const feSynAck = first((s) => (s.leg === 'return' || s.leg === 'fe-own') && (s.flags & SA) === SA && s.src === h.vip &&
+    s.sport === h.vport && (syn === undefined || s.ack === ((syn.seq + 1) >>> 0)))
+  const beSynAck = first((s) => s.leg === 'be-raw' && (s.flags & SA) === SA)
+  const out: WireIsns = {}
+  if (syn) out.syn = syn
+  if (feSynAck) out.feSynAck = feSynAck
+  if (beSynAck) out.beSynAck = beSynAck
+  return out
+}
+
+/**
+ * When the wire shows a different fiss or biss than the control messages
+ * (an isn-mismatch), the rewrites are judged with the ISNs on the wire — the
+ * ones the TCPs use — so that one wrong number in a message is reported once,
+ * as isn-mismatch, and not again on every segment.
+ */
+export function alignStateWithWire(h: Handoff): void {
+  const st = h.state
+  if (st === null || !h.req || !h.ack) return
+  const w = wireIsns(h)
+  const fiss = w.feSynAck?.seq ?? h.req.msg.fiss
+  const biss = w.beSynAck?.seq ?? h.ack.msg.biss
+  if (fiss === h.req.msg.fiss && biss === h.ack.msg.biss) return
+  const d = st.describe()
+  h.state = TranslationState.fromValues({
+    cip: d.cip, cport: d.cport, vip: d.vip, vport: d.vport, baddr: d.baddr, ...(d.bmac ? {bmac: d.bmac} : {}),
+    fiss, biss, ...(st.tsActive ? {tau: st.tau} : {}), wsF: st.wsF, wsB: st.wsB,
+  })
+}

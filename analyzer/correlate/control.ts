@@ -1,0 +1,114 @@
+// The control messages of a set of traces, whole (with `pkts`), each with the
+// frame and time of the packet that completed it. `handoff messages`
+// (analyzer/control/channels.ts) lists key fields only, and reports the
+// control-framing errors; the checker needs the full messages to rebuild the
+// translation state and compare the replayed segments, so it reassembles the
+// control connections here with the same pieces (TcpConnectionTable,
+// FrameDecoder). Framing errors are taken from channels.ts, not from here.
+//
+// The same frame seen by several views is kept once (directed 4-tuple,
+// sequence number of the frame's first byte, frame length), the copy seen
+// first in argument order.
+import {readCapture} from '../capture/read.js'
+import {CaptureError} from '../capture/types.js'
+import {decodeBody, LENGTH_PREFIX, MAX_FRAME_LENGTH} from '../control/codec.js'
+import {FrameDecoder} from '../control/decoder.js'
+import type {ControlMessage} from '../control/messages.js'
+import {MsgpackReader} from '../control/msgpack.js'
+import {TcpConnectionTable, type StreamHandlers, type TcpConnection} from '../flows/reassembly.js'
+import {PacketDecoder} from '../wire/decode.js'
+
+export interface FramedMessage {
+  msg: ControlMessage
+  file: string
+  fileIndex: number
+  iface: number
+  frame: number
+  tsSec: number
+  tsNsec: number
+  /** Seconds since the epoch (float): tsSec + tsNsec / 1e9. */
+  t: number
+  /** "sender ip:port > receiver ip:port" */
+  direction: string
+}
+
+export interface ControlCollection {
+  messages: FramedMessage[]
+  captureErrors: {file: string; message: string}[]
+}
+
+export async function collectControl(paths: readonly string[], port: number): Promise<ControlCollection> {
+  const messages: FramedMessage[] = []
+  const captureErrors: ControlCollection['captureErrors'] = []
+  const seen = new Set<string>()
+  const reader = new MsgpackReader()
+  for (let fi = 0; fi < paths.length; fi++) {
+    const path = paths[fi]!
+    const file = path === '-' ? '<stdin>' : path
+    const dec = new PacketDecoder({verifyChecksums: false})
+    let cur = {iface: 0, tsSec: 0, tsNsec: 0}
+    const table = new TcpConnectionTable({
+      serverPort: port,
+      open: (c: TcpConnection): [StreamHandlers, StreamHandlers] => {
+        const iface = cur.iface
+        const make = (fromClient: boolean): StreamHandlers => {
+          const s = fromClient ? c.client : c.server
+          const r = fromClient ? c.server : c.client
+          const dkey = `${s.addr}:${s.port} > ${r.addr}:${r.port}`
+          const idx = fromClient ? 0 : 1
+          let decoder: FrameDecoder | null = null
+          let syncing = false
+          return {
+            onData: (chunk, off, frame) => {
+              if (decoder === null) {
+                syncing = c.streams![idx].origin !== 'syn'
+                decoder = new FrameDecoder({startOffset: off})
+              }
+              if (syncing) {
+                if (!frameStartsAt(chunk, reader)) return
+                syncing = false
+                decoder = new FrameDecoder({startOffset: off})
+              }
+              for (const ev of decoder.push(chunk, off)) {
+                if (ev.kind !== 'message') continue
+                const key = `${dkey}|${c.streams![idx].seqOf(ev.offset)}|${ev.length}`
+                if (seen.has(key)) continue
+                seen.add(key)
+                messages.push({msg: ev.msg, file, fileIndex: fi, iface, frame, tsSec: cur.tsSec, tsNsec: cur.tsNsec,
+                  t: cur.tsSec + cur.tsNsec / 1e9, direction: dkey})
+              }
+              if (decoder.isStopped) syncing = true
+            },
+            onGap: () => { syncing = true },
+          }
+        }
+        return [make(true), make(false)]
+      },
+    })
+    let last = 0
+    try {
+      await readCapture(path, {
+        onPacket: (rec) => {
+          last = rec.index
+          dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen)
+          if (dec.transport !== 'tcp' || (dec.srcPort !== port && dec.dstPort !== port)) return
+          cur = {iface: rec.interfaceId, tsSec: rec.tsSec, tsNsec: rec.tsNsec}
+          table.add(dec, rec.index, rec.tsSec, rec.tsNsec, String(rec.interfaceId))
+        },
+      })
+    } catch (e) {
+      if (!(e instanceof CaptureError)) throw e
+      captureErrors.push({file, message: e.message})
+    }
+    table.finish(last)
+  }
+  messages.sort((a, b) => a.t - b.t || a.fileIndex - b.fileIndex || a.frame - b.frame)
+  return {messages, captureErrors}
+}
+
+function frameStartsAt(chunk: Uint8Array, reader: MsgpackReader): boolean {
+  if (chunk.length < LENGTH_PREFIX + 1) return false
+  const len = chunk[0]! * 0x100_0000 + ((chunk[1]! << 16) | (chunk[2]! << 8) | chunk[3]!)
+  if (len < 1 || len > MAX_FRAME_LENGTH || LENGTH_PREFIX + len > chunk.length) return false
+  return decodeBody(chunk, LENGTH_PREFIX, LENGTH_PREFIX + len, reader).ok
+}

@@ -1,0 +1,74 @@
+// Clock offsets between vantage points, estimated from packets that two views
+// both captured unchanged (the same return segment at the client side and on
+// the LAN, the same forwarded segment on the LAN and at the BE inside): for
+// each pair of views, the median of (time in B − time in A) over such
+// packets. That median is propagation delay plus clock offset; between
+// captures on one host (the lab's single pcapng) it is the propagation delay
+// alone, microseconds. Views are then placed on the clock of a reference view
+// (the first one in argument order that is linked to others), through the
+// pairs that link them. Coarse: a pair's packets travel both ways, so the
+// median mixes +delay and −delay; capture buffering shows up as offset too.
+// Reported (`views[].offsetMs`), not yet used to correct times (late-forward
+// compares the control view with the LAN, which share no packet). Views that share no packet with the rest (the control
+// view usually: control channels carry no handoff segment) stay unplaced.
+import type {View} from './vantage.js'
+
+const MAX_SAMPLES = 2001
+
+export interface ViewOffset {
+  /** "file#iface" */
+  view: string
+  /** Seconds to subtract from this view's times to put them on the reference view's clock; null when not linked. */
+  offset: number | null
+  /** Reference view ("file#iface") the offset is relative to. */
+  reference: string | null
+  /** Packets matched with the neighbour view it was placed through. */
+  samples: number
+}
+
+export class SkewEstimator {
+  private readonly pairs = new Map<string, number[]>()
+
+  /** The same packet at time ta in view a and tb in view b. */
+  add(a: View, ta: number, b: View, tb: number): void {
+    const ka = `${a.file}#${a.iface}`
+    const kb = `${b.file}#${b.iface}`
+    if (ka === kb) return
+    const [k, d] = ka < kb ? [`${ka}|${kb}`, tb - ta] : [`${kb}|${ka}`, ta - tb]
+    let l = this.pairs.get(k)
+    if (l === undefined) this.pairs.set(k, (l = []))
+    if (l.length < MAX_SAMPLES) l.push(d)
+  }
+
+  /** Offsets of every view in `views` (argument order). */
+  offsets(views: readonly View[]): ViewOffset[] {
+    const med = new Map<string, {d: number; n: number}>()
+    const adj = new Map<string, string[]>()
+    for (const [k, l] of this.pairs) {
+      const s = [...l].sort((x, y) => x - y)
+      med.set(k, {d: s[s.length >> 1]!, n: s.length})
+      const [a, b] = k.split('|') as [string, string]
+      adj.set(a, [...(adj.get(a) ?? []), b])
+      adj.set(b, [...(adj.get(b) ?? []), a])
+    }
+    const keys = views.map((v) => `${v.file}#${v.iface}`)
+    const out = new Map<string, ViewOffset>()
+    for (const root of keys) {
+      if (out.has(root) || !adj.has(root)) continue
+      out.set(root, {view: root, offset: 0, reference: root, samples: 0})
+      const queue = [root]
+      while (queue.length > 0) {
+        const a = queue.shift()!
+        for (const b of adj.get(a) ?? []) {
+          if (out.has(b)) continue
+          const ab = a < b ? med.get(`${a}|${b}`)! : med.get(`${b}|${a}`)!
+          // offset(b) = offset(a) + (tb − ta)
+          const d = a < b ? ab.d : -ab.d
+          out.set(b, {view: b, offset: out.get(a)!.offset! + d, reference: root, samples: ab.n})
+          queue.push(b)
+        }
+      }
+    }
+    return keys.map((k) => out.get(k) ?? {view: k, offset: null, reference: null, samples: 0})
+  }
+}

@@ -1,0 +1,115 @@
+// Text and JUnit rendering of a CheckReport (`handoff check`): violations
+// grouped per connection (hid, else 4-tuple), each with its frame, the
+// expected and the seen value; then per-handoff coverage and the summary.
+import type {CheckReport} from '../../analyzer/check.js'
+import type {Violation} from '../../analyzer/checks/types.js'
+import {CHECK_IDS} from '../../analyzer/checks/types.js'
+import {color} from './color.js'
+
+function val(v: unknown): string {
+  if (v === undefined) return ''
+  if (Array.isArray(v)) return `[${v.join(', ')}]`
+  return String(v)
+}
+
+export function groupKey(v: Violation): string {
+  return v.hid !== undefined ? `${v.hid}  ${v.connection}` : v.connection
+}
+
+export function renderCheck(r: CheckReport): string {
+  const lines: string[] = []
+  const groups = new Map<string, Violation[]>()
+  for (const v of r.violations) {
+    const k = groupKey(v)
+    const g = groups.get(k)
+    if (g) g.push(v)
+    else groups.set(k, [v])
+  }
+  for (const [k, vs] of groups) {
+    lines.push(color.bold(k))
+    for (const v of vs) {
+      const sev = v.severity === 'error' ? color.red('error  ') : color.yellow('warning')
+      lines.push(`  ${sev} ${v.id.padEnd(15)} ${v.file} frame ${v.frame}${v.vantage ? ` [${v.vantage}]` : ''}: ${v.message}`)
+      if (v.field !== undefined || v.expected !== undefined || v.seen !== undefined) {
+        lines.push(`          ${v.field ? `${v.field}: ` : ''}expected ${val(v.expected)}, seen ${val(v.seen)}`)
+      }
+    }
+    lines.push('')
+  }
+  if (r.handoffs.length > 0) {
+    lines.push(color.bold('handoffs'))
+    for (const h of r.handoffs) {
+      const p = h.packetByPacket
+      const how = h.outcome === 'handed-off'
+        ? `  forward ${p.forwardMatched}/${p.forward}, return ${p.retMatched}/${p.ret} segment(s) judged packet by packet`
+        : h.outcome === 'nacked' ? '  (served by the FE)' : ''
+      lines.push(`  ${h.hid.padEnd(10)} ${h.connection}  ${h.outcome}${h.backend ? ` → ${h.backend}` : ''}${how}` +
+        `  ${h.violations === 0 ? color.green('ok') : color.red(`${h.violations} violation(s)`)}` + (h.stateError ? `  (${h.stateError})` : ''))
+    }
+    lines.push('')
+  }
+  const views = r.views.map((v) => `${v.file}#${v.iface}${v.name ? ` ${v.name}` : ''}=${v.vantage}${v.from === 'default' ? '?' : ''}` +
+    (v.offsetMs !== null && v.reference !== `${v.file}#${v.iface}` ? ` (${v.offsetMs >= 0 ? '+' : ''}${v.offsetMs} ms)` : '')).join(', ')
+  lines.push(`views: ${views || 'none'}`)
+  const ids = CHECK_IDS.filter((id) => r.summary.byId[id]).map((id) => `${id} ${r.summary.byId[id]}`).join(', ')
+  const s = r.summary
+  lines.push(`${r.packets} packet(s), ${s.handoffs} handoff(s), ${s.controlMessages} control message(s): ` +
+    (s.errors + s.warnings === 0 ? color.green('no violations') : `${color.red(`${s.errors} error(s)`)}, ${color.yellow(`${s.warnings} warning(s)`)}${ids ? ` (${ids})` : ''}`))
+  return lines.join('\n')
+}
+
+function xml(s: string): string {
+  return s.replace(/[<>&"']/g, (c) => ({'<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;'})[c]!)
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+}
+
+/**
+ * JUnit XML: one testsuite per connection (handoff, or the control channel
+ * connection), one testcase per check id run on it; a violation of severity
+ * error is a <failure>, a warning is a <failure type="warning"> only when
+ * failOn is 'warning', else a <system-out> note.
+ */
+export function renderJunit(r: CheckReport, failOn: 'error' | 'warning'): string {
+  const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>']
+  const suites: {name: string; ids: readonly string[]; vs: Violation[]}[] = []
+  const byKey = new Map<string, Violation[]>()
+  for (const v of r.violations) {
+    const k = groupKey(v)
+    const l = byKey.get(k)
+    if (l) l.push(v)
+    else byKey.set(k, [v])
+  }
+  const perConn = CHECK_IDS.filter((id) => id !== 'control-framing')
+  for (const h of r.handoffs) {
+    const k = `${h.hid}  ${h.connection}`
+    suites.push({name: k, ids: perConn, vs: byKey.get(k) ?? []})
+    byKey.delete(k)
+  }
+  for (const [k, vs] of byKey) suites.push({name: k, ids: [...new Set(vs.map((v) => v.id))], vs})
+  if (suites.length === 0) suites.push({name: 'traces', ids: ['control-framing', 'handoff-orphan'], vs: []})
+  let failures = 0
+  let tests = 0
+  const body: string[] = []
+  for (const s of suites) {
+    let sf = 0
+    const cases: string[] = []
+    for (const id of s.ids) {
+      const vs = s.vs.filter((v) => v.id === id)
+      const failing = vs.filter((v) => v.severity === 'error' || failOn === 'warning')
+      const text = vs.map((v) => `${v.file} frame ${v.frame}: ${v.message}; expected ${val(v.expected)}, seen ${val(v.seen)}`).join('\n')
+      let c = `    <testcase classname="${xml(s.name)}" name="${id}">`
+      if (failing.length > 0) {
+        sf++
+        c += `\n      <failure type="${vs[0]!.severity}" message="${xml(`${failing.length} violation(s) of ${id}`)}">${xml(text)}</failure>\n    `
+      } else if (vs.length > 0) c += `\n      <system-out>${xml(text)}</system-out>\n    `
+      c += '</testcase>'
+      cases.push(c)
+    }
+    tests += s.ids.length
+    failures += sf
+    body.push(`  <testsuite name="${xml(s.name)}" tests="${s.ids.length}" failures="${sf}" errors="0">`, ...cases, '  </testsuite>')
+  }
+  out.push(`<testsuites name="handoff check" tests="${tests}" failures="${failures}" errors="${r.captureErrors.length}">`, ...body, '</testsuites>')
+  return out.join('\n') + '\n'
+}
