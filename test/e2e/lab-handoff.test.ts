@@ -16,6 +16,7 @@ import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {cliBin, hasCommand, isRoot, requireOrSkip} from '../support/env.js'
 import type {TestContext} from 'node:test'
+import {canRunLab, cli, downQuietly, labId, labNamespaces, leftovers} from '../support/lab.js'
 
 test('lab: handoff to the node that owns the path, then 100 requests at concurrency 8 with a trace', {timeout: 90000}, async (t) => {
   if (!canRunLab(t, ['tshark'])) return
@@ -80,47 +81,3 @@ test('lab: handoff to the node that owns the path, then 100 requests at concurre
     rmSync(dir, {recursive: true, force: true})
   }
 })
-
-// ---- helpers (the same in every lab e2e file) ----
-
-function labId(): string {
-  return 'e' + randomBytes(3).toString('hex').slice(0, 5)
-}
-
-interface CliResult {
-  status: number
-  stdout: string
-  stderr: string
-}
-
-function cli(args: string[], timeoutMs = 60000): CliResult {
-  const r = spawnSync(process.execPath, [cliBin, ...args], {encoding: 'utf8', timeout: timeoutMs, env: {...process.env, NO_COLOR: '1'}})
-  return {status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? ''}
-}
-
-function canRunLab(t: TestContext, extra: string[] = []): boolean {
-  if (!requireOrSkip(t, isRoot(), 'needs root for network namespaces')) return false
-  for (const c of ['ip', 'ethtool', 'curl', ...extra]) if (!requireOrSkip(t, hasCommand(c), `needs ${c}`)) return false
-  return true
-}
-
-function labNamespaces(id: string): string[] {
-  return execFileSync('ip', ['netns', 'list'], {encoding: 'utf8'})
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/)[0])
-    .filter((n) => n && n.startsWith(`ho-${id}-`))
-}
-
-/** What a lab left behind: namespaces, host interfaces linked into its namespaces, its state directory. */
-function leftovers(id: string): string[] {
-  const left = labNamespaces(id)
-  const links = execFileSync('ip', ['-o', 'link', 'show'], {encoding: 'utf8'})
-  for (const l of links.split('\n')) if (l.includes(`ho-${id}-`)) left.push(`host link: ${l.trim()}`)
-  if (existsSync(`/run/handoff-lab/${id}`)) left.push(`/run/handoff-lab/${id}`)
-  return left
-}
-
-/** Always tear a test's lab down, whatever happened. */
-function downQuietly(id: string): void {
-  cli(['lab', 'down', '--id', id])
-}
