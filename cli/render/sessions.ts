@@ -32,6 +32,19 @@ export function anomalyText(a: SessionRow['anomalies']): string {
   return parts.length === 0 ? '-' : parts.join(', ')
 }
 
+function kindText(k: SessionRow['kind']): string {
+  if (k === 'handoff') return color.cyan(k)
+  if (k === 'fallback') return color.yellow(k)
+  return k
+}
+
+/** "n1 → n2" (handoff), "n1" (fallback, local: the node that served it), "-". */
+function nodesText(x: SessionRow): string {
+  const be = x.backend === null ? null : x.backend.replace(/ \(.*\)$/, '')
+  if (x.frontend !== null && be !== null) return `${x.frontend} → ${be}`
+  return x.frontend ?? be ?? '-'
+}
+
 function stateText(s: string): string {
   if (s === 'SF' || s === 'S1') return s
   if (s === 'REJ' || s.startsWith('RST')) return color.red(s)
@@ -42,12 +55,16 @@ export function renderSessions(r: SessionsReport): string {
   const out: string[] = []
   const multiFile = r.files.length > 1
   const multiIface = r.rows.some((x) => x.interface !== 0)
+  // Handoff columns only when the traces have a cluster in them (plain traces print as before).
+  const ho = r.rows.some((x) => x.kind !== 'plain' || x.hid !== null)
   if (r.rows.length > 0) {
-    const head = [...(multiFile ? ['file'] : []), ...(multiIface ? ['if'] : []), 'stream', 'client', 'server', 'state',
+    const head = [...(multiFile ? ['file'] : []), ...(multiIface ? ['if'] : []), 'stream',
+      ...(ho ? ['kind', 'hid', 'FE → BE', 'handoff ms'] : []), 'client', 'server', 'state',
       'packets →/←', 'bytes →/←', 'duration s', 'handshake ms', 'history', 'anomalies']
     out.push(table(head, r.rows.map((x) => [
       ...(multiFile ? [x.file] : []), ...(multiIface ? [x.interfaceName ?? String(x.interface)] : []),
       x.stream,
+      ...(ho ? [kindText(x.kind), x.hid ?? '-', nodesText(x), num(x.handoffLatencyMs) + (x.handoffLatencyFrom && !x.handoffLatencyFrom.sameClock ? color.dim(' ≠clk') : '')] : []),
       hostPort(x.client, x.clientPort) + (x.rolesFrom === 'first-packet' ? color.dim(' ?') : ''),
       hostPort(x.server, x.serverPort),
       stateText(x.state),
@@ -57,9 +74,13 @@ export function renderSessions(r: SessionsReport): string {
       num(x.handshake.totalMs),
       x.history || '-',
       anomalyText(x.anomalies),
-    ]), {align: [...(multiFile ? ['left' as const] : []), ...(multiIface ? ['left' as const] : []), 'right', 'left', 'left', 'left',
+    ]), {align: [...(multiFile ? ['left' as const] : []), ...(multiIface ? ['left' as const] : []), 'right',
+      ...(ho ? ['left' as const, 'left' as const, 'left' as const, 'right' as const] : []), 'left', 'left', 'left',
       'right', 'right', 'right', 'right', 'left', 'left']}))
     if (r.rows.some((x) => x.rolesFrom === 'first-packet')) out.push(color.dim('? no SYN or SYN+ACK seen: the client is the first sender'))
+    if (r.rows.some((x) => x.handoffLatencyFrom && !x.handoffLatencyFrom.sameClock)) {
+      out.push(color.dim('≠clk the SYN and the handoff-ack were captured in different files (different clocks)'))
+    }
   } else {
     out.push(color.dim(r.summary.sessions === 0 ? 'no TCP sessions found' : 'no sessions match the filters'))
   }
@@ -90,6 +111,12 @@ export function summaryLine(r: SessionsReport): string {
     `${s.tcpPackets} TCP packets`, `${s.vantagePoints} vantage point${s.vantagePoints === 1 ? '' : 's'}`]
   const an = anomalyText(s.anomalies)
   parts.push(an === '-' ? 'no anomalies' : `anomalies: ${an}`)
+  if (s.handoffs !== null && (s.handoffs.total > 0 || (s.byKind.local ?? 0) > 0)) {
+    const h = s.handoffs
+    parts.push(`handoffs in the control channel: ${h.handedOff} acked, ${h.nacked} nacked, ${h.noReply} unanswered`)
+    const kinds = Object.entries(s.byKind).map(([k, v]) => `${k} ${v}`).join(', ')
+    parts.push(`rows by kind: ${kinds}`)
+  }
   if (s.shown !== s.sessions) parts.push(`${s.shown} shown`)
   return parts.join('; ')
 }

@@ -36,7 +36,7 @@ test('sessions --json on http-206_example_b.pcap: two sessions, the anomalies ts
   assert.deepEqual(b.anomalies, {'window-update': 9})
   assert.equal(a.packets.toServer + a.packets.toClient + b.packets.toServer + b.packets.toClient, 1556)
   assert.equal(out.summary.tcpPackets, 1556)
-  // handoff columns exist and are not filled yet
+  // no control channel in this trace: every session is plain
   for (const row of out.rows) {
     assert.equal(row.kind, 'plain')
     assert.equal(row.hid, null)
@@ -98,4 +98,33 @@ test('sessions on a damaged capture: what came before, then exit 2', (t) => {
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }
+})
+
+const lab = join(repoRoot, 'samples', 'traces', 'lab-clean', 'lab.pcapng.gz')
+
+test('sessions on the lab trace: kind, hid, FE → BE, handoff latency; the filters', () => {
+  const all = JSON.parse(run([lab, '--json']).stdout) as Out & {summary: {handoffs: {handedOff: number}; byKind: Record<string, number>}}
+  assert.equal(all.summary.handoffs.handedOff, 12)
+  const client = all.rows.filter((x) => x.interfaceName === 'client')
+  assert.equal(client.filter((x) => x.kind === 'handoff').length, 12)
+  assert.equal(client.filter((x) => x.kind === 'local').length, 4)
+  const r = run([lab, '--json', '--kind', 'handoff', '--backend', 'n2'])
+  assert.equal(r.code, 0, r.stderr)
+  const be = JSON.parse(r.stdout) as Out
+  assert.ok(be.rows.length > 0 && be.rows.every((x) => x.kind === 'handoff' && /^n2 \(10\.77\.0\.12\)$/.test(x.backend!)))
+  assert.equal(new Set(be.rows.map((x) => x.hid)).size, 4)
+  const hid = JSON.parse(run([lab, '--json', '--hid', 'n1/1']).stdout) as Out
+  assert.ok(hid.rows.length === 5 && hid.rows.every((x) => x.hid === 'n1/1' && x.backend === 'n2 (10.77.0.12)'))
+  const text = run([lab, '--kind', 'local'])
+  assert.equal(text.code, 0, text.stderr)
+  assert.match(text.stdout, /stream +kind +hid +FE → BE +handoff ms +client/)
+  assert.match(text.stdout, /client +\d+ +local +- +n1 +- +10\.77\.1\.1:20000 +10\.77\.0\.11:80 +SF/)
+  assert.match(text.stdout, /note: kind: handoff = a handoff-req names the connection/)
+  assert.match(text.stdout, /handoffs in the control channel: 12 acked, 0 nacked, 0 unanswered; rows by kind: .*handoff 60.*; 12 shown/)
+  const ho = run([lab, '--hid', 'n3/2'])
+  assert.match(ho.stdout, /client +\d+ +handoff +n3\/2 +n3 → n2 +\d+\.\d{3} +10\.77\.1\.2:20005 +10\.77\.0\.13:80/)
+  // Standard input is read once: no control channel, so the handoff filters are refused.
+  const stdin = spawnSync(process.execPath, [cliBin, 'sessions', '-', '--kind', 'handoff'], {cwd: repoRoot, encoding: 'utf8', input: readFileSync(lab)})
+  assert.equal(stdin.status, 2)
+  assert.match(stdin.stderr, /need the control channel/)
 })

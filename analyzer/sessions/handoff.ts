@@ -1,0 +1,227 @@
+// The handoff columns of `handoff sessions`: kind, hid, front-end, back-end
+// and handoff latency, from the control channel of the same traces.
+//
+// Before the sessions pass, the control messages are read (correlate/
+// control.ts, the same reader `handoff check` uses) and assembled by hid
+// (correlate/assemble.ts). Then every session row is classified:
+//
+//   handoff   a handoff-req names this connection (cip:cport → vip:vport, or
+//             the forwarded leg cip:cport → baddr:vport at the LAN / BE
+//             inside) and a handoff-ack for its hid was seen;
+//   fallback  the same, with a handoff-nack and no ack (the FE served it);
+//   local     no handoff-req names the connection, but its server address is
+//             the service address of a node of the control channel (a hello's
+//             addr, a req's vip or an ack's baddr) and neither port is the
+//             control port: the FE served it without asking;
+//   plain     everything else (including a req with no reply yet, and every
+//             connection of a trace without control traffic).
+//
+// A port reused by a new connection is told apart by the client ISN (the
+// row's SYN against the req's ciss) or, with no SYN seen, by time (the
+// session must overlap the handoff's req … last message, with slack).
+//
+// Handoff latency (per hid, the same on every row of it): capture time of the
+// handoff-ack (the view that captured the control channel) minus capture time
+// of the client's SYN (ISN = ciss, to the VIP). The SYN is taken, in this
+// order, from a view in the same file as the ack (one pcapng = one clock),
+// then from a client-side view, then LAN, then node inside. Views of
+// different files are different clocks: `sameClock` says so.
+import {assembleHandoffs, normAddr, type Handoff} from '../correlate/assemble.js'
+import {collectControl} from '../correlate/control.js'
+import {resolveView, type VantageAssignment, type VantageKind, type View} from '../correlate/vantage.js'
+
+/** A handoff as the sessions need it. */
+export interface HandoffInfo {
+  hid: string
+  outcome: 'handed-off' | 'nacked' | 'no-reply'
+  /** FE node name (the req's sender). */
+  frontend: string
+  /** "node (baddr)" from the ack; null without an ack. */
+  backend: string | null
+  backendNode: string | null
+  baddr: string | null
+  cip: string
+  cport: number
+  vip: string
+  vport: number
+  ciss: number
+  /** Capture times (s since the epoch). */
+  reqT: number
+  ackT: number | null
+  endT: number
+  ackView: {file: string; fileIndex: number; iface: number} | null
+  nackReason: string | null
+}
+
+export interface HandoffCorrelation {
+  handoffs: HandoffInfo[]
+  /** Service address → node name (hello addr, req vip, ack baddr). */
+  nodeAddrs: Map<string, string>
+  controlPort: number
+  controlMessages: number
+  vantage: readonly VantageAssignment[]
+}
+
+/** What the sessions pass knows of a row when it classifies it. */
+export interface RowKey {
+  client: string
+  clientPort: number
+  server: string
+  serverPort: number
+  /** Client ISN, -1 without a SYN. */
+  clientIsn: number
+  /** Session first / last packet capture times (s). */
+  first: number
+  last: number
+}
+
+export interface Classification {
+  kind: 'plain' | 'handoff' | 'fallback' | 'local'
+  hid: string | null
+  frontend: string | null
+  backend: string | null
+  /** The handoff this row belongs to (handoff / fallback / no-reply req), or null. */
+  handoff: HandoffInfo | null
+}
+
+/** Slack (s) around a handoff's control messages when a row without a SYN is matched by time. */
+const TIME_SLACK_SEC = 5
+
+export async function correlateHandoffs(paths: readonly string[], controlPort: number,
+  vantage: readonly VantageAssignment[] = []): Promise<HandoffCorrelation> {
+  const control = await collectControl(paths, controlPort)
+  const nodeAddrs = new Map<string, string>()
+  for (const m of control.messages) {
+    const msg = m.msg
+    if (msg.t === 'hello') nodeAddrs.set(normAddr(msg.addr), msg.node)
+  }
+  const {handoffs} = assembleHandoffs(control.messages)
+  const out: HandoffInfo[] = []
+  for (const h of handoffs) {
+    if (!h.req) continue
+    if (!nodeAddrs.has(h.vip)) nodeAddrs.set(h.vip, h.req.msg.node)
+    if (h.ack && h.baddr !== '' && !nodeAddrs.has(h.baddr)) nodeAddrs.set(h.baddr, h.ack.msg.node)
+    out.push(info(h))
+  }
+  return {handoffs: out, nodeAddrs, controlPort, controlMessages: control.messages.length, vantage}
+}
+
+function info(h: Handoff): HandoffInfo {
+  const req = h.req!
+  const times = [req.t, ...(h.ack ? [h.ack.t] : []), ...(h.nack ? [h.nack.t] : []), ...h.terminates.map((x) => x.t)]
+  return {
+    hid: h.hid,
+    outcome: h.ack ? 'handed-off' : h.nack ? 'nacked' : 'no-reply',
+    frontend: req.msg.node,
+    backend: h.ack ? `${h.ack.msg.node} (${h.baddr})` : null,
+    backendNode: h.ack ? h.ack.msg.node : null,
+    baddr: h.ack ? h.baddr : null,
+    cip: h.cip, cport: h.cport, vip: h.vip, vport: h.vport, ciss: req.msg.ciss,
+    reqT: req.t, ackT: h.ack ? h.ack.t : null, endT: Math.max(...times),
+    ackView: h.ack ? {file: h.ack.file, fileIndex: h.ack.fileIndex, iface: h.ack.iface} : null,
+    nackReason: h.nack ? h.nack.msg.err : null,
+  }
+}
+
+/** Index of the handoffs by client endpoint, and the classification of one row. */
+export class HandoffIndex {
+  private readonly byClient = new Map<string, HandoffInfo[]>()
+
+  constructor(readonly corr: HandoffCorrelation) {
+    for (const h of corr.handoffs) {
+      const k = `${h.cip}|${h.cport}`
+      const l = this.byClient.get(k)
+      if (l) l.push(h)
+      else this.byClient.set(k, [h])
+    }
+  }
+
+  /** The handoff a session belongs to: same client endpoint, server the VIP or the BE address on vport, same ISN or overlapping time. */
+  match(r: RowKey): HandoffInfo | null {
+    const cands = this.byClient.get(`${normAddr(r.client)}|${r.clientPort}`)
+    if (cands === undefined) return null
+    const server = normAddr(r.server)
+    const fits = cands.filter((h) => r.serverPort === h.vport && (server === h.vip || (h.baddr !== null && server === h.baddr)))
+    if (fits.length === 0) return null
+    if (r.clientIsn >= 0) return fits.find((h) => h.ciss === r.clientIsn) ?? null
+    let best: HandoffInfo | null = null
+    let bestD = Infinity
+    for (const h of fits) {
+      if (r.last < h.reqT - TIME_SLACK_SEC || r.first > h.endT + TIME_SLACK_SEC) continue
+      const d = Math.abs(r.first - h.reqT)
+      if (d < bestD) { best = h; bestD = d }
+    }
+    return best
+  }
+
+  classify(r: RowKey): Classification {
+    const h = this.match(r)
+    if (h !== null) {
+      const kind = h.outcome === 'handed-off' ? 'handoff' : h.outcome === 'nacked' ? 'fallback' : 'plain'
+      return {kind, hid: h.hid, frontend: h.frontend, backend: h.backend, handoff: h}
+    }
+    const port = this.corr.controlPort
+    const node = this.corr.nodeAddrs.get(normAddr(r.server))
+    if (node !== undefined && r.serverPort !== port && r.clientPort !== port) {
+      return {kind: 'local', hid: null, frontend: node, backend: null, handoff: null}
+    }
+    return {kind: 'plain', hid: null, frontend: null, backend: null, handoff: null}
+  }
+
+  view(fileIndex: number, file: string, iface: number, name: string | null): View {
+    return resolveView(fileIndex, file, iface, name ?? undefined, this.corr.vantage)
+  }
+}
+
+/** A client SYN seen for a handoff, a candidate for its latency. */
+export interface SynSighting {
+  hid: string
+  t: number
+  fileIndex: number
+  view: View
+}
+
+const KIND_RANK: Record<VantageKind, number> = {client: 0, lan: 1, inside: 2, control: 3}
+
+export interface Latency {
+  ms: number
+  /** "FILE#IFACE (name)" of the SYN and of the ack. */
+  synView: string
+  ackView: string
+  /** Both in one file: one clock. */
+  sameClock: boolean
+}
+
+/** Per hid, the latency from the best SYN sighting (see the header) to the ack. */
+export function latencies(corr: HandoffCorrelation, syns: readonly SynSighting[], ifaceName: (file: string, iface: number) => string | null): Map<string, Latency> {
+  const byHid = new Map<string, SynSighting[]>()
+  for (const s of syns) {
+    const l = byHid.get(s.hid)
+    if (l) l.push(s)
+    else byHid.set(s.hid, [s])
+  }
+  const label = (file: string, iface: number) => {
+    const n = ifaceName(file, iface)
+    return `${file}#${iface}${n ? ` (${n})` : ''}`
+  }
+  const out = new Map<string, Latency>()
+  for (const h of corr.handoffs) {
+    if (h.ackT === null || h.ackView === null) continue
+    const l = byHid.get(h.hid)
+    if (!l || l.length === 0) continue
+    const av = h.ackView
+    const rank = (s: SynSighting) => [s.fileIndex === av.fileIndex ? 0 : 1, KIND_RANK[s.view.kind], s.t] as const
+    const best = [...l].sort((a, b) => {
+      const ra = rank(a)
+      const rb = rank(b)
+      return ra[0] - rb[0] || ra[1] - rb[1] || ra[2] - rb[2]
+    })[0]!
+    out.set(h.hid, {
+      ms: Math.round((h.ackT - best.t) * 1e6) / 1e3,
+      synView: label(best.view.file, best.view.iface),
+      ackView: label(av.file, av.iface),
+      sameClock: best.fileIndex === av.fileIndex,
+    })
+  }
+  return out
+}
