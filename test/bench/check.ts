@@ -1,0 +1,135 @@
+// Benchmark of `handoff check` (run on demand with
+// `node dist/test/bench/check.js`; never part of the tests). On a trace of
+// ≥ 2 M packets built by cloning the lab recording (check-trace.ts), prints
+// in one run:
+//  - `handoff check F` (the whole CLI process; also with --json) against
+//    tshark's TCP analysis (`tshark -r F -o tcp.analyze_sequence_numbers:TRUE
+//    -T fields -e tcp.analysis.flags`; aim ≥ 25×) and against tcpdump's
+//    pass-through (`tcpdump -r F -w /dev/null`; aim ≥ 0.7×),
+//  - the peak RSS of each (the largest seen over the rounds).
+// Every tool runs on one core (taskset -c 0, when installed). Each figure is
+// the best of BENCH_RUNS interleaved rounds (default 3); tshark, which is
+// slow, runs BENCH_TSHARK_RUNS rounds (default 1). The clone count is
+// BENCH_CLONES (default: enough for BENCH_PACKETS = 2 M packets).
+// Before timing, `check --json` must report clones × 12 handoffs and no
+// violations: otherwise the trace (or the checker) is wrong and nothing is timed.
+import {execFileSync, spawnSync} from 'node:child_process'
+import {closeSync, openSync, readSync} from 'node:fs'
+
+import {cliBin, hasCommand} from '../support/env.js'
+import {checkBenchTrace, LAB_HANDOFFS} from './check-trace.js'
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3)
+const TSHARK_RUNS = Number(process.env.BENCH_TSHARK_RUNS ?? 1)
+const PACKETS = Number(process.env.BENCH_PACKETS ?? 2_000_000)
+/** Packets one clone of lab-clean adds (its 1,509 less the dropped stale control packets, plus the rebuilt ones). */
+const PER_CLONE_ESTIMATE = 1_437
+const CLONES = Number(process.env.BENCH_CLONES ?? Math.ceil(PACKETS / PER_CLONE_ESTIMATE))
+
+const pin: string[] = hasCommand('taskset') ? ['taskset', '-c', '0'] : []
+const timeBin = '/usr/bin/time'
+const haveTime = (() => {
+  try { execFileSync(timeBin, ['-f', '%M', 'true'], {stdio: 'ignore'}); return true } catch { return false }
+})()
+
+interface Measure {
+  label: string
+  cmd: string
+  args: string[]
+  rounds: number
+  sec: number
+  /** Peak RSS in KiB (max over rounds), or -1 when not measured. */
+  rssKiB: number
+  /** Exit statuses accepted. */
+  ok: number[]
+}
+
+/** Runs one command (pinned, under /usr/bin/time when there), output discarded; returns seconds. */
+function run(m: Measure): number {
+  const argv = [...pin, m.cmd, ...m.args]
+  const full = haveTime ? [timeBin, '-f', 'HANDOFF-BENCH-RSS %M', ...argv] : argv
+  const t0 = process.hrtime.bigint()
+  const r = spawnSync(full[0], full.slice(1), {stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 << 20})
+  const sec = Number(process.hrtime.bigint() - t0) / 1e9
+  const stderr = r.stderr?.toString() ?? ''
+  if (r.status === null || !m.ok.includes(r.status)) throw new Error(`${argv.join(' ')} failed (${r.status ?? r.signal}): ${stderr.slice(-2000)}`)
+  const rss = /HANDOFF-BENCH-RSS (\d+)/.exec(stderr)
+  if (rss) m.rssKiB = Math.max(m.rssKiB, Number(rss[1]))
+  return sec
+}
+
+function fmt(sec: number, packets: number): string {
+  return `${sec.toFixed(3).padStart(8)} s  ${(packets / sec / 1e6).toFixed(3).padStart(6)} M packets/s`
+}
+
+const rss = (m: Measure) => m.rssKiB < 0 ? 'peak RSS n/a' : `peak RSS ${(m.rssKiB / 1024).toFixed(0).padStart(5)} MiB`
+
+/** Reads the file once (page cache). */
+function warm(path: string): void {
+  const fd = openSync(path, 'r')
+  const buf = Buffer.alloc(1 << 20)
+  let pos = 0
+  for (let n; (n = readSync(fd, buf, 0, buf.length, pos)) > 0;) pos += n
+  closeSync(fd)
+}
+
+const tb0 = process.hrtime.bigint()
+const trace = await checkBenchTrace(CLONES)
+const built = Number(process.hrtime.bigint() - tb0) / 1e9
+console.log(`trace: ${trace.path}: ${trace.clones} clones of lab-clean, ${trace.packets.toLocaleString('en')} packets, ` +
+  `${(trace.bytes / 1e6).toFixed(0)} MB, ${trace.handoffs.toLocaleString('en')} handoffs (${trace.built ? `built in ${built.toFixed(1)} s` : 'reused'})`)
+if (trace.packets < 2_000_000) console.log(`(fewer than 2 M packets: BENCH_CLONES=${CLONES})`)
+warm(trace.path)
+
+// Validation: the figures mean nothing unless check reads the clones as the
+// recording: every handoff found, no violation.
+{
+  const r = spawnSync(process.execPath, [cliBin, 'check', trace.path, '--json'], {maxBuffer: 1 << 30})
+  if (r.status !== 0 && r.status !== 1) throw new Error(`handoff check --json failed (${r.status ?? r.signal}): ${r.stderr}`)
+  const rep = JSON.parse(r.stdout.toString()) as {packets: number; handoffs: unknown[]; violations: unknown[]}
+  const v = rep.violations?.length ?? -1
+  console.log(`validation: check --json reports ${rep.packets.toLocaleString('en')} packets, ${rep.handoffs.length.toLocaleString('en')} handoffs ` +
+    `(expected ${(trace.clones * LAB_HANDOFFS).toLocaleString('en')}), ${v} violations, exit ${r.status}`)
+  if (rep.packets !== trace.packets || rep.handoffs.length !== trace.clones * LAB_HANDOFFS || v !== 0 || r.status !== 0) {
+    console.log(JSON.stringify(rep.violations?.slice(0, 5), null, 1))
+    throw new Error('validation failed: not timing a trace that check does not read as clean')
+  }
+}
+
+const versionOf = (cmd: string, args: string[]) => {
+  try { return execFileSync(cmd, args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']}).split('\n')[0] } catch { return '' }
+}
+const tsharkVersion = hasCommand('tshark') ? versionOf('tshark', ['--version']) : ''
+const tcpdumpVersion = hasCommand('tcpdump') ? versionOf('tcpdump', ['--version']) : ''
+
+const mk = (label: string, cmd: string, args: string[], rounds: number, ok = [0]): Measure =>
+  ({label, cmd, args, rounds, sec: Infinity, rssKiB: -1, ok})
+const check = mk('handoff check F', process.execPath, [cliBin, 'check', trace.path], RUNS)
+const checkJson = mk('handoff check F --json', process.execPath, [cliBin, 'check', trace.path, '--json'], RUNS)
+const tcpdump = tcpdumpVersion === '' ? null : mk('tcpdump -r F -w /dev/null', 'tcpdump', ['-r', trace.path, '-w', '/dev/null'], RUNS)
+const tshark = tsharkVersion === '' ? null
+  : mk('tshark TCP analysis', 'tshark', ['-r', trace.path, '-o', 'tcp.analyze_sequence_numbers:TRUE', '-T', 'fields', '-e', 'tcp.analysis.flags'], TSHARK_RUNS)
+const all = [check, checkJson, tcpdump, tshark].filter((m): m is Measure => m !== null)
+
+// This machine's page cache is not steady: each round runs every command once,
+// back to back, and each keeps its best round.
+const rounds = Math.max(...all.map((m) => m.rounds))
+for (let i = 0; i < rounds; i++) {
+  for (const m of all) if (i < m.rounds) m.sec = Math.min(m.sec, run(m))
+}
+
+const N = trace.packets
+console.log(`one core: ${pin.length > 0 ? 'taskset -c 0' : 'NOT pinned (no taskset)'}; best of ${RUNS} rounds (tshark: ${TSHARK_RUNS}); ` +
+  `peak RSS ${haveTime ? `by ${timeBin} -f %M` : 'not measured (no /usr/bin/time)'}`)
+console.log(`${check.label.padEnd(28)}${fmt(check.sec, N)}   ${rss(check)}`)
+console.log(`${checkJson.label.padEnd(28)}${fmt(checkJson.sec, N)}   ${rss(checkJson)}`)
+if (tshark === null) console.log('tshark not installed: the tshark ratio is not measured')
+else {
+  console.log(`${tshark.label.padEnd(28)}${fmt(tshark.sec, N)}   ${rss(tshark)}   (${tsharkVersion})`)
+  console.log(`  check = ${(tshark.sec / check.sec).toFixed(1)}× tshark's TCP analysis (aim ≥ 25×); --json ${(tshark.sec / checkJson.sec).toFixed(1)}×`)
+}
+if (tcpdump === null) console.log('tcpdump not installed: the tcpdump ratio is not measured')
+else {
+  console.log(`${tcpdump.label.padEnd(28)}${fmt(tcpdump.sec, N)}   ${rss(tcpdump)}   (${tcpdumpVersion})`)
+  console.log(`  check = ${(tcpdump.sec / check.sec).toFixed(2)}× tcpdump's pass-through (aim ≥ 0.7×); --json ${(tcpdump.sec / checkJson.sec).toFixed(2)}×`)
+}
