@@ -1,7 +1,7 @@
 // Live packet source over libpcap (the `pcap` package, node_pcap 3.1.0).
 //
 // A small typed wrapper that hides the binding's traps (see pcap-binding.d.ts
-// and /work/shared/design/notes.md):
+// and ../shared/design/notes.md):
 // - the binding is loaded lazily, so a missing or broken libpcap is a clear
 //   error of the command that needs it, not a crash of the whole CLI;
 // - packet bytes live in one buffer the binding overwrites for every packet:

@@ -1,4 +1,4 @@
-// Byte-exact vectors pasted from real captures in /work/shared/captures. Each
+// Byte-exact vectors pasted from real captures in ../shared/captures. Each
 // keeps the tcpdump -nn -vv -xx (or tshark -x) dump it came from; expected
 // values are the ones tcpdump/tshark print (tshark 4.0 with
 // tcp.check_checksum:TRUE for checksum status).
