@@ -1,10 +1,10 @@
 // Conversations (tshark's `-z conv,tcp` / `conv,udp`): one entry per
 // bidirectional 5-tuple, with packets and bytes each way (the key is
-// symmetric: see flow-table.ts). Entries keep only numbers and two strings,
+// symmetric: see session-table.ts). Entries keep only numbers and two strings,
 // so memory grows with the number of conversations, not with the trace.
 import type {PacketDecoder} from '../wire/decode.js'
 import {TCP_FLAG} from '../wire/tcp.js'
-import {FlowTable} from './flow-table.js'
+import {SessionTable} from './session-table.js'
 
 export interface Conversation {
   proto: 'tcp' | 'udp'
@@ -35,28 +35,31 @@ export interface Conversation {
 }
 
 export class ConversationTable {
-  private readonly flows = new FlowTable()
+  /** Symmetric 5-tuple → index into list_. */
+  private readonly flows = new SessionTable<number>()
   private readonly list_: Conversation[] = []
-  /** Per conversation: its "a" is the endpoint the flow table sorts lower. */
+  /** Per conversation: its "a" is the endpoint the table sorts lower. */
   private readonly aIsLow: boolean[] = []
 
   /** Adds one decoded TCP or UDP packet. Other packets are ignored. */
   add(d: PacketDecoder, frame: number, tsSec: number, tsNsec: number): void {
     if (d.transport !== 'tcp' && d.transport !== 'udp') return
-    const id = this.flows.lookup(d)
-    if (id < 0) return
-    let c = this.list_[id]
-    if (this.flows.created) {
+    if (d.ipSrcOffset < 0 || d.ipDstOffset < 0 || d.srcPort < 0) return
+    let id = this.flows.find(d, 0)
+    let c: Conversation
+    if (id === undefined) {
       // "a" is the sender of the first packet seen, not the table's sort order.
+      id = this.list_.length
       c = {
         proto: d.transport, a: d.srcAddr(), aPort: d.srcPort, b: d.dstAddr(), bPort: d.dstPort,
         packetsAB: 0, packetsBA: 0, bytesAB: 0, bytesBA: 0, payloadAB: 0, payloadBA: 0,
         firstSec: tsSec, firstNsec: tsNsec, lastSec: tsSec, lastNsec: tsNsec,
         syn: false, synAck: false, fin: 0, rst: 0, firstFrame: frame,
       }
-      this.list_[id] = c
-      this.aIsLow[id] = this.flows.fromA
-    }
+      this.list_.push(c)
+      this.aIsLow.push(this.flows.fromA)
+      this.flows.set(id)
+    } else c = this.list_[id]
     const ab = this.flows.fromA === this.aIsLow[id]
     const bytes = d.origLen
     const payload = d.payloadWireLen > 0 ? d.payloadWireLen : 0

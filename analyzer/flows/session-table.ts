@@ -1,7 +1,9 @@
 // A hash table from (scope, unordered TCP/UDP 4-tuple) to a value, built
-// from the packet's raw address words without allocating per lookup (like
-// flow-table.ts), but with deletion, so that a tracker can free what it no
-// longer needs and memory follows the live entries, not the trace.
+// from the packet's raw address words without allocating per lookup: A→B and
+// B→A find the same entry (gopacket's symmetric flow hash). With deletion, so
+// that a tracker can free what it no longer needs and memory follows the live
+// entries, not the trace. Used by the session tracker and by inspect's
+// conversation table.
 // Open addressing with linear probing over typed arrays; deletion shifts the
 // following entries back (no tombstones).
 import type {PacketDecoder} from '../wire/decode.js'

@@ -1,8 +1,8 @@
-// FlowTable: one id per bidirectional 5-tuple, whatever the direction, for
-// IPv4 and IPv6, across table growth; and ConversationTable's counts.
+// SessionTable: one entry per bidirectional 5-tuple, whatever the direction,
+// for IPv4 and IPv6, across table growth; and ConversationTable's counts.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {FlowTable} from '../../analyzer/flows/flow-table.js'
+import {SessionTable} from '../../analyzer/flows/session-table.js'
 import {ConversationTable} from '../../analyzer/flows/conversations.js'
 import {buildTcpPacket, buildUdpPacket} from '../../analyzer/wire/build.js'
 import {PacketDecoder} from '../../analyzer/wire/decode.js'
@@ -16,11 +16,19 @@ interface Tuple {src: string; dst: string; sp: number; dp: number; udp?: boolean
 const pkt = (t: Tuple) => t.udp
   ? buildUdpPacket({src: t.src, dst: t.dst, srcPort: t.sp, dstPort: t.dp, payload: 'x', ethernet: {}})
   : buildTcpPacket({src: t.src, dst: t.dst, srcPort: t.sp, dstPort: t.dp, ethernet: {}})
+/** The entry's id, numbering new flows 0, 1, 2, … in order of first appearance. */
+function lookup(table: SessionTable<number>, p: Uint8Array): {id: number; created: boolean} {
+  const found = table.find(decode(p), 0)
+  if (found !== undefined) return {id: found, created: false}
+  const id = table.size
+  table.set(id)
+  return {id, created: true}
+}
 const reverse = (t: Tuple): Tuple => ({src: t.dst, dst: t.src, sp: t.dp, dp: t.sp, udp: t.udp})
 
 test('both directions of a flow get the same id; different flows different ids (20 000 flows, table grows)', () => {
   const r = prng(7)
-  const table = new FlowTable()
+  const table = new SessionTable<number>()
   const tuples: Tuple[] = []
   const seen = new Set<string>()
   while (tuples.length < 20000) {
@@ -34,16 +42,16 @@ test('both directions of a flow get the same id; different flows different ids (
     tuples.push(t)
   }
   const ids = tuples.map((t) => {
-    const id = table.lookup(decode(pkt(t)))
-    assert.equal(table.created, true)
+    const {id, created} = lookup(table, pkt(t))
+    assert.equal(created, true)
     return id
   })
   assert.deepEqual(ids, tuples.map((_, i) => i), 'ids are 0, 1, 2, … in order of first appearance')
   for (let i = 0; i < tuples.length; i += 7) {
-    const fwd = table.lookup(decode(pkt(tuples[i])))
-    assert.equal(table.created, false)
+    const {id: fwd, created} = lookup(table, pkt(tuples[i]))
+    assert.equal(created, false)
     const fromA = table.fromA
-    const rev = table.lookup(decode(pkt(reverse(tuples[i]))))
+    const {id: rev} = lookup(table, pkt(reverse(tuples[i])))
     assert.equal(fwd, i)
     assert.equal(rev, i)
     assert.equal(table.fromA, !fromA, 'the reverse direction is the other endpoint')
@@ -52,12 +60,12 @@ test('both directions of a flow get the same id; different flows different ids (
 })
 
 test('TCP and UDP with the same addresses and ports, and a flow between one host\'s two ports, are told apart', () => {
-  const table = new FlowTable()
+  const table = new SessionTable<number>()
   const t = {src: '10.77.0.1', dst: '10.77.0.2', sp: 1000, dp: 80}
-  const tcp = table.lookup(decode(pkt(t)))
-  const udp = table.lookup(decode(pkt({...t, udp: true})))
-  const self1 = table.lookup(decode(pkt({src: '10.77.0.9', dst: '10.77.0.9', sp: 5, dp: 6})))
-  const self2 = table.lookup(decode(pkt({src: '10.77.0.9', dst: '10.77.0.9', sp: 6, dp: 5})))
+  const tcp = lookup(table, pkt(t)).id
+  const udp = lookup(table, pkt({...t, udp: true})).id
+  const self1 = lookup(table, pkt({src: '10.77.0.9', dst: '10.77.0.9', sp: 5, dp: 6})).id
+  const self2 = lookup(table, pkt({src: '10.77.0.9', dst: '10.77.0.9', sp: 6, dp: 5})).id
   assert.deepEqual([tcp, udp, self1, self2], [0, 1, 2, 2])
 })
 
