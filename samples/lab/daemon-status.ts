@@ -19,6 +19,7 @@ export const COUNTER_NAMES = [
   'rstInjected', // local resets toward this node's stack
   'absorbed', // client retransmissions of a held request, absorbed
   'feStackDropped', // segments of the FE stack on a handed-off connection, dropped
+  'absorbedAfterTerminate', // client segments of a handed-off connection arriving after its terminate, absorbed
   'terminatesSent',
   'terminatesReceived',
   'rewriteErrors',

@@ -17,7 +17,9 @@
 //        (it never reaches the LAN), then forwarding mode: every later client
 //        segment goes through Engine.rewriteForward and straight onto the
 //        LAN; on handoff-nack (or no answer in time): local service.
-//  11    terminate frees the state.
+//  11    terminate frees the state; the port pair is remembered for
+//        FE_LINGER_MS so that late client segments are absorbed instead of
+//        reaching the stack, which would answer them with a RST.
 // Back-end (a handoff-req arrives):
 //   7    the SYN, rewritten to this node's address, is injected toward the
 //        stack; the stack's SYN/ACK is taken off the wire (biss, bts, bopt);
@@ -55,6 +57,8 @@ const BE_SYNACK_TIMEOUT_MS = 1500
 const IDLE_SETUP_MS = 10000
 const IDLE_ACTIVE_MS = 60000
 const BE_LINGER_MS = 3000
+/** How long a front-end remembers a connection after its terminate (see `closed`). */
+const FE_LINGER_MS = 30000
 const MAX_LATENCIES = 50000
 
 interface FeConn {
@@ -162,6 +166,15 @@ class Daemon {
   readonly be = new Map<number, BeConn>()
   readonly pendingByHid = new Map<string, FeConn>()
   readonly fwdByHid = new Map<string, FeConn>()
+  /**
+   * Front-end connections ended by a terminate → when to forget them. Late
+   * client segments (a FIN retransmitted while the first copy was still on its
+   * way to the back-end, a duplicate ACK) must not reach this node's stack:
+   * it reset its copy at the handoff and would answer them with a RST from the
+   * VIP. Forwarding them instead would be spec §5's late-forward, so they are
+   * absorbed, like TIME_WAIT absorbs them on a normal host.
+   */
+  readonly closed = new Map<number, number>()
   private readonly dec = new PacketDecoder({verifyChecksums: false})
   private hidSeq = 0
   inside!: LiveSource
@@ -245,6 +258,10 @@ class Daemon {
     }
     const c = this.fe.get(key)
     if (c === undefined) {
+      if (this.closed.has(key)) {
+        this.counters.absorbedAfterTerminate++
+        return
+      }
       this.counters.relayedFromLan++
       this.toStack(f)
       return
@@ -267,6 +284,7 @@ class Daemon {
       return
     }
     if (old !== undefined) this.freeFe(old)
+    this.closed.delete(key) // a new connection on a remembered port pair
     const ipb = new Uint8Array(4)
     new DataView(ipb.buffer).setUint32(0, cipU32)
     const c: FeConn = {
@@ -493,6 +511,12 @@ class Daemon {
     }
     const c = this.fe.get(key)
     if (c === undefined) {
+      if (this.closed.has(key)) {
+        // The stack's own answer on a connection handed off and ended (its RST
+        // to anything that slipped through): never from the VIP to the client.
+        this.counters.feStackDropped++
+        return
+      }
       this.counters.relayedFromStack++
       this.toLan(f)
       return
@@ -803,6 +827,7 @@ class Daemon {
         const c = this.fwdByHid.get(msg.hid)
         if (c) {
           this.freeFe(c)
+          this.closed.set(c.key, Date.now() + FE_LINGER_MS)
           if (c.faulty && this.fault === 'late-forward' && c.lastFwd) {
             this.toLan(c.lastFwd.slice())
             this.counters.faultsApplied++
@@ -819,6 +844,7 @@ class Daemon {
 
   private sweep(): void {
     const now = Date.now()
+    for (const [key, until] of this.closed) if (until <= now) this.closed.delete(key)
     for (const c of this.fe.values()) {
       const idle = now - c.lastActive
       if ((c.state === 'syn' || c.state === 'est') && idle > IDLE_SETUP_MS) {

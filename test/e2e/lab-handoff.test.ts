@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {expectedBody} from '../../samples/lab/config.js'
+import {CLIENT_MAC, expectedBody, nodeMac} from '../../samples/lab/config.js'
 import {execFileSync, spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
@@ -27,7 +27,9 @@ test('lab: handoff to the node that owns the path, then 100 requests at concurre
     assert.equal(up.status, 0, `lab up failed: ${up.stderr}${up.stdout}`)
 
     // /api/… belongs to n2; ask n1 (10.77.0.11) for it.
-    const v = spawnSync('ip', ['netns', 'exec', `ho-${id}-cl`, 'curl', '-sS', '-v', '-m', '5', '-o', join(dir, 'body'), 'http://10.77.0.11/api/hello'], {encoding: 'utf8'})
+    const cport = 40000 + (randomBytes(2).readUInt16BE(0) % 20000)
+    const v = spawnSync('ip', ['netns', 'exec', `ho-${id}-cl`, 'curl', '-sS', '-v', '-m', '5', '--local-port', String(cport), '-o', join(dir, 'body'),
+      'http://10.77.0.11/api/hello'], {encoding: 'utf8'})
     assert.equal(v.status, 0, `curl failed: ${v.stderr}`)
     assert.match(v.stderr, /< HTTP\/1\.1 200 OK/)
     assert.match(v.stderr, /< x-served-by: n2/)
@@ -37,6 +39,17 @@ test('lab: handoff to the node that owns the path, then 100 requests at concurre
     assert.equal(c('n1').acksReceived, 1, 'n1 did not hand the connection off')
     assert.equal(c('n2').acksSent, 1, 'n2 did not take it over')
     assert.equal(c('n1').rstInjected, 1)
+
+    // A client segment of that connection arriving after the terminate (a
+    // retransmitted FIN) must not reach n1's stack, which reset its copy and
+    // would answer with a RST from the VIP (seen under load in CI).
+    await new Promise((r) => setTimeout(r, 300))
+    const probe = spawnSync('ip', ['netns', 'exec', `ho-${id}-cl`, process.execPath, join(import.meta.dirname, '..', 'support', 'late-segment-probe.js'),
+      'eth0', CLIENT_MAC, '10.77.1.1', String(cport), nodeMac(1), '10.77.0.11'], {encoding: 'utf8', timeout: 10000})
+    assert.equal(probe.status, 0, probe.stderr)
+    assert.deepEqual(JSON.parse(probe.stdout), {rsts: 0}, 'the front-end\'s stack answered a late client segment with a RST')
+    const st2 = JSON.parse(cli(['lab', 'status', '--id', id, '--json']).stdout)[0]
+    assert.equal(st2.nodes.find((x: {name: string}) => x.name === 'n1').status.counters.absorbedAfterTerminate, 1)
 
     const run = cli(['lab', 'run', '--id', id, '--requests', '100', '--concurrency', '8', '--record', dir, '--json'], 60000)
     assert.equal(run.status, 0, `lab run failed: ${run.stderr}${run.stdout.slice(0, 3000)}`)
