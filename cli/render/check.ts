@@ -3,7 +3,7 @@
 // expected and the seen value; then per-handoff coverage and the summary.
 import type {CheckReport} from '../../analyzer/check.js'
 import type {Violation} from '../../analyzer/checks/types.js'
-import {CHECK_IDS} from '../../analyzer/checks/types.js'
+import {CHECK_IDS, hex32} from '../../analyzer/checks/types.js'
 import {color} from './color.js'
 
 function val(v: unknown): string {
@@ -43,19 +43,39 @@ export function renderCheck(r: CheckReport): string {
       const how = h.outcome === 'handed-off'
         ? `  forward ${p.forwardMatched}/${p.forward}, return ${p.retMatched}/${p.ret} segment(s) judged packet by packet`
         : h.outcome === 'nacked' ? '  (served by the FE)' : ''
-      lines.push(`  ${h.hid.padEnd(10)} ${h.connection}  ${h.outcome}${h.backend ? ` → ${h.backend}` : ''}${how}` +
+      lines.push(`  ${h.hid.padEnd(10)} ${h.connection}  ${h.inferred ? 'inferred ' : ''}${h.outcome}${h.backend ? ` → ${h.backend}` : ''}${how}` +
         `  ${h.violations === 0 ? color.green('ok') : color.red(`${h.violations} violation(s)`)}` + (h.stateError ? `  (${h.stateError})` : ''))
+      if (h.inferred && h.state) lines.push(`             ${inferredLine(h.state, h.inferred)}`)
     }
     lines.push('')
   }
   const views = r.views.map((v) => `${v.file}#${v.iface}${v.name ? ` ${v.name}` : ''}=${v.vantage}${v.from === 'default' ? '?' : ''}` +
     (v.offsetMs !== null && v.reference !== `${v.file}#${v.iface}` ? ` (${v.offsetMs >= 0 ? '+' : ''}${v.offsetMs} ms)` : '')).join(', ')
   lines.push(`views: ${views || 'none'}`)
+  if (r.inference) {
+    const i = r.inference
+    lines.push(`--infer: ${i.inferred} handoff(s) inferred from the traffic (no control messages) of ${i.candidates} candidate connection(s)` +
+      (i.inferred > 0 ? '; not judged on them: isn-mismatch, request-replay, late-forward, handoff-orphan, control-framing' : ''))
+    for (const x of i.rejected) lines.push(`  not inferred: ${x.connection}: ${x.reason}`)
+  }
   const ids = CHECK_IDS.filter((id) => r.summary.byId[id]).map((id) => `${id} ${r.summary.byId[id]}`).join(', ')
   const s = r.summary
   lines.push(`${r.packets} packet(s), ${s.handoffs} handoff(s), ${s.controlMessages} control message(s): ` +
     (s.errors + s.warnings === 0 ? color.green('no violations') : `${color.red(`${s.errors} error(s)`)}, ${color.yellow(`${s.warnings} warning(s)`)}${ids ? ` (${ids})` : ''}`))
   return lines.join('\n')
+}
+
+type Summary = CheckReport['handoffs'][number]
+
+/** Δ, τ of an inferred handoff, where they came from, and how many matched pairs agreed. */
+function inferredLine(st: NonNullable<Summary['state']>, i: NonNullable<Summary['inferred']>): string {
+  const from = (f: string | null) => (f === 'syn-ack' ? 'from the SYN/ACKs' : 'from matched pairs')
+  const m = i.matches
+  const tau = st.tau !== null ? `τ ${hex32(st.tau)} ${from(i.tauFrom)} (${m.tauAgree} agree, ${m.tauDisagree} disagree)`
+    : i.notJudged.includes('ts-remap') ? 'τ unknown (ts-remap not judged)' : 'τ none (no timestamps on both SYN/ACKs)'
+  const extra = i.notJudged.filter((x) => x === 'window-rescale' || x === 'option-mismatch' || x === 'ts-remap')
+  return `Δ ${hex32(st.delta)} ${from(i.deltaFrom)} (${m.deltaAgree} of ${m.deltaAgree + m.deltaDisagree} matched pair(s) agree), ${tau}` +
+    `, wsF ${st.wsF} wsB ${st.wsB}${extra.length > 0 ? `; not judged: ${extra.join(', ')} (BE's SYN/ACK not captured)` : ''}`
 }
 
 function xml(s: string): string {
