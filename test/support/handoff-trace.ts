@@ -75,6 +75,9 @@ export interface TraceSpec {
   spacingMs?: number
   /** The locally served distractor reuses the first handed-off connection's client port. */
   reusePort?: boolean
+  /** Initial numbers of the first handed-off connection instead of the defaults (the others add n − 1 to each):
+   *  ISNs, the two SYN/ACKs' TSvals and the client's first TSval — e.g. close to 2^32, so that they wrap. */
+  numbers?: {ciss: number; fiss: number; biss: number; fts: number; bts: number; cts: number}
   /** Leave a vantage point out of the file. */
   omit?: ViewName[]
   /** Interface names other than the lab's ('' = no name). */
@@ -237,13 +240,14 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
   if (fault === 'ip-checksum' && spec.family === 6) throw new Error('ip-checksum: IPv6 has no header checksum')
   const hid = `fe1/${n}`
   const cport = 20000 + n
-  const ciss = u32(0x1000_0000 + n * 0x01010101)
-  const fiss = u32(0x8000_0000 + n * 0x00731337)
-  const biss = u32(0x3000_0000 + n * 0x00a1b2c3)
+  const nb = spec.numbers
+  const ciss = u32(nb ? nb.ciss + n - 1 : 0x1000_0000 + n * 0x01010101)
+  const fiss = u32(nb ? nb.fiss + n - 1 : 0x8000_0000 + n * 0x00731337)
+  const biss = u32(nb ? nb.biss + n - 1 : 0x3000_0000 + n * 0x00a1b2c3)
   // bts < fts: an untranslated TSval would go backwards for the client.
-  const fts = u32(0x5000_0000 + n * 1000)
-  const bts = u32(0x0100_0000 + n * 1000)
-  let cts = u32(0x0200_0000 + n * 7)
+  const fts = u32(nb ? nb.fts + n - 1 : 0x5000_0000 + n * 1000)
+  const bts = u32(nb ? nb.bts + n - 1 : 0x0100_0000 + n * 1000)
+  let cts = u32(nb ? nb.cts + n - 1 : 0x0200_0000 + n * 7)
   const synTs = cts
   const mssF = 1460
   const mssB = fault === 'option-mismatch' ? 1400 : 1460
@@ -493,7 +497,7 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
   sendReturn(sim.tcp({...BE, seq: bseqRaw + 1, ack: reqEnd + 1, flags: '.', window: rcvWinRaw, options: tsOpt(btsNow, cts)}))
   sim.tick(300)
   const sb = nseg * 64 + chunks[0]!.length - 64
-  ctl.send('be', {v: 1, t: 'terminate', node: 'be1', at: 0, hid, reason: 'fin', cbytes: reqEnd - ciss - 1, sbytes: sb})
+  ctl.send('be', {v: 1, t: 'terminate', node: 'be1', at: 0, hid, reason: 'fin', cbytes: u32(reqEnd - ciss - 1), sbytes: sb})
   if (fault === 'late-forward' && lastFwd !== null) {
     sim.tick(5000)
     sim.emit(['lan', 'be1-inside'], lastFwd)
