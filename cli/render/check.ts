@@ -38,14 +38,15 @@ export function renderCheck(r: CheckReport): string {
   }
   if (r.handoffs.length > 0) {
     lines.push(color.bold('handoffs'))
+    const w = Math.max(10, ...r.handoffs.map((h) => h.hid.length))
     for (const h of r.handoffs) {
       const p = h.packetByPacket
       const how = h.outcome === 'handed-off'
         ? `  forward ${p.forwardMatched}/${p.forward}, return ${p.retMatched}/${p.ret} segment(s) judged packet by packet`
         : h.outcome === 'nacked' ? '  (served by the FE)' : ''
-      lines.push(`  ${h.hid.padEnd(10)} ${h.connection}  ${h.inferred ? 'inferred ' : ''}${h.outcome}${h.backend ? ` → ${h.backend}` : ''}${how}` +
+      lines.push(`  ${h.hid.padEnd(w)} ${h.connection}  ${h.inferred ? 'inferred ' : ''}${h.outcome}${h.backend ? ` → ${h.backend}` : ''}${how}` +
         `  ${h.violations === 0 ? color.green('ok') : color.red(`${h.violations} violation(s)`)}` + (h.stateError ? `  (${h.stateError})` : ''))
-      if (h.inferred && h.state) lines.push(`             ${inferredLine(h.state, h.inferred)}`)
+      if (h.inferred && h.state) lines.push(`${' '.repeat(w + 3)}${inferredLine(h.state, h.inferred)}`)
     }
     lines.push('')
   }
