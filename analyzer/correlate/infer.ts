@@ -57,9 +57,10 @@
 //
 // Known limits: a connection whose client SYN or FE SYN/ACK was not captured
 // is not inferred; with several files, forwarded segments in a file read
-// before the one with the client's SYN are not seen as evidence (pass A
-// follows the files in argument order; one pcapng per run, as the lab writes,
-// is in time order).
+// before the one with the client's SYN are not counted as evidence (pass A
+// follows the files in argument order — SYN/ACKs are tied to their
+// connection after it, whatever the order; one pcapng per run, as the lab
+// writes, is in time order).
 //
 // Memory: pass A keeps a few numbers per connection whose SYN was captured
 // and per SYN/ACK; pass B keeps, for the candidates only, one short key per
@@ -243,11 +244,22 @@ export async function inferHandoffs(paths: readonly string[], opts: {
   const conns = new Map<string, Conn[]>()
   const all: Conn[] = []
   const bump = (c: Conn, addr: string) => c.others.set(addr, (c.others.get(addr) ?? 0) + 1)
+  // SYN/ACKs by "client address|client port|ack".
+  const synAcks = new Map<string, {src: string; sport: number; inside: boolean; s: WireSynAck}[]>()
   await pass(paths, opts, (d, view, t, _lt, frame, file) => {
     const flags = d.tcpFlags
     const sp = d.srcPort
     const dp = d.dstPort
     const src = d.srcAddr()
+    if ((flags & SA) === SA) {
+      // Kept whatever the order of the files: tied to their connection after the pass.
+      const k = `${d.dstAddr()}|${dp}|${d.ack}`
+      const sa = {src, sport: sp, inside: view.kind === 'inside', s: synAckOf(d, file, frame, t)}
+      const l = synAcks.get(k)
+      if (l) l.push(sa)
+      else synAcks.set(k, [sa])
+      return
+    }
     const fromList = conns.get(`${src}|${sp}`)
     if ((flags & SA) === TCP_FLAG.SYN) {
       const dst = d.dstAddr()
@@ -281,22 +293,28 @@ export async function inferHandoffs(paths: readonly string[], opts: {
     for (let i = toList.length - 1; i >= 0; i--) {
       const c = toList[i]!
       if (sp !== c.vport) continue
-      if ((flags & SA) === SA) {
-        if (d.ack !== ((c.ciss + 1) >>> 0)) continue
-        if (src === c.vip) {
-          if (c.fe === null || t < c.fe.t) c.fe = synAckOf(d, file, frame, t)
-        } else if (view.kind === 'inside') {
-          const b = c.be.get(src)
-          if (b === undefined || t < b.t) c.be.set(src, synAckOf(d, file, frame, t))
-          bump(c, src)
-        }
-        return
-      }
       if (!(flags & TCP_FLAG.ACK) || !near(d.ack, c.ciss)) continue
       if (src !== c.vip && view.kind === 'inside') bump(c, src)
       return
     }
   }, captureErrors)
+  // Each connection's SYN/ACKs (they ack ciss + 1): the VIP's is the FE's (the first captured: a BE SYN/ACK
+  // that leaked to the client comes later), another node's at a node inside is that BE's.
+  for (const c of all) {
+    const l = synAcks.get(`${c.cip}|${c.cport}|${(c.ciss + 1) >>> 0}`)
+    if (l === undefined) continue
+    for (const x of l) {
+      if (x.sport !== c.vport) continue
+      if (x.src === c.vip) {
+        if (c.fe === null || x.s.t < c.fe.t) c.fe = x.s
+      } else if (x.inside) {
+        const b = c.be.get(x.src)
+        if (b === undefined || x.s.t < b.t) c.be.set(x.src, x.s)
+        bump(c, x.src)
+      }
+    }
+  }
+  synAcks.clear()
 
   // Candidates: forwarded or answered by another node, not named by a control message.
   const report: InferenceReport = {candidates: 0, inferred: 0, rejected: []}

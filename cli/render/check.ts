@@ -89,11 +89,12 @@ function xml(s: string): string {
  * JUnit XML: one testsuite per connection (handoff, or the control channel
  * connection), one testcase per check id run on it; a violation of severity
  * error is a <failure>, a warning is a <failure type="warning"> only when
- * failOn is 'warning', else a <system-out> note.
+ * failOn is 'warning', else a <system-out> note. On a handoff inferred from
+ * the traffic (--infer), the ids not judged on it are <skipped/>.
  */
 export function renderJunit(r: CheckReport, failOn: 'error' | 'warning'): string {
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>']
-  const suites: {name: string; ids: readonly string[]; vs: Violation[]}[] = []
+  const suites: {name: string; ids: readonly string[]; vs: Violation[]; notJudged?: readonly string[]}[] = []
   const byKey = new Map<string, Violation[]>()
   for (const v of r.violations) {
     const k = groupKey(v)
@@ -104,7 +105,7 @@ export function renderJunit(r: CheckReport, failOn: 'error' | 'warning'): string
   const perConn = CHECK_IDS.filter((id) => id !== 'control-framing')
   for (const h of r.handoffs) {
     const k = `${h.hid}  ${h.connection}`
-    suites.push({name: k, ids: perConn, vs: byKey.get(k) ?? []})
+    suites.push({name: k, ids: perConn, vs: byKey.get(k) ?? [], ...(h.inferred ? {notJudged: h.inferred.notJudged} : {})})
     byKey.delete(k)
   }
   for (const [k, vs] of byKey) suites.push({name: k, ids: [...new Set(vs.map((v) => v.id))], vs})
@@ -124,6 +125,7 @@ export function renderJunit(r: CheckReport, failOn: 'error' | 'warning'): string
         sf++
         c += `\n      <failure type="${vs[0]!.severity}" message="${xml(`${failing.length} violation(s) of ${id}`)}">${xml(text)}</failure>\n    `
       } else if (vs.length > 0) c += `\n      <system-out>${xml(text)}</system-out>\n    `
+      else if (s.notJudged?.includes(id)) c += '\n      <skipped message="not judged: handoff inferred from the traffic (--infer)"/>\n    '
       c += '</testcase>'
       cases.push(c)
     }

@@ -1,12 +1,13 @@
 // End to end: `handoff check --infer` through the real CLI on synthetic
 // traces written without their control interface: the text report names the
 // inferred handoffs with Δ, τ and the matched pairs, --json carries them, a
-// fault the wire shows makes the exit status 1, and without --infer (or with
+// fault the wire shows makes the exit status 1, --junit skips the ids not
+// judged on an inferred handoff, and without --infer (or with
 // the control channel present) the output is what it always was.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {cliBin} from '../support/env.js'
@@ -90,6 +91,16 @@ test('without --infer: no handoff, no inference in the report; with the control 
   assert.deepEqual(b.inference, {candidates: 0, inferred: 0, rejected: []})
   delete b.inference
   assert.deepEqual(b, a)
+})
+
+test('--infer --junit: the ids not judged on an inferred handoff are skipped testcases', () => {
+  const x = join(dir, 'junit.xml')
+  assert.equal(run(faulty, '--infer', '--junit', x).code, 1)
+  const xmlText = readFileSync(x, 'utf8')
+  const cases = [...xmlText.matchAll(/<testcase classname="inferred\/1 [^"]*" name="([a-z-]+)">(\s*<(failure|skipped)[^>]*>)?/g)]
+  assert.equal(cases.length, 16)
+  assert.deepEqual(cases.filter((c) => c[3] === 'skipped').map((c) => c[1]), ['isn-mismatch', 'request-replay', 'handoff-orphan', 'late-forward'])
+  assert.deepEqual(cases.filter((c) => c[3] === 'failure').map((c) => c[1]), ['seq-remap'])
 })
 
 test('--infer with a missing file: exit 2, a one-line error, no stack trace', () => {

@@ -10,7 +10,7 @@
 // the terminate) is not judged and nothing is reported.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {runCheck} from '../../analyzer/check.js'
@@ -111,6 +111,18 @@ test('estimator: no timestamps → no τ; IPv6', async () => {
   assert.equal(b.handoffs[0]!.baddr, 'fd00::2')
   assert.equal(b.handoffs[0]!.state!.delta, u32(DEFAULT.biss - DEFAULT.fiss))
   assert.equal(b.handoffs[0]!.state!.tau, u32(DEFAULT.bts - DEFAULT.fts))
+})
+
+test('one file per vantage point, in any order: the BE\'s SYN/ACK is tied to its connection all the same', async () => {
+  const d = join(dir, 'split')
+  mkdirSync(d)
+  const built = buildHandoffTrace(d, {split: true, omit: ['control']})
+  const files = built.files.filter((f) => f.includes('be1-inside')).concat(built.files.filter((f) => !f.includes('be1-inside')))
+  assert.match(files[0]!, /be1-inside/)
+  const r = await inferHandoffs(files, {controlPort: CONTROL_PORT, vantage: [], known: []})
+  assert.equal(r.handoffs.length, 1)
+  assert.equal(r.handoffs[0]!.inferred!.deltaFrom, 'syn-ack')
+  assert.equal(r.handoffs[0]!.state!.delta, u32(DEFAULT.biss - DEFAULT.fiss))
 })
 
 test('estimator: copies with the client\'s own numbers (Δ = 0, an address translator) are not a handoff', async () => {
