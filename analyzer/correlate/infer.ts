@@ -142,8 +142,17 @@ interface Conn {
   others: Map<string, number>
 }
 
-/** Distinct values per key, flat: [v0, ts0, v1, ts1, …]; -1 = none. */
-type Index = Map<string, number[]>
+/**
+ * The segments of one leg, by the fields the rewrite leaves alone: flat
+ * records of REC numbers — six key fields (forward: seq, flags, length,
+ * payload hash, TSval, IP ID; return: ack, flags, length, payload hash, 0,
+ * IP ID; -1 = none), then the two values the rewrite changes (forward: ack,
+ * TSecr; return: seq, TSval) — in a map by a hash of the key fields (a
+ * number, so that a copy seen at another view is looked up without
+ * allocating). Identical records are kept once.
+ */
+type Index = Map<number, number[]>
+const REC = 8
 
 interface Cand {
   c: Conn
@@ -171,11 +180,54 @@ function fnv(b: Uint8Array, s: number, e: number): number {
   return h >>> 0
 }
 
-function addValue(ix: Index, key: string, v: number, ts: number): void {
+function mix(h: number, x: number): number {
+  return Math.imul(h ^ x, 0x01000193)
+}
+
+function addRecord(ix: Index, a: number, b: number, c: number, d: number, e: number, f: number, v: number, ts: number): void {
+  const key = mix(mix(mix(mix(mix(mix(0x811c9dc5, a), b), c), d), e), f) >>> 0
   const l = ix.get(key)
-  if (l === undefined) { ix.set(key, [v, ts]); return }
-  for (let i = 0; i < l.length; i += 2) if (l[i] === v && l[i + 1] === ts) return
-  l.push(v, ts)
+  if (l === undefined) { ix.set(key, [a, b, c, d, e, f, v, ts]); return }
+  for (let i = 0; i < l.length; i += REC) {
+    if (l[i] === a && l[i + 1] === b && l[i + 2] === c && l[i + 3] === d && l[i + 4] === e && l[i + 5] === f && l[i + 6] === v && l[i + 7] === ts) return
+  }
+  l.push(a, b, c, d, e, f, v, ts)
+}
+
+function sameKey(l: number[], i: number, m: number[], j: number): boolean {
+  for (let x = 0; x < REC - 2; x++) if (l[i + x] !== m[j + x]) return false
+  return true
+}
+
+/**
+ * Pairs each copy (forwarded / BE's) with the original it has the same key
+ * fields as (client's / what the client got), calling pair(copy value, copy
+ * ts, original value, original ts). A key with more than one distinct record
+ * on either side cannot be paired for sure: counted as ambiguous.
+ */
+function join(copies: Index, origs: Index, pair: (cv: number, cts: number, ov: number, ots: number) => void): number {
+  let ambiguous = 0
+  for (const [key, cl] of copies) {
+    const ol = origs.get(key)
+    if (ol === undefined) continue
+    for (let i = 0; i < cl.length; i += REC) {
+      let nc = 0
+      let first = true
+      for (let x = 0; x < cl.length; x += REC) {
+        if (!sameKey(cl, i, cl, x)) continue
+        nc++
+        if (x < i) first = false
+      }
+      if (!first) continue // this key was handled at its first record
+      let no = 0
+      let j = -1
+      for (let y = 0; y < ol.length; y += REC) if (sameKey(cl, i, ol, y)) { no++; j = y }
+      if (no === 0) continue
+      if (nc > 1 || no > 1) { ambiguous++; continue }
+      pair(cl[i + 6]!, cl[i + 7]!, ol[j + 6]!, ol[j + 7]!)
+    }
+  }
+  return ambiguous
 }
 
 /** Most voted value, first-seen on a tie; null when there are no votes. */
@@ -368,7 +420,6 @@ export async function inferHandoffs(paths: readonly string[], opts: {
     }
     if (k === undefined) return
     const c = k.c
-    const hash = fnv(d.bytes, d.payloadOffset, d.payloadOffset + d.payloadLen)
     const len = d.payloadWireLen
     const ipId = d.ipVersion === 4 ? d.ipv4Id : -1
     const ts = d.hasTimestamp
@@ -376,8 +427,8 @@ export async function inferHandoffs(paths: readonly string[], opts: {
       if (dp !== c.vport) return
       const toVip = dst === c.vip
       if (toVip ? view.kind === 'inside' : view.kind === 'client' || dst !== k.baddr) return
-      const key = `${d.seq}|${flags}|${len}|${hash}|${ts ? d.tsVal : -1}|${ipId}`
-      addValue(toVip ? k.cli : k.fwd, key, flags & TCP_FLAG.ACK ? d.ack : -1, ts && d.tsEcr !== 0 ? d.tsEcr : -1)
+      addRecord(toVip ? k.cli : k.fwd, d.seq, flags, len, fnv(d.bytes, d.payloadOffset, d.payloadOffset + d.payloadLen), ts ? d.tsVal : -1, ipId,
+        flags & TCP_FLAG.ACK ? d.ack : -1, ts && d.tsEcr !== 0 ? d.tsEcr : -1)
       if (!toVip && linkType === LINKTYPE.ETHERNET && !k.bmacFromLan && (k.bmac === null || view.kind === 'lan')) {
         k.bmac = d.ethDst()
         k.bmacFromLan = view.kind === 'lan'
@@ -387,7 +438,8 @@ export async function inferHandoffs(paths: readonly string[], opts: {
     if (sp !== c.vport || (flags & TCP_FLAG.SYN)) return
     const fromVip = src === c.vip
     if (fromVip ? view.kind === 'inside' : view.kind !== 'inside' || src !== k.baddr) return
-    addValue(fromVip ? k.ret : k.beRaw, `${flags}|${len}|${hash}|${d.ack}|${ipId}`, d.seq, ts ? d.tsVal : -1)
+    addRecord(fromVip ? k.ret : k.beRaw, d.ack, flags, len, fnv(d.bytes, d.payloadOffset, d.payloadOffset + d.payloadLen), 0, ipId,
+      d.seq, ts ? d.tsVal : -1)
   }, null)
 
   const taken = new Set(opts.known.map((h) => h.hid))
@@ -430,26 +482,19 @@ function estimate(k: Cand): {delta: number; tau: number | null; wsF: number; wsB
   const vote = (m: Map<number, number>, v: number) => m.set(v, (m.get(v) ?? 0) + 1)
   let forward = 0
   let ret = 0
-  let ambiguous = 0
   // Forward: the copy's ack − the client's ack; TSecr likewise.
-  for (const [key, fv] of k.fwd) {
-    const cv = k.cli.get(key)
-    if (cv === undefined) continue
-    if (fv.length !== 2 || cv.length !== 2) { ambiguous++; continue }
+  let ambiguous = join(k.fwd, k.cli, (ack, ecr, cack, cecr) => {
     let voted = false
-    if (fv[0]! >= 0 && cv[0]! >= 0) { vote(dVotes, (fv[0]! - cv[0]!) >>> 0); voted = true }
-    if (fv[1]! >= 0 && cv[1]! >= 0) { vote(tVotes, (fv[1]! - cv[1]!) >>> 0); voted = true }
+    if (ack >= 0 && cack >= 0) { vote(dVotes, (ack - cack) >>> 0); voted = true }
+    if (ecr >= 0 && cecr >= 0) { vote(tVotes, (ecr - cecr) >>> 0); voted = true }
     if (voted) forward++
-  }
+  })
   // Return: the BE's seq − what the client got; TSval likewise.
-  for (const [key, bv] of k.beRaw) {
-    const rv = k.ret.get(key)
-    if (rv === undefined) continue
-    if (bv.length !== 2 || rv.length !== 2) { ambiguous++; continue }
-    vote(dVotes, (bv[0]! - rv[0]!) >>> 0)
-    if (bv[1]! >= 0 && rv[1]! >= 0) vote(tVotes, (bv[1]! - rv[1]!) >>> 0)
+  ambiguous += join(k.beRaw, k.ret, (seq, tsv, rseq, rtsv) => {
+    vote(dVotes, (seq - rseq) >>> 0)
+    if (tsv >= 0 && rtsv >= 0) vote(tVotes, (tsv - rtsv) >>> 0)
     ret++
-  }
+  })
   let delta: number
   let deltaFrom: InferredHandoff['deltaFrom']
   if (be !== null) {
