@@ -15,6 +15,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {runCheck} from '../../analyzer/check.js'
 import {CONTROL_PORT} from '../../analyzer/control/messages.js'
+import type {Handoff} from '../../analyzer/correlate/assemble.js'
 import {inferHandoffs, INFERRED_HID_PREFIX} from '../../analyzer/correlate/infer.js'
 import {buildHandoffTrace, faultCheckId, FAULTS, type Fault, type TraceSpec} from '../support/handoff-trace.js'
 
@@ -137,6 +138,23 @@ test('several handoffs, distractors left alone, hids in SYN order', async () => 
   assert.deepEqual(r.handoffs.map((h) => [h.hid, h.cport]), [['inferred/1', 20001], ['inferred/2', 20002], ['inferred/3', 20003]])
   // The nacked handoff (served by the FE), the locally served connection and the plain one: no other node in them.
   assert.equal(r.report.candidates, 3)
+})
+
+test('an inferred hid never repeats a control hid', async () => {
+  const known = [{hid: 'inferred/1', cip: '192.0.2.1', cport: 1, terminates: [], segs: []} as unknown as Handoff]
+  const r = await inferHandoffs([noControl({handoffs: 2})], {controlPort: CONTROL_PORT, vantage: [], known})
+  assert.deepEqual(r.handoffs.map((h) => h.hid), ['inferred/2', 'inferred/3'])
+})
+
+test('interfaces without names (every view read as LAN): inferred from forwarded pairs, the faulty segment still found', async () => {
+  const names = {client: 'eth0', lan: 'eth1', 'fe1-inside': 'eth2', 'be1-inside': 'eth3'}
+  const clean = await runCheck([noControl({names})], {infer: true})
+  assert.equal(clean.handoffs.length, 1)
+  assert.equal(clean.handoffs[0]!.inferred!.deltaFrom, 'matches')
+  assert.deepEqual(clean.handoffs[0]!.state, {delta: u32(DEFAULT.biss - DEFAULT.fiss), tau: u32(DEFAULT.bts - DEFAULT.fts), wsF: 7, wsB: 7})
+  assert.deepEqual(clean.violations, [])
+  const bad = await runCheck([noControl({names, fault: 'seq-remap'})], {infer: true})
+  assert.deepEqual([...new Set(bad.violations.map((v) => v.id))], ['seq-remap'])
 })
 
 test('connections with control messages are never inferred; without --infer nothing changes', async () => {
