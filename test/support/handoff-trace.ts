@@ -78,6 +78,10 @@ export interface TraceSpec {
   /** Initial numbers of the first handed-off connection instead of the defaults (the others add n − 1 to each):
    *  ISNs, the two SYN/ACKs' TSvals and the client's first TSval — e.g. close to 2^32, so that they wrap. */
   numbers?: {ciss: number; fiss: number; biss: number; fts: number; bts: number; cts: number}
+  /** The BE rewrites (replayed segments, return segments) with Δ plus this — a BE that took a wrong biss for its
+   *  rewrites while its SYN/ACK (and handoff-ack) carry the true one; the FE's forwarding stays right. Not in FAULTS:
+   *  it breaks seq-remap on every return segment, and the client never gets a byte it can use. */
+  beDeltaError?: number
   /** Leave a vantage point out of the file. */
   omit?: ViewName[]
   /** Interface names other than the lab's ('' = no name). */
@@ -341,9 +345,18 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
     if (!r.ok) throw new Error(`forward rewrite failed: ${r.status} ${r.detail}`)
     return c
   }
+  const d0 = st.describe()
+  const engBe = spec.beDeltaError ? new Engine(TranslationState.fromValues({cip: d0.cip, cport: d0.cport, vip: d0.vip, vport: d0.vport,
+    baddr: d0.baddr, bmac: MAC.be, delta: u32(st.delta + spec.beDeltaError), ...(st.tsActive ? {tau: st.tau} : {}), wsF: st.wsF, wsB: st.wsB})) : eng
+  const beFwd = (b: Uint8Array): Uint8Array => {
+    const c = b.slice()
+    const r = engBe.rewriteForward(c, LINKTYPE.ETHERNET)
+    if (!r.ok) throw new Error(`forward rewrite failed: ${r.status} ${r.detail}`)
+    return c
+  }
   const ret = (b: Uint8Array): Uint8Array => {
     const c = b.slice()
-    const r = eng.rewriteReturn(c, LINKTYPE.ETHERNET)
+    const r = engBe.rewriteReturn(c, LINKTYPE.ETHERNET)
     if (!r.ok) throw new Error(`return rewrite failed: ${r.status} ${r.detail}`)
     return c
   }
@@ -356,7 +369,7 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
     e.set(p, 14)
     return e
   })
-  sim.tick(); beInside(fwd(replay[0]!))
+  sim.tick(); beInside(beFwd(replay[0]!))
   sim.tick()
   let bseqRaw = u32(biss + 1)
   let btsNow = bts
@@ -364,7 +377,7 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
     options: {mss: mssB, sackPermitted: true, ...(wsB !== null ? {wscale: wsB} : {}), ...tsOpt(bts, synTs)}})
   beTcp(beSynAck)
   if (fault === 'synack-leak') sim.emit(['lan', 'client'], ret(beSynAck))
-  for (const r of replay.slice(1)) { sim.tick(); beInside(fwd(r)) }
+  for (const r of replay.slice(1)) { sim.tick(); beInside(beFwd(r)) }
   sim.tick(200)
   ctl.send('be', ackMsg)
   // 9. FE resets its own TCP (never leaves the host).

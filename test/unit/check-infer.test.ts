@@ -103,6 +103,22 @@ test('estimator: with the BE\'s SYN/ACK captured, Δ is biss − fiss and a pair
   assert.equal(h.inferred!.matches.deltaDisagree, 1)
 })
 
+test('estimator: the two SYN/ACKs define Δ even when most pairs disagree with it (a BE that rewrites with a wrong Δ)', async () => {
+  // The BE's replays and return segments use Δ + 5: they outnumber the FE's forwarded segments, which use Δ.
+  const spec: TraceSpec = {beDeltaError: 5}
+  const withCtl = await runCheck([trace(spec)])
+  const r = await runCheck([noControl(spec)], {infer: true})
+  const h = r.handoffs[0]!
+  const m = h.inferred!.matches
+  assert.ok(m.deltaDisagree > m.deltaAgree, JSON.stringify(m))
+  assert.equal(h.state!.delta, u32(DEFAULT.biss - DEFAULT.fiss))
+  assert.deepEqual(h.state, withCtl.handoffs.find((x) => x.hid === 'fe1/1')!.state)
+  // So every return segment is reported as seq-remap, as with the control channel — not every forwarded ack as ack-remap.
+  assert.deepEqual([...new Set(r.violations.map((v) => v.id))], ['seq-remap'])
+  const key = (v: (typeof r.violations)[number]) => `${v.id}|${v.time}|${v.field}|${String(v.expected)}|${String(v.seen)}`
+  assert.deepEqual(r.violations.map(key).sort(), withCtl.violations.filter((v) => v.id === 'seq-remap').map(key).sort())
+})
+
 test('estimator: no timestamps → no τ; IPv6', async () => {
   const a = await infer(noControl({timestamps: false}))
   assert.equal(a.handoffs[0]!.state!.tsActive, false)
