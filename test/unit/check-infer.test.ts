@@ -95,7 +95,6 @@ test('estimator: a minority of pairs that disagree does not move Δ (LAN only, o
 })
 
 test('estimator: with the BE\'s SYN/ACK captured, Δ is biss − fiss and a pair that disagrees is counted as such', async () => {
-  // (A FE that gets every forwarded ack wrong, so that most pairs disagree: lab-ack-remap, test/e2e/check-infer-lab-traces.test.ts.)
   const r = await infer(noControl({fault: 'ack-remap'}))
   const h = r.handoffs[0]!
   assert.equal(h.inferred!.deltaFrom, 'syn-ack')
