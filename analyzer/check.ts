@@ -8,6 +8,10 @@
 //      side of the node is visible, by continuity from the client's side
 //      where it is not; then the global ones (orphans, framing, control
 //      checksums).
+// With `infer`, between 2 and 3: handoffs of connections no control message
+// names are recognised from the traffic and their Δ / τ recovered
+// (correlate/infer.ts, two more passes); the checks that judge only the
+// control messages are not run on them (their `skip`).
 // Traffic of no handoff is read and dropped: it never raises a check id.
 // Files are read three times (steps 1 and 3); see assemble.ts for memory:
 // each handoff is judged as soon as it is over (step 4 runs inside step 3).
@@ -15,6 +19,7 @@ import {extractControlMessages} from './control/channels.js'
 import {CONTROL_PORT} from './control/messages.js'
 import {alignStateWithWire, assembleHandoffs, collectSegments, connectionLabel, type Handoff} from './correlate/assemble.js'
 import {collectControl} from './correlate/control.js'
+import {inferHandoffs, type InferenceReport, type InferredHandoff} from './correlate/infer.js'
 import {SkewEstimator} from './correlate/skew.js'
 import type {VantageAssignment, View} from './correlate/vantage.js'
 import * as lateForward from './checks/late-forward.js'
@@ -26,6 +31,8 @@ import {
 export interface CheckOptions {
   controlPort?: number
   vantage?: VantageAssignment[]
+  /** Infer handoffs that no control message names from the traffic (correlate/infer.ts). */
+  infer?: boolean
 }
 
 export interface HandoffSummary {
@@ -40,6 +47,17 @@ export interface HandoffSummary {
   state?: {delta: number; tau: number | null; wsF: number; wsB: number}
   stateError?: string
   violations: number
+  /** Only on a handoff recovered from the traffic (--infer): how Δ / τ were found, the matches, the checks not run. */
+  inferred?: {
+    deltaFrom: InferredHandoff['deltaFrom']
+    tauFrom: InferredHandoff['tauFrom']
+    matches: InferredHandoff['matches']
+    ciss: number
+    fiss: number
+    biss: number | null
+    bmac: string | null
+    notJudged: string[]
+  }
 }
 
 export interface CheckReport {
@@ -52,6 +70,8 @@ export interface CheckReport {
   violations: Violation[]
   summary: {errors: number; warnings: number; byId: Partial<Record<CheckId, number>>; handoffs: number; controlMessages: number}
   captureErrors: {file: string; message: string}[]
+  /** Only with --infer: connections recognised as handed off without control messages. */
+  inference?: InferenceReport
 }
 
 export async function runCheck(paths: readonly string[], opts: CheckOptions = {}): Promise<CheckReport> {
@@ -64,6 +84,14 @@ export async function runCheck(paths: readonly string[], opts: CheckOptions = {}
   const controlMessages = control.messages.length
   const {handoffs, orphans} = assembleHandoffs(control.messages)
   control.messages = []
+  let inference: InferenceReport | undefined
+  let inferErrors: {file: string; message: string}[] = []
+  if (opts.infer) {
+    const inf = await inferHandoffs(paths, {controlPort: port, vantage, known: handoffs})
+    handoffs.push(...inf.handoffs)
+    inference = inf.report
+    inferErrors = inf.captureErrors
+  }
   const sink = new ViolationSink()
   const summaries: HandoffSummary[] = []
   const skew = new SkewEstimator()
@@ -72,7 +100,8 @@ export async function runCheck(paths: readonly string[], opts: CheckOptions = {}
     addSkewSamples(h, skew)
     alignStateWithWire(h)
     const ctx = buildContext(h, sink)
-    for (const c of CONNECTION_CHECKS) c.check(ctx)
+    const skip = h.inferred?.skip
+    for (const c of CONNECTION_CHECKS) if (skip === undefined || !skip.includes(c.id as CheckId)) c.check(ctx)
     summaries.push(summarize(h, ctx.fwd.length, ctx.fwd.filter((p) => p.exp !== null).length, ctx.ret.length,
       ctx.ret.filter((p) => p.exp !== null).length, sink.list.length - before))
     // Judged: let the headers go (forwarded segments seen later are collected again, for late-forward).
@@ -106,7 +135,7 @@ export async function runCheck(paths: readonly string[], opts: CheckOptions = {}
     if (n > 0) byId[id] = n
   }
   const captureErrors = dedupeErrors([...framing.captureErrors.map((e) => ({file: e.file, message: e.message})), ...control.captureErrors,
-    ...collected.captureErrors])
+    ...inferErrors, ...collected.captureErrors])
   return {
     files: paths.map((p) => {
       const file = p === '-' ? '<stdin>' : p
@@ -124,6 +153,7 @@ export async function runCheck(paths: readonly string[], opts: CheckOptions = {}
       byId, handoffs: handoffs.length, controlMessages,
     },
     captureErrors,
+    ...(inference ? {inference} : {}),
   }
 }
 
@@ -137,10 +167,16 @@ function summarize(h: Handoff, fwd: number, fwdM: number, ret: number, retM: num
   for (const s of h.segs) legs[s.leg] = (legs[s.leg] ?? 0) + 1
   const out: HandoffSummary = {
     hid: h.hid, connection: connectionLabel(h),
-    outcome: h.ack ? 'handed-off' : h.nack ? 'nacked' : 'no-reply',
+    outcome: h.ack || h.inferred ? 'handed-off' : h.nack ? 'nacked' : 'no-reply',
     legs, packetByPacket: {forward: fwd, forwardMatched: fwdM, ret, retMatched: retM}, violations,
   }
   if (h.ack) out.backend = `${h.ack.msg.node} (${h.baddr})`
+  if (h.inferred) {
+    const i = h.inferred
+    out.backend = h.baddr
+    out.inferred = {deltaFrom: i.deltaFrom, tauFrom: i.tauFrom, matches: i.matches, ciss: i.ciss, fiss: i.fiss, biss: i.biss, bmac: i.bmac,
+      notJudged: i.skip}
+  }
   if (h.state) out.state = {delta: h.state.delta, tau: h.state.tsActive ? h.state.tau : null, wsF: h.state.wsF, wsB: h.state.wsB}
   if (h.stateError) out.stateError = h.stateError
   return out

@@ -15,7 +15,8 @@ export function check(ctx: HandoffContext): void {
   const h = ctx.h
   const st = h.state
   if (st === null) return
-  const biss = ctx.isn.biss ?? h.ack!.msg.biss
+  // null: an inferred handoff whose BE SYN/ACK was not captured (no handoff-ack to read it from).
+  const biss = ctx.isn.biss ?? h.ack?.msg.biss ?? null
   const ciss = ctx.isn.ciss
   // Frame of the client's first request byte in the judged view.
   let firstData = Infinity
@@ -38,7 +39,7 @@ export function check(ctx: HandoffContext): void {
       (fe === null || !(sameOpts(fe.options, s.options) || (fe.hasTs && fe.mss === s.mss && fe.ws === s.ws && fe.sackPerm === s.sackPerm && fe.window === s.window && p.origin.mss !== s.mss)))
     const why = beMatch ? `it is the BE's SYN/ACK (BE frame ${p.origin!.frame})`
       : s.src !== h.vip || s.sport !== h.vport ? `it comes from ${s.src}, not the VIP`
-        : st.delta !== 0 && s.seq === biss ? `it carries the BE's ISN ${hex32(biss)}`
+        : biss !== null && st.delta !== 0 && s.seq === biss ? `it carries the BE's ISN ${hex32(biss)}`
           : s.ack === ((ciss + 1) >>> 0) && s.frame > firstData ? `it comes after the client's request (frame ${firstData})`
             : null
     if (why === null) continue

@@ -35,6 +35,7 @@ import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import {EngineConfigError, TranslationState} from '../../replayer/engine/state.js'
 import type {FramedMessage} from './control.js'
+import type {InferredHandoff} from './infer.js'
 import {resolveView, type VantageAssignment, type View} from './vantage.js'
 
 export type Leg = 'client' | 'forward' | 'return' | 'be-raw' | 'fe-own' | 'stray-forward' | 'stray-return' | 'other'
@@ -109,6 +110,8 @@ export interface Handoff {
   streamEvents: Map<string, StreamEvent[]>
   /** client-facing views (client / lan) that saw segments of this handoff. */
   clientViews: Set<string>
+  /** Recovered from the traffic (check --infer; no control messages): ISNs, how Δ / τ were found, checks skipped. */
+  inferred?: InferredHandoff
 }
 
 export interface Orphan {
@@ -385,10 +388,12 @@ function pick(cands: Handoff[], fromClient: boolean, seq: number, ack: number, f
   }
   for (let i = cands.length - 1; i >= 0; i--) {
     const h = cands[i]!
-    const m = h.req!.msg
+    // An inferred handoff has no messages: its ISNs are the wire's.
+    const m = h.req?.msg ?? h.inferred!
+    const biss = h.ack?.msg.biss ?? h.inferred?.biss ?? null
     if (fromClient ? near(seq, m.ciss)
       : flags & TCP_FLAG.ACK ? near(ack, m.ciss)
-        : near(seq, m.fiss) || (h.ack !== undefined && near(seq, h.ack.msg.biss))) return h
+        : near(seq, m.fiss) || (biss !== null && near(seq, biss))) return h
   }
   return null
 }

@@ -15,6 +15,7 @@ export default class Check extends Command {
   static override description = [
     'Assembles every handoff from the control channel (handoff-req / ack / nack / terminate by hid) and the segments of its connection at every vantage point, then judges them against spec §4/§5: checksums, address / seq / ack / SACK / timestamp rewrites, window rescaling, leaked resets and SYN/ACKs, ISNs and replayed segments against the wire, the client-facing byte stream, options, orphan messages, forwarding after terminate, control framing.',
     'Vantage points (spec §7) come from the interface names (the lab\'s: client, lan, <node>-inside, control) or from --vantage IFACE=client|lan|fe-inside|be-inside|control, where IFACE is an interface name, FILE#ID or a file; others count as LAN. Rewrites are judged packet by packet against the engine\'s expected bytes where the other side of the node is visible (LAN / node inside), and by the continuity of what the client sees where it is not. Traffic of no handoff never raises a check id. A checksum left partial by offload on the sending host is not wrong.',
+    'With --infer, connections that no control message names (the control channel was not captured) are recognised as handed off from the traffic itself — a client connection whose segments also go, same client port and numbers, to another node, or that another node answers at a node-inside view — and Δ and τ are recovered from the two SYN/ACKs, else from the majority of matched segment pairs; such handoffs are listed as inferred/<n> with Δ, τ and how many pairs agreed. Checks that judge the control messages (isn-mismatch, request-replay, late-forward, handoff-orphan, control-framing) are not run on them; window-rescale and option-mismatch need the BE\'s SYN/ACK. Connections with control messages are never inferred.',
     'Exit status: 0 no violations, 1 violations (errors; warnings too with --fail-on warning), 2 bad usage or a trace that could not be read to the end (what was read is still checked and reported).',
   ].join('\n\n')
 
@@ -22,6 +23,7 @@ export default class Check extends Command {
     '<%= config.bin %> <%= command.id %> samples/traces/lab-clean.pcapng',
     '<%= config.bin %> <%= command.id %> client.pcap lan.pcap --vantage client.pcap=client --vantage lan.pcap=lan',
     '<%= config.bin %> <%= command.id %> trace.pcapng --json --junit check.xml --fail-on warning',
+    '<%= config.bin %> <%= command.id %> no-control-channel.pcapng --infer',
   ]
 
   static override strict = false
@@ -35,6 +37,7 @@ export default class Check extends Command {
     junit: Flags.string({summary: 'Also write a JUnit XML report to this file.'}),
     'fail-on': Flags.string({summary: 'Lowest severity that makes the exit status 1.', options: ['error', 'warning'], default: 'error'}),
     'control-port': Flags.integer({summary: 'TCP port of the control channel.', default: CONTROL_PORT, min: 1, max: 65535}),
+    infer: Flags.boolean({summary: 'Also recognise handed-off connections that no control message names, and recover their Δ and τ from the traffic.', default: false}),
     vantage: Flags.string({summary: 'Vantage point of an interface: IFACE=client|lan|fe-inside|be-inside|control (repeat).', multiple: true, multipleNonGreedy: true}),
   }
 
@@ -46,7 +49,7 @@ export default class Check extends Command {
     } catch (e) {
       this.error((e as Error).message, {exit: 2})
     }
-    const report = await runCheck(argv as string[], {controlPort: flags['control-port'], vantage})
+    const report = await runCheck(argv as string[], {controlPort: flags['control-port'], vantage, infer: flags.infer})
     const failOn = flags['fail-on'] === 'warning' ? 'warning' : 'error'
     const failing = report.summary.errors + (failOn === 'warning' ? report.summary.warnings : 0)
     const exitCode = report.captureErrors.length > 0 ? 2 : failing > 0 ? 1 : 0

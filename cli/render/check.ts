@@ -3,7 +3,7 @@
 // expected and the seen value; then per-handoff coverage and the summary.
 import type {CheckReport} from '../../analyzer/check.js'
 import type {Violation} from '../../analyzer/checks/types.js'
-import {CHECK_IDS} from '../../analyzer/checks/types.js'
+import {CHECK_IDS, hex32} from '../../analyzer/checks/types.js'
 import {color} from './color.js'
 
 function val(v: unknown): string {
@@ -38,24 +38,45 @@ export function renderCheck(r: CheckReport): string {
   }
   if (r.handoffs.length > 0) {
     lines.push(color.bold('handoffs'))
+    const w = Math.max(10, ...r.handoffs.map((h) => h.hid.length))
     for (const h of r.handoffs) {
       const p = h.packetByPacket
       const how = h.outcome === 'handed-off'
         ? `  forward ${p.forwardMatched}/${p.forward}, return ${p.retMatched}/${p.ret} segment(s) judged packet by packet`
         : h.outcome === 'nacked' ? '  (served by the FE)' : ''
-      lines.push(`  ${h.hid.padEnd(10)} ${h.connection}  ${h.outcome}${h.backend ? ` → ${h.backend}` : ''}${how}` +
+      lines.push(`  ${h.hid.padEnd(w)} ${h.connection}  ${h.inferred ? 'inferred ' : ''}${h.outcome}${h.backend ? ` → ${h.backend}` : ''}${how}` +
         `  ${h.violations === 0 ? color.green('ok') : color.red(`${h.violations} violation(s)`)}` + (h.stateError ? `  (${h.stateError})` : ''))
+      if (h.inferred && h.state) lines.push(`${' '.repeat(w + 3)}${inferredLine(h.state, h.inferred)}`)
     }
     lines.push('')
   }
   const views = r.views.map((v) => `${v.file}#${v.iface}${v.name ? ` ${v.name}` : ''}=${v.vantage}${v.from === 'default' ? '?' : ''}` +
     (v.offsetMs !== null && v.reference !== `${v.file}#${v.iface}` ? ` (${v.offsetMs >= 0 ? '+' : ''}${v.offsetMs} ms)` : '')).join(', ')
   lines.push(`views: ${views || 'none'}`)
+  if (r.inference) {
+    const i = r.inference
+    lines.push(`--infer: ${i.inferred} handoff(s) inferred from the traffic (no control messages) of ${i.candidates} candidate connection(s)` +
+      (i.inferred > 0 ? '; not judged on them: isn-mismatch, request-replay, late-forward, handoff-orphan, control-framing' : ''))
+    for (const x of i.rejected) lines.push(`  not inferred: ${x.connection}: ${x.reason}`)
+  }
   const ids = CHECK_IDS.filter((id) => r.summary.byId[id]).map((id) => `${id} ${r.summary.byId[id]}`).join(', ')
   const s = r.summary
   lines.push(`${r.packets} packet(s), ${s.handoffs} handoff(s), ${s.controlMessages} control message(s): ` +
     (s.errors + s.warnings === 0 ? color.green('no violations') : `${color.red(`${s.errors} error(s)`)}, ${color.yellow(`${s.warnings} warning(s)`)}${ids ? ` (${ids})` : ''}`))
   return lines.join('\n')
+}
+
+type Summary = CheckReport['handoffs'][number]
+
+/** Δ, τ of an inferred handoff, where they came from, and how many matched pairs agreed. */
+function inferredLine(st: NonNullable<Summary['state']>, i: NonNullable<Summary['inferred']>): string {
+  const from = (f: string | null) => (f === 'syn-ack' ? 'from the SYN/ACKs' : 'from matched pairs')
+  const m = i.matches
+  const tau = st.tau !== null ? `τ ${hex32(st.tau)} ${from(i.tauFrom)} (${m.tauAgree} agree, ${m.tauDisagree} disagree)`
+    : i.notJudged.includes('ts-remap') ? 'τ unknown (ts-remap not judged)' : 'τ none (no timestamps on both SYN/ACKs)'
+  const extra = i.notJudged.filter((x) => x === 'window-rescale' || x === 'option-mismatch' || x === 'ts-remap')
+  return `Δ ${hex32(st.delta)} ${from(i.deltaFrom)} (${m.deltaAgree} of ${m.deltaAgree + m.deltaDisagree} matched pair(s) agree), ${tau}` +
+    `, wsF ${st.wsF} wsB ${st.wsB}${extra.length > 0 ? `; not judged: ${extra.join(', ')} (BE's SYN/ACK not captured)` : ''}`
 }
 
 function xml(s: string): string {
@@ -68,11 +89,12 @@ function xml(s: string): string {
  * JUnit XML: one testsuite per connection (handoff, or the control channel
  * connection), one testcase per check id run on it; a violation of severity
  * error is a <failure>, a warning is a <failure type="warning"> only when
- * failOn is 'warning', else a <system-out> note.
+ * failOn is 'warning', else a <system-out> note. On a handoff inferred from
+ * the traffic (--infer), the ids not judged on it are <skipped/>.
  */
 export function renderJunit(r: CheckReport, failOn: 'error' | 'warning'): string {
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>']
-  const suites: {name: string; ids: readonly string[]; vs: Violation[]}[] = []
+  const suites: {name: string; ids: readonly string[]; vs: Violation[]; notJudged?: readonly string[]}[] = []
   const byKey = new Map<string, Violation[]>()
   for (const v of r.violations) {
     const k = groupKey(v)
@@ -83,7 +105,7 @@ export function renderJunit(r: CheckReport, failOn: 'error' | 'warning'): string
   const perConn = CHECK_IDS.filter((id) => id !== 'control-framing')
   for (const h of r.handoffs) {
     const k = `${h.hid}  ${h.connection}`
-    suites.push({name: k, ids: perConn, vs: byKey.get(k) ?? []})
+    suites.push({name: k, ids: perConn, vs: byKey.get(k) ?? [], ...(h.inferred ? {notJudged: h.inferred.notJudged} : {})})
     byKey.delete(k)
   }
   for (const [k, vs] of byKey) suites.push({name: k, ids: [...new Set(vs.map((v) => v.id))], vs})
@@ -103,6 +125,7 @@ export function renderJunit(r: CheckReport, failOn: 'error' | 'warning'): string
         sf++
         c += `\n      <failure type="${vs[0]!.severity}" message="${xml(`${failing.length} violation(s) of ${id}`)}">${xml(text)}</failure>\n    `
       } else if (vs.length > 0) c += `\n      <system-out>${xml(text)}</system-out>\n    `
+      else if (s.notJudged?.includes(id)) c += '\n      <skipped message="not judged: handoff inferred from the traffic (--infer)"/>\n    '
       c += '</testcase>'
       cases.push(c)
     }

@@ -75,6 +75,13 @@ export interface TraceSpec {
   spacingMs?: number
   /** The locally served distractor reuses the first handed-off connection's client port. */
   reusePort?: boolean
+  /** Initial numbers of the first handed-off connection instead of the defaults (the others add n − 1 to each):
+   *  ISNs, the two SYN/ACKs' TSvals and the client's first TSval — e.g. close to 2^32, so that they wrap. */
+  numbers?: {ciss: number; fiss: number; biss: number; fts: number; bts: number; cts: number}
+  /** The BE rewrites (replayed segments, return segments) with Δ plus this — a BE that took a wrong biss for its
+   *  rewrites while its SYN/ACK (and handoff-ack) carry the true one; the FE's forwarding stays right. Not in FAULTS:
+   *  it breaks seq-remap on every return segment, and the client never gets a byte it can use. */
+  beDeltaError?: number
   /** Leave a vantage point out of the file. */
   omit?: ViewName[]
   /** Interface names other than the lab's ('' = no name). */
@@ -237,13 +244,14 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
   if (fault === 'ip-checksum' && spec.family === 6) throw new Error('ip-checksum: IPv6 has no header checksum')
   const hid = `fe1/${n}`
   const cport = 20000 + n
-  const ciss = u32(0x1000_0000 + n * 0x01010101)
-  const fiss = u32(0x8000_0000 + n * 0x00731337)
-  const biss = u32(0x3000_0000 + n * 0x00a1b2c3)
+  const nb = spec.numbers
+  const ciss = u32(nb ? nb.ciss + n - 1 : 0x1000_0000 + n * 0x01010101)
+  const fiss = u32(nb ? nb.fiss + n - 1 : 0x8000_0000 + n * 0x00731337)
+  const biss = u32(nb ? nb.biss + n - 1 : 0x3000_0000 + n * 0x00a1b2c3)
   // bts < fts: an untranslated TSval would go backwards for the client.
-  const fts = u32(0x5000_0000 + n * 1000)
-  const bts = u32(0x0100_0000 + n * 1000)
-  let cts = u32(0x0200_0000 + n * 7)
+  const fts = u32(nb ? nb.fts + n - 1 : 0x5000_0000 + n * 1000)
+  const bts = u32(nb ? nb.bts + n - 1 : 0x0100_0000 + n * 1000)
+  let cts = u32(nb ? nb.cts + n - 1 : 0x0200_0000 + n * 7)
   const synTs = cts
   const mssF = 1460
   const mssB = fault === 'option-mismatch' ? 1400 : 1460
@@ -337,9 +345,18 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
     if (!r.ok) throw new Error(`forward rewrite failed: ${r.status} ${r.detail}`)
     return c
   }
+  const d0 = st.describe()
+  const engBe = spec.beDeltaError ? new Engine(TranslationState.fromValues({cip: d0.cip, cport: d0.cport, vip: d0.vip, vport: d0.vport,
+    baddr: d0.baddr, bmac: MAC.be, delta: u32(st.delta + spec.beDeltaError), ...(st.tsActive ? {tau: st.tau} : {}), wsF: st.wsF, wsB: st.wsB})) : eng
+  const beFwd = (b: Uint8Array): Uint8Array => {
+    const c = b.slice()
+    const r = engBe.rewriteForward(c, LINKTYPE.ETHERNET)
+    if (!r.ok) throw new Error(`forward rewrite failed: ${r.status} ${r.detail}`)
+    return c
+  }
   const ret = (b: Uint8Array): Uint8Array => {
     const c = b.slice()
-    const r = eng.rewriteReturn(c, LINKTYPE.ETHERNET)
+    const r = engBe.rewriteReturn(c, LINKTYPE.ETHERNET)
     if (!r.ok) throw new Error(`return rewrite failed: ${r.status} ${r.detail}`)
     return c
   }
@@ -352,7 +369,7 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
     e.set(p, 14)
     return e
   })
-  sim.tick(); beInside(fwd(replay[0]!))
+  sim.tick(); beInside(beFwd(replay[0]!))
   sim.tick()
   let bseqRaw = u32(biss + 1)
   let btsNow = bts
@@ -360,7 +377,7 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
     options: {mss: mssB, sackPermitted: true, ...(wsB !== null ? {wscale: wsB} : {}), ...tsOpt(bts, synTs)}})
   beTcp(beSynAck)
   if (fault === 'synack-leak') sim.emit(['lan', 'client'], ret(beSynAck))
-  for (const r of replay.slice(1)) { sim.tick(); beInside(fwd(r)) }
+  for (const r of replay.slice(1)) { sim.tick(); beInside(beFwd(r)) }
   sim.tick(200)
   ctl.send('be', ackMsg)
   // 9. FE resets its own TCP (never leaves the host).
@@ -493,7 +510,7 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
   sendReturn(sim.tcp({...BE, seq: bseqRaw + 1, ack: reqEnd + 1, flags: '.', window: rcvWinRaw, options: tsOpt(btsNow, cts)}))
   sim.tick(300)
   const sb = nseg * 64 + chunks[0]!.length - 64
-  ctl.send('be', {v: 1, t: 'terminate', node: 'be1', at: 0, hid, reason: 'fin', cbytes: reqEnd - ciss - 1, sbytes: sb})
+  ctl.send('be', {v: 1, t: 'terminate', node: 'be1', at: 0, hid, reason: 'fin', cbytes: u32(reqEnd - ciss - 1), sbytes: sb})
   if (fault === 'late-forward' && lastFwd !== null) {
     sim.tick(5000)
     sim.emit(['lan', 'be1-inside'], lastFwd)

@@ -1,7 +1,8 @@
 // Every capture of the shared corpus (../shared/captures) is read by `check`
 // without a crash and raises no check id: none holds a handoff (spec §5:
 // traffic that belongs to no handoff never raises these ids). Damaged files
-// are reported as capture errors. Also the recorded control-channel sample:
+// are reported as capture errors; with --infer no connection in them is taken
+// for a handoff. Also the recorded control-channel sample:
 // its only violations are the control-framing errors `messages` reports.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
@@ -28,6 +29,18 @@ test('all corpus files at once', async (t) => {
   const r = await runCheck(files)
   assert.deepEqual(r.violations, [])
   assert.ok(r.packets > 1000)
+})
+
+test('shared capture corpus with --infer: no connection is taken for a handoff, nothing reported', async (t) => {
+  if (!requireOrSkip(t, existsSync(sharedCaptures), `no corpus at ${sharedCaptures}`)) return
+  const files = readdirSync(sharedCaptures).filter((f) => !f.startsWith('MANIFEST')).map((f) => join(sharedCaptures, f))
+  // One file at a time (each file's connections alone) and all at once (connections of different files side by side).
+  for (const set of [...files.map((f) => [f]), files]) {
+    const r = await runCheck(set, {infer: true})
+    assert.deepEqual(r.inference, {candidates: 0, inferred: 0, rejected: []}, set.join(' '))
+    assert.equal(r.summary.handoffs, 0)
+    assert.deepEqual(r.violations, [])
+  }
 })
 
 test('samples/traces/control-channel.pcapng: only the framing errors of the control channel', async () => {
