@@ -28,7 +28,7 @@ export function renderWrite(o: WriteOutcome): string {
   const c = o.output.captured
   const cap = CAPTURED_ROLES.some((r) => c[r] !== undefined)
     ? `; as captured, for handoff check: control channel ${c.control ?? 0}, client ${c.client ?? 0}, BE inside ${c.be ?? 0}`
-    : ''
+    : o.output.format === 'pcap' ? '; a pcap holds the legs only (no control channel): write pcapng to check the file with handoff check' : ''
   out.push(`wrote ${o.output.file} (${o.output.format}): ${o.output.packets} packets, ${humanBytes(o.output.bytes)}; ${per}; every one of the ${legs} derived ` +
     `packets re-verified (checksums recomputed)${cap}`)
   return out.join('\n')

@@ -250,6 +250,11 @@ test('selection on the CLI: --flow (IPv6, either direction), --client, --leg wit
     const c = cli(['replay', 'handoff-v4.pcapng', 'handoff-v6.pcapng', '--client', '10.77.9.10', '--leg', 'forwarded', '--write', join(t.dir, 'f.pcap'), '--json'])
     assert.equal(c.code, 0, c.err)
     assert.deepEqual(JSON.parse(c.out).handoffs.map((h: {hid: string}) => h.hid), ['fe1/1'])
+    // pcap: the legs only, and the output says so.
+    const human = cli(['replay', 'handoff-v4.pcapng', '--leg', 'forwarded', '--write', join(t.dir, 'h.pcap')])
+    assert.equal(human.code, 0, human.err)
+    assert.match(human.out, /\(pcap\): 5 packets.*a pcap holds the legs only \(no control channel\): write pcapng to check the file/)
+    assert.equal(readAll(join(t.dir, 'h.pcap')).length, 5)
   } finally {
     t.done()
   }
