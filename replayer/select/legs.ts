@@ -55,7 +55,7 @@ import {canonicalAddr} from './select.js'
 export const LEGS = ['forwarded', 'be-inside', 'return'] as const
 export type LegName = (typeof LEGS)[number]
 
-/** pcapng interface names of the legs. */
+/** Display names of the legs (tables, messages; the pcapng interface names are sinks/file.ts LEG_INTERFACE). */
 export const LEG_LABEL: Record<LegName, string> = {
   forwarded: 'forwarded (FE → BE)',
   'be-inside': 'BE inside',
