@@ -13,11 +13,13 @@
 //    three copies of it, one per vantage point), nothing after the terminate,
 //    and the packets written as captured are the trace's frames byte for byte;
 //  - a forwarded segment with a wrong ack, checksums fixed, is caught: the
-//    clean verdict is not the checker looking away.
+//    clean verdict is not the checker looking away;
+//  - every lab trace (in process, the faulty handoffs): the checker on the
+//    replay reports exactly the control-borne faults, nothing else.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {gunzipSync, gzipSync} from 'node:zlib'
@@ -25,7 +27,9 @@ import {readCaptureSync} from '../../analyzer/capture/read.js'
 import {extractControlMessages} from '../../analyzer/control/channels.js'
 import {tcpOrUdpChecksum} from '../../analyzer/wire/checksum.js'
 import {PacketDecoder} from '../../analyzer/wire/decode.js'
-import {cliBin} from '../support/env.js'
+import {runCheck} from '../../analyzer/check.js'
+import {replayToFile} from '../../replayer/replay.js'
+import {cliBin, repoRoot} from '../support/env.js'
 import {goldenPath, LAB_GOLDENS, labTrace, replayArgs} from '../fixtures/replay/make-lab-goldens.js'
 
 const LEG_IFACES = ['forwarded-lan', 'be-inside', 'return-client']
@@ -198,6 +202,29 @@ test('lab-clean: one forwarded segment given a wrong ack (checksum fixed) in the
     const rep = JSON.parse(c.out) as CheckJson
     assert.deepEqual(rep.summary.byId, {'ack-remap': 1})
     assert.equal(rep.violations[0].frame, victim.frame)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+})
+
+test('every lab trace: handoff check on the replay of its faulty handoffs reports exactly the faults the control channel carries', async () => {
+  // Faults of the data path (the FE's forward rewrite, the BE's return rewrite, leaks, late forwards) are
+  // not in the replay: it rewrites from the control state and the BE's own segments. Faults in the control
+  // messages come along with the control channel, as captured.
+  const controlBorne: Record<string, string> = {'isn-mismatch': 'isn-mismatch', 'request-replay': 'request-replay', 'handoff-orphan': 'handoff-orphan'}
+  const runs = readdirSync(join(repoRoot, 'samples', 'traces')).filter((d) => d.startsWith('lab-')).map((d) => d.slice(4)).sort()
+  assert.equal(runs.length, 15)
+  const dir = mkdtempSync(join(tmpdir(), 'handoff-replay-lab-'))
+  try {
+    for (const run of runs) {
+      const out = join(dir, `${run}.pcapng`)
+      const res = await replayToFile({traces: [labTrace(run)], selection: {hids: ['n1/1', 'n2/1', 'n3/1']}}, out)
+      const rep = await runCheck([out])
+      const id = controlBorne[run]
+      assert.deepEqual(rep.summary.byId, id !== undefined ? {[id]: 3} : {}, `${run}: ${JSON.stringify(rep.violations.slice(0, 3))}`)
+      const judged = rep.handoffs.reduce((a, h) => [a[0] + h.packetByPacket.forwardMatched, a[1] + h.packetByPacket.retMatched], [0, 0])
+      assert.deepEqual(judged, [res.output.legs.forwarded, res.output.legs.return], run)
+    }
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }
