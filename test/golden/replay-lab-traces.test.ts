@@ -229,3 +229,20 @@ test('every lab trace: handoff check on the replay of its faulty handoffs report
     rmSync(dir, {recursive: true, force: true})
   }
 })
+
+test('lab-clean --leg be-inside: the checker judges the BE-inside leg packet by packet too (it judges one forward view, the LAN when there is one)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'handoff-replay-lab-'))
+  try {
+    const out = join(dir, 'be-inside.pcapng')
+    const res = await replayToFile({traces: [labTrace('clean')], legs: ['be-inside']}, out)
+    const rep = await runCheck([out])
+    assert.deepEqual(rep.summary.byId, {})
+    const n = res.output.legs['be-inside']!
+    assert.ok(n > 100)
+    // The replayed SYN, ACK and request included: judged against the client's own, written as captured.
+    assert.equal(rep.handoffs.reduce((a, h) => a + h.packetByPacket.forward, 0), n)
+    assert.equal(rep.handoffs.reduce((a, h) => a + h.packetByPacket.forwardMatched, 0), n)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+})
