@@ -81,7 +81,7 @@ export async function planReplay(input: ReplayInput, defaultLegs: readonly LegNa
     throw new ReplayError(`${unmatched.join(', ')} matched no handoff in ${names} (handoffs there: ${quoteList(all)})`)
   }
   if (selected.length === 0) throw new ReplayError(`the selection matches no handoff in ${names} (handoffs there: ${quoteList(all)})`)
-  const derived = await deriveLegs(input.traces, selected, new Set(legs))
+  const derived = await deriveLegs(input.traces, selected, new Set(legs), {controlPort: port})
   if (derived.handoffs.length === 0) {
     throw new ReplayError(`no selected handoff can be replayed: ${derived.notDerived.map((n) => `${n.hid}: ${n.reason}`).join('; ')}`)
   }
@@ -92,14 +92,18 @@ export async function planReplay(input: ReplayInput, defaultLegs: readonly LegNa
   return {plan, derived}
 }
 
-/** --write: the derived legs to a capture file (deterministic). */
-export async function replayToFile(input: ReplayInput, file: string, format?: FileFormat): Promise<WriteOutcome> {
+/**
+ * --write: the derived legs to a capture file (deterministic). pcapng also
+ * carries, as captured, the control connections and the packets the legs came
+ * from (checkable on its own: sinks/file.ts), unless `legsOnly`.
+ */
+export async function replayToFile(input: ReplayInput, file: string, format?: FileFormat, opts: {legsOnly?: boolean} = {}): Promise<WriteOutcome> {
   const {plan, derived} = await planReplay(input, LEGS)
   if (derived.packets.length === 0) {
     throw new ReplayError(`no packet of the legs ${plan.legs.join(', ')} in ${input.traces.join(', ')} for ${plan.handoffs.map((h) => h.hid).join(', ')}` +
       ' (forwarded legs come from a client-side view, return legs from a BE-inside view)')
   }
-  const output = writeLegs(file, derived.packets, format ?? formatForPath(file))
+  const output = writeLegs(file, derived.packets, format ?? formatForPath(file), opts.legsOnly ? [] : derived.captured)
   return {...plan, mode: 'write', output}
 }
 

@@ -28,7 +28,7 @@ export default class Replay extends Command {
     'Reads the handoff state of each handed-off connection from the trace\'s control channel (handoff-req + handoff-ack, paired by hid; spec §3) and derives, with the rewrite engine (spec §4, every rewrite verified):',
     '  forwarded (FE → BE): the client\'s segments captured after the handoff, as the FE must forward them;\n  BE inside: the replayed SYN, ACK and request (handoff-req pkts) and the forwarded segments, as the BE\'s TCP must see them (raw IP);\n  return (BE → client): segments seen inside the BE (source = BE address), as the client must see them. The BE\'s SYN/ACK is dropped.',
     'Selection: --hid, --flow (a 4-tuple, either direction, client ↔ VIP or client ↔ BE), --client; by default every handed-off connection. The trace must hold the control channel: the state is never guessed.',
-    '--write FILE: pcapng (interfaces named after the legs) or pcap (one link type: choose legs with --leg); deterministic, timestamps from the input.',
+    '--write FILE: pcapng or pcap (one link type: choose legs with --leg); deterministic, timestamps from the input. pcapng names each leg\'s interface after it and its vantage point (forwarded-lan, be-inside, return-client) and also carries, as captured, the control connections of the selected handoffs (control) and the packets the legs came from (captured-client, captured-be-inside): `handoff check FILE` judges it on its own, packet by packet. --legs-only leaves those out; pcap holds the legs only.',
     '--interface IF: injects the forwarded and return legs (or --leg) onto IF and only IF, timed as captured (× --multiplier), at --pps, or at --topspeed; --loop, --limit. Frames go out exactly as derived, with the trace\'s addresses: where they end up is your responsibility — use an interface of a test network. Prints a tcpreplay-like report; a progress line on standard error (terminal only) on runs over a second.',
   ].join('\n\n')
 
@@ -49,6 +49,8 @@ export default class Replay extends Command {
   static override flags = {
     write: Flags.string({char: 'w', summary: 'Write the derived legs to this file (.pcap → pcap, else pcapng).', exclusive: ['interface']}),
     format: Flags.string({summary: 'File format of --write (default: by extension).', options: ['pcap', 'pcapng'], dependsOn: ['write']}),
+    'legs-only': Flags.boolean({summary: 'pcapng --write: the legs only, without the control channel and the captured packets they came from (not checkable then).',
+      dependsOn: ['write']}),
     interface: Flags.string({char: 'i', summary: 'Inject onto this live interface (and no other).', exclusive: ['write']}),
     hid: Flags.string({summary: 'Only this handoff id (repeat for several).', multiple: true, multipleNonGreedy: true}),
     flow: Flags.string({summary: "Only this connection: 'A:P-B:Q' ([A]:P-[B]:Q for IPv6), either direction (repeatable).", multiple: true, multipleNonGreedy: true}),
@@ -87,7 +89,7 @@ export default class Replay extends Command {
     const json = this.jsonEnabled()
     try {
       if (flags.write !== undefined) {
-        const res = await replayToFile(input, flags.write, flags.format as 'pcap' | 'pcapng' | undefined)
+        const res = await replayToFile(input, flags.write, flags.format as 'pcap' | 'pcapng' | undefined, {legsOnly: flags['legs-only']})
         if (!json) this.log(renderWrite(res))
         return res
       }

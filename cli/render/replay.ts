@@ -1,6 +1,6 @@
 // Human output of `handoff replay`: what was derived per handoff, then the
 // file written or a tcpreplay-like end-of-run report for live injection.
-import {describeConnection, LEG_LABEL, LEGS} from '../../replayer/select/legs.js'
+import {CAPTURED_ROLES, describeConnection, LEG_LABEL, LEGS} from '../../replayer/select/legs.js'
 import type {LiveOutcome, ReplayPlan, WriteOutcome} from '../../replayer/replay.js'
 import type {LiveReport} from '../../replayer/sinks/live.js'
 import {linkTypeName} from '../../analyzer/wire/linktype.js'
@@ -24,7 +24,13 @@ function planLines(p: ReplayPlan): string[] {
 export function renderWrite(o: WriteOutcome): string {
   const out = planLines(o)
   const per = LEGS.filter((l) => o.output.legs[l] !== undefined).map((l) => `${LEG_LABEL[l]} ${o.output.legs[l]}`).join(', ')
-  out.push(`wrote ${o.output.file} (${o.output.format}): ${o.output.packets} packets, ${humanBytes(o.output.bytes)}; ${per}; every packet re-verified (checksums recomputed)`)
+  const legs = LEGS.reduce((n, l) => n + (o.output.legs[l] ?? 0), 0)
+  const c = o.output.captured
+  const cap = CAPTURED_ROLES.some((r) => c[r] !== undefined)
+    ? `; as captured, for handoff check: control channel ${c.control ?? 0}, client ${c.client ?? 0}, BE inside ${c.be ?? 0}`
+    : o.output.format === 'pcap' ? '; a pcap holds the legs only (no control channel): write pcapng to check the file with handoff check' : ''
+  out.push(`wrote ${o.output.file} (${o.output.format}): ${o.output.packets} packets, ${humanBytes(o.output.bytes)}; ${per}; every one of the ${legs} derived ` +
+    `packets re-verified (checksums recomputed)${cap}`)
   return out.join('\n')
 }
 

@@ -6,19 +6,54 @@
 // same bytes, so outputs can be golden-tested.
 //
 // pcapng (default, or by extension .pcapng / --format): one interface per
-// leg present, in the fixed leg order, named after the leg
-// ("forwarded (FE → BE)", "BE inside", "return (BE → client)"), with a
-// description; every packet carries a comment naming its handoff and source
-// ("fe1/1 ← trace.pcapng#12", "fe1/1 ← handoff-req pkts[0]").
-// pcap: one link type per file — legs with different link types (the
-// BE-inside leg is raw IP) cannot share it; the error says what to do.
+// leg present, in the fixed leg order, with a description, named after the
+// leg and the vantage point (spec §7) where it is carried — the names the
+// checker's vantage assignment (analyzer/correlate/vantage.ts) recognises:
+//   forwarded-lan       forwarded leg, FE → BE on the cluster LAN      → lan
+//   be-inside           BE inside leg, between the BE's BTCP and TCP   → inside
+//   return-client       return leg, what the client must see           → client
+// and, unless legs-only, the input packets they came from, as captured, so
+// that `handoff check FILE` judges the file on its own, every forwarded and
+// return segment packet by packet against the one it was rewritten from:
+//   control             the control connections that carried the selected
+//                       handoffs' handoff-req / handoff-ack / terminate, every
+//                       packet of them from one view (whole connections: a
+//                       control stream with holes cannot be decoded, so other
+//                       handoffs' messages on them come along)   → control
+//   captured-client     the client's segments (client → VIP)       → client
+//   captured-be-inside  the BE TCP's segments (BE → client)        → inside
+// Every packet carries a comment naming its handoff and source
+// ("fe1/1 ← trace.pcapng#12", "fe1/1 ← handoff-req pkts[0]",
+// "fe1/1 ← trace.pcapng#3 (as captured)").
+// pcap: one link type per file and no interface names — the legs only (the
+// format for other tools, e.g. tcpreplay): legs with different link types
+// (the BE-inside leg is raw IP) cannot share it; the error says what to do.
 import {PcapngWriter} from '../../analyzer/capture/pcapng-writer.js'
 import {PcapWriter} from '../../analyzer/capture/pcap-writer.js'
 import {linkTypeName} from '../../analyzer/wire/linktype.js'
 import {PacketDecoder} from '../../analyzer/wire/decode.js'
-import {LEG_DESCRIPTION, LEG_LABEL, LEGS, type DerivedPacket, type LegName} from '../select/legs.js'
+import {CAPTURED_ROLES, LEG_DESCRIPTION, LEG_LABEL, LEGS, type CapturedPacket, type CapturedRole, type DerivedPacket, type LegName} from '../select/legs.js'
 
 export type FileFormat = 'pcap' | 'pcapng'
+
+/** pcapng interface names (see the header): what is carried, then where. */
+export const LEG_INTERFACE: Record<LegName, string> = {
+  forwarded: 'forwarded-lan',
+  'be-inside': 'be-inside',
+  return: 'return-client',
+}
+
+export const CAPTURED_INTERFACE: Record<CapturedRole, string> = {
+  control: 'control',
+  client: 'captured-client',
+  be: 'captured-be-inside',
+}
+
+const CAPTURED_DESCRIPTION: Record<CapturedRole, string> = {
+  control: 'as captured: the control connections that carried the selected handoffs\' handoff-req, handoff-ack and terminate (spec §3)',
+  client: 'as captured: the client\'s segments (client → VIP) the forwarded leg and the handoff-req\'s pkts came from',
+  be: 'as captured: the BE TCP\'s segments (BE → client) the return leg came from, before the return rewrite',
+}
 
 export class SinkError extends Error {
   constructor(message: string) {
@@ -39,6 +74,8 @@ export interface FileSinkResult {
   bytes: number
   /** Per leg: packets written. */
   legs: Partial<Record<LegName, number>>
+  /** Input packets written as captured next to the legs (pcapng only, unless legs-only), per role. */
+  captured: Partial<Record<CapturedRole, number>>
   /** Every written packet decoded again with full checksum recomputation. */
   verified: number
 }
@@ -61,9 +98,11 @@ export function checkWritten(dec: PacketDecoder, p: DerivedPacket): string | nul
  * Writes `packets` to `path`, after checking each one again (checkWritten).
  * A packet whose input checksum was already wrong keeps it wrong (the engine
  * never hides an upstream error) and is written as such; any other failed
- * check is a SinkError and nothing is written.
+ * check is a SinkError and nothing is written. `captured` (pcapng only) goes
+ * along as it is, on its own interfaces.
  */
-export function writeLegs(path: string, packets: DerivedPacket[], format: FileFormat = formatForPath(path)): FileSinkResult {
+export function writeLegs(path: string, packets: DerivedPacket[], format: FileFormat = formatForPath(path),
+  captured: readonly CapturedPacket[] = []): FileSinkResult {
   const legsPresent = LEGS.filter((l) => packets.some((p) => p.leg === l))
   const dec = new PacketDecoder({verifyChecksums: true})
   for (const p of packets) {
@@ -72,7 +111,7 @@ export function writeLegs(path: string, packets: DerivedPacket[], format: FileFo
       throw new SinkError(`handoff ${p.hid}, ${p.source} (leg ${LEG_LABEL[p.leg]}): the rewritten packet ${bad}; nothing written`)
     }
   }
-  const res: FileSinkResult = {file: path, format, packets: 0, bytes: 0, legs: {}, verified: packets.length}
+  const res: FileSinkResult = {file: path, format, packets: 0, bytes: 0, legs: {}, captured: {}, verified: packets.length}
   if (format === 'pcap') {
     const types = new Set(packets.map((p) => p.linkType))
     if (types.size > 1) {
@@ -95,12 +134,31 @@ export function writeLegs(path: string, packets: DerivedPacket[], format: FileFo
     const ids = new Map<string, number>()
     for (const l of legsPresent) {
       for (const lt of new Set(packets.filter((p) => p.leg === l).map((p) => p.linkType))) {
-        ids.set(`${l}|${lt}`, w.addInterface({linkType: lt, name: LEG_LABEL[l], description: LEG_DESCRIPTION[l], tsResolution: 'ns'}))
+        ids.set(`${l}|${lt}`, w.addInterface({linkType: lt, name: LEG_INTERFACE[l], description: `${LEG_LABEL[l]}: ${LEG_DESCRIPTION[l]}`, tsResolution: 'ns'}))
       }
     }
-    for (const p of packets) {
-      w.writePacket(ids.get(`${p.leg}|${p.linkType}`)!, p.tsSec, p.tsNsec, p.data, p.origLen, `${p.hid} ← ${p.source}`)
-      count(res, p)
+    for (const r of CAPTURED_ROLES) {
+      for (const lt of new Set(captured.filter((p) => p.role === r).map((p) => p.linkType))) {
+        ids.set(`${r}|${lt}`, w.addInterface({linkType: lt, name: CAPTURED_INTERFACE[r], description: CAPTURED_DESCRIPTION[r], tsResolution: 'ns'}))
+      }
+    }
+    // Both lists are in time order: merged, the captured packet before what was derived from it (same time).
+    let i = 0
+    let j = 0
+    while (i < packets.length || j < captured.length) {
+      const p = packets[i]
+      const c = captured[j]
+      if (c !== undefined && (p === undefined || c.tsSec < p.tsSec || (c.tsSec === p.tsSec && c.tsNsec <= p.tsNsec))) {
+        w.writePacket(ids.get(`${c.role}|${c.linkType}`)!, c.tsSec, c.tsNsec, c.data, c.origLen, `${c.hid ?? 'control channel'} ← ${c.source} (as captured)`)
+        res.packets++
+        res.bytes += c.data.length
+        res.captured[c.role] = (res.captured[c.role] ?? 0) + 1
+        j++
+      } else {
+        w.writePacket(ids.get(`${p!.leg}|${p!.linkType}`)!, p!.tsSec, p!.tsNsec, p!.data, p!.origLen, `${p!.hid} ← ${p!.source}`)
+        count(res, p!)
+        i++
+      }
     }
   } finally {
     w.close()

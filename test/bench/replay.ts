@@ -39,7 +39,13 @@ function writeTrace(path: string, extra: number, gapUs: () => number): void {
     const ns = Math.round(tUs * 1000)
     w.writePacket(iface, T0 + Math.floor(ns / 1e9), ns % 1e9, d)
   }
-  for (const p of bytes) put(p.iface, p.tUs, p.data)
+  // Without the fixture's terminate (its last control packet, the end of that
+  // stream: no hole): the FE forwards until the terminate (spec §2 step 11), and
+  // the segments added below come after it.
+  const terminate = bytes.map((p) => p.iface).lastIndexOf(1)
+  bytes.forEach((p, i) => {
+    if (i !== terminate) put(p.iface, p.tUs, p.data)
+  })
   const data = new Uint8Array(200).fill(0x61)
   let t = 20_000
   const seq = u32(v.ciss + 1 + v.request.length)

@@ -9,6 +9,11 @@
 //    formulas (not with the engine);
 //  - the fixture script itself is deterministic (it rebuilds the committed
 //    fixtures byte for byte);
+//  - the file is checkable on its own: `handoff check` on it judges every
+//    forwarded and return segment packet by packet (against the captured
+//    packets the file carries next to the legs) and finds nothing; the
+//    captured packets are the input's frames byte for byte; --legs-only
+//    leaves them out and keeps the legs identical;
 //  - errors: no control channel, an unknown --hid, pcap with mixed link types.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
@@ -52,6 +57,8 @@ function tmp(): {dir: string; done: () => void} {
   return {dir: d, done: () => rmSync(d, {recursive: true, force: true})}
 }
 
+const LEG_IFACES = ['forwarded-lan', 'be-inside', 'return-client']
+
 const ipOf = (p: Pkt): Uint8Array => (p.linkType === 1 ? p.data.subarray(14) : p.data)
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
@@ -65,8 +72,9 @@ for (const family of [4, 6] as const) {
       const out = join(t.dir, 'legs.pcapng')
       const r = cli(['replay', trace, '--write', out])
       assert.equal(r.code, 0, r.err)
-      assert.match(r.out, /wrote .*legs\.pcapng \(pcapng\): 19 packets/)
-      assert.match(r.out, /forwarded \(FE → BE\) 5, BE inside 8, return \(BE → client\) 6/)
+      assert.match(r.out, /wrote .*legs\.pcapng \(pcapng\): 42 packets/)
+      assert.match(r.out, /forwarded \(FE → BE\) 5, BE inside 8, return \(BE → client\) 6; every one of the 19 derived packets re-verified/)
+      assert.match(r.out, /as captured, for handoff check: control channel 8, client 8, BE inside 7$/m)
       if (process.env.UPDATE_GOLDEN === '1') copyFileSync(out, golden)
       assert.ok(Buffer.from(readFileSync(out)).equals(readFileSync(golden)), `${out} differs from ${golden}`)
       // Deterministic: a second run gives the same bytes.
@@ -78,7 +86,7 @@ for (const family of [4, 6] as const) {
     }
   })
 
-  test(`IPv${family}: every written packet decodes with recomputed checksums good; interfaces named after the legs`, (t) => {
+  test(`IPv${family}: every written packet decodes with recomputed checksums good; interfaces named after the legs and vantage points`, (t) => {
     const pkts = readAll(golden)
     const dec = new PacketDecoder({verifyChecksums: true})
     for (const [i, p] of pkts.entries()) {
@@ -87,14 +95,16 @@ for (const family of [4, 6] as const) {
       if (family === 4) assert.equal(dec.ipChecksumStatus, 'good', `packet ${i + 1} IP checksum`)
       assert.equal(dec.l4ChecksumStatus, 'good', `packet ${i + 1} TCP checksum`)
       assert.equal(dec.anomalyCount, 0, `packet ${i + 1} anomalies`)
-      assert.match(p.comments[0] ?? '', new RegExp(`^fe1/${family === 4 ? 1 : 2} ← (handoff-v${family}\\.pcapng#\\d+|handoff-req pkts\\[\\d\\])$`))
+      const hid = `fe1/${family === 4 ? 1 : 2}`
+      if (LEG_IFACES.includes(p.iface)) assert.match(p.comments[0] ?? '', new RegExp(`^${hid} ← (handoff-v${family}\\.pcapng#\\d+|handoff-req pkts\\[\\d\\])$`))
+      else assert.match(p.comments[0] ?? '', new RegExp(`^(${hid}|control channel) ← handoff-v${family}\\.pcapng#\\d+ \\(as captured\\)$`))
     }
-    assert.deepEqual([...new Set(pkts.map((p) => p.iface))].sort(), ['BE inside', 'forwarded (FE → BE)', 'return (BE → client)'])
+    assert.deepEqual([...new Set(pkts.map((p) => p.iface))].sort(), ['be-inside', 'captured-be-inside', 'captured-client', 'control', 'forwarded-lan', 'return-client'])
     if (!requireOrSkip(t, hasCommand('tshark'), 'tshark for the second opinion on checksums')) return
     const fields = execFileSync('tshark', ['-r', golden, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE',
       '-T', 'fields', '-e', 'tcp.checksum.status', '-e', 'ip.checksum.status', '-e', '_ws.expert.message'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']})
     const lines = fields.trim().split('\n')
-    assert.equal(lines.length, 19)
+    assert.equal(lines.length, 42)
     for (const l of lines) {
       const [tcpSt, ipSt] = l.split('\t')
       if (family === 4) assert.equal(ipSt, '1', l)
@@ -109,9 +119,9 @@ for (const family of [4, 6] as const) {
     const tau = u32(v.bts - v.fts)
     const pkts = readAll(golden)
     const dec = new PacketDecoder()
-    const fwd = pkts.filter((p) => p.iface === 'forwarded (FE → BE)')
-    const ret = pkts.filter((p) => p.iface === 'return (BE → client)')
-    const be = pkts.filter((p) => p.iface === 'BE inside')
+    const fwd = pkts.filter((p) => p.iface === 'forwarded-lan')
+    const ret = pkts.filter((p) => p.iface === 'return-client')
+    const be = pkts.filter((p) => p.iface === 'be-inside')
     // First forwarded segment: the client's ACK of the first 1000 bytes, ack fiss+1+1000 (client view) → + Δ.
     dec.decode(fwd[0].linkType, fwd[0].data, fwd[0].data.length, fwd[0].data.length)
     assert.equal(dec.dstAddr(), v.baddr)
@@ -161,14 +171,57 @@ for (const family of [4, 6] as const) {
     // Return leg = the VIP → client segments the client saw after the handoff (IP part).
     const clientSaw = fx.filter((p) => p.iface === 0 && isFrom(p.data, 1, v.vip, v.cip, v.cport) && p.tUs > 10_000 + 1500).map((p) => hex(p.data.subarray(14)))
     const lost = 1 // the fixture's second data segment never reached the client, the replay derives it
-    const ret = pkts.filter((p) => p.iface === 'return (BE → client)').map((p) => hex(ipOf(p)))
+    const ret = pkts.filter((p) => p.iface === 'return-client').map((p) => hex(ipOf(p)))
     assert.equal(ret.length, clientSaw.length + lost)
     for (const c of clientSaw) assert.ok(ret.includes(c), 'a VIP → client segment the client saw is not derived')
     // BE inside = the client → BE datagrams of the fixture's BE-inside view, in order.
     const beSaw = fx.filter((p) => p.iface === 2 && isFrom(p.data, 101, v.cip, v.baddr, v.vport)).map((p) => hex(p.data))
-    assert.deepEqual(pkts.filter((p) => p.iface === 'BE inside').map((p) => hex(p.data)), beSaw)
+    assert.deepEqual(pkts.filter((p) => p.iface === 'be-inside').map((p) => hex(p.data)), beSaw)
     // Forwarded = the same datagrams past the replayed three, in Ethernet to the BE's MAC.
-    assert.deepEqual(pkts.filter((p) => p.iface === 'forwarded (FE → BE)').map((p) => hex(ipOf(p))), beSaw.slice(3))
+    assert.deepEqual(pkts.filter((p) => p.iface === 'forwarded-lan').map((p) => hex(ipOf(p))), beSaw.slice(3))
+  })
+
+  test(`IPv${family}: handoff check on the written file alone: clean, every forwarded and return segment judged packet by packet`, () => {
+    const r = cli(['check', golden, '--json'])
+    assert.equal(r.code, 0, r.err + r.out)
+    const rep = JSON.parse(r.out)
+    assert.deepEqual(rep.summary.byId, {})
+    assert.equal(rep.summary.errors + rep.summary.warnings, 0)
+    assert.deepEqual(rep.views.map((v: {name: string; vantage: string; from: string}) => `${v.name}=${v.vantage}/${v.from}`),
+      ['forwarded-lan=lan/name', 'be-inside=inside/name', 'return-client=client/name', 'control=control/name', 'captured-client=client/name',
+        'captured-be-inside=inside/name'])
+    assert.equal(rep.handoffs.length, 1)
+    assert.deepEqual(rep.handoffs[0].packetByPacket, {forward: 5, forwardMatched: 5, ret: 6, retMatched: 6})
+  })
+
+  test(`IPv${family}: the packets written as captured are the trace's frames byte for byte; --legs-only writes the same legs without them`, () => {
+    const input = readAll(join(dir, trace))
+    const pkts = readAll(golden)
+    let captured = 0
+    for (const p of pkts) {
+      if (LEG_IFACES.includes(p.iface)) continue
+      const m = /← handoff-v\d\.pcapng#(\d+) \(as captured\)$/.exec(p.comments[0] ?? '')
+      assert.ok(m, p.comments[0])
+      const src = input[Number(m[1]) - 1]
+      assert.equal(hex(p.data), hex(src.data))
+      assert.equal(p.tsSec * 1e9 + p.tsNsec, src.tsSec * 1e9 + src.tsNsec)
+      assert.equal(p.iface === 'control', src.iface === 'control')
+      captured++
+    }
+    assert.equal(captured, 23)
+    const t = tmp()
+    try {
+      const out = join(t.dir, 'bare.pcapng')
+      const r = cli(['replay', trace, '--legs-only', '--write', out])
+      assert.equal(r.code, 0, r.err)
+      assert.doesNotMatch(r.out, /as captured/)
+      const bare = readAll(out)
+      assert.deepEqual([...new Set(bare.map((p) => p.iface))].sort(), [...LEG_IFACES].sort())
+      const legs = pkts.filter((p) => LEG_IFACES.includes(p.iface))
+      assert.deepEqual(bare.map((p) => [p.iface, p.tsSec, p.tsNsec, hex(p.data)]), legs.map((p) => [p.iface, p.tsSec, p.tsNsec, hex(p.data)]))
+    } finally {
+      t.done()
+    }
   })
 
   test(`IPv${family}: the fixture script rebuilds the committed trace byte for byte`, () => {
@@ -197,6 +250,11 @@ test('selection on the CLI: --flow (IPv6, either direction), --client, --leg wit
     const c = cli(['replay', 'handoff-v4.pcapng', 'handoff-v6.pcapng', '--client', '10.77.9.10', '--leg', 'forwarded', '--write', join(t.dir, 'f.pcap'), '--json'])
     assert.equal(c.code, 0, c.err)
     assert.deepEqual(JSON.parse(c.out).handoffs.map((h: {hid: string}) => h.hid), ['fe1/1'])
+    // pcap: the legs only, and the output says so.
+    const human = cli(['replay', 'handoff-v4.pcapng', '--leg', 'forwarded', '--write', join(t.dir, 'h.pcap')])
+    assert.equal(human.code, 0, human.err)
+    assert.match(human.out, /\(pcap\): 5 packets.*a pcap holds the legs only \(no control channel\): write pcapng to check the file/)
+    assert.equal(readAll(join(t.dir, 'h.pcap')).length, 5)
   } finally {
     t.done()
   }

@@ -11,8 +11,8 @@ function handoff(hid: string, cip: string, cport: number, vip: string, baddr: st
   const opt = {mss: 1460, sack: true, ts: false}
   const req: HandoffReq = {v: 1, t: 'handoff-req', node: 'fe1', at: 0, hid, cip, cport, vip, vport: 80, ciss: 1, fiss: 2, fopt: opt, pkts: [], url: '/'}
   const ack: HandoffAck = {v: 1, t: 'handoff-ack', node: 'be1', at: 0, hid, biss: 3, bopt: opt, baddr, bmac: '02:00:00:00:00:02'}
-  const at = {tsSec: 0, tsNsec: 0, file: 'x', frame: 1}
-  return {hid, req: {msg: req, ...at}, ack: {msg: ack, ...at}, nacked: false}
+  const at = {tsSec: 0, tsNsec: 0, file: 'x', frame: 1, channel: '10.77.0.1|45000-10.77.0.2|7070'}
+  return {hid, req: {msg: req, ...at}, ack: {msg: ack, ...at}, terminate: null, nacked: false}
 }
 
 const ALL = [
