@@ -9,6 +9,8 @@ import {PacketDecoder} from '../../analyzer/wire/decode.js'
 import {LINKTYPE} from '../../analyzer/wire/linktype.js'
 import {LiveConnection, type ConnOptions} from '../../replayer/live/connection.js'
 import type {ConnScript, ScriptSegment} from '../../replayer/live/script.js'
+import {addrBytes, answerFor, arpRequest, neighborSolicitation, parseNeighbor} from '../../replayer/live/neighbor.js'
+import {performance} from 'node:perf_hooks'
 
 export const SRC_MAC = new Uint8Array([0x02, 0x68, 0x6f, 0, 9, 1])
 export const BE_MAC = new Uint8Array([0x02, 0x77, 0, 0, 0, 0x0b])
@@ -98,6 +100,7 @@ export class SimPeer {
   invalidAcks = 0
   clientFinSeen = false
   tsRecent = 0
+  private cport = 0
   constructor(readonly s: PeerSpec, private readonly out: (f: Uint8Array) => void, private readonly now: () => number) {}
 
   get biss(): number {
@@ -107,7 +110,7 @@ export class SimPeer {
   private seg(flags: string | number, seq: number, payload?: Uint8Array, extra: object = {}): void {
     const ts = this.s.ts ?? true
     this.out(buildTcpPacket({
-      src: this.s.target, dst: this.s.source, srcPort: 80, dstPort: 20001, seq: seq >>> 0, ack: this.rcvNxt >>> 0, flags, window: 500,
+      src: this.s.target, dst: this.s.source, srcPort: 80, dstPort: this.cport, seq: seq >>> 0, ack: this.rcvNxt >>> 0, flags, window: 500,
       ...(payload ? {payload} : {}),
       options: {...(ts ? {timestamp: {tsVal: ((this.s.bts ?? 90000) + Math.floor(this.now())) >>> 0, tsEcr: this.tsRecent}} : {}), ...extra},
       ethernet: {src: mac(BE_MAC), dst: mac(SRC_MAC)},
@@ -122,6 +125,7 @@ export class SimPeer {
     if (d.hasTimestamp) this.tsRecent = d.tsVal
     if ((d.tcpFlags & 0x02) !== 0) {
       if (this.s.silent) return
+      this.cport = d.srcPort
       this.rcvNxt = (d.seq + 1) >>> 0
       this.sndNxt = (this.biss + 1) >>> 0
       this.seg('S.', this.biss, undefined, {mss: 1460, ...(this.s.ws !== undefined ? {wscale: this.s.ws} : {}), sackPermitted: this.s.sack ?? true})
@@ -217,5 +221,68 @@ export class Sim {
       this.conn.poll()
       this.flush()
     }
+  }
+}
+
+/**
+ * A simulated Ethernet segment for the whole runner (replayStateful): a
+ * back-end at `target` with MAC BE_MAC that answers ARP / neighbour
+ * solicitations, asks for the replayer's source address itself before its
+ * first SYN/ACK (as a kernel does) and runs one SimPeer per connection.
+ * Frames are delivered asynchronously, like libpcap's.
+ */
+export class SimSegment {
+  private cb: (f: Uint8Array) => void = () => {}
+  readonly peers = new Map<number, SimPeer>()
+  /** Frames the runner injected. */
+  readonly injected: Uint8Array[] = []
+  sourceMacSeen: string | null = null
+  private pending: Uint8Array[] = []
+  private readonly dec = new PacketDecoder({verifyChecksums: false})
+  readonly linkType = LINKTYPE.ETHERNET
+  constructor(readonly target: string, readonly responses: (cport: number) => Uint8Array, readonly t0 = performance.now()) {}
+
+  onFrame(cb: (f: Uint8Array) => void): void {
+    this.cb = cb
+  }
+
+  close(): void {}
+
+  private deliver(f: Uint8Array): void {
+    setImmediate(() => this.cb(f))
+  }
+
+  inject(frame: Uint8Array): void {
+    const f = frame.slice()
+    this.injected.push(f)
+    const nb = parseNeighbor(f)
+    const tb = addrBytes(this.target)
+    if (nb !== null) {
+      if (nb.kind === 'request') {
+        const a = answerFor(nb, [tb], BE_MAC)
+        if (a !== null) this.deliver(a)
+      } else {
+        // Our question about the source was answered: send what waited for it.
+        this.sourceMacSeen = mac(nb.mac)
+        for (const p of this.pending.splice(0)) this.deliver(p)
+      }
+      return
+    }
+    const d = this.dec.decode(LINKTYPE.ETHERNET, f, f.length, f.length)
+    if (d.transport !== 'tcp') return
+    let peer = this.peers.get(d.srcPort)
+    if (peer === undefined) {
+      const source = d.srcAddr()
+      peer = new SimPeer({source, target: this.target, response: this.responses(d.srcPort)}, (out) => {
+        if (this.sourceMacSeen !== null) this.deliver(out)
+        else this.pending.push(out)
+      }, () => performance.now() - this.t0)
+      this.peers.set(d.srcPort, peer)
+      if (this.sourceMacSeen === null) {
+        const sb = addrBytes(source)
+        this.deliver(sb.length === 4 ? arpRequest(BE_MAC, tb, sb) : neighborSolicitation(BE_MAC, tb, sb))
+      }
+    }
+    peer.input(f)
   }
 }
