@@ -73,7 +73,8 @@ export default class Replay extends Command {
     'target-mac': Flags.string({summary: 'The target\'s MAC (--live). Default: resolved by ARP / neighbour solicitation on the interface.', dependsOn: ['live']}),
     source: Flags.string({summary: 'Replay from this address (--live), which this host must not own. Default: the recorded client\'s.', dependsOn: ['live']}),
     'source-mac': Flags.string({summary: 'MAC the replayer uses and announces for the source address (--live). Default: 02:68:6f + the address\'s last three bytes.', dependsOn: ['live']}),
-    concurrency: Flags.integer({summary: 'Connections at once (--live).', default: 8, min: 1, max: 1024, dependsOn: ['live']}),
+    // No default here: oclif's dependsOn fires on a defaulted flag too (replayer/live: 8).
+    concurrency: Flags.integer({summary: 'Connections at once (--live). Default 8.', min: 1, max: 1024, dependsOn: ['live']}),
     'expect-same-response': Flags.boolean({summary: 'Exit 1 when a live response differs from the recorded one or a connection fails (--live).', dependsOn: ['live']}),
     'ignore-header': Flags.string({summary: 'HTTP response header whose value is not compared (--live; repeatable; default Date; "none" compares every byte).',
       multiple: true, multipleNonGreedy: true, dependsOn: ['live']}),
