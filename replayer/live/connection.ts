@@ -301,7 +301,17 @@ export class LiveConnection {
       return
     }
     if (this.phase === 'syn-sent') {
-      if ((flags & F_ACK) !== 0 && (flags & F_RST) === 0) this.resetStale(d.ack)
+      if ((flags & F_RST) !== 0) {
+        // RFC 793 p. 67: a RST acknowledging our SYN refuses the connection.
+        if ((flags & F_ACK) !== 0 && u32(d.ack) === u32(this.script.ciss + 1)) {
+          this.phase = 'failed'
+          this.error = `connection refused: ${this.o.target} answered the SYN with a RST (nothing listening on port ${this.script.vport}?)`
+          this.closedBy = 'rst-received'
+          this.endedAt = this.o.now()
+        }
+      } else if ((flags & F_ACK) !== 0) {
+        this.resetStale(d.ack)
+      }
       return
     }
     if (this.phase !== 'established') {

@@ -216,6 +216,22 @@ test('SYN-SENT: an ACK of an older connection on the 4-tuple gets a RST with seq
   assert.equal(ds[2].flagsString(), 'S')
 })
 
+test('SYN-SENT: a RST acknowledging the SYN refuses the connection at once (no retries)', () => {
+  const script = makeScript({response: body(10)})
+  const sim = new Sim(script, {response: body(10), silent: true}, {rtoMs: 100})
+  const orig = sim.peer.input.bind(sim.peer)
+  sim.peer.input = (f) => {
+    orig(f)
+    sim.toConn.push(buildTcpPacket({src: '10.77.0.11', dst: '10.77.9.1', srcPort: 80, dstPort: 20001, seq: 0, ack: script.ciss + 1, flags: 'R.',
+      ethernet: {src: mac(BE_MAC), dst: mac(SRC_MAC)}}))
+  }
+  sim.run()
+  assert.equal(sim.conn.phase, 'failed')
+  assert.match(sim.conn.error!, /connection refused: 10\.77\.0\.11 answered the SYN with a RST \(nothing listening on port 80\?\)/)
+  assert.equal(sim.t, 0)
+  assert.equal(sim.sent.length, 1)
+})
+
 test('ARP: a request for the source is answered with the source MAC; requests for other addresses are not', () => {
   const asker = new Uint8Array([2, 0x77, 0, 0, 0, 0x0b])
   const req = arpRequest(asker, new Uint8Array([10, 77, 0, 11]), new Uint8Array([10, 77, 9, 1]))
