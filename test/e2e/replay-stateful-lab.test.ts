@@ -10,17 +10,23 @@
 // TCP, and neither kernel sends a single RST. Then n1's content for one path
 // is changed (the lab's content override) and --expect-same-response exits 1
 // and reports that connection, at the byte where the body changed.
+// Last, over a lossy path (a bump in the wire that drops the first data
+// segment of each direction of every connection): the replayer retransmits
+// its lost request, the live server retransmits its lost first response
+// segment while the replayer SACKs what came out of order, and every
+// response still matches.
 // `lab down` in finally; nothing is left (the replayer's namespace is named
 // ho-<id>-rp so the lab's teardown removes it too).
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {execFileSync, spawnSync} from 'node:child_process'
+import {execFileSync, spawn, spawnSync, type ChildProcess} from 'node:child_process'
 import {join} from 'node:path'
 import {expectedBody, loadState, setContentOverride} from '../../samples/lab/config.js'
 import {scanControl} from '../../replayer/select/control.js'
 import {buildScripts} from '../../replayer/live/script.js'
 import {cliBin, repoRoot} from '../support/env.js'
 import {canRunLab, cli, downQuietly, labId, leftovers} from '../support/lab.js'
+import {waitForOutput} from '../support/netns.js'
 
 const trace = join(repoRoot, 'samples', 'traces', 'lab-clean', 'lab.pcapng.gz')
 const SOURCE = '10.77.9.1'
@@ -37,8 +43,8 @@ function outRsts(ns: string): number {
   return Number(values[names.indexOf('OutRsts')])
 }
 
-function replay(ns: string, args: string[]) {
-  const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, cliBin, 'replay', trace, '--live', '--interface', 'rp0', '--source', SOURCE, ...args],
+function replay(ns: string, args: string[], iface = 'rp0', source = SOURCE) {
+  const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, cliBin, 'replay', trace, '--live', '--interface', iface, '--source', source, ...args],
     {encoding: 'utf8', env: {...process.env, NO_COLOR: '1'}, timeout: 60000})
   return {status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? ''}
 }
@@ -46,6 +52,7 @@ function replay(ns: string, args: string[]) {
 test('replay --live against n1\'s stack: every recorded response matches; a changed back-end is a mismatch', {timeout: 120000}, async (t) => {
   if (!canRunLab(t)) return
   const id = labId()
+  let bump: ChildProcess | undefined
   try {
     const up = cli(['lab', 'up', '--nodes', '3', '--id', id], 90000)
     assert.equal(up.status, 0, `lab up failed: ${up.stderr}${up.stdout}`)
@@ -120,7 +127,47 @@ test('replay --live against n1\'s stack: every recorded response matches; a chan
     const quiet = replay(rp, ['--hid', changed.hid])
     assert.equal(quiet.status, 0, quiet.stderr)
     assert.match(quiet.stdout, /1 differ/)
+
+    // 3. A lossy path to the same stack, from another source address:
+    //    rq0 (replayer ns) ── bq0 [bump ns] bq1 ── rq1 (n1's stack), 10.77.9.2/32 via rq1.
+    setContentOverride(st, 'n1', {})
+    const bp = `ho-${id}-bp`
+    ip(['netns', 'add', bp])
+    ip(['link', 'add', 'rq0', 'netns', rp, 'type', 'veth', 'peer', 'name', 'bq0', 'netns', bp])
+    ip(['link', 'add', 'bq1', 'netns', bp, 'type', 'veth', 'peer', 'name', 'rq1', 'netns', n1.stackNs])
+    for (const [ns, dev] of [[rp, 'rq0'], [bp, 'bq0'], [bp, 'bq1'], [n1.stackNs, 'rq1']]) {
+      ip(['-n', ns, 'link', 'set', dev, 'up'])
+      execFileSync('ip', ['netns', 'exec', ns, 'ethtool', '-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off', 'tx', 'off', 'rx', 'off'], {stdio: 'ignore'})
+    }
+    for (const [ns, dev] of [[rp, 'rq0'], [bp, 'bq0'], [bp, 'bq1']]) execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`])
+    ip(['-n', n1.stackNs, 'route', 'add', '10.77.9.2/32', 'dev', 'rq1'])
+    bump = spawn('ip', ['netns', 'exec', bp, process.execPath, join(import.meta.dirname, '..', 'support', 'lossy-bump.js'), 'bq0', 'bq1'],
+      {stdio: ['ignore', 'pipe', 'pipe']})
+    let dropped = ''
+    bump.stdout!.on('data', (d: Buffer) => (dropped += d.toString()))
+    await waitForOutput(bump, /ready/, 10000)
+    const lossy = replay(rp, [...hids, '--expect-same-response', '--json'], 'rq0', '10.77.9.2')
+    assert.equal(lossy.status, 0, `${lossy.stderr}\n${lossy.stdout.slice(0, 3000)}`)
+    const r3 = JSON.parse(lossy.stdout)
+    assert.equal(r3.summary.matched, mine.length)
+    // spawnSync blocked this event loop: let the bump's lines in.
+    await new Promise((r) => setTimeout(r, 300))
+    const drops = dropped.split('\n').filter((l) => l.startsWith('drop '))
+    assert.equal(drops.filter((l) => l.startsWith('drop 10.77.9.2:')).length, mine.length, dropped)
+    assert.equal(drops.filter((l) => l.startsWith('drop 10.77.0.11:80>')).length, mine.length, dropped)
+    for (const c of r3.connections) {
+      assert.equal(c.status, 'ok', `${c.hid}: ${c.error}`)
+      assert.ok(c.stats.retransmissions >= 1, `${c.hid}: its lost request was not retransmitted`)
+    }
+    // Responses of more than one segment arrive with a hole first: out of order, SACKed.
+    const multi = r3.connections.filter((c: {response: {recordedBytes: number}}) => c.response.recordedBytes > 3000)
+    assert.ok(multi.length > 0)
+    for (const c of multi) assert.ok(c.stats.outOfOrder >= 1, `${c.hid}: no out-of-order data seen`)
+    t.diagnostic(`lossy path: ${r3.summary.matched}/${r3.summary.connections} match in ${r3.summary.elapsedMs} ms; ` +
+      r3.connections.map((c: {hid: string; stats: {retransmissions: number; outOfOrder: number}; durationMs: number}) =>
+        `${c.hid} rexmit ${c.stats.retransmissions} ooo ${c.stats.outOfOrder} ${c.durationMs} ms`).join(', '))
   } finally {
+    bump?.kill('SIGKILL')
     downQuietly(id)
     assert.deepEqual(leftovers(id), [])
   }
