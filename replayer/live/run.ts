@@ -52,6 +52,8 @@ export interface FrameIO {
   readonly linkType: number
   inject(frame: Uint8Array): void
   onFrame(cb: (frame: Uint8Array) => void): void
+  /** A read error (interface removed or down). */
+  onError?(cb: (e: Error) => void): void
   close(): void
 }
 
@@ -125,9 +127,9 @@ function libpcapIO(iface: string): FrameIO {
     inject: (f) => src.inject(f),
     onFrame: (cb) => {
       src.on('packet', (p: LivePacket) => cb(p.data))
-      src.on('error', (e) => {
-        throw e
-      })
+    },
+    onError: (cb) => {
+      src.on('error', cb)
     },
     close: () => src.close(),
   }
@@ -282,6 +284,11 @@ async function runAll(input: StatefulInput, io: FrameIO, plan: Plan, targets: st
       failure = e as Error
       wake()
     }
+  })
+
+  io.onError?.((e) => {
+    failure = e
+    wake()
   })
 
   // 1. The targets' MACs: up to 5 requests, 100 ms then doubling (1.5 s in
