@@ -314,9 +314,16 @@ async function runAll(input: StatefulInput, io: FrameIO, plan: Plan, targets: st
 
   // 2. The connections, up to `concurrency` at once.
   const concurrency = Math.max(1, input.concurrency ?? 8)
+  const make = (p: Plan[number], opts: ConstructorParameters<typeof LiveConnection>[1]): LiveConnection => {
+    try {
+      return new LiveConnection(p.s, opts)
+    } catch (e) {
+      throw new StatefulReplayError(`handoff ${p.s.hid} cannot be replayed: ${(e as Error).message}`)
+    }
+  }
   const all: {p: Plan[number]; c: LiveConnection}[] = plan.map((p) => ({
     p,
-    c: new LiveConnection(p.s, {
+    c: make(p, {
       source: p.source, sourceMac, target: p.target, targetMac: macs.get(p.target)!, send: (f) => io.inject(f), now,
       ...(input.rtoMs !== undefined ? {rtoMs: input.rtoMs} : {}),
       ...(input.maxRetries !== undefined ? {maxRetries: input.maxRetries} : {}),
@@ -338,7 +345,11 @@ async function runAll(input: StatefulInput, io: FrameIO, plan: Plan, targets: st
     while (running < concurrency && started < all.length) {
       const x = all[started++]
       conns.set(`${x.p.target}|${x.p.s.vport}|${x.p.source}|${x.p.s.cport}`, x.c)
-      x.c.start()
+      try {
+        x.c.start()
+      } catch (e) {
+        x.c.abort(`internal error: ${(e as Error).message}`)
+      }
       running++
     }
     if (started >= all.length && running === 0) break
