@@ -25,7 +25,7 @@ const positive = (name: string) =>
   })
 
 export default class Replay extends Command {
-  static override summary = 'Replay handed-off connections: write the legs the FE and BE must carry to a file, or inject them onto one live interface'
+  static override summary = 'Replay handed-off connections: write the legs the FE and BE must carry to a file, inject them onto one live interface, or replay them statefully against a live back-end (--live)'
 
   static override description = [
     'Reads the handoff state of each handed-off connection from the trace\'s control channel (handoff-req + handoff-ack, paired by hid; spec §3) and derives, with the rewrite engine (spec §4, every rewrite verified):',

@@ -38,7 +38,7 @@ import {canonicalAddr, selectHandoffs, type Selection} from '../select/select.js
 import {compareResponses, type CompareResult} from './compare.js'
 import {LiveConnection, type ConnStats, type LiveParams} from './connection.js'
 import {addrBytes, answerFor, arpRequest, neighborSolicitation, parseNeighbor} from './neighbor.js'
-import {buildScripts, type ConnScript} from './script.js'
+import {buildScripts, clientGap, type ConnScript} from './script.js'
 
 export class StatefulReplayError extends Error {
   constructor(message: string) {
@@ -183,7 +183,11 @@ export async function replayStateful(input: StatefulInput): Promise<StatefulOutc
     if (h.ack === null) notReplayed.push({hid: h.hid, reason: h.nacked ? 'the BE refused it (handoff-nack)' : 'no handoff-ack in the trace'})
     else if (h.req.msg.pkts.length === 0) notReplayed.push({hid: h.hid, reason: 'its handoff-req carries no segments'})
   }
-  const scripts = await buildScripts(input.traces, selected)
+  const scripts = (await buildScripts(input.traces, selected)).filter((s) => {
+    const gap = clientGap(s)
+    if (gap !== null) notReplayed.push({hid: s.hid, reason: `the trace lacks client bytes +${gap[0]}..+${gap[1]} (not captured): the live server would wait for them`})
+    return gap === null
+  })
   if (scripts.length === 0) throw new StatefulReplayError(`no selected handoff can be replayed: ${notReplayed.map((n) => `${n.hid}: ${n.reason}`).join('; ')}`)
 
   const source = addrArg('--source', input.source)

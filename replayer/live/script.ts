@@ -81,6 +81,21 @@ interface Piece {
   data: Uint8Array
 }
 
+/**
+ * The first range of client bytes the script lacks (a segment the trace did
+ * not capture), relative to ciss + 1, or null when the client stream is
+ * whole. Such a connection cannot be replayed: the live server would wait
+ * for those bytes forever.
+ */
+export function clientGap(s: ConnScript): [number, number] | null {
+  let end = 0
+  for (const seg of s.segments) {
+    if (seg.seqRel > end) return [end, seg.seqRel]
+    end = Math.max(end, seg.seqRel + seg.dataLen + ((seg.flags & F_FIN) !== 0 ? 1 : 0))
+  }
+  return null
+}
+
 /** Joins pieces (offset, bytes) into one stream; returns the holes. */
 export function assemble(pieces: Piece[], finAt: number | null): {stream: Uint8Array; holes: [number, number][]} {
   let end = finAt ?? 0

@@ -13,7 +13,7 @@ import {LINKTYPE} from '../../analyzer/wire/linktype.js'
 import {scanControl} from '../../replayer/select/control.js'
 import {answerFor, arpRequest, neighborSolicitation, parseNeighbor} from '../../replayer/live/neighbor.js'
 import {compareResponses, maskHeaders} from '../../replayer/live/compare.js'
-import {buildScripts} from '../../replayer/live/script.js'
+import {buildScripts, clientGap} from '../../replayer/live/script.js'
 import {BE_MAC, makeScript, Sim, SRC_MAC} from '../support/sim-peer.js'
 import {repoRoot} from '../support/env.js'
 
@@ -303,4 +303,13 @@ test('script from the clean lab trace: request and FIN of n2/1, not the FE\'s lo
   const text = Buffer.from(s.response).toString('latin1')
   assert.match(text, /^HTTP\/1\.1 200 OK\r\n/)
   assert.match(text, /\r\n\r\nserved-by n1 path \/img\/r1\.png\n/)
+})
+
+test('a script with client bytes the trace never captured is recognised (clientGap), a whole one is not', () => {
+  const s = makeScript({response: body(10), request: 'GET / HTTP/1.1\r\n\r\n'})
+  assert.equal(clientGap(s), null)
+  const fin = s.segments[1]
+  // The FIN starts 5 bytes after the request ends: those 5 bytes were not captured.
+  const holed = {...s, segments: [s.segments[0], {...fin, seqRel: fin.seqRel + 5}]}
+  assert.deepEqual(clientGap(holed), [18, 23])
 })
