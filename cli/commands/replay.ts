@@ -8,8 +8,11 @@ import {DeriveError, LEGS, parseFlow, SelectError, type FlowSpec, type LegName} 
 import {SinkError} from '../../replayer/sinks/index.js'
 import {CaptureError} from '../../analyzer/capture/types.js'
 import {progressLine, renderLive, renderWrite} from '../render/replay.js'
+// --live (stateful replay against a live back-end): replayer/live/.
+import {replayStateful, StatefulReplayError, type StatefulOutcome} from '../../replayer/live/index.js'
+import {renderStateful} from '../render/replay-stateful.js'
 
-export type ReplayResult = WriteOutcome | LiveOutcome
+export type ReplayResult = WriteOutcome | LiveOutcome | StatefulOutcome
 
 const positive = (name: string) =>
   Flags.custom<number>({
@@ -22,13 +25,14 @@ const positive = (name: string) =>
   })
 
 export default class Replay extends Command {
-  static override summary = 'Replay handed-off connections: write the legs the FE and BE must carry to a file, or inject them onto one live interface'
+  static override summary = 'Replay handed-off connections: write the legs the FE and BE must carry to a file, inject them onto one live interface, or replay them statefully against a live back-end (--live)'
 
   static override description = [
     'Reads the handoff state of each handed-off connection from the trace\'s control channel (handoff-req + handoff-ack, paired by hid; spec §3) and derives, with the rewrite engine (spec §4, every rewrite verified):',
     '  forwarded (FE → BE): the client\'s segments captured after the handoff, as the FE must forward them;\n  BE inside: the replayed SYN, ACK and request (handoff-req pkts) and the forwarded segments, as the BE\'s TCP must see them (raw IP);\n  return (BE → client): segments seen inside the BE (source = BE address), as the client must see them. The BE\'s SYN/ACK is dropped.',
     'Selection: --hid, --flow (a 4-tuple, either direction, client ↔ VIP or client ↔ BE), --client; by default every handed-off connection. The trace must hold the control channel: the state is never guessed.',
     '--write FILE: pcapng or pcap (one link type: choose legs with --leg); deterministic, timestamps from the input. pcapng names each leg\'s interface after it and its vantage point (forwarded-lan, be-inside, return-client) and also carries, as captured, the control connections of the selected handoffs (control) and the packets the legs came from (captured-client, captured-be-inside): `handoff check FILE` judges it on its own, packet by packet. --legs-only leaves those out; pcap holds the legs only.',
+    '--live --interface IF: stateful replay against a live back-end: the replayer plays the client and the FE\'s BTCP: sends each selected connection\'s recorded SYN, learns Δ and τ from the live SYN/ACK, sends the recorded request and client segments through the forward rewrite, acknowledges the live response (return rewrite), retransmits what the live side loses, and compares the response with the recorded one (values of --ignore-header fields excepted; Date by default). Target: the recorded BE, or --target; source: the recorded client, or --source, an address this host must not own (the replayer answers ARP/ND for it on IF). --expect-same-response: exit 1 on any difference.',
     '--interface IF: injects the forwarded and return legs (or --leg) onto IF and only IF, timed as captured (× --multiplier), at --pps, or at --topspeed; --loop, --limit. Frames go out exactly as derived, with the trace\'s addresses: where they end up is your responsibility — use an interface of a test network. Prints a tcpreplay-like report; a progress line on standard error (terminal only) on runs over a second.',
   ].join('\n\n')
 
@@ -37,6 +41,7 @@ export default class Replay extends Command {
     '<%= config.bin %> <%= command.id %> trace.pcapng --hid fe1/42 --leg forwarded --write fwd.pcap',
     '<%= config.bin %> <%= command.id %> trace.pcapng --interface veth-test0 --multiplier 2',
     '<%= config.bin %> <%= command.id %> trace.pcapng --interface veth-test0 --topspeed --loop 100 --json',
+    '<%= config.bin %> <%= command.id %> trace.pcapng --live --interface veth-test0 --target 10.77.0.11 --source 10.77.9.1 --expect-same-response',
   ]
 
   static override strict = false
@@ -63,11 +68,64 @@ export default class Replay extends Command {
     topspeed: Flags.boolean({summary: 'Send as fast as possible (--interface).', exclusive: ['multiplier', 'pps']}),
     loop: Flags.integer({summary: 'Send the whole replay this many times (--interface).', min: 1}),
     limit: Flags.integer({summary: 'Stop after this many packets in total (--interface).', min: 1}),
+    // --live (stateful replay) -------------------------------------------------
+    live: Flags.boolean({summary: 'Stateful replay against a live back-end on --interface (see the description).', dependsOn: ['interface'],
+      exclusive: ['write', 'leg', 'multiplier', 'pps', 'topspeed', 'loop', 'limit']}),
+    target: Flags.string({summary: 'Back-end address to replay against (--live). Default: each connection\'s recorded BE.', dependsOn: ['live']}),
+    'target-mac': Flags.string({summary: 'The target\'s MAC (--live). Default: resolved by ARP / neighbour solicitation on the interface.', dependsOn: ['live']}),
+    source: Flags.string({summary: 'Replay from this address (--live), which this host must not own. Default: the recorded client\'s.', dependsOn: ['live']}),
+    'source-mac': Flags.string({summary: 'MAC the replayer uses and announces for the source address (--live). Default: 02:68:6f + the address\'s last three bytes.', dependsOn: ['live']}),
+    // No default here: oclif's dependsOn fires on a defaulted flag too (replayer/live: 8).
+    concurrency: Flags.integer({summary: 'Connections at once (--live). Default 8.', min: 1, max: 1024, dependsOn: ['live']}),
+    'expect-same-response': Flags.boolean({summary: 'Exit 1 when a live response differs from the recorded one or a connection fails (--live).', dependsOn: ['live']}),
+    'ignore-header': Flags.string({summary: 'HTTP response header whose value is not compared (--live; repeatable; default Date; "none" compares every byte).',
+      multiple: true, multipleNonGreedy: true, dependsOn: ['live']}),
+    timeout: positive('timeout')({summary: 'Seconds each connection may take (--live). Default 20.', dependsOn: ['live']}),
+    // -----------------------------------------------------------------------------
   }
 
   async run(): Promise<ReplayResult> {
     const {argv, flags} = await this.parse(Replay)
     const traces = argv as string[]
+    // --live: stateful replay (replayer/live/) --------------------------------------
+    if (flags.live) {
+      let flowsLive: FlowSpec[] | undefined
+      try {
+        flowsLive = flags.flow?.map(parseFlow)
+      } catch (e) {
+        this.error((e as Error).message, {exit: 2})
+      }
+      const ignore = flags['ignore-header']
+      let stopLive = false
+      const onSig = () => {
+        if (stopLive) process.exit(130)
+        stopLive = true
+      }
+      process.on('SIGINT', onSig)
+      process.on('SIGTERM', onSig)
+      try {
+        const res = await replayStateful({
+          traces, selection: {hids: flags.hid, flows: flowsLive, clients: flags.client}, controlPort: flags['control-port'],
+          iface: flags.interface!, target: flags.target, targetMac: flags['target-mac'], source: flags.source, sourceMac: flags['source-mac'],
+          concurrency: flags.concurrency, ignoreHeaders: ignore === undefined ? undefined : ignore.includes('none') ? [] : ignore,
+          timeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000, shouldStop: () => stopLive,
+        })
+        if (!this.jsonEnabled()) this.log(renderStateful(res, flags['expect-same-response']))
+        const s = res.summary
+        if (s.failed > 0 || s.aborted > 0 || (flags['expect-same-response'] && s.mismatched > 0)) process.exitCode = 1
+        return res
+      } catch (e) {
+        if (e instanceof StatefulReplayError || e instanceof SelectError || e instanceof LiveCaptureError || e instanceof CaptureError ||
+          e instanceof EngineConfigError) {
+          this.error(e.message, {exit: 2})
+        }
+        throw e
+      } finally {
+        process.off('SIGINT', onSig)
+        process.off('SIGTERM', onSig)
+      }
+    }
+    // ---------------------------------------------------------------------------------
     if (flags.write === undefined && flags.interface === undefined) this.error('give --write FILE or --interface IF', {exit: 2})
     if (flags.write !== undefined) {
       for (const f of ['multiplier', 'pps', 'topspeed', 'loop', 'limit'] as const) {

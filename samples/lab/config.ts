@@ -220,3 +220,22 @@ export function expectedBody(path: string, node: string): Buffer {
   if (total > head.length) out[total - 1] = 0x0a
   return out
 }
+
+// ---------------------------------------------------------------------------
+// Content overrides
+
+/**
+ * A node's content override file: JSON, request path → the body to serve
+ * instead of expectedBody (UTF-8 text). The node's server reads it on every
+ * request, so a test can change one back-end's content while the lab runs
+ * (e.g. to show that `handoff replay --live --expect-same-response` reports
+ * a changed back-end). Absent file: the deterministic bodies.
+ */
+export function contentOverridePath(st: Pick<LabState, 'stateDir'>, node: string): string {
+  return join(st.stateDir, `${node}.content.json`)
+}
+
+/** Writes (replaces) a node's overrides; an empty map restores the deterministic bodies. */
+export function setContentOverride(st: Pick<LabState, 'stateDir'>, node: string, bodies: Record<string, string>): void {
+  writeJsonAtomic(contentOverridePath(st, node), bodies)
+}

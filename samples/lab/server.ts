@@ -8,7 +8,7 @@ import {createServer} from 'node:http'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {readFileSync} from 'node:fs'
-import {expectedBody, HTTP_PORT, targetPath, type LabState} from './config.js'
+import {contentOverridePath, expectedBody, HTTP_PORT, targetPath, type LabState} from './config.js'
 
 function arg(name: string): string {
   const i = process.argv.indexOf(`--${name}`)
@@ -27,11 +27,29 @@ if (!node) {
   process.exit(2)
 }
 
+// The content override (config.ts: contentOverridePath), read per request
+// so it can change while the lab runs; unreadable or malformed = none.
+function overridden(path: string): Buffer | undefined {
+  let text: string
+  try {
+    text = readFileSync(contentOverridePath(st, nodeName), 'utf8')
+  } catch {
+    return undefined
+  }
+  try {
+    const v = (JSON.parse(text) as Record<string, unknown>)[path]
+    return typeof v === 'string' ? Buffer.from(v, 'utf8') : undefined
+  } catch {
+    console.error(`server ${nodeName}: ignoring a malformed ${contentOverridePath(st, nodeName)}`)
+    return undefined
+  }
+}
+
 let served = 0
 let resets = 0
 const server = createServer((req, res) => {
   const path = targetPath(req.url ?? '/')
-  const body = expectedBody(path, nodeName)
+  const body = overridden(path) ?? expectedBody(path, nodeName)
   served++
   res.writeHead(200, {'content-type': 'text/plain', 'content-length': body.length, 'x-served-by': nodeName, connection: 'close'})
   res.end(body)
