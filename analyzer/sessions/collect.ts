@@ -162,14 +162,15 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
         const first = s.firstSec + s.firstNsec / 1e9
         const last = s.lastSec + s.lastNsec / 1e9
         const c = index.classify({client: row.client, clientPort: row.clientPort, server: row.server, serverPort: row.serverPort,
-          clientIsn, first, last})
+          clientIsn, first, last, rolesGuessed: row.rolesFrom === 'first-packet'})
         row.kind = c.kind
         row.hid = c.hid
         row.frontend = c.frontend
         row.backend = c.backend
-        // A latency candidate: this handoff's own SYN (ISN = ciss) to the VIP, at a view that is not the control one.
+        // A latency candidate: the client's SYN to the VIP of a session classify() tied to this handoff (by its ISN,
+        // or, when the req's ciss is not the wire's, by time), at a view that is not the control one.
         const h = c.handoff
-        if (h !== null && s.synSec >= 0 && clientIsn === h.ciss && normAddr(row.server) === h.vip && view.kind !== 'control') {
+        if (h !== null && s.synSec >= 0 && normAddr(row.server) === h.vip && view.kind !== 'control') {
           syns.push({hid: h.hid, t: s.synSec + s.synNsec / 1e9, fileIndex: fi, view})
         }
         rowStates[row.state] = (rowStates[row.state] ?? 0) + 1
