@@ -49,9 +49,14 @@ interface Kept {
   t: number
 }
 
+/** The estimator keeps this many samples per pair of views (correlate/skew.ts): past it, matches are only counted. */
+const PAIR_SAMPLES = 2001
+
 export class SegmentMatcher {
   private readonly kept = new Map<number, Kept>()
   private mask = 0
+  /** Samples given to the estimator, per pair of views. */
+  private readonly given = new Map<View, Map<View, number>>()
   /** Segments seen at a second (third…) view. */
   matches = 0
 
@@ -83,8 +88,14 @@ export class SegmentMatcher {
     const k = this.kept.get(key)
     if (k !== undefined) {
       if (k.view !== view) {
-        this.skew.add(k.view, k.t, view, t)
         this.matches++
+        let m = this.given.get(k.view)
+        if (m === undefined) this.given.set(k.view, (m = new Map()))
+        const n = m.get(view) ?? 0
+        if (n < PAIR_SAMPLES) {
+          m.set(view, n + 1)
+          this.skew.add(k.view, k.t, view, t)
+        }
       }
       return
     }
