@@ -122,3 +122,22 @@ test('merge rules: endpoints in either order, one session per view, the client I
   assert.equal(rows[0]!.client, '10.0.0.1')
   assert.equal(rows[0]!.from.view, 'f#0 (client)')
 })
+
+test('no client-side capture: the numbers come from the LAN, then from the BE inside, and the row says so', async () => {
+  const noClient = buildHandoffTrace(join(dir, 'noclient.pcapng'), {omit: ['client']})
+  const full = buildHandoffTrace(join(dir, 'full.pcapng'), {})
+  const hid = (r: Awaited<ReturnType<typeof collectSessions>>) => (r.rows as ConnectionRow[]).find((x) => x.hid === 'fe1/1')!
+  const ref = hid(await collectSessions([full.path], {}))
+  assert.equal(ref.from.vantage, 'client')
+  const lan = hid(await collectSessions([noClient.path], {}))
+  assert.deepEqual([lan.from.vantage, lan.from.leg], ['lan', 'client-vip'])
+  assert.match(lan.from.view, /\(lan\)$/)
+  assert.deepEqual(lan.bytes, ref.bytes, 'the LAN sees the bytes the client sees')
+  const inside = buildHandoffTrace(join(dir, 'inside.pcapng'), {omit: ['client', 'lan']})
+  const be = hid(await collectSessions([inside.path], {}))
+  assert.deepEqual([be.from.vantage, be.from.leg], ['inside', 'be-inside'])
+  assert.match(be.from.view, /\(be1-inside\)$/)
+  // The BE's TCP had the whole request (replayed) and sent the whole reply.
+  assert.deepEqual(be.bytes, ref.bytes)
+  assert.deepEqual(be.seenAt.map((x) => x.leg).sort(), ['be-inside', 'fe-inside'])
+})
