@@ -28,7 +28,13 @@ export interface Spool {
 export async function spoolStream(input: Readable): Promise<Spool> {
   const dir = mkdtempSync(join(tmpdir(), 'handoff-stdin-'))
   const path = join(dir, 'stdin.capture')
-  const remove = () => rmSync(dir, {recursive: true, force: true})
+  // Also on an early process.exit (an oclif error exit); a signal that kills the process leaves it in the temp dir.
+  const onExit = () => rmSync(dir, {recursive: true, force: true})
+  process.once('exit', onExit)
+  const remove = () => {
+    process.off('exit', onExit)
+    onExit()
+  }
   let bytes = 0
   input.on('data', (c: Buffer) => { bytes += c.length })
   try {
