@@ -462,3 +462,14 @@ export function alignStateWithWire(h: Handoff): void {
     fiss, biss, ...(st.tsActive ? {tau: st.tau} : {}), wsF: st.wsF, wsB: st.wsB,
   })
 }
+
+/**
+ * The leg (see the header) of a packet src:sport → dst:dport of a handoff
+ * seen at `view`, for callers that have no Seg (the sessions merge labels
+ * each vantage point's session of a handoff with the legs of its two
+ * directions). legOf reads only these fields of its Handoff and Seg.
+ */
+export function packetLeg(h: Pick<Handoff, 'cip' | 'cport' | 'vip' | 'vport'>, src: string, sport: number, dst: string, dport: number,
+  view: View): Leg {
+  return legOf(h as Handoff, {src, sport, dst, dport} as Seg, view)
+}

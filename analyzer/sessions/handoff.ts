@@ -18,7 +18,11 @@
 //
 // A port reused by a new connection is told apart by the client ISN (the
 // row's SYN against the req's ciss) or, with no SYN seen, by time (the
-// session must overlap the handoff's req … last message, with slack).
+// session must overlap the handoff's req … last message, with slack). A
+// SYN whose ISN is not the req's ciss (an isn-mismatch) still belongs to the
+// handoff when its session was live at the req and began before the ack. A
+// session whose roles were guessed from its first packet is also tried the
+// other way round (a stray return segment from the BE address).
 //
 // Handoff latency (per hid, the same on every row of it): capture time of the
 // handoff-ack (the view that captured the control channel) minus capture time
@@ -73,6 +77,8 @@ export interface RowKey {
   /** Session first / last packet capture times (s). */
   first: number
   last: number
+  /** The client is only the first sender (no SYN, no SYN+ACK seen). */
+  rolesGuessed?: boolean
 }
 
 export interface Classification {
@@ -143,7 +149,14 @@ export class HandoffIndex {
     const server = normAddr(r.server)
     const fits = cands.filter((h) => r.serverPort === h.vport && (server === h.vip || (h.baddr !== null && server === h.baddr)))
     if (fits.length === 0) return null
-    if (r.clientIsn >= 0) return fits.find((h) => h.ciss === r.clientIsn) ?? null
+    if (r.clientIsn >= 0) {
+      const same = fits.find((h) => h.ciss === r.clientIsn)
+      if (same !== undefined) return same
+      // A req whose ciss is not the wire's (the isn-mismatch fault): still this connection when the session was
+      // live when the req was sent and began before the ack (the BE's replayed SYN comes between the two). A later
+      // connection reusing the port starts after the first one's ack, so it is not taken.
+      return fits.find((h) => r.first <= (h.ackT ?? h.reqT) && r.last >= h.reqT) ?? null
+    }
     let best: HandoffInfo | null = null
     let bestD = Infinity
     for (const h of fits) {
@@ -155,7 +168,11 @@ export class HandoffIndex {
   }
 
   classify(r: RowKey): Classification {
-    const h = this.match(r)
+    // Roles guessed from the first packet may be the wrong way round (a stray return segment from the BE address
+    // seen without its connection's handshake): then the other way too.
+    const h = this.match(r) ?? (r.rolesGuessed
+      ? this.match({...r, client: r.server, clientPort: r.serverPort, server: r.client, serverPort: r.clientPort, clientIsn: -1})
+      : null)
     if (h !== null) {
       const kind = h.outcome === 'handed-off' ? 'handoff' : h.outcome === 'nacked' ? 'fallback' : 'plain'
       return {kind, hid: h.hid, frontend: h.frontend, backend: h.backend, handoff: h}

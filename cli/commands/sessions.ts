@@ -1,5 +1,5 @@
 import {Args, Command, Flags} from '@oclif/core'
-import {collectSessions, type SessionsReport} from '../../analyzer/sessions/sessions.js'
+import {collectSessions, UsageError, type SessionsReport} from '../../analyzer/sessions/collect.js'
 import {CONTROL_PORT} from '../../analyzer/control/messages.js'
 import {parseVantageFlag, type VantageAssignment} from '../../analyzer/correlate/vantage.js'
 import {color} from '../render/color.js'
@@ -9,13 +9,14 @@ import {renderSessions} from '../render/sessions.js'
 export type SessionsResult = SessionsReport & {exitCode: 0 | 2}
 
 export default class Sessions extends Command {
-  static override summary = 'List the TCP sessions in traces: kind (handoff, fallback, local, plain), hid, back-end, handoff latency, client, server, state, packets and bytes each way, duration, handshake time, Zeek-style history and Wireshark-style anomalies'
+  static override summary = 'List the client connections in traces, merged over every vantage point: kind (handoff, fallback, local, plain), hid, FE → BE, handoff latency, client, VIP, state, bytes each way, duration, Zeek-style history, anomalies per view, where each was seen, and the clock offsets between views'
 
   static override description = [
-    'Tracks every TCP connection in one streaming pass and prints one row per session: client (the SYN sender; without a handshake the first sender, marked ?) and server, Zeek conn_state (S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH), packets and payload bytes each way (retransmissions left out), duration, handshake time (SYN → SYN+ACK → ACK), a Zeek-style history string (S H A D F R upper case for the client, lower case for the server; C W T G logarithmic: bad checksum, zero window, retransmission, gap; ^ roles flipped), and counts of Wireshark tcp.analysis flags (retransmission, fast and spurious retransmission, out-of-order, lost segment, ACKed unseen segment, duplicate ACK, zero window and probes, window full, window update, keep-alive, reused ports).',
-    'A session is what tshark calls a tcp.stream: a new SYN with another ISN on the same 4-tuple starts a new one. Each (file, capture interface) is its own vantage point (its kind — client, lan, inside, control — from the interface name, the file name or --vantage; others count as LAN): a connection seen at several points is listed once per point, and every row of one handed-off connection carries its hid.',
-    'Handoff columns come from the control channel in the same traces (handoff-req / ack / nack by hid; hello for node addresses). kind: handoff = a handoff-req names the connection (client ip:port to VIP:port, or to the BE address on the same port at the LAN / BE inside; a reused client port is told apart by the client ISN, or by time without a SYN) and got a handoff-ack; fallback = it got a handoff-nack (the FE served it); local = no handoff-req names it, but the server is the service address of a node of the control channel (a hello addr, a req vip or an ack baddr) and neither port is the control port; plain = anything else. FE → BE: the req sender and the ack sender with its baddr. Handoff latency: capture time of the handoff-ack (the control view) minus capture time of the client SYN (a view in the same file first — one pcapng is one clock —, then client side, LAN, node inside); in --json, handoffLatencyFrom names both views and whether they share a clock. With standard input (read once) the control channel is not read and every session is plain.',
-    'With --anomalies, every flagged packet is listed too (frame, session, direction, flags). Exit status: 0, or 2 when a trace could not be read to the end (what was read before the damage is still listed).',
+    'Tracks every TCP session in one streaming pass per trace, at every vantage point (each capture interface of each file: its kind — client, lan, inside, control — from the interface name, the file name or --vantage; others count as LAN), then prints one row per client connection. The sessions of one connection at several views are merged: a handed-off connection\'s legs by its hid (client ↔ VIP at the client side and on the LAN, the forwarded client → BE leg on the LAN, the BE\'s TCP and the FE\'s TCP at the node insides); any other connection by its endpoints (a reused 4-tuple told apart by the client ISN, else by time). State, history, packets, bytes and duration come from the view nearest the client (client side, else LAN, else BE inside, FE inside, forwarded leg; marked * in "seen at", in --json `from`); anomalies are listed with the views that saw them. --per-view lists one row per session per view instead.',
+    'Columns: client (the SYN sender; without a handshake the first sender, marked ?) and server (for a handoff, the VIP), Zeek conn_state (S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH), payload bytes each way (retransmissions left out), duration, a Zeek-style history string (S H A D F R upper case for the client, lower case for the server; C W T G logarithmic: bad checksum, zero window, retransmission, gap; ^ roles flipped), and counts of Wireshark tcp.analysis flags (retransmission, fast and spurious retransmission, out-of-order, lost segment, ACKed unseen segment, duplicate ACK, zero window and probes, window full, window update, keep-alive, reused ports). --json adds packets, handshake times, window scales and every sighting (view, leg, stream, endpoints, state, bytes).',
+    'Handoff columns come from the control channel in the same traces (handoff-req / ack / nack by hid; hello for node addresses). kind: handoff = a handoff-req names the connection (client ip:port to VIP:port, or to the BE address on the same port at the LAN / BE inside; a reused client port is told apart by the client ISN, or by time without a SYN) and got a handoff-ack; fallback = it got a handoff-nack (the FE served it); local = no handoff-req names it, but the server is the service address of a node of the control channel (a hello addr, a req vip or an ack baddr) and neither port is the control port; plain = anything else. FE → BE: the req sender and the ack sender with its baddr. Handoff latency: capture time of the handoff-ack (the control view) minus capture time of the client SYN (a view in the same file first — one pcapng is one clock —, then client side, LAN, node inside); in --json, handoffLatencyFrom names both views and whether they share a clock.',
+    'Clock offsets: segments captured unchanged at two views (matched by addresses, ports, seq, ack, flags, window, length, IP ID, timestamps; a bounded hash sample) give, per pair of views, the median time difference; each view is placed against a reference view (the footer, and `views` in --json). Between interfaces of one pcapng that is the propagation delay; between files, clock offset plus delay. The control view usually shares no segment with the others.',
+    'Standard input (-) is copied to a temporary file and read like a file (the control channel needs its own pass), so every column works; the copy is removed at the end. With --anomalies, every flagged packet of the shown connections is listed too (frame, session, direction, flags). Exit status: 0, or 2 when a trace could not be read to the end (what was read before the damage is still listed) or on a usage error.',
   ].join('\n\n')
 
   static override examples = [
@@ -25,6 +26,8 @@ export default class Sessions extends Command {
     '<%= config.bin %> <%= command.id %> trace.pcap --anomalies',
     '<%= config.bin %> <%= command.id %> samples/traces/lab-clean/lab.pcapng.gz --kind handoff --backend n2',
     '<%= config.bin %> <%= command.id %> lab.pcapng.gz --hid n1/3',
+    '<%= config.bin %> <%= command.id %> lab.pcapng.gz --per-view --hid n1/3',
+    'zcat lab.pcapng.gz | <%= config.bin %> <%= command.id %> - --kind fallback',
   ]
 
   static override strict = false
@@ -35,16 +38,17 @@ export default class Sessions extends Command {
   }
 
   static override flags = {
-    client: Flags.string({summary: 'Only sessions of this client address (repeat for several).', multiple: true, multipleNonGreedy: true}),
-    server: Flags.string({summary: 'Only sessions to this server address (repeat for several).', multiple: true, multipleNonGreedy: true}),
-    state: Flags.string({summary: 'Only sessions in this Zeek conn_state (repeat for several).', multiple: true, multipleNonGreedy: true,
+    'per-view': Flags.boolean({summary: 'One row per TCP session per vantage point (file, interface), not merged into connections.'}),
+    client: Flags.string({summary: 'Only connections of this client address (repeat for several).', multiple: true, multipleNonGreedy: true}),
+    server: Flags.string({summary: 'Only connections to this server address: the VIP, or the server of any leg (a BE address) (repeat for several).', multiple: true, multipleNonGreedy: true}),
+    state: Flags.string({summary: 'Only connections (sessions with --per-view) in this Zeek conn_state (repeat for several).', multiple: true, multipleNonGreedy: true,
       options: ['S0', 'S1', 'SF', 'REJ', 'S2', 'S3', 'RSTO', 'RSTR', 'RSTOS0', 'RSTRH', 'SH', 'SHR', 'OTH']}),
-    kind: Flags.string({summary: 'Only sessions of this kind (repeat for several).', multiple: true, multipleNonGreedy: true,
+    kind: Flags.string({summary: 'Only connections of this kind (repeat for several).', multiple: true, multipleNonGreedy: true,
       options: ['handoff', 'fallback', 'local', 'plain']}),
-    hid: Flags.string({summary: 'Only the sessions of this handoff id (repeat for several).', multiple: true, multipleNonGreedy: true}),
-    backend: Flags.string({summary: 'Only handed-off sessions served by this back-end: node name or address (repeat for several).', multiple: true, multipleNonGreedy: true}),
+    hid: Flags.string({summary: 'Only the connection of this handoff id (repeat for several).', multiple: true, multipleNonGreedy: true}),
+    backend: Flags.string({summary: 'Only handed-off connections served by this back-end: node name or address (repeat for several).', multiple: true, multipleNonGreedy: true}),
     'control-port': Flags.integer({summary: 'TCP port of the control channel.', default: CONTROL_PORT, min: 1, max: 65535}),
-    vantage: Flags.string({summary: 'Vantage point of an interface: IFACE=client|lan|fe-inside|be-inside|control (repeat); decides the vantage column and which SYN times the handoff latency.', multiple: true, multipleNonGreedy: true}),
+    vantage: Flags.string({summary: 'Vantage point of an interface: IFACE=client|lan|fe-inside|be-inside|control (repeat); decides the legs, the view the numbers come from and which SYN times the handoff latency.', multiple: true, multipleNonGreedy: true}),
     anomalies: Flags.boolean({summary: 'Also list every packet with an analysis flag.'}),
     'no-verify': Flags.boolean({summary: 'Do not verify TCP checksums (no C in the history; faster).'}),
   }
@@ -58,13 +62,15 @@ export default class Sessions extends Command {
     } catch (e) {
       this.error((e as Error).message, {exit: 2})
     }
-    const handoffFilter = (flags.kind ?? []).some((k) => k !== 'plain') || (flags.hid ?? []).length > 0 || (flags.backend ?? []).length > 0
-    if (paths.includes('-') && handoffFilter) {
-      this.error('--kind, --hid and --backend need the control channel, which is not read from standard input (read once): give a file', {exit: 2})
+    let report: SessionsReport
+    try {
+      report = await collectSessions(paths,
+        {client: flags.client, server: flags.server, state: flags.state, kind: flags.kind, hid: flags.hid, backend: flags.backend},
+        {perView: flags['per-view'], flagged: flags.anomalies, verifyChecksums: !flags['no-verify'], controlPort: flags['control-port'], vantage})
+    } catch (e) {
+      if (e instanceof UsageError) this.error(e.message, {exit: 2})
+      throw e
     }
-    const report = await collectSessions(paths,
-      {client: flags.client, server: flags.server, state: flags.state, kind: flags.kind, hid: flags.hid, backend: flags.backend},
-      {flagged: flags.anomalies, verifyChecksums: !flags['no-verify'], controlPort: flags['control-port'], vantage})
     const failed = report.files.filter((f) => f.error !== undefined)
     const exitCode = failed.length > 0 ? 2 : 0
     if (!this.jsonEnabled()) {

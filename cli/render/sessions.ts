@@ -1,7 +1,10 @@
 // Text rendering of a SessionsReport (what `handoff sessions TRACE…` prints):
-// one table row per TCP session, the flagged packets with --anomalies, the
-// notes, the summary line and any capture errors.
-import type {FlaggedPacket, SessionRow, SessionsReport} from '../../analyzer/sessions/sessions.js'
+// one table row per client connection (or, with --per-view, per TCP session
+// per vantage point), the flagged packets with --anomalies, the notes, the
+// clock offsets between views, the summary line and any capture errors.
+import type {FlaggedPacket, SessionRow} from '../../analyzer/sessions/sessions.js'
+import type {SessionsReport, ViewInfo} from '../../analyzer/sessions/collect.js'
+import type {ConnectionRow, Sighting} from '../../analyzer/sessions/merge.js'
 import {color} from './color.js'
 import {table} from './table.js'
 import {humanBytes} from './units.js'
@@ -39,7 +42,7 @@ function kindText(k: SessionRow['kind']): string {
 }
 
 /** "n1 → n2" (handoff), "n1" (fallback, local: the node that served it), "-". */
-function nodesText(x: SessionRow): string {
+function nodesText(x: Pick<SessionRow, 'frontend' | 'backend'>): string {
   const be = x.backend === null ? null : x.backend.replace(/ \(.*\)$/, '')
   if (x.frontend !== null && be !== null) return `${x.frontend} → ${be}`
   return x.frontend ?? be ?? '-'
@@ -52,6 +55,10 @@ function stateText(s: string): string {
 }
 
 export function renderSessions(r: SessionsReport): string {
+  return r.mode === 'per-view' ? renderPerView(r) : renderConnections(r)
+}
+
+function renderPerView(r: SessionsReport & {mode: 'per-view'}): string {
   const out: string[] = []
   const multiFile = r.files.length > 1
   const multiIface = r.rows.some((x) => x.interface !== 0)
@@ -84,6 +91,13 @@ export function renderSessions(r: SessionsReport): string {
   } else {
     out.push(color.dim(r.summary.sessions === 0 ? 'no TCP sessions found' : 'no sessions match the filters'))
   }
+  flaggedTable(r, out)
+  footer(r, out)
+  return out.join('\n')
+}
+
+function flaggedTable(r: SessionsReport, out: string[]): void {
+  const multiFile = r.files.length > 1
   if (r.flagged && r.flagged.length > 0) {
     out.push('')
     out.push(color.bold(`flagged packets (${r.flagged.length})`))
@@ -92,8 +106,13 @@ export function renderSessions(r: SessionsReport): string {
       p.flags.map((f) => (f === 'duplicate-ack' && p.dupAckNum ? `${f} #${p.dupAckNum}` : f)).join(', '),
     ]), {align: [...(multiFile ? ['left' as const] : []), 'right', 'right', 'left', 'left']}))
   }
+}
+
+function footer(r: SessionsReport, out: string[]): void {
   out.push('')
   for (const n of r.notes) out.push(color.dim(`note: ${n}`))
+  const skew = offsetsLine(r)
+  if (skew !== null) out.push(color.dim(skew))
   out.push(summaryLine(r))
   for (const f of r.files) {
     if (f.skippedFragments > 0 || f.skippedTruncated > 0) {
@@ -101,22 +120,106 @@ export function renderSessions(r: SessionsReport): string {
     }
     if (f.error) out.push(color.red(`error: ${f.error.message}`) + color.dim(' — the sessions above cover everything before it'))
   }
-  return out.join('\n')
 }
 
 export function summaryLine(r: SessionsReport): string {
   const s = r.summary
   const states = Object.entries(s.byState).sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0)).map(([k, v]) => `${k} ${v}`).join(', ')
-  const parts = [`${s.sessions} TCP session${s.sessions === 1 ? '' : 's'}${states ? ` (${states})` : ''}`,
-    `${s.tcpPackets} TCP packets`, `${s.vantagePoints} vantage point${s.vantagePoints === 1 ? '' : 's'}`]
+  const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`
+  const merged = r.mode === 'connections'
+  const parts = merged
+    ? [`${plural(s.connections ?? 0, 'connection')}${states ? ` (${states})` : ''} from ${plural(s.sessions, 'TCP session')}`]
+    : [`${plural(s.sessions, 'TCP session')}${states ? ` (${states})` : ''}`]
+  parts.push(`${s.tcpPackets} TCP packets`, plural(s.vantagePoints, 'vantage point'))
   const an = anomalyText(s.anomalies)
-  parts.push(an === '-' ? 'no anomalies' : `anomalies: ${an}`)
-  if (s.handoffs !== null && (s.handoffs.total > 0 || (s.byKind.local ?? 0) > 0)) {
+  parts.push(an === '-' ? 'no anomalies' : `anomalies${merged && s.vantagePoints > 1 ? ' (all views)' : ''}: ${an}`)
+  if (s.handoffs.total > 0 || (s.byKind.local ?? 0) > 0) {
     const h = s.handoffs
     parts.push(`handoffs in the control channel: ${h.handedOff} acked, ${h.nacked} nacked, ${h.noReply} unanswered`)
     const kinds = Object.entries(s.byKind).map(([k, v]) => `${k} ${v}`).join(', ')
-    parts.push(`rows by kind: ${kinds}`)
+    parts.push(`${merged ? 'connections' : 'rows'} by kind: ${kinds}`)
   }
-  if (s.shown !== s.sessions) parts.push(`${s.shown} shown`)
+  if (s.shown !== (merged ? s.connections : s.sessions)) parts.push(`${s.shown} shown`)
   return parts.join('; ')
+}
+
+/** Short name of a view: its interface name, else the file's base name (and #id past the first interface). */
+function shortName(v: {file: string; iface: number; name: string}, multiFile: boolean): string {
+  if (v.name !== '') return v.name
+  const base = v.file.slice(Math.max(v.file.lastIndexOf('/'), v.file.lastIndexOf('\\')) + 1)
+  return multiFile ? (v.iface === 0 ? base : `${base}#${v.iface}`) : `#${v.iface}`
+}
+
+const label = (v: {file: string; iface: number; name: string}) => `${v.file}#${v.iface}${v.name ? ` (${v.name})` : ''}`
+
+const LEG_MARK: Record<Sighting['leg'], string> = {'client-vip': '', 'forward': '→BE', 'fe-inside': '', 'be-inside': '', 'direct': '', 'other': '?'}
+
+/** "client* lan lan→BE n1-inside n2-inside": where the connection was seen; * = the view its numbers come from. */
+function seenText(c: ConnectionRow, short: Map<string, string>): string {
+  return c.seenAt.map((x, i) => `${short.get(x.view) ?? x.view}${LEG_MARK[x.leg]}${i === 0 ? '*' : ''}`).join(' ')
+}
+
+/** "retrans 1, dup-ack 1 (client, lan)": views with the same flags together. */
+function connAnomalies(c: ConnectionRow, short: Map<string, string>, withViews: boolean): string {
+  if (c.anomalies.length === 0) return '-'
+  const byText = new Map<string, string[]>()
+  for (const a of c.anomalies) {
+    const t = anomalyText(a.flags)
+    byText.set(t, [...(byText.get(t) ?? []), `${short.get(a.view) ?? a.view}${LEG_MARK[a.leg]}`])
+  }
+  return [...byText].map(([t, vs]) => (withViews ? `${t} (${vs.join(', ')})` : t)).join('; ')
+}
+
+function renderConnections(r: SessionsReport & {mode: 'connections'}): string {
+  const out: string[] = []
+  const multiFile = r.files.length > 1
+  const multiView = r.views.length > 1
+  const short = new Map(r.views.map((v) => [label(v), shortName(v, multiFile)]))
+  const ho = r.rows.some((x) => x.kind !== 'plain' || x.hid !== null)
+  if (r.rows.length > 0) {
+    const head = [...(ho ? ['kind', 'hid', 'FE → BE', 'handoff ms'] : []), 'client', 'server', 'state', 'bytes →/←', 'duration s', 'history',
+      'anomalies', ...(multiView ? ['seen at'] : [])]
+    out.push(table(head, r.rows.map((x) => [
+      ...(ho ? [kindText(x.kind), x.hid ?? '-', nodesText(x), num(x.handoffLatencyMs) + (x.handoffLatencyFrom && !x.handoffLatencyFrom.sameClock ? color.dim(' ≠clk') : '')] : []),
+      hostPort(x.client, x.clientPort) + (x.from.rolesFrom === 'first-packet' ? color.dim(' ?') : ''),
+      hostPort(x.server, x.serverPort),
+      stateText(x.state),
+      `${humanBytes(x.bytes.toServer)}/${humanBytes(x.bytes.toClient)}`,
+      x.durationSec.toFixed(3),
+      x.history || '-',
+      connAnomalies(x, short, multiView),
+      ...(multiView ? [seenText(x, short)] : []),
+    ]), {align: [...(ho ? ['left' as const, 'left' as const, 'left' as const, 'right' as const] : []), 'left', 'left', 'left',
+      'right', 'right', 'left', 'left', 'left']}))
+    if (r.rows.some((x) => x.from.rolesFrom === 'first-packet')) out.push(color.dim('? no SYN or SYN+ACK seen: the client is the first sender'))
+    if (r.rows.some((x) => x.handoffLatencyFrom && !x.handoffLatencyFrom.sameClock)) {
+      out.push(color.dim('≠clk the SYN and the handoff-ack were captured in different files (different clocks)'))
+    }
+    if (multiView) {
+      out.push(color.dim('seen at: the views of the connection; * = the view state, bytes, duration and history come from; →BE = the forwarded leg (client → BE address); ? = a leg that fits no rule'))
+    }
+  } else {
+    out.push(color.dim(r.summary.sessions === 0 ? 'no TCP sessions found' : 'no connections match the filters'))
+  }
+  flaggedTable(r, out)
+  footer(r, out)
+  return out.join('\n')
+}
+
+/** "clock offsets (ms) from segments seen at two views, vs client: lan +0.004 (n 120), …; control: no shared segment". */
+function offsetsLine(r: SessionsReport): string | null {
+  if (r.views.length < 2) return null
+  const multiFile = r.files.length > 1
+  const name = new Map(r.views.map((v) => [`${v.file}#${v.iface}`, shortName(v, multiFile)]))
+  const placed = r.views.filter((v) => v.offsetMs !== null && v.reference !== `${v.file}#${v.iface}`)
+  const refs = [...new Set(r.views.filter((v) => v.reference !== null).map((v) => v.reference!))]
+  const alone = r.views.filter((v) => v.offsetMs === null).map((v) => shortName(v, multiFile))
+  const parts: string[] = []
+  for (const ref of refs) {
+    const of = placed.filter((v) => v.reference === ref)
+      .map((v: ViewInfo) => `${shortName(v, multiFile)} ${v.offsetMs! >= 0 ? '+' : ''}${v.offsetMs!.toFixed(3)} (${v.samples})`)
+    if (of.length > 0) parts.push(`vs ${name.get(ref) ?? ref}: ${of.join(', ')}`)
+  }
+  if (alone.length > 0) parts.push(`no segment shared with another view: ${alone.join(', ')}`)
+  return `clock offsets (ms; segments matched) from segments seen at two views — ${parts.join('; ')}`
 }

@@ -22,6 +22,10 @@ import {SessionTracker} from '../../analyzer/flows/session.js'
 import {ANOMALY_BITS, ANOMALY_NAMES, TCP_A, TSHARK_FIELDS, retransmissionField} from '../../analyzer/flows/tcp-analysis.js'
 import {repoRoot, requireOrSkip, sharedCaptures} from '../support/env.js'
 import {loadTsharkGolden, type GoldenRow} from '../support/tshark-golden.js'
+import {collectSessions} from '../../analyzer/sessions/collect.js'
+import type {SessionRow} from '../../analyzer/sessions/sessions.js'
+import type {ConnectionRow} from '../../analyzer/sessions/merge.js'
+import {normAddr} from '../../analyzer/correlate/assemble.js'
 
 const goldenDir = join(repoRoot, 'test', 'fixtures', 'tshark-analysis')
 
@@ -157,3 +161,98 @@ test('one session per tcp.stream of the MANIFEST, for every capture', async (t) 
   }
   assert.deepEqual(wrong, [])
 })
+
+// ---- `handoff sessions` rows against tshark's conversation table ----
+// test/fixtures/tshark-conv/ (scripts/make-tshark-conv-goldens.sh) holds
+// `tshark -z conv,tcp` for every capture with TCP: one line per tcp.stream,
+// its endpoints, frames each way and duration. Each is compared with the
+// rows of `collectSessions`, per view (--per-view) and merged into
+// connections (the default). Every capture here is one vantage point for its
+// TCP, so merging must change nothing: one connection per session, the same
+// numbers.
+
+const convDir = join(repoRoot, 'test', 'fixtures', 'tshark-conv')
+
+interface Conv {a: string; aPort: number; b: string; bPort: number; aToB: number; bToA: number; durationSec: number}
+
+/** Splits "10.0.0.1:80" / "2001:db8::1:80" at the last colon. */
+function endpoint(s: string): [string, number] {
+  const i = s.lastIndexOf(':')
+  return [normAddr(s.slice(0, i)), Number(s.slice(i + 1))]
+}
+
+export function parseConv(text: string): Conv[] {
+  const out: Conv[] = []
+  for (const line of text.split('\n')) {
+    const t = line.trim().split(/\s+/)
+    if (t[1] !== '<->') continue
+    // A <-> B  frames bytes unit (B → A)  frames bytes unit (A → B)  frames bytes unit (total)  start  duration
+    assert.equal(t.length, 14, `unexpected conv line: ${line}`)
+    const [a, aPort] = endpoint(t[0]!)
+    const [b, bPort] = endpoint(t[2]!)
+    out.push({a, aPort, b, bPort, bToA: Number(t[3]), aToB: Number(t[6]), durationSec: Number(t[13])})
+  }
+  return out
+}
+
+const convGoldens = existsSync(convDir) ? readdirSync(convDir).filter((f) => f.endsWith('.txt')).map((f) => f.slice(0, -4)).sort() : []
+
+test('there are tshark conversation goldens for the TCP captures', (t) => {
+  if (!requireOrSkip(t, existsSync(sharedCaptures), `shared captures not found at ${sharedCaptures}`)) return
+  assert.ok(convGoldens.length >= 25, `only ${convGoldens.length} goldens: run scripts/make-tshark-conv-goldens.sh`)
+})
+
+type Numbers = Pick<SessionRow, 'client' | 'clientPort' | 'server' | 'serverPort' | 'state' | 'history' | 'packets' | 'bytes' | 'durationSec'>
+const numbers = (r: Numbers) => ({client: r.client, clientPort: r.clientPort, server: r.server, serverPort: r.serverPort, state: r.state,
+  history: r.history, packets: r.packets, bytes: r.bytes, durationSec: r.durationSec})
+
+for (const name of convGoldens) {
+  test(`sessions rows agree with tshark -z conv,tcp, per view and merged: ${name}`, async (t) => {
+    const path = join(sharedCaptures, name)
+    if (!requireOrSkip(t, existsSync(path), `capture ${path} not found`)) return
+    const convs = parseConv(readFileSync(join(convDir, `${name}.txt`), 'utf8'))
+    const perView = await collectSessions([path], {}, {perView: true})
+    const merged = await collectSessions([path], {})
+    assert.equal(perView.mode, 'per-view')
+    assert.equal(merged.mode, 'connections')
+    const views = perView.rows as SessionRow[]
+    const conns = merged.rows as ConnectionRow[]
+    assert.equal(views.length, convs.length, 'one per-view row per tshark conversation')
+    assert.equal(conns.length, convs.length, 'one connection per tshark conversation (one vantage point)')
+    assert.equal(merged.summary.connections, convs.length)
+    // Merged == per view: same numbers, and each connection seen at one view, in its one session.
+    const key = (r: Numbers) => JSON.stringify(numbers(r))
+    assert.deepEqual(conns.map(key).sort(), views.map(key).sort())
+    for (const c of conns) {
+      assert.equal(c.seenAt.length, 1)
+      const v = views.find((x) => x.stream === c.seenAt[0]!.stream)!
+      assert.equal(key(c), key(v))
+      assert.deepEqual(c.anomalies.map((a) => a.flags), Object.keys(v.anomalies).length > 0 ? [v.anomalies] : [])
+    }
+    // Each conversation: one row with its endpoints, its frames each way, its duration. tshark also counts
+    // the IP fragments and cut TCP headers that the tracker leaves out (and reports): that many frames may lack.
+    const f = merged.files[0]!
+    let spare = f.skippedFragments + f.skippedTruncated
+    const left = [...conns]
+    const problems: string[] = []
+    for (const cv of convs) {
+      let lack = 0
+      const i = left.findIndex((r) => {
+        const c = [normAddr(r.client), r.clientPort]
+        const s = [normAddr(r.server), r.serverPort]
+        const [ab, ba] = c[0] === cv.a && c[1] === cv.aPort && s[0] === cv.b && s[1] === cv.bPort ? [r.packets.toServer, r.packets.toClient]
+          : c[0] === cv.b && c[1] === cv.bPort && s[0] === cv.a && s[1] === cv.aPort ? [r.packets.toClient, r.packets.toServer] : [-1, -1]
+        if (ab < 0 || ab > cv.aToB || ba > cv.bToA || cv.aToB - ab + cv.bToA - ba > spare) return false
+        if (Math.abs(r.durationSec - cv.durationSec) > 1e-4) return false
+        lack = cv.aToB - ab + cv.bToA - ba
+        return true
+      })
+      if (i < 0) problems.push(`${cv.a}:${cv.aPort} <-> ${cv.b}:${cv.bPort} ${cv.aToB}/${cv.bToA} frames ${cv.durationSec} s: no such row`)
+      else {
+        left.splice(i, 1)
+        spare -= lack
+      }
+    }
+    assert.deepEqual(problems.slice(0, 20), [], `${name}: ${problems.length} conversation(s) not matched`)
+  })
+}

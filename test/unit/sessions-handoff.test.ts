@@ -1,4 +1,4 @@
-// The handoff columns of `handoff sessions` (analyzer/sessions/handoff.ts):
+// The handoff columns of `handoff sessions --per-view` (analyzer/sessions/handoff.ts):
 // on the lab's clean run, kinds, hids and back-ends against the control
 // messages and the run's summary.json; on synthetic traces, a nacked handoff
 // (fallback), a locally served connection, plain TCP, a reused client port,
@@ -8,7 +8,8 @@ import assert from 'node:assert/strict'
 import {mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {collectSessions, matches, type SessionRow} from '../../analyzer/sessions/sessions.js'
+import {matches, type SessionFilter, type SessionRow} from '../../analyzer/sessions/sessions.js'
+import {collectSessions as collect} from '../../analyzer/sessions/collect.js'
 import {collectControl} from '../../analyzer/correlate/control.js'
 import {assembleHandoffs} from '../../analyzer/correlate/assemble.js'
 import {buildHandoffTrace} from '../support/handoff-trace.js'
@@ -19,6 +20,13 @@ const dir = mkdtempSync(join(tmpdir(), 'sessions-handoff-'))
 process.on('exit', () => rmSync(dir, {recursive: true, force: true}))
 
 const ep = (r: SessionRow) => `${r.client}:${r.clientPort}`
+
+/** The per-view report (--per-view): one row per session per vantage point. */
+async function collectSessions(paths: string[], filter: SessionFilter) {
+  const r = await collect(paths, filter, {perView: true})
+  if (r.mode !== 'per-view') throw new Error(`mode ${r.mode}`)
+  return r
+}
 
 test('lab-clean: 12 handoffs and 4 local connections, hids and back-ends as in the control messages and summary.json', async () => {
   const trace = join(LAB, 'lab.pcapng.gz')

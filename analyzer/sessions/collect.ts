@@ -1,0 +1,267 @@
+// `handoff sessions TRACE…`: the traces read into a report.
+//
+//   1. the control channel of every trace, whole (handoff.ts: handoffs by
+//      hid, node addresses) — a pass of its own, so that a session can be
+//      classified the moment it ends, whatever file the control view is in;
+//   2. every file in turn through the session tracker (sessions.ts): one
+//      row per TCP session per vantage point (file, interface), classified
+//      as it comes (kind, hid, FE, BE); meanwhile every tracked segment goes
+//      to the segment matcher (segment-match.ts), which finds the segments
+//      captured at two views and feeds the clock-skew estimator
+//      (correlate/skew.ts);
+//   3. per-view mode: the rows that pass the filters are kept, as before;
+//      connections mode (the default): every row goes to the merger
+//      (merge.ts), which makes one row per client connection at the end;
+//      the filters apply to the merged rows.
+// Standard input is copied to a temporary file first (spool.ts says why).
+// Memory: the live sessions of the tracker, the kept rows (per-view: the
+// shown ones; connections: all of them, one small object per session per
+// view), the handoffs of the control channel, and the matcher's bounded
+// sample.
+import {displayName} from '../capture/read.js'
+import type {CaptureInterface} from '../capture/types.js'
+import {CONTROL_PORT} from '../control/messages.js'
+import {SkewEstimator} from '../correlate/skew.js'
+import {resolveView, type VantageAssignment, type VantageKind, type View} from '../correlate/vantage.js'
+import {normAddr} from '../correlate/assemble.js'
+import type {ConnState} from '../flows/history.js'
+import type {AnomalyName} from '../flows/tcp-analysis.js'
+import {correlateHandoffs, HandoffIndex, latencies, type SynSighting} from './handoff.js'
+import {ConnectionMerger, type ConnectionRow} from './merge.js'
+import {SegmentMatcher} from './segment-match.js'
+import {fileSessions, matches, type FileSessionsResult, type FlaggedPacket, type SessionFilter, type SessionKind,
+  type SessionRow} from './sessions.js'
+import {spoolStream, type Spool} from './spool.js'
+import type {Readable} from 'node:stream'
+
+export interface ViewInfo {
+  file: string
+  iface: number
+  name: string
+  vantage: VantageKind
+  /** How the vantage point was decided: --vantage, the interface / file name, or the default (LAN). */
+  from: View['from']
+  /** Clock offset (ms) of this view from the reference view, estimated from segments both captured; null: none shared. */
+  offsetMs: number | null
+  reference: string | null
+  /** Segments matched with the view it was placed through. */
+  samples: number
+}
+
+interface ReportBase {
+  files: FileSessionsResult[]
+  /** Flagged packets of the shown rows (with `flagged`). */
+  flagged?: FlaggedPacket[]
+  views: ViewInfo[]
+  summary: {
+    /** TCP sessions, all vantage points. */
+    sessions: number
+    /** Client connections (sessions of one connection at several views merged); null in per-view mode (not merged). */
+    connections: number | null
+    shown: number
+    /** Rows (per-view mode: all, shown or not) or connections (connections mode: all), by state and kind. */
+    byState: Partial<Record<ConnState, number>>
+    byKind: Partial<Record<SessionKind, number>>
+    /** Handoffs in the control channel (req seen), by outcome. */
+    handoffs: {total: number; handedOff: number; nacked: number; noReply: number}
+    /** Flagged packets, all views. */
+    anomalies: Partial<Record<AnomalyName, number>>
+    tcpPackets: number
+    vantagePoints: number
+    /** Segments captured at two views or more (sampled; see segment-match.ts). */
+    matchedSegments: number
+  }
+  notes: string[]
+}
+
+export type SessionsReport =
+  | (ReportBase & {mode: 'per-view'; rows: SessionRow[]})
+  | (ReportBase & {mode: 'connections'; rows: ConnectionRow[]})
+
+export interface CollectOptions {
+  /** One row per session per vantage point instead of per connection. */
+  perView?: boolean
+  flagged?: boolean
+  verifyChecksums?: boolean
+  /** TCP port of the control channel (default 7070). */
+  controlPort?: number
+  /** Vantage point assignments (--vantage). */
+  vantage?: readonly VantageAssignment[]
+  /** What '-' reads (default process.stdin). */
+  stdin?: Readable
+}
+
+export const KIND_NOTE = 'kind: handoff = a handoff-req names the connection (client ip:port → VIP:port, or → the BE address at the LAN / BE inside) and its hid got a handoff-ack; ' +
+  'fallback = the req got a handoff-nack (the FE served it); local = no req names it, but its server is the service address of a node of the control channel ' +
+  '(a hello\'s addr, a req\'s vip or an ack\'s baddr), not on the control port; plain = anything else (no control traffic in the traces: every row is plain)'
+
+export class UsageError extends Error {}
+
+/** The report for `paths` ('-' = standard input, once). */
+export async function collectSessions(paths: string[], filter: SessionFilter, opts: CollectOptions = {}): Promise<SessionsReport> {
+  if (paths.filter((p) => p === '-').length > 1) throw new UsageError('standard input (-) can be read once only: give it once')
+  let spool: Spool | null = null
+  try {
+    if (paths.includes('-')) spool = await spoolStream(opts.stdin ?? process.stdin)
+    const real = paths.map((p) => (p === '-' ? spool!.path : p))
+    return await collect(real, paths.map(displayName), filter, opts)
+  } finally {
+    spool?.remove()
+  }
+}
+
+async function collect(paths: string[], names: string[], filter: SessionFilter, opts: CollectOptions): Promise<SessionsReport> {
+  const perView = opts.perView ?? false
+  const vantage = opts.vantage ?? []
+  const corr = await correlateHandoffs(paths, opts.controlPort ?? CONTROL_PORT, vantage)
+  // The control pass names files by path: the spool's path is '<stdin>' to the user.
+  for (const h of corr.handoffs) if (h.ackView !== null) h.ackView.file = names[h.ackView.fileIndex]!
+  const index = new HandoffIndex(corr)
+  const skew = new SkewEstimator()
+  const matcher = new SegmentMatcher(skew)
+  const merger = perView ? null : new ConnectionMerger()
+  const views: View[] = []
+  const shown: SessionRow[] = []
+  const all: SessionRow[] = []
+  const files: FileSessionsResult[] = []
+  const anomalies: Partial<Record<AnomalyName, number>> = {}
+  const syns: SynSighting[] = []
+  const ifaceNames = new Map<string, string | null>()
+  const flagged: FlaggedPacket[] = []
+  // Per-view counts, of every row (shown or not).
+  const rowStates: Partial<Record<ConnState, number>> = {}
+  const rowKinds: Partial<Record<SessionKind, number>> = {}
+  let total = 0
+
+  for (let fi = 0; fi < paths.length; fi++) {
+    const file = names[fi]!
+    const fileViews: View[] = []
+    const viewOf = (iface: number, name: string | null): View => {
+      let v = fileViews[iface]
+      if (v === undefined) {
+        v = resolveView(fi, file, iface, name ?? undefined, vantage)
+        fileViews[iface] = v
+        views.push(v)
+      }
+      return v
+    }
+    const ifNames: (string | null)[] = []
+    const pending: FlaggedPacket[] = []
+    const shownStreams = new Set<number>()
+    const r = await fileSessions(paths[fi]!, {
+      name: file,
+      verifyChecksums: opts.verifyChecksums,
+      onInterface: (i: CaptureInterface) => { ifNames[i.id] = i.name ?? null },
+      onTcp: (dec, rec) => matcher.add(dec, viewOf(rec.interfaceId, ifNames[rec.interfaceId] ?? null), rec.tsSec + rec.tsNsec / 1e9),
+      onRow: (row, s) => {
+        total++
+        ifaceNames.set(`${row.file}#${row.interface}`, row.interfaceName)
+        const view = viewOf(row.interface, row.interfaceName)
+        row.vantage = view.kind
+        const clientIsn = s.stats[0].isn
+        const first = s.firstSec + s.firstNsec / 1e9
+        const last = s.lastSec + s.lastNsec / 1e9
+        const c = index.classify({client: row.client, clientPort: row.clientPort, server: row.server, serverPort: row.serverPort,
+          clientIsn, first, last, rolesGuessed: row.rolesFrom === 'first-packet'})
+        row.kind = c.kind
+        row.hid = c.hid
+        row.frontend = c.frontend
+        row.backend = c.backend
+        // A latency candidate: the client's SYN to the VIP of a session classify() tied to this handoff (by its ISN,
+        // or, when the req's ciss is not the wire's, by time), at a view that is not the control one.
+        const h = c.handoff
+        if (h !== null && s.synSec >= 0 && normAddr(row.server) === h.vip && view.kind !== 'control') {
+          syns.push({hid: h.hid, t: s.synSec + s.synNsec / 1e9, fileIndex: fi, view})
+        }
+        rowStates[row.state] = (rowStates[row.state] ?? 0) + 1
+        rowKinds[row.kind] = (rowKinds[row.kind] ?? 0) + 1
+        for (const [k, v] of Object.entries(row.anomalies)) anomalies[k as AnomalyName] = (anomalies[k as AnomalyName] ?? 0) + (v ?? 0)
+        if (merger !== null) {
+          merger.add({row, view, isn: clientIsn, first, last, handoff: c.handoff})
+          all.push(row)
+        } else if (matches(row, filter)) {
+          shown.push(row)
+          shownStreams.add(row.stream)
+        }
+      },
+      onFlagged: opts.flagged ? (p) => pending.push(p) : undefined,
+    })
+    files.push(r)
+    // Per-view: only the shown sessions' packets; connections: which are shown is known at the end.
+    if (opts.flagged) flagged.push(...(merger === null ? pending.filter((p) => shownStreams.has(p.stream)) : pending))
+  }
+
+  const lat = latencies(corr, syns, (f, i) => ifaceNames.get(`${f}#${i}`) ?? null)
+  for (const row of merger === null ? shown : all) {
+    const l = row.hid === null || row.kind !== 'handoff' ? undefined : lat.get(row.hid)
+    if (l === undefined) continue
+    row.handoffLatencyMs = l.ms
+    row.handoffLatencyFrom = {synView: l.synView, ackView: l.ackView, sameClock: l.sameClock}
+  }
+
+  const offsets = skew.offsets(views)
+  const base = {
+    files,
+    views: views.map((v, i): ViewInfo => ({file: v.file, iface: v.iface, name: v.name, vantage: v.kind, from: v.from,
+      offsetMs: offsets[i]!.offset === null ? null : Math.round(offsets[i]!.offset! * 1e6) / 1e3,
+      reference: offsets[i]!.reference, samples: offsets[i]!.samples})),
+    notes: notes(perView, corr.handoffs.some((h) => h.ackT !== null)),
+  }
+  const summaryOf = (byState: Partial<Record<ConnState, number>>, byKind: Partial<Record<SessionKind, number>>, connections: number | null) => {
+    return {
+      sessions: total, connections, byState, byKind,
+      handoffs: {
+        total: corr.handoffs.length,
+        handedOff: corr.handoffs.filter((h) => h.outcome === 'handed-off').length,
+        nacked: corr.handoffs.filter((h) => h.outcome === 'nacked').length,
+        noReply: corr.handoffs.filter((h) => h.outcome === 'no-reply').length,
+      },
+      anomalies, tcpPackets: files.reduce((n, f) => n + f.tcpPackets, 0), vantagePoints: views.length,
+      matchedSegments: matcher.matches,
+    }
+  }
+
+  if (merger === null) {
+    const order = new Map(names.map((n, i) => [n, i]))
+    shown.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.interface - b.interface || a.firstFrame - b.firstFrame)
+    return {...base, mode: 'per-view', rows: shown, ...(opts.flagged ? {flagged} : {}),
+      summary: {...summaryOf(rowStates, rowKinds, null), shown: shown.length}}
+  }
+  const connections = merger.rows()
+  const rows = connections.filter((c) => matchesConnection(c, filter))
+  const byState: Partial<Record<ConnState, number>> = {}
+  const byKind: Partial<Record<SessionKind, number>> = {}
+  for (const x of connections) {
+    byState[x.state] = (byState[x.state] ?? 0) + 1
+    byKind[x.kind] = (byKind[x.kind] ?? 0) + 1
+  }
+  const summary = {...summaryOf(byState, byKind, connections.length), shown: rows.length}
+  let shownFlagged: FlaggedPacket[] | undefined
+  if (opts.flagged) {
+    const keys = new Set(rows.flatMap((c) => c.seenAt.map((x) => `${x.file}#${x.stream}`)))
+    shownFlagged = flagged.filter((p) => keys.has(`${p.file}#${p.stream}`))
+  }
+  return {...base, mode: 'connections', rows, ...(shownFlagged ? {flagged: shownFlagged} : {}), summary}
+}
+
+/** The filters on a merged connection; --server also names a leg's server (the BE address of a forwarded leg). */
+export function matchesConnection(c: ConnectionRow, f: SessionFilter): boolean {
+  if (f.server && f.server.length > 0) {
+    const wanted = f.server
+    if (!wanted.includes(c.server) && !c.seenAt.some((x) => wanted.includes(x.server))) return false
+  }
+  return matches(c, {...f, server: undefined})
+}
+
+function notes(perView: boolean, latency: boolean): string[] {
+  const out = [perView
+    ? 'each (file, interface) is its own vantage point: a connection seen at several points is listed once per point (--per-view; the rows of one handed-off connection share its hid)'
+    : 'one row per client connection, merged over every vantage point (a handoff\'s legs by its hid; other connections by their endpoints); ' +
+      'state, history, packets, bytes, duration from the view nearest the client (* in "seen at": client side, else LAN, else BE inside, FE inside, the forwarded leg); --per-view lists every view\'s session',
+  KIND_NOTE]
+  if (latency) {
+    out.push('handoff latency = capture time of the handoff-ack (control view) − capture time of the client\'s SYN (a view in the same file first, ' +
+      'then client side, LAN, node inside); views in different files are different clocks (handoffLatencyFrom.sameClock false)')
+  }
+  return out
+}
