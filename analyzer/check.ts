@@ -1,6 +1,7 @@
 // `handoff check`: the traces against the spec (§5). Pipeline:
-//   1. control messages, whole (correlate/control.ts), and the framing
-//      errors (control/channels.ts);
+//   1. one pass over the control channel (correlate/control-pass.ts): control
+//      messages, whole (correlate/control.ts), and the framing errors
+//      (control/channels.ts);
 //   2. handoffs assembled by hid (correlate/assemble.ts);
 //   3. one pass over every packet of every trace: segments of those
 //      handoffs kept per leg and vantage point, return streams reassembled;
@@ -9,12 +10,11 @@
 //      where it is not; then the global ones (orphans, framing, control
 //      checksums).
 // Traffic of no handoff is read and dropped: it never raises a check id.
-// Files are read three times (steps 1 and 3); see assemble.ts for memory:
+// Files are read twice (steps 1 and 3); see assemble.ts for memory:
 // each handoff is judged as soon as it is over (step 4 runs inside step 3).
-import {extractControlMessages} from './control/channels.js'
 import {CONTROL_PORT} from './control/messages.js'
 import {alignStateWithWire, assembleHandoffs, collectSegments, connectionLabel, type Handoff} from './correlate/assemble.js'
-import {collectControl} from './correlate/control.js'
+import {readControlPass} from './correlate/control-pass.js'
 import {SkewEstimator} from './correlate/skew.js'
 import type {VantageAssignment, View} from './correlate/vantage.js'
 import * as lateForward from './checks/late-forward.js'
@@ -57,10 +57,7 @@ export interface CheckReport {
 export async function runCheck(paths: readonly string[], opts: CheckOptions = {}): Promise<CheckReport> {
   const port = opts.controlPort ?? CONTROL_PORT
   const vantage = opts.vantage ?? []
-  // Only the framing errors of this report are used: let the rest go.
-  const framingReport = await extractControlMessages([...paths], {port})
-  const framing = {rows: framingReport.rows.filter((r) => r.kind === 'error'), captureErrors: framingReport.captureErrors}
-  const control = await collectControl(paths, port)
+  const {control, framing} = await readControlPass(paths, port)
   const controlMessages = control.messages.length
   const {handoffs, orphans} = assembleHandoffs(control.messages)
   control.messages = []
@@ -105,8 +102,7 @@ export async function runCheck(paths: readonly string[], opts: CheckOptions = {}
     const n = violations.filter((v) => v.id === id).length
     if (n > 0) byId[id] = n
   }
-  const captureErrors = dedupeErrors([...framing.captureErrors.map((e) => ({file: e.file, message: e.message})), ...control.captureErrors,
-    ...collected.captureErrors])
+  const captureErrors = dedupeErrors([...framing.captureErrors, ...control.captureErrors, ...collected.captureErrors])
   return {
     files: paths.map((p) => {
       const file = p === '-' ? '<stdin>' : p
