@@ -38,7 +38,9 @@ export async function readControlPass(paths: readonly string[], port: number): P
     try {
       await readCapture(path, {
         onPacket: (rec) => {
-          const d = mayBeTcpPort(rec.linkType, rec.data, rec.capLen, port) ? dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen) : null
+          // The record's buffer and offset, not rec.data: no view made per packet.
+          const d = mayBeTcpPort(rec.linkType, rec.buffer, rec.dataOffset, rec.capLen, port)
+            ? dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset) : null
           extractor.packet(rec, d)
           collector.packet(rec, d)
         },

@@ -11,15 +11,16 @@
 // would not report TCP with that port), true means "decode it".
 import {LINKTYPE} from './linktype.js'
 
-export function mayBeTcpPort(linkType: number, b: Uint8Array, capLen: number, port: number): boolean {
-  const end = capLen < b.length ? capLen : b.length
+/** The frame is b[start, start + capLen) (clamped to b.length), as PacketDecoder.decode takes it. */
+export function mayBeTcpPort(linkType: number, b: Uint8Array, start: number, capLen: number, port: number): boolean {
+  const end = start + capLen < b.length ? start + capLen : b.length
   let o: number
   if (linkType === LINKTYPE.ETHERNET) {
-    if (end < 14 + 20 || b[12] !== 0x08 || b[13] !== 0x00) return true
-    o = 14
+    if (end - start < 14 + 20 || b[start + 12] !== 0x08 || b[start + 13] !== 0x00) return true
+    o = start + 14
   } else if (linkType === LINKTYPE.RAW || linkType === LINKTYPE.DLT_RAW_12 || linkType === LINKTYPE.DLT_RAW_14 ||
     linkType === LINKTYPE.IPV4) {
-    o = 0
+    o = start
   } else return true
   if (end - o < 20 || b[o]! >> 4 !== 4) return true
   const hl = (b[o]! & 15) * 4
