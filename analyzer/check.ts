@@ -58,7 +58,7 @@ export async function runCheck(paths: readonly string[], opts: CheckOptions = {}
   const port = opts.controlPort ?? CONTROL_PORT
   const vantage = opts.vantage ?? []
   const {control, framing} = await readControlPass(paths, port)
-  const controlMessages = control.messages.length
+  const controlMessages = control.count
   const {handoffs, orphans} = assembleHandoffs(control.messages)
   control.messages = []
   const sink = new ViolationSink()
@@ -72,10 +72,14 @@ export async function runCheck(paths: readonly string[], opts: CheckOptions = {}
     for (const c of CONNECTION_CHECKS) c.check(ctx)
     summaries.push(summarize(h, ctx.fwd.length, ctx.fwd.filter((p) => p.exp !== null).length, ctx.ret.length,
       ctx.ret.filter((p) => p.exp !== null).length, sink.list.length - before))
-    // Judged: let the headers go (forwarded segments seen later are collected again, for late-forward).
+    // Judged: let the headers go (forwarded segments seen later are collected again, for late-forward), and
+    // what only judging used: the replayed packets and the translation state (late forwards are judged
+    // without the client's segments, so without an expected rewrite).
     h.segs = []
     h.streamEvents.clear()
+    h.clientViews.clear()
     if (h.req) h.req.msg.pkts = []
+    h.state = null
   }
   const collected = await collectSegments(paths, handoffs, {controlPort: port, vantage, judge})
   // Segments forwarded after a handoff was judged (well after its terminate).

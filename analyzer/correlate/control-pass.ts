@@ -21,14 +21,15 @@ import {PacketDecoder} from '../wire/decode.js'
 import {ControlCollector, type ControlCollection} from './control.js'
 
 export interface ControlPass {
-  /** Control messages in time order, and the files that could not be read to the end. */
+  /** The handoffs' control messages (req, ack, nack, terminate) in time order, the count of all, and the files that could not be read to the end. */
   control: ControlCollection
   /** control-framing errors (rows of kind 'error', in `handoff messages` order). */
   framing: {rows: ControlRow[]; captureErrors: {file: string; message: string}[]}
 }
 
 export async function readControlPass(paths: readonly string[], port: number): Promise<ControlPass> {
-  const collector = new ControlCollector(port)
+  // Only the handoffs' messages are held (through the whole segment pass): the others are counted.
+  const collector = new ControlCollector(port, {handoffOnly: true})
   const extractor = new ControlExtractor({port, messageRows: false})
   const dec = new PacketDecoder({verifyChecksums: false})
   for (let fi = 0; fi < paths.length; fi++) {

@@ -34,6 +34,8 @@ export interface FramedMessage {
 
 export interface ControlCollection {
   messages: FramedMessage[]
+  /** Messages decoded (deduplicated), kept or not (see ControlCollector's handoffOnly). */
+  count: number
   captureErrors: {file: string; message: string}[]
 }
 
@@ -61,9 +63,14 @@ export async function collectControl(paths: readonly string[], port: number): Pr
  */
 export class ControlCollector {
   private readonly messages: FramedMessage[] = []
+  private count = 0
   private readonly captureErrors: ControlCollection['captureErrors'] = []
-  /** Frames seen already: directed 4-tuple | sequence number | length. */
-  private readonly seen = new Set<string>()
+  /**
+   * Frames seen already, per directed 4-tuple: sequence number × 2^21 +
+   * frame length (a number, not a key string per message: this lives as long
+   * as the trace is read).
+   */
+  private readonly seen = new Map<string, Set<number>>()
   private readonly reader = new MsgpackReader()
   private file = ''
   private fi = 0
@@ -71,7 +78,12 @@ export class ControlCollector {
   private cur = {iface: 0, tsSec: 0, tsNsec: 0}
   private last = 0
 
-  constructor(readonly port: number) {}
+  /**
+   * handoffOnly: keep only the messages of handoffs (req, ack, nack,
+   * terminate) — hello and ping/pong are only counted — for a caller that
+   * holds the messages through a long trace.
+   */
+  constructor(readonly port: number, private readonly opts: {handoffOnly?: boolean} = {}) {}
 
   beginFile(fi: number, path: string): void {
     this.fi = fi
@@ -106,17 +118,19 @@ export class ControlCollector {
   finish(): ControlCollection {
     const messages = this.messages
     messages.sort((a, b) => a.t - b.t || a.fileIndex - b.fileIndex || a.frame - b.frame)
-    return {messages, captureErrors: this.captureErrors}
+    return {messages, count: this.count, captureErrors: this.captureErrors}
   }
 
   private open(c: TcpConnection): [StreamHandlers, StreamHandlers] {
-    const {file, fi, seen, reader, messages} = this
+    const {file, fi, reader, messages} = this
     const iface = this.cur.iface
     const make = (fromClient: boolean): StreamHandlers => {
       const s = fromClient ? c.client : c.server
       const r = fromClient ? c.server : c.client
       const dkey = `${s.addr}:${s.port} > ${r.addr}:${r.port}`
       const idx = fromClient ? 0 : 1
+      let seen = this.seen.get(dkey)
+      if (seen === undefined) this.seen.set(dkey, (seen = new Set()))
       let decoder: FrameDecoder | null = null
       let syncing = false
       return {
@@ -132,9 +146,11 @@ export class ControlCollector {
           }
           for (const ev of decoder.push(chunk, off)) {
             if (ev.kind !== 'message') continue
-            const key = `${dkey}|${c.streams![idx].seqOf(ev.offset)}|${ev.length}`
+            const key = c.streams![idx].seqOf(ev.offset) * 0x200000 + ev.length
             if (seen.has(key)) continue
             seen.add(key)
+            this.count++
+            if (this.opts.handoffOnly && !HANDOFF_TYPES.has(ev.msg.t)) continue
             const cur = this.cur
             messages.push({msg: ev.msg, file, fileIndex: fi, iface, frame, tsSec: cur.tsSec, tsNsec: cur.tsNsec,
               t: cur.tsSec + cur.tsNsec / 1e9, direction: dkey})
@@ -147,6 +163,9 @@ export class ControlCollector {
     return [make(true), make(false)]
   }
 }
+
+/** The messages of a handoff (assemble.ts): the rest is hello and ping / pong. */
+const HANDOFF_TYPES: ReadonlySet<string> = new Set(['handoff-req', 'handoff-ack', 'handoff-nack', 'terminate'])
 
 function frameStartsAt(chunk: Uint8Array, reader: MsgpackReader): boolean {
   if (chunk.length < LENGTH_PREFIX + 1) return false
