@@ -23,8 +23,12 @@
 // one interface per vantage point) memory grows with the connections active
 // at a time; with several files, with the handed-off traffic of all but the
 // last. Handoffs without a terminate are judged at the end. Other traffic is
-// decoded and dropped. Still up front: the control messages (pass 1), all of
-// them, with their `pkts`.
+// decoded (no checksums summed) and dropped without allocating anything.
+// Still up front, for the whole pass: the handoffs' control messages (pass 1,
+// correlate/control-pass.ts; hello / ping / pong are not kept), a few KiB
+// per handoff (its `pkts` and translation state go once it is judged). So
+// what grows with the trace is that, and one summary per handoff for the
+// report.
 import {readCapture} from '../capture/read.js'
 import {CaptureError} from '../capture/types.js'
 import type {HandoffAck, HandoffNack, HandoffReq, Terminate} from '../control/messages.js'
@@ -266,8 +270,11 @@ interface Entry {
   baddr4: number
 }
 
-/** The same segments shared by every segment with no SACK block (read only). */
+/** One empty list shared by every segment with no SACK block (read only). */
 const NO_SACK: number[] = []
+
+/** Capture time after a handoff's terminate at which it is judged and its segments let go. */
+export const JUDGE_GRACE_SEC = 5
 
 /**
  * Pass over the traces: every TCP segment tied to a handoff is kept (see the
@@ -280,9 +287,6 @@ const NO_SACK: number[] = []
  * allocates nothing; only a kept segment has its checksums verified, its
  * header copied and its payload hashed.
  */
-/** Capture time after a handoff's terminate at which it is judged and its segments let go. */
-export const JUDGE_GRACE_SEC = 5
-
 export async function collectSegments(paths: readonly string[], handoffs: readonly Handoff[], opts: {
   controlPort: number; vantage: readonly VantageAssignment[]
   /** Called once a handoff is over (terminate + JUDGE_GRACE_SEC of capture time, in the last file) or at the end. */
