@@ -162,6 +162,12 @@ export interface ExtractOptions {
    * messages out.
    */
   messageRows?: boolean
+  /**
+   * Delivered bytes kept per direction to compare retransmissions with (the
+   * overlap-mismatch notes); default 64 KiB. 0: no such notes, and nothing
+   * held per connection between its packets but the out-of-order ones.
+   */
+  historyBytes?: number
 }
 
 /** The key fields of each message type, as plain JSON values. */
@@ -286,7 +292,8 @@ export class ControlExtractor {
     this.tsNsec = 0
     this.curIface = 0
     this.lastFrame = 0
-    this.table = new TcpConnectionTable({serverPort: this.port, open: (c) => this.openConnection(c)})
+    this.table = new TcpConnectionTable({serverPort: this.port, open: (c) => this.openConnection(c),
+      ...(this.opts.historyBytes !== undefined ? {historyBytes: this.opts.historyBytes} : {})})
   }
 
   /**

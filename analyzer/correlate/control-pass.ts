@@ -30,7 +30,8 @@ export interface ControlPass {
 export async function readControlPass(paths: readonly string[], port: number): Promise<ControlPass> {
   // Only the handoffs' messages are held (through the whole segment pass): the others are counted.
   const collector = new ControlCollector(port, {handoffOnly: true})
-  const extractor = new ControlExtractor({port, messageRows: false})
+  // Framing errors only: no message rows, no retransmission notes (so no history of the streams).
+  const extractor = new ControlExtractor({port, messageRows: false, historyBytes: 0})
   const dec = new PacketDecoder({verifyChecksums: false})
   for (let fi = 0; fi < paths.length; fi++) {
     const path = paths[fi]!

@@ -90,7 +90,8 @@ export class ControlCollector {
     this.file = path === '-' ? '<stdin>' : path
     this.cur = {iface: 0, tsSec: 0, tsNsec: 0}
     this.last = 0
-    this.table = new TcpConnectionTable({serverPort: this.port, open: (c) => this.open(c)})
+    // No history of delivered bytes: it only serves to compare retransmissions, which no message depends on.
+    this.table = new TcpConnectionTable({serverPort: this.port, open: (c) => this.open(c), historyBytes: 0})
   }
 
   /**
