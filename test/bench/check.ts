@@ -26,8 +26,9 @@
 //    0.7×) and, against tshark's quiet 88 s, about 3× (aim 25×): not met (the
 //    run printed 23.8×, against a tshark round slowed by the load).
 //    Peak RSS on the trace twice as long (BENCH_CLONES=2784): 542 MiB
-//    (before: 1,298 MiB; CPU 56 s, before 118 s). JSON output byte-identical
-//    before and after on both and on every sample trace. What
+//    (before: 1,298 MiB; CPU 56 s, before 118 s). `check --json` output is
+//    byte-identical before and after on the 2 M-packet trace and on every
+//    sample trace. What
 //    still grows with the trace: the handoffs' control messages, held from
 //    the first pass to their judging (a few KiB each), and one summary per
 //    handoff. CPU profile (x1392): the segment pass's per-packet callback
