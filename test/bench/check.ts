@@ -16,15 +16,16 @@
 //
 // Figures (2026-11-26, 2 cores shared with other jobs, load 8 to 14: wall
 // times swing 2× or more between runs, tshark's most of all — its single
-// round took 859 s in one run and 678 s in the next, 88 s on a quiet machine):
+// round took 859, 678 and 270 s in three runs, 88 s on a quiet machine):
 //  - before the streaming rework (three reads of each file, a Seg and address
 //    strings for every TCP packet): check 104.6 s (38.4 s when quiet), 59 s
 //    of CPU, peak RSS 771 MiB; tcpdump 5.0 s (loaded);
 //  - after (one cheap control pass, then one segment pass that allocates
-//    nothing for packets of no handoff): check 28.5 s, --json 34.2 s, 26 s of
-//    CPU, peak RSS 471 MiB; tcpdump 1.0 s. That is about 0.04× tcpdump (aim
-//    0.7×) and, against tshark's quiet 88 s, about 3× (aim 25×): not met (the
-//    run printed 23.8×, against a tshark round slowed by the load).
+//    nothing for packets of no handoff): check 27.0 s, --json 27.4 s, 26 s of
+//    CPU, peak RSS 458 MiB (--json 520); tcpdump 0.78 s. That is 0.03×
+//    tcpdump (aim 0.7×) and, against tshark's quiet 88 s, about 3× (aim
+//    25×): not met (the runs printed 10.0× and 23.8×, against tshark rounds
+//    slowed by the load).
 //    Peak RSS on the trace twice as long (BENCH_CLONES=2784): 542 MiB
 //    (before: 1,298 MiB; CPU 56 s, before 118 s). `check --json` output is
 //    byte-identical before and after on the 2 M-packet trace and on every
