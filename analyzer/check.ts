@@ -1,6 +1,7 @@
 // `handoff check`: the traces against the spec (§5). Pipeline:
-//   1. control messages, whole (correlate/control.ts), and the framing
-//      errors (control/channels.ts);
+//   1. one pass over the control channel (correlate/control-pass.ts): control
+//      messages, whole (correlate/control.ts), and the framing errors
+//      (control/channels.ts);
 //   2. handoffs assembled by hid (correlate/assemble.ts);
 //   3. one pass over every packet of every trace: segments of those
 //      handoffs kept per leg and vantage point, return streams reassembled;
@@ -13,13 +14,12 @@
 // (correlate/infer.ts, two more passes); the checks that judge only the
 // control messages are not run on them (their `skip`).
 // Traffic of no handoff is read and dropped: it never raises a check id.
-// Files are read three times (steps 1 and 3); see assemble.ts for memory:
+// Files are read twice (steps 1 and 3); see assemble.ts for memory:
 // each handoff is judged as soon as it is over (step 4 runs inside step 3).
-import {extractControlMessages} from './control/channels.js'
 import {CONTROL_PORT} from './control/messages.js'
 import {alignStateWithWire, assembleHandoffs, collectSegments, connectionLabel, type Handoff} from './correlate/assemble.js'
-import {collectControl} from './correlate/control.js'
 import {inferHandoffs, type InferenceReport, type InferredHandoff} from './correlate/infer.js'
+import {readControlPass} from './correlate/control-pass.js'
 import {SkewEstimator} from './correlate/skew.js'
 import type {VantageAssignment, View} from './correlate/vantage.js'
 import * as lateForward from './checks/late-forward.js'
@@ -77,11 +77,8 @@ export interface CheckReport {
 export async function runCheck(paths: readonly string[], opts: CheckOptions = {}): Promise<CheckReport> {
   const port = opts.controlPort ?? CONTROL_PORT
   const vantage = opts.vantage ?? []
-  // Only the framing errors of this report are used: let the rest go.
-  const framingReport = await extractControlMessages([...paths], {port})
-  const framing = {rows: framingReport.rows.filter((r) => r.kind === 'error'), captureErrors: framingReport.captureErrors}
-  const control = await collectControl(paths, port)
-  const controlMessages = control.messages.length
+  const {control, framing} = await readControlPass(paths, port)
+  const controlMessages = control.count
   const {handoffs, orphans} = assembleHandoffs(control.messages)
   control.messages = []
   let inference: InferenceReport | undefined
@@ -104,10 +101,14 @@ export async function runCheck(paths: readonly string[], opts: CheckOptions = {}
     for (const c of CONNECTION_CHECKS) if (skip === undefined || !skip.includes(c.id as CheckId)) c.check(ctx)
     summaries.push(summarize(h, ctx.fwd.length, ctx.fwd.filter((p) => p.exp !== null).length, ctx.ret.length,
       ctx.ret.filter((p) => p.exp !== null).length, sink.list.length - before))
-    // Judged: let the headers go (forwarded segments seen later are collected again, for late-forward).
+    // Judged: let the headers go (forwarded segments seen later are collected again, for late-forward), and
+    // what only judging used: the replayed packets and the translation state (late forwards are judged
+    // without the client's segments, so without an expected rewrite).
     h.segs = []
     h.streamEvents.clear()
+    h.clientViews.clear()
     if (h.req) h.req.msg.pkts = []
+    h.state = null
   }
   const collected = await collectSegments(paths, handoffs, {controlPort: port, vantage, judge})
   // Segments forwarded after a handoff was judged (well after its terminate).
@@ -134,8 +135,7 @@ export async function runCheck(paths: readonly string[], opts: CheckOptions = {}
     const n = violations.filter((v) => v.id === id).length
     if (n > 0) byId[id] = n
   }
-  const captureErrors = dedupeErrors([...framing.captureErrors.map((e) => ({file: e.file, message: e.message})), ...control.captureErrors,
-    ...inferErrors, ...collected.captureErrors])
+  const captureErrors = dedupeErrors([...framing.captureErrors, ...control.captureErrors, ...inferErrors, ...collected.captureErrors])
   return {
     files: paths.map((p) => {
       const file = p === '-' ? '<stdin>' : p

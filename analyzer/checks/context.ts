@@ -9,6 +9,7 @@ import {PacketDecoder} from '../wire/decode.js'
 import {Engine} from '../../replayer/engine/engine.js'
 import {connectionLabel, wireIsns, type Handoff, type Seg} from '../correlate/assemble.js'
 import type {SkewEstimator} from '../correlate/skew.js'
+import type {View} from '../correlate/vantage.js'
 import {viewFields, type CheckId, type Value, type ViolationSink} from './types.js'
 
 export interface Fields {
@@ -71,15 +72,32 @@ function decodeFields(b: Uint8Array, linkType: number, origLen: number): Fields 
 }
 
 
+/** The same packet, unchanged (what two views of it share). */
+function samePacket(a: Seg, b: Seg): boolean {
+  return a.seq === b.seq && a.ack === b.ack && a.hash === b.hash && a.sport === b.sport && a.dport === b.dport && a.flags === b.flags &&
+    a.window === b.window && a.len === b.len && a.ipId === b.ipId && a.tsVal === b.tsVal && a.src === b.src && a.dst === b.dst
+}
+
 /** Feeds the skew estimator with this handoff's packets seen unchanged at two views. */
 export function addSkewSamples(h: Handoff, skew: SkewEstimator): void {
-  const first = new Map<string, Seg>()
+  // First copy of each packet, by a hash of its fields (numbers: no key string per segment); a bucket
+  // holds the first copies of distinct packets whose hashes collide.
+  const first = new Map<number, Seg | Seg[]>()
   for (const s of h.segs) {
     if (s.view.kind === 'control') continue
-    const k = `${s.src}|${s.sport}|${s.dst}|${s.dport}|${s.seq}|${s.ack}|${s.flags}|${s.window}|${s.len}|${s.hash}|${s.ipId}|${s.tsVal}`
-    const f = first.get(k)
-    if (f === undefined) first.set(k, s)
-    else if (f.view !== s.view) skew.add(f.view, f.t, s.view, s.t)
+    const k = (Math.imul(s.seq ^ Math.imul(s.ack, 0x9e3779b1), 0x85ebca6b) ^ s.hash ^ Math.imul(s.sport * 65536 + s.dport, 0xc2b2ae35) ^
+      Math.imul(s.flags * 65536 + s.window, 0x27d4eb2f) ^ Math.imul(s.len, 0x165667b1)) >>> 0
+    const b = first.get(k)
+    let f: Seg | undefined
+    if (b === undefined) first.set(k, s)
+    else if (!Array.isArray(b)) {
+      if (samePacket(b, s)) f = b
+      else first.set(k, [b, s])
+    } else {
+      f = b.find((x) => samePacket(x, s))
+      if (f === undefined) b.push(s)
+    }
+    if (f !== undefined && f.view !== s.view) skew.add(f.view, f.t, s.view, s.t)
   }
 }
 
@@ -102,7 +120,13 @@ export function buildContext(h: Handoff, sink: ViolationSink): HandoffContext {
         ...(extra.seen !== undefined ? {seen: extra.seen} : {})})
     },
   }
-  const vk = (s: Seg) => `${s.view.file}#${s.view.iface}`
+  // "file#iface" per view, made once per view rather than per segment.
+  const viewKeys = new Map<View, string>()
+  const vk = (s: Seg) => {
+    let k = viewKeys.get(s.view)
+    if (k === undefined) viewKeys.set(s.view, (k = `${s.view.file}#${s.view.iface}`))
+    return k
+  }
   // Client-facing view: a client-side view if one saw the connection, else a LAN view; among several, the
   // one with the most segments from the VIP (a node-inside capture that defaulted to LAN has none).
   const fromVip = new Map<string, {kind: string; n: number}>()
@@ -121,24 +145,20 @@ export function buildContext(h: Handoff, sink: ViolationSink): HandoffContext {
   const hasLanFwd = h.segs.some((s) => s.leg === 'forward' && s.view.kind === 'lan')
   const st = h.state
   const eng = st ? new Engine(st) : null
-  // Client segments, indexed by content for the forward match.
-  const cIndex = new Map<string, Seg[]>()
-  const fkey = (s: Seg) => `${s.seq}|${s.flags}|${s.len}|${s.hash}|${s.hasTs ? s.tsVal : -1}|${s.ipId}`
-  const bIndex = new Map<string, Seg[]>()
-  const rkey = (s: Seg) => `${s.flags}|${s.len}|${s.hash}|${s.ack}|${s.ipId}`
+  // Client segments, indexed by content for the forward match (seq, flags, len, payload, timestamp, IP id);
+  // BE TCP segments for the return match (flags, len, payload, ack, IP id).
+  const cIndex = new SegIndex((s) => mix(s.seq, s.flags, s.len, s.hash, s.hasTs ? s.tsVal : -1, s.ipId),
+    (a, b) => a.seq === b.seq && a.flags === b.flags && a.len === b.len && a.hash === b.hash &&
+      (a.hasTs ? a.tsVal : -1) === (b.hasTs ? b.tsVal : -1) && a.ipId === b.ipId)
+  const bIndex = new SegIndex((s) => mix(s.flags, s.len, s.hash, s.ack, s.ipId, 0),
+    (a, b) => a.flags === b.flags && a.len === b.len && a.hash === b.hash && a.ack === b.ack && a.ipId === b.ipId)
   for (const s of h.segs) {
     if (s.leg === 'client') {
       ctx.client.push(s)
-      const k = fkey(s)
-      const l = cIndex.get(k)
-      if (l) l.push(s)
-      else cIndex.set(k, [s])
+      cIndex.add(s)
     } else if (s.leg === 'be-raw') {
       ctx.beRaw.push(s)
-      const k = rkey(s)
-      const l = bIndex.get(k)
-      if (l) l.push(s)
-      else bIndex.set(k, [s])
+      bIndex.add(s)
     } else if (s.leg === 'fe-own') ctx.feOwn.push(s)
   }
   const expOf = (o: Seg, fwd: boolean): Fields | null => {
@@ -151,10 +171,11 @@ export function buildContext(h: Handoff, sink: ViolationSink): HandoffContext {
     if (!cands || cands.length === 0) return {seen, origin: null, exp: null}
     let pick: Pair | null = null
     let dt = Infinity
+    const seenFields = fieldsOf(seen)
     for (const o of cands) {
       const exp = expOf(o, fwd)
       if (exp === null) continue
-      if (sameFields(exp, fieldsOf(seen))) return {seen, origin: o, exp}
+      if (sameFields(exp, seenFields)) return {seen, origin: o, exp}
       const d = Math.abs(seen.t - o.t)
       if (d < dt) { dt = d; pick = {seen, origin: o, exp} }
     }
@@ -162,22 +183,61 @@ export function buildContext(h: Handoff, sink: ViolationSink): HandoffContext {
   }
   // A packet from the client to anything but the VIP that the client-side view saw too was sent by the
   // client itself (e.g. its reset to a BE address it got a stray segment from): not forwarded by the FE.
-  const ownKey = (s: Seg) => `${s.src}|${s.sport}|${s.dst}|${s.dport}|${s.seq}|${s.ack}|${s.flags}|${s.len}|${s.hash}|${s.ipId}`
-  const sentByClient = new Set<string>()
-  for (const s of h.segs) if (s.view.kind === 'client' && s.src === h.cip && !(s.dst === h.vip && s.dport === h.vport)) sentByClient.add(ownKey(s))
-  const fwdView = (s: Seg) => (hasLanFwd ? s.view.kind === 'lan' : s.view.kind === 'inside') && !sentByClient.has(ownKey(s))
+  const sentByClient = new SegIndex((s) => mix(s.seq, s.ack, s.flags, s.len, s.hash, s.sport * 65536 + s.dport),
+    (a, b) => a.src === b.src && a.sport === b.sport && a.dst === b.dst && a.dport === b.dport && a.seq === b.seq && a.ack === b.ack &&
+      a.flags === b.flags && a.len === b.len && a.hash === b.hash && a.ipId === b.ipId)
+  for (const s of h.segs) if (s.view.kind === 'client' && s.src === h.cip && !(s.dst === h.vip && s.dport === h.vport)) sentByClient.add(s)
+  const fwdView = (s: Seg) => (hasLanFwd ? s.view.kind === 'lan' : s.view.kind === 'inside') && sentByClient.get(s) === undefined
   for (const s of h.segs) {
-    if (s.leg === 'return' && vk(s) === ctx.clientView) ctx.ret.push(best(s, bIndex.get(rkey(s)), false))
-    else if (s.leg === 'forward' && fwdView(s)) ctx.fwd.push(best(s, cIndex.get(fkey(s)), true))
+    if (s.leg === 'return' && vk(s) === ctx.clientView) ctx.ret.push(best(s, bIndex.get(s), false))
+    else if (s.leg === 'forward' && fwdView(s)) ctx.fwd.push(best(s, cIndex.get(s), true))
     else if (s.leg === 'stray-return' && vk(s) === ctx.clientView) {
-      const p = best(s, bIndex.get(rkey(s)), false)
+      const p = best(s, bIndex.get(s), false)
       if (p.exp !== null) ctx.ret.push(p)
     } else if (s.leg === 'stray-forward' && fwdView(s)) {
-      const p = best(s, cIndex.get(fkey(s)), true)
+      const p = best(s, cIndex.get(s), true)
       if (p.exp !== null) ctx.fwd.push(p)
     }
   }
   return ctx
+}
+
+/** A 32-bit mix of six numbers (integers), for SegIndex. */
+function mix(a: number, b: number, c: number, d: number, e: number, f: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b)
+  h = Math.imul(h ^ b ^ (h >>> 15), 0xc2b2ae35)
+  h = Math.imul(h ^ c ^ (h >>> 13), 0x27d4eb2f)
+  h = Math.imul(h ^ d ^ (h >>> 15), 0x165667b1)
+  h = Math.imul(h ^ e ^ (h >>> 13), 0x85ebca6b)
+  return (h ^ f ^ (h >>> 16)) >>> 0
+}
+
+/**
+ * Segments by content: a map from a numeric hash of some fields to the
+ * segments with those fields, in the order added (the string keys this
+ * replaced cost one string per segment). Buckets whose hashes collide are
+ * told apart by `eq`.
+ */
+class SegIndex {
+  private readonly m = new Map<number, Seg[]>()
+  constructor(private readonly hash: (s: Seg) => number, private readonly eq: (a: Seg, b: Seg) => boolean) {}
+
+  add(s: Seg): void {
+    const k = this.hash(s)
+    const l = this.m.get(k)
+    if (l) l.push(s)
+    else this.m.set(k, [s])
+  }
+
+  /** The segments added whose fields are those of s, in the order added; undefined when none. */
+  get(s: Seg): Seg[] | undefined {
+    const l = this.m.get(this.hash(s))
+    if (l === undefined) return undefined
+    const eq = this.eq
+    if (l.every((x) => eq(x, s))) return l
+    const same = l.filter((x) => eq(x, s))
+    return same.length > 0 ? same : undefined
+  }
 }
 
 export function sameFields(a: Fields, b: Fields): boolean {

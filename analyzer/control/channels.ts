@@ -26,7 +26,7 @@
 //   is read.
 
 import {readCapture} from '../capture/read.js'
-import {CaptureError} from '../capture/types.js'
+import {CaptureError, type PacketRecord} from '../capture/types.js'
 import {TcpConnectionTable, type StreamEndReason, type StreamHandlers, type TcpConnection} from '../flows/reassembly.js'
 import {formatIso} from '../inspect/timestamp.js'
 import {PacketDecoder} from '../wire/decode.js'
@@ -154,6 +154,20 @@ export interface ExtractOptions {
   verifyChecksums?: boolean
   /** Attach each whole decoded message to its row (`msg`), e.g. for the `pkts` bytes. */
   keepMessages?: boolean
+  /**
+   * List the messages (default true). false: only the control-framing errors
+   * are kept, for a caller that has the messages from elsewhere and must not
+   * hold one row per message of a long trace; `rows`, the summary's message
+   * counts, node names and the connections' message counts then leave the
+   * messages out.
+   */
+  messageRows?: boolean
+  /**
+   * Delivered bytes kept per direction to compare retransmissions with (the
+   * overlap-mismatch notes); default 64 KiB. 0: no such notes, and nothing
+   * held per connection between its packets but the out-of-order ones.
+   */
+  historyBytes?: number
 }
 
 /** The key fields of each message type, as plain JSON values. */
@@ -218,247 +232,293 @@ interface DirState {
  * read before the damage). Other errors (bugs, I/O on our side) propagate.
  */
 export async function extractControlMessages(paths: string | string[], opts: ExtractOptions = {}): Promise<ControlReport> {
-  const port = opts.port ?? CONTROL_PORT
   const files = typeof paths === 'string' ? [paths] : paths
-  const rows: ControlRow[] = []
-  const notes: ControlNote[] = []
-  const dedupe = new Map<string, ControlRow>()
-  const conns = new Map<string, ControlConnection>()
-  /** Node names per connection key and endpoint ("addr|port"). */
-  const names = new Map<string, Map<string, string>>()
-  const fileResults: ControlFileResult[] = []
-  const captureErrors: ControlReport['captureErrors'] = []
-  let duplicatesMerged = 0
-  const reader = new MsgpackReader()
-
+  const x = new ControlExtractor(opts)
   for (const path of files) {
-    const file = path === '-' ? '<stdin>' : path
     const dec = new PacketDecoder({verifyChecksums: opts.verifyChecksums ?? false})
-    const fr: ControlFileResult = {file, packets: 0, controlPackets: 0}
-    fileResults.push(fr)
-    let tsSec = 0
-    let tsNsec = 0
-    let curIface = 0
-
-    const table = new TcpConnectionTable({
-      serverPort: port,
-      open: (c) => openConnection(c),
-    })
-
-    const openConnection = (c: TcpConnection): [StreamHandlers, StreamHandlers] => {
-      const iface = curIface
-      const connName = `${fmtHostPort(c.client.addr, c.client.port)} ↔ ${fmtHostPort(c.server.addr, c.server.port)}`
-      let cc = conns.get(connName)
-      const view = `${file}#${iface}`
-      if (cc === undefined) {
-        cc = {
-          connection: connName, client: {...c.client}, server: {...c.server}, seenIn: [view],
-          firstTime: formatIso(tsSec, tsNsec), messages: 0, errors: 0, syn: false,
-          end: {clientToServer: null, serverToClient: null},
-        }
-        conns.set(connName, cc)
-      } else if (!cc.seenIn.includes(view)) cc.seenIn.push(view)
-      const isFirstView = cc.seenIn[0] === view
-      const connInfo = cc
-      const make = (direction: Direction): StreamHandlers => {
-        const fromClient = direction === 'client-to-server'
-        const sender = fromClient ? c.client : c.server
-        const receiver = fromClient ? c.server : c.client
-        const stream = () => c.streams![dirIndex(direction)]
-        const st: DirState = {decoder: new FrameDecoder(), mode: 'init', skipped: 0, skipFrom: -1, afterLoss: false}
-        const dkey = `${fmtHostPort(sender.addr, sender.port)}>${fmtHostPort(receiver.addr, receiver.port)}`
-
-        const note = (kind: ControlNote['kind'], frame: number, streamOffset: number, detail: string) => {
-          notes.push({file, interface: iface, connection: connName, direction, frame, kind, streamOffset, detail})
-        }
-
-        const addRow = (ev: DecodeEvent, frame: number) => {
-          const seq = stream().seqOf(ev.offset)
-          const key = `${dkey}|${seq}|${ev.length ?? -1}|${ev.kind === 'message' ? ev.msg.t : ev.reason}`
-          const prior = dedupe.get(key)
-          if (prior !== undefined) {
-            prior.duplicates++
-            duplicatesMerged++
-            return
-          }
-          const base: RowBase = {
-            time: formatIso(tsSec, tsNsec), tsSec, tsNsec, frame, file, interface: iface,
-            connection: connName, direction,
-            sender: {addr: sender.addr, port: sender.port}, receiver: {addr: receiver.addr, port: receiver.port},
-            streamOffset: ev.offset, duplicates: 0,
-          }
-          if (ev.length !== undefined) base.length = ev.length
-          let row: ControlRow
-          if (ev.kind === 'message') {
-            const m = ev.msg
-            row = {...base, kind: 'message', type: m.t, node: m.node, at: m.at, fields: keyFields(m)}
-            if (opts.keepMessages) row.msg = m
-            if ('hid' in m) row.hid = m.hid
-            if (m.t === 'hello') {
-              let nm = names.get(connName)
-              if (nm === undefined) names.set(connName, (nm = new Map()))
-              nm.set(`${sender.addr}|${sender.port}`, m.node)
-            }
-            connInfo.messages++
-          } else {
-            row = {...base, kind: 'error', type: 'control-framing', reason: ev.reason, detail: ev.detail, fatal: ev.fatal}
-            connInfo.errors++
-          }
-          dedupe.set(key, row)
-          rows.push(row)
-        }
-
-        const handle = (events: readonly DecodeEvent[], frame: number) => {
-          for (const ev of events) addRow(ev, frame)
-        }
-
-        const push = (chunk: Uint8Array, off: number, frame: number) => {
-          handle(st.decoder.push(chunk, off), frame)
-          if (st.decoder.isStopped) {
-            // A fatal framing error: look for the framing again from the next segment on.
-            st.mode = 'syncing'
-            st.afterLoss = true
-            st.skipFrom = -1
-            st.skipped = 0
-          }
-        }
-
-        return {
-          onData: (chunk, off, frame) => {
-            if (st.mode === 'init') st.mode = stream().origin === 'syn' ? 'decoding' : 'syncing'
-            if (st.mode === 'syncing') {
-              // Find the framing: a whole valid frame at the start of this chunk.
-              if (!frameStartsAt(chunk, reader)) {
-                if (st.skipFrom < 0) st.skipFrom = off
-                st.skipped += chunk.length
-                return
-              }
-              if (st.skipped > 0 || st.afterLoss) {
-                note('resync', frame, off, `framing found again at stream offset ${off}` +
-                  (st.skipped > 0 ? ` after ${st.skipped} byte(s) not decoded from offset ${st.skipFrom}` : ''))
-              }
-              st.mode = 'decoding'
-              st.skipped = 0
-              st.skipFrom = -1
-              st.afterLoss = false
-              st.decoder = new FrameDecoder()
-            }
-            push(chunk, off, frame)
-          },
-          onGap: (off, length, frame) => {
-            if (st.mode === 'init') st.mode = stream().origin === 'syn' ? 'decoding' : 'syncing'
-            if (st.mode === 'syncing') {
-              if (st.skipFrom < 0) st.skipFrom = off
-              st.skipped += length
-              return
-            }
-            handle(st.decoder.gap(length), frame)
-            st.mode = 'syncing'
-            st.afterLoss = true
-            st.skipFrom = -1
-            st.skipped = 0
-          },
-          onEnd: (reason, frame) => {
-            if (isFirstView) connInfo.end[fromClient ? 'clientToServer' : 'serverToClient'] = reason
-            if (stream().origin === 'syn') connInfo.syn = true
-            if (st.mode === 'decoding') {
-              for (const ev of st.decoder.end()) {
-                if (ev.kind === 'error' && ev.reason === 'truncated-frame' && (reason === 'end-of-trace' || reason === 'superseded')) {
-                  note('capture-ended-in-frame', frame, ev.offset, `the ${reason === 'end-of-trace' ? 'capture ended' : 'connection was superseded'} inside the frame at stream offset ${ev.offset}: ${ev.detail}`)
-                } else addRow(ev, frame)
-              }
-            } else if (st.mode === 'syncing' && st.skipped > 0) {
-              note('resync', frame, st.skipFrom, `no frame boundary found from stream offset ${st.skipFrom} on: ${st.skipped} byte(s) not decoded`)
-            }
-          },
-          onEvent: (ev) => {
-            switch (ev.kind) {
-              case 'no-syn':
-                note('no-syn', ev.frame, 0, `SYN not captured: stream offsets count from sequence number ${ev.seq}; frames are looked for at segment boundaries`)
-                break
-              case 'overlap-mismatch':
-                note('overlap-mismatch', ev.frame, ev.streamOffset, `${ev.length} byte(s) at stream offset ${ev.streamOffset} retransmitted with different content (frame ${ev.frame}; the first copy, frame ${ev.firstFrame}, was kept)`)
-                break
-              case 'before-start':
-                note('before-start', ev.frame, 0, `${ev.length} byte(s) before the start of the stream ignored`)
-                break
-              case 'buffer-overflow':
-                note('buffer-overflow', ev.frame, ev.streamOffset, `out-of-order buffer full (${ev.buffered} bytes): ${ev.length} missing byte(s) at offset ${ev.streamOffset} declared lost`)
-                break
-              default:
-                break
-            }
-          },
-        }
-      }
-      return [make('client-to-server'), make('server-to-client')]
-    }
-
-    let lastFrame = 0
+    x.beginFile(path)
     try {
-      await readCapture(path, {
-        onPacket: (rec) => {
-          fr.packets++
-          lastFrame = rec.index
-          dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen)
-          if (dec.transport !== 'tcp' || (dec.srcPort !== port && dec.dstPort !== port)) return
-          fr.controlPackets++
-          tsSec = rec.tsSec
-          tsNsec = rec.tsNsec
-          curIface = rec.interfaceId
-          table.add(dec, rec.index, rec.tsSec, rec.tsNsec, String(rec.interfaceId))
-        },
-      })
+      await readCapture(path, {onPacket: (rec) => x.packet(rec, dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen))})
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e
-      fr.error = {code: e.code, offset: e.offset, message: e.message}
-      captureErrors.push({file, ...fr.error})
+      x.fileError(e)
     }
-    table.finish(lastFrame)
+    x.endFile()
+  }
+  return x.finish()
+}
+
+/**
+ * The extraction fed packet by packet, for a reader that goes through the
+ * files itself (`handoff check` reads each file once for this and for its
+ * own uses): beginFile, packet() for every packet of the file in order,
+ * fileError() if it is damaged, endFile(); then finish().
+ */
+export class ControlExtractor {
+  readonly port: number
+  private readonly opts: ExtractOptions
+  private readonly rows: ControlRow[] = []
+  private readonly notes: ControlNote[] = []
+  private readonly dedupe = new Map<string, ControlRow>()
+  private readonly conns = new Map<string, ControlConnection>()
+  /** Node names per connection key and endpoint ("addr|port"). */
+  private readonly names = new Map<string, Map<string, string>>()
+  private readonly fileResults: ControlFileResult[] = []
+  private readonly captureErrors: ControlReport['captureErrors'] = []
+  private duplicatesMerged = 0
+  private readonly reader = new MsgpackReader()
+  /** Display names of the files, in order. */
+  private readonly files: string[] = []
+  // The file being read.
+  private file = ''
+  private fr: ControlFileResult = {file: '', packets: 0, controlPackets: 0}
+  private table: TcpConnectionTable | null = null
+  private tsSec = 0
+  private tsNsec = 0
+  private curIface = 0
+  private lastFrame = 0
+
+  constructor(opts: ExtractOptions = {}) {
+    this.opts = opts
+    this.port = opts.port ?? CONTROL_PORT
   }
 
-  // Node names learnt from hellos, on every row of the connection.
-  for (const r of rows) {
-    const nm = names.get(r.connection)
-    if (nm === undefined) continue
-    const s = nm.get(`${r.sender.addr}|${r.sender.port}`)
-    const d = nm.get(`${r.receiver.addr}|${r.receiver.port}`)
-    if (s !== undefined) r.sender.node = s
-    if (d !== undefined) r.receiver.node = d
-  }
-  for (const c of conns.values()) {
-    const nm = names.get(c.connection)
-    if (nm === undefined) continue
-    const s = nm.get(`${c.client.addr}|${c.client.port}`)
-    const d = nm.get(`${c.server.addr}|${c.server.port}`)
-    if (s !== undefined) c.client.node = s
-    if (d !== undefined) c.server.node = d
+  beginFile(path: string): void {
+    this.file = path === '-' ? '<stdin>' : path
+    this.files.push(this.file)
+    this.fr = {file: this.file, packets: 0, controlPackets: 0}
+    this.fileResults.push(this.fr)
+    this.tsSec = 0
+    this.tsNsec = 0
+    this.curIface = 0
+    this.lastFrame = 0
+    this.table = new TcpConnectionTable({serverPort: this.port, open: (c) => this.openConnection(c),
+      ...(this.opts.historyBytes !== undefined ? {historyBytes: this.opts.historyBytes} : {})})
   }
 
-  const fileIndex = new Map(files.map((f, i) => [f === '-' ? '<stdin>' : f, i]))
-  rows.sort((a, b) => a.tsSec - b.tsSec || a.tsNsec - b.tsNsec || fileIndex.get(a.file)! - fileIndex.get(b.file)!
-    || a.frame - b.frame || a.streamOffset - b.streamOffset)
-
-  const counts = new Map<MessageType, number>()
-  let messages = 0
-  let errors = 0
-  for (const r of rows) {
-    if (r.kind === 'message') {
-      messages++
-      counts.set(r.type, (counts.get(r.type) ?? 0) + 1)
-    } else errors++
+  /**
+   * One packet of the current file. dec: the decoder that has just decoded
+   * it, or null when the caller knows it is no control-port TCP packet (it is
+   * only counted then).
+   */
+  packet(rec: PacketRecord, dec: PacketDecoder | null): void {
+    this.fr.packets++
+    this.lastFrame = rec.index
+    const port = this.port
+    if (dec === null || dec.transport !== 'tcp' || (dec.srcPort !== port && dec.dstPort !== port)) return
+    this.fr.controlPackets++
+    this.tsSec = rec.tsSec
+    this.tsNsec = rec.tsNsec
+    this.curIface = rec.interfaceId
+    this.table!.add(dec, rec.index, rec.tsSec, rec.tsNsec, String(rec.interfaceId))
   }
-  // In the spec's order of types.
-  const byType: Partial<Record<MessageType, number>> = {}
-  for (const t of MESSAGE_TYPES) if (counts.has(t)) byType[t] = counts.get(t)!
-  return {
-    port,
-    files: fileResults,
-    connections: [...conns.values()],
-    rows,
-    notes,
-    summary: {messages, byType, errors, connections: conns.size, duplicatesMerged},
-    captureErrors,
+
+  /** The current file is damaged: what was read before stays. */
+  fileError(e: CaptureError): void {
+    this.fr.error = {code: e.code, offset: e.offset, message: e.message}
+    this.captureErrors.push({file: this.file, ...this.fr.error})
+  }
+
+  endFile(): void {
+    this.table?.finish(this.lastFrame)
+    this.table = null
+  }
+
+  private openConnection(c: TcpConnection): [StreamHandlers, StreamHandlers] {
+    const {file, notes, dedupe, conns, names, rows, reader, opts} = this
+    const iface = this.curIface
+    const connName = `${fmtHostPort(c.client.addr, c.client.port)} ↔ ${fmtHostPort(c.server.addr, c.server.port)}`
+    let cc = conns.get(connName)
+    const view = `${file}#${iface}`
+    if (cc === undefined) {
+      cc = {
+        connection: connName, client: {...c.client}, server: {...c.server}, seenIn: [view],
+        firstTime: formatIso(this.tsSec, this.tsNsec), messages: 0, errors: 0, syn: false,
+        end: {clientToServer: null, serverToClient: null},
+      }
+      conns.set(connName, cc)
+    } else if (!cc.seenIn.includes(view)) cc.seenIn.push(view)
+    const isFirstView = cc.seenIn[0] === view
+    const connInfo = cc
+    const make = (direction: Direction): StreamHandlers => {
+      const fromClient = direction === 'client-to-server'
+      const sender = fromClient ? c.client : c.server
+      const receiver = fromClient ? c.server : c.client
+      const stream = () => c.streams![dirIndex(direction)]
+      const st: DirState = {decoder: new FrameDecoder(), mode: 'init', skipped: 0, skipFrom: -1, afterLoss: false}
+      const dkey = `${fmtHostPort(sender.addr, sender.port)}>${fmtHostPort(receiver.addr, receiver.port)}`
+
+      const note = (kind: ControlNote['kind'], frame: number, streamOffset: number, detail: string) => {
+        notes.push({file, interface: iface, connection: connName, direction, frame, kind, streamOffset, detail})
+      }
+
+      const addRow = (ev: DecodeEvent, frame: number) => {
+        if (ev.kind === 'message' && opts.messageRows === false) return
+        const seq = stream().seqOf(ev.offset)
+        const key = `${dkey}|${seq}|${ev.length ?? -1}|${ev.kind === 'message' ? ev.msg.t : ev.reason}`
+        const prior = dedupe.get(key)
+        if (prior !== undefined) {
+          prior.duplicates++
+          this.duplicatesMerged++
+          return
+        }
+        const base: RowBase = {
+          time: formatIso(this.tsSec, this.tsNsec), tsSec: this.tsSec, tsNsec: this.tsNsec, frame, file, interface: iface,
+          connection: connName, direction,
+          sender: {addr: sender.addr, port: sender.port}, receiver: {addr: receiver.addr, port: receiver.port},
+          streamOffset: ev.offset, duplicates: 0,
+        }
+        if (ev.length !== undefined) base.length = ev.length
+        let row: ControlRow
+        if (ev.kind === 'message') {
+          const m = ev.msg
+          row = {...base, kind: 'message', type: m.t, node: m.node, at: m.at, fields: keyFields(m)}
+          if (opts.keepMessages) row.msg = m
+          if ('hid' in m) row.hid = m.hid
+          if (m.t === 'hello') {
+            let nm = names.get(connName)
+            if (nm === undefined) names.set(connName, (nm = new Map()))
+            nm.set(`${sender.addr}|${sender.port}`, m.node)
+          }
+          connInfo.messages++
+        } else {
+          row = {...base, kind: 'error', type: 'control-framing', reason: ev.reason, detail: ev.detail, fatal: ev.fatal}
+          connInfo.errors++
+        }
+        dedupe.set(key, row)
+        rows.push(row)
+      }
+
+      const handle = (events: readonly DecodeEvent[], frame: number) => {
+        for (const ev of events) addRow(ev, frame)
+      }
+
+      const push = (chunk: Uint8Array, off: number, frame: number) => {
+        handle(st.decoder.push(chunk, off), frame)
+        if (st.decoder.isStopped) {
+          // A fatal framing error: look for the framing again from the next segment on.
+          st.mode = 'syncing'
+          st.afterLoss = true
+          st.skipFrom = -1
+          st.skipped = 0
+        }
+      }
+
+      return {
+        onData: (chunk, off, frame) => {
+          if (st.mode === 'init') st.mode = stream().origin === 'syn' ? 'decoding' : 'syncing'
+          if (st.mode === 'syncing') {
+            // Find the framing: a whole valid frame at the start of this chunk.
+            if (!frameStartsAt(chunk, reader)) {
+              if (st.skipFrom < 0) st.skipFrom = off
+              st.skipped += chunk.length
+              return
+            }
+            if (st.skipped > 0 || st.afterLoss) {
+              note('resync', frame, off, `framing found again at stream offset ${off}` +
+                (st.skipped > 0 ? ` after ${st.skipped} byte(s) not decoded from offset ${st.skipFrom}` : ''))
+            }
+            st.mode = 'decoding'
+            st.skipped = 0
+            st.skipFrom = -1
+            st.afterLoss = false
+            st.decoder = new FrameDecoder()
+          }
+          push(chunk, off, frame)
+        },
+        onGap: (off, length, frame) => {
+          if (st.mode === 'init') st.mode = stream().origin === 'syn' ? 'decoding' : 'syncing'
+          if (st.mode === 'syncing') {
+            if (st.skipFrom < 0) st.skipFrom = off
+            st.skipped += length
+            return
+          }
+          handle(st.decoder.gap(length), frame)
+          st.mode = 'syncing'
+          st.afterLoss = true
+          st.skipFrom = -1
+          st.skipped = 0
+        },
+        onEnd: (reason, frame) => {
+          if (isFirstView) connInfo.end[fromClient ? 'clientToServer' : 'serverToClient'] = reason
+          if (stream().origin === 'syn') connInfo.syn = true
+          if (st.mode === 'decoding') {
+            for (const ev of st.decoder.end()) {
+              if (ev.kind === 'error' && ev.reason === 'truncated-frame' && (reason === 'end-of-trace' || reason === 'superseded')) {
+                note('capture-ended-in-frame', frame, ev.offset, `the ${reason === 'end-of-trace' ? 'capture ended' : 'connection was superseded'} inside the frame at stream offset ${ev.offset}: ${ev.detail}`)
+              } else addRow(ev, frame)
+            }
+          } else if (st.mode === 'syncing' && st.skipped > 0) {
+            note('resync', frame, st.skipFrom, `no frame boundary found from stream offset ${st.skipFrom} on: ${st.skipped} byte(s) not decoded`)
+          }
+        },
+        onEvent: (ev) => {
+          switch (ev.kind) {
+            case 'no-syn':
+              note('no-syn', ev.frame, 0, `SYN not captured: stream offsets count from sequence number ${ev.seq}; frames are looked for at segment boundaries`)
+              break
+            case 'overlap-mismatch':
+              note('overlap-mismatch', ev.frame, ev.streamOffset, `${ev.length} byte(s) at stream offset ${ev.streamOffset} retransmitted with different content (frame ${ev.frame}; the first copy, frame ${ev.firstFrame}, was kept)`)
+              break
+            case 'before-start':
+              note('before-start', ev.frame, 0, `${ev.length} byte(s) before the start of the stream ignored`)
+              break
+            case 'buffer-overflow':
+              note('buffer-overflow', ev.frame, ev.streamOffset, `out-of-order buffer full (${ev.buffered} bytes): ${ev.length} missing byte(s) at offset ${ev.streamOffset} declared lost`)
+              break
+            default:
+              break
+          }
+        },
+      }
+    }
+    return [make('client-to-server'), make('server-to-client')]
+  }
+
+  finish(): ControlReport {
+    // Node names learnt from hellos, on every row of the connection.
+    for (const r of this.rows) {
+      const nm = this.names.get(r.connection)
+      if (nm === undefined) continue
+      const s = nm.get(`${r.sender.addr}|${r.sender.port}`)
+      const d = nm.get(`${r.receiver.addr}|${r.receiver.port}`)
+      if (s !== undefined) r.sender.node = s
+      if (d !== undefined) r.receiver.node = d
+    }
+    for (const c of this.conns.values()) {
+      const nm = this.names.get(c.connection)
+      if (nm === undefined) continue
+      const s = nm.get(`${c.client.addr}|${c.client.port}`)
+      const d = nm.get(`${c.server.addr}|${c.server.port}`)
+      if (s !== undefined) c.client.node = s
+      if (d !== undefined) c.server.node = d
+    }
+
+    const fileIndex = new Map(this.files.map((f, i) => [f, i]))
+    this.rows.sort((a, b) => a.tsSec - b.tsSec || a.tsNsec - b.tsNsec || fileIndex.get(a.file)! - fileIndex.get(b.file)!
+      || a.frame - b.frame || a.streamOffset - b.streamOffset)
+
+    const counts = new Map<MessageType, number>()
+    let messages = 0
+    let errors = 0
+    for (const r of this.rows) {
+      if (r.kind === 'message') {
+        messages++
+        counts.set(r.type, (counts.get(r.type) ?? 0) + 1)
+      } else errors++
+    }
+    // In the spec's order of types.
+    const byType: Partial<Record<MessageType, number>> = {}
+    for (const t of MESSAGE_TYPES) if (counts.has(t)) byType[t] = counts.get(t)!
+    return {
+      port: this.port,
+      files: this.fileResults,
+      connections: [...this.conns.values()],
+      rows: this.rows,
+      notes: this.notes,
+      summary: {messages, byType, errors, connections: this.conns.size, duplicatesMerged: this.duplicatesMerged},
+      captureErrors: this.captureErrors,
+    }
   }
 }
 

@@ -23,13 +23,17 @@
 // one interface per vantage point) memory grows with the connections active
 // at a time; with several files, with the handed-off traffic of all but the
 // last. Handoffs without a terminate are judged at the end. Other traffic is
-// decoded and dropped. Still up front: the control messages (pass 1), all of
-// them, with their `pkts`.
+// decoded (no checksums summed) and dropped without allocating anything.
+// Still up front, for the whole pass: the handoffs' control messages (pass 1,
+// correlate/control-pass.ts; hello / ping / pong are not kept), a few KiB
+// per handoff (its `pkts` and translation state go once it is judged). So
+// what grows with the trace is that, and one summary per handoff for the
+// report.
 import {readCapture} from '../capture/read.js'
 import {CaptureError} from '../capture/types.js'
 import type {HandoffAck, HandoffNack, HandoffReq, Terminate} from '../control/messages.js'
 import {TcpStreamReassembler, type ReassemblyEvent} from '../flows/reassembly.js'
-import {formatIpv6, parseIpv6} from '../wire/addr.js'
+import {formatIpv4, formatIpv6, parseIpv4, parseIpv6} from '../wire/addr.js'
 import {PacketDecoder, type ChecksumStatus} from '../wire/decode.js'
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
@@ -190,39 +194,132 @@ export interface CollectResult {
 
 const REQ_KEEP = 64 * 1024
 
-function fnv(b: Uint8Array, s: number, e: number): number {
-  let h = 0x811c9dc5
-  for (let i = s; i < e; i++) h = Math.imul(h ^ b[i]!, 0x01000193)
+/**
+ * Hash of a payload, for telling segments apart by content (never shown):
+ * murmur3's 32-bit mix over the payload's little-endian 32-bit words, then
+ * the tail bytes. It runs over every payload byte of every segment kept, so
+ * words are read through a Uint32Array over the whole buffer (as sum16
+ * does), two aligned reads shifted together when the payload is not 4-byte
+ * aligned: the hash of the same bytes is the same wherever they sit.
+ */
+export function payloadHash(b: Uint8Array, s: number, e: number): number {
+  let h = (e - s) ^ 0x811c9dc5
+  let i = s
+  if (LITTLE_ENDIAN && e - s >= 32) {
+    const buf = b.buffer
+    if (buf !== wideBuf) {
+      wideBuf = buf
+      wide = new Uint32Array(buf, 0, buf.byteLength >>> 2)
+    }
+    const w = wide
+    const abs = b.byteOffset + s
+    const sh = (abs & 3) * 8
+    let k = abs >>> 2
+    // Whole words of the payload; when unaligned, the word after the last one is read too: it must exist.
+    let n = (e - s) >>> 2
+    if (sh !== 0 && k + n >= w.length) n = w.length - k - 1
+    const kEnd = k + n
+    if (sh === 0) {
+      for (; k < kEnd; k++) h = mixWord(h, w[k]!)
+    } else {
+      let lo = w[k]!
+      for (; k < kEnd; k++) {
+        const hi = w[k + 1]!
+        h = mixWord(h, (lo >>> sh) | (hi << (32 - sh)))
+        lo = hi
+      }
+    }
+    i = s + 4 * n
+  }
+  for (const last = e - 3; i < last; i += 4) h = mixWord(h, b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24))
+  for (; i < e; i++) h = Math.imul(h ^ b[i]!, 0x01000193)
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
   return h >>> 0
 }
+
+function mixWord(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51)
+  k = Math.imul((k << 15) | (k >>> 17), 0x1b873593)
+  h ^= k
+  return Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
+let wideBuf: ArrayBufferLike | null = null
+let wide: Uint32Array<ArrayBufferLike> = new Uint32Array(0)
+
+/** A dotted quad as its uint32, when it is the form the decoder prints (so numbers compare as the strings did); else -1. */
+function v4(s: string): number {
+  if (s.includes(':')) return -1
+  try {
+    const n = parseIpv4(s)
+    return formatIpv4(new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]), 0) === s ? n : -1
+  } catch {
+    return -1
+  }
+}
+
+function readV4(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0
+}
+
+/** A handoff with its IPv4 addresses as numbers (-1: not IPv4), for the per-packet lookups. */
+interface Entry {
+  h: Handoff
+  cip4: number
+  vip4: number
+  baddr4: number
+}
+
+/** One empty list shared by every segment with no SACK block (read only). */
+const NO_SACK: number[] = []
+
+/** Capture time after a handoff's terminate at which it is judged and its segments let go. */
+export const JUDGE_GRACE_SEC = 5
 
 /**
  * Pass over the traces: every TCP segment tied to a handoff is kept (see the
  * header), client-facing return streams are reassembled on the fly, and the
  * control channel's checksums are verified.
+ *
+ * Per packet, the hot path: decode without summing checksums; find the
+ * handoff by numeric keys (IPv4 address × 65536 + port; IPv6 falls back to
+ * strings), so a packet of no handoff costs a decode and a map miss, and
+ * allocates nothing; only a kept segment has its checksums verified, its
+ * header copied and its payload hashed.
  */
-/** Capture time after a handoff's terminate at which it is judged and its segments let go. */
-export const JUDGE_GRACE_SEC = 5
-
 export async function collectSegments(paths: readonly string[], handoffs: readonly Handoff[], opts: {
   controlPort: number; vantage: readonly VantageAssignment[]
   /** Called once a handoff is over (terminate + JUDGE_GRACE_SEC of capture time, in the last file) or at the end. */
   judge?: (h: Handoff) => void
 }): Promise<CollectResult> {
-  const byEndpoint = new Map<string, Handoff[]>()
-  const byPair = new Map<string, Handoff[]>()
-  const add = (m: Map<string, Handoff[]>, k: string, h: Handoff) => {
+  // Handoffs by client endpoint (either side of a segment) and by address pair (tied despite a wrong port).
+  const byEndpoint4 = new Map<number, Entry[]>()
+  const byEndpoint6 = new Map<string, Entry[]>()
+  const byPair4 = new Map<number, Map<number, Entry[]>>()
+  const byPair6 = new Map<string, Entry[]>()
+  const add = <K>(m: Map<K, Entry[]>, k: K, e: Entry) => {
     const l = m.get(k)
-    if (l) l.push(h)
-    else m.set(k, [h])
+    if (l) l.push(e)
+    else m.set(k, [e])
+  }
+  const addPair = (a: string, a4: number, b: string, b4: number, e: Entry) => {
+    if (a4 < 0 || b4 < 0) { add(byPair6, `${a}>${b}`, e); return }
+    let m = byPair4.get(a4)
+    if (m === undefined) byPair4.set(a4, (m = new Map()))
+    add(m, b4, e)
   }
   for (const h of handoffs) {
-    add(byEndpoint, `${h.cip}|${h.cport}`, h)
+    const e: Entry = {h, cip4: v4(h.cip), vip4: v4(h.vip), baddr4: h.baddr === '' ? -1 : v4(h.baddr)}
+    if (e.cip4 >= 0) add(byEndpoint4, e.cip4 * 65536 + h.cport, e)
+    else add(byEndpoint6, `${h.cip}|${h.cport}`, e)
     if (h.baddr !== '') {
-      add(byPair, `${h.cip}>${h.baddr}`, h)
-      add(byPair, `${h.baddr}>${h.cip}`, h)
+      addPair(h.cip, e.cip4, h.baddr, e.baddr4, e)
+      addPair(h.baddr, e.baddr4, h.cip, e.cip4, e)
     }
-    add(byPair, `${h.vip}>${h.cip}`, h)
+    addPair(h.vip, e.vip4, h.cip, e.cip4, e)
   }
   const views: View[] = []
   const controlBad: ControlPacket[] = []
@@ -252,16 +349,19 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
     const path = paths[fi]!
     const file = path === '-' ? '<stdin>' : path
     const fileViews = new Map<number, View>()
+    // "file#iface" of each view, made once.
+    const viewKeys = new Map<View, string>()
     const viewOf = (id: number, name?: string): View => {
       let v = fileViews.get(id)
       if (v === undefined) {
         v = resolveView(fi, file, id, name, opts.vantage)
         fileViews.set(id, v)
+        viewKeys.set(v, `${v.file}#${v.iface}`)
         views.push(v)
       }
       return v
     }
-    const dec = new PacketDecoder({verifyChecksums: true})
+    const dec = new PacketDecoder({verifyChecksums: false})
     try {
       await readCapture(path, {
         onInterface: (i) => { viewOf(i.id, i.name) },
@@ -271,12 +371,14 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
             const now = rec.tsSec + rec.tsNsec / 1e9
             while (nextDue < due.length && due[nextDue]!.terminates[0]!.t + JUDGE_GRACE_SEC < now) judgeNow(due[nextDue++]!)
           }
-          const d = dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen)
+          // The record's buffer and offset, not rec.data: no view made per packet.
+          const d = dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset)
           if (d.transport !== 'tcp' || d.l4HeaderLen === 0 || d.isFragment) return
           const view = viewOf(rec.interfaceId)
           const sp = d.srcPort
           const dp = d.dstPort
           if (sp === opts.controlPort || dp === opts.controlPort) {
+            d.verifyNow()
             if (d.ipChecksumStatus === 'bad' || d.l4ChecksumStatus === 'bad') {
               controlBad.push({view, frame: rec.index, connection: `${d.srcAddr()}:${sp} → ${d.dstAddr()}:${dp}`,
                 ipCsum: d.ipChecksumStatus, tcpCsum: d.l4ChecksumStatus})
@@ -284,46 +386,76 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
             return
           }
           if (handoffs.length === 0) return
-          const src = d.srcAddr()
-          const dst = d.dstAddr()
-          let cands = byEndpoint.get(`${src}|${sp}`)
-          let fromClient = cands !== undefined
-          if (cands === undefined) cands = byEndpoint.get(`${dst}|${dp}`)
-          if (cands === undefined) {
-            cands = byPair.get(`${src}>${dst}`)
-            if (cands === undefined) return
-            fromClient = cands[0]!.cip === src
+          // Which handoff, if any: numbers only for IPv4.
+          let src4 = -1
+          let dst4 = -1
+          let src = ''
+          let dst = ''
+          let cands: Entry[] | undefined
+          let fromClient: boolean
+          if (d.ipVersion === 4) {
+            src4 = readV4(d.bytes, d.ipSrcOffset)
+            dst4 = readV4(d.bytes, d.ipDstOffset)
+            cands = byEndpoint4.get(src4 * 65536 + sp)
+            fromClient = cands !== undefined
+            if (cands === undefined) cands = byEndpoint4.get(dst4 * 65536 + dp)
+            if (cands === undefined) {
+              cands = byPair4.get(src4)?.get(dst4)
+              if (cands === undefined) return
+              fromClient = cands[0]!.cip4 === src4
+            }
+          } else {
+            src = d.srcAddr()
+            dst = d.dstAddr()
+            cands = byEndpoint6.get(`${src}|${sp}`)
+            fromClient = cands !== undefined
+            if (cands === undefined) cands = byEndpoint6.get(`${dst}|${dp}`)
+            if (cands === undefined) {
+              cands = byPair6.get(`${src}>${dst}`)
+              if (cands === undefined) return
+              fromClient = cands[0]!.h.cip === src
+            }
           }
-          const h = pick(cands, fromClient, d.seq, d.ack, d.tcpFlags)
-          if (h === null) return
+          const e = pick(cands, fromClient, d.seq, d.ack, d.tcpFlags)
+          if (e === null) return
+          const h = e.h
+          // Addresses of a kept segment: the handoff's own strings when they are the handoff's addresses.
+          if (src4 >= 0) {
+            src = src4 === e.cip4 ? h.cip : src4 === e.vip4 ? h.vip : src4 === e.baddr4 ? h.baddr : d.srcAddr()
+            dst = dst4 === e.cip4 ? h.cip : dst4 === e.vip4 ? h.vip : dst4 === e.baddr4 ? h.baddr : d.dstAddr()
+          }
+          const leg = legOf(h, src, dst, sp, dp, view)
+          // Judged: only a forwarded segment still matters (late-forward).
+          if (h.judged && leg !== 'forward' && leg !== 'stray-forward') return
+          d.verifyNow()
           const payloadEnd = d.payloadOffset + d.payloadLen
           const hdrEnd = d.payloadOffset
           const isClientData = fromClient && d.payloadWireLen > 0 && h.req !== undefined &&
             seqDiff(d.seq, h.req.msg.ciss) >= 0 && seqDiff(d.seq, h.req.msg.ciss) < REQ_KEEP
-          const sack: number[] = []
-          for (let i = 0; i < 2 * d.sackCount; i++) sack.push(d.sackEdges[i]!)
+          let sack = NO_SACK
+          if (d.sackCount > 0) {
+            sack = []
+            for (let i = 0; i < 2 * d.sackCount; i++) sack.push(d.sackEdges[i]!)
+          }
+          const hdr = d.bytes.slice(d.start, hdrEnd)
           const seg: Seg = {
             view, frame: rec.index, tsSec: rec.tsSec, tsNsec: rec.tsNsec, t: rec.tsSec + rec.tsNsec / 1e9,
-            linkType: rec.linkType, hdr: d.bytes.slice(d.start, hdrEnd), origLen: rec.origLen, v6: d.ipVersion === 6,
+            linkType: rec.linkType, hdr, origLen: rec.origLen, v6: d.ipVersion === 6,
             src, dst, sport: sp, dport: dp, seq: d.seq, ack: d.ack, flags: d.tcpFlags, window: d.window,
-            len: d.payloadWireLen, hash: fnv(d.bytes, d.payloadOffset, payloadEnd),
-            options: d.bytes.slice(d.l4Offset + 20, d.l4Offset + d.l4HeaderLen),
+            len: d.payloadWireLen, hash: payloadHash(d.bytes, d.payloadOffset, payloadEnd),
+            // A view of the header copy: the options are only read.
+            options: hdr.subarray(d.l4Offset + 20 - d.start, d.l4Offset + d.l4HeaderLen - d.start),
             ipId: d.ipVersion === 4 ? d.ipv4Id : -1,
             hasTs: d.hasTimestamp, tsVal: d.tsVal, tsEcr: d.tsEcr, sack, mss: d.mss, ws: d.wscale, sackPerm: d.sackPermitted,
             ipCsum: d.ipChecksumStatus, tcpCsum: d.l4ChecksumStatus,
-            leg: 'other',
+            leg,
           }
           if (isClientData) seg.payload = d.bytes.slice(d.payloadOffset, payloadEnd)
-          seg.leg = legOf(h, seg, view)
-          if (h.judged) {
-            // Judged: only a forwarded segment still matters (late-forward).
-            if (seg.leg === 'forward' || seg.leg === 'stray-forward') h.segs.push(seg)
-            return
-          }
           h.segs.push(seg)
+          if (h.judged) return
           // Client-facing return stream from the VIP: reassembled as the client would see it.
           if ((view.kind === 'client' || view.kind === 'lan') && h.state !== null) {
-            const vk = `${view.file}#${view.iface}`
+            const vk = viewKeys.get(view)!
             h.clientViews.add(vk)
             const fromVip = src === h.vip && sp === h.vport && dst === h.cip && dp === h.cport
             const toVip = src === h.cip && sp === h.cport && dst === h.vip && dp === h.vport
@@ -381,36 +513,37 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
  * the client, ack near ciss + 1, or (no ACK) seq near fiss or biss. None
  * fits: the segment is another connection's (null).
  */
-function pick(cands: Handoff[], fromClient: boolean, seq: number, ack: number, flags: number): Handoff | null {
-  const near = (x: number, base: number) => {
-    const d = seqDiff(x, base)
-    return d > -(1 << 20) && d < 1 << 30
-  }
+function near(x: number, base: number): boolean {
+  const d = seqDiff(x, base)
+  return d > -(1 << 20) && d < 1 << 30
+}
+
+function pick(cands: Entry[], fromClient: boolean, seq: number, ack: number, flags: number): Entry | null {
   for (let i = cands.length - 1; i >= 0; i--) {
-    const h = cands[i]!
+    const h = cands[i]!.h
     // An inferred handoff has no messages: its ISNs are the wire's.
     const m = h.req?.msg ?? h.inferred!
     const biss = h.ack?.msg.biss ?? h.inferred?.biss ?? null
     if (fromClient ? near(seq, m.ciss)
       : flags & TCP_FLAG.ACK ? near(ack, m.ciss)
-        : near(seq, m.fiss) || (biss !== null && near(seq, biss))) return h
+        : near(seq, m.fiss) || (biss !== null && near(seq, biss))) return cands[i]!
   }
   return null
 }
 
-function legOf(h: Handoff, s: Seg, view: View): Leg {
-  const toVip = s.dst === h.vip && s.dport === h.vport
-  const fromClient = s.src === h.cip
-  const toClient = s.dst === h.cip && s.dport === h.cport
-  if (fromClient && toVip && s.sport === h.cport) return 'client'
+function legOf(h: Handoff, src: string, dst: string, sport: number, dport: number, view: View): Leg {
+  const toVip = dst === h.vip && dport === h.vport
+  const fromClient = src === h.cip
+  const toClient = dst === h.cip && dport === h.cport
+  if (fromClient && toVip && sport === h.cport) return 'client'
   // Tied by address pair only (a port differs): counts only when it matches a segment of the handoff by content.
-  if (fromClient && s.sport !== h.cport) return view.kind === 'client' ? 'other' : 'stray-forward'
+  if (fromClient && sport !== h.cport) return view.kind === 'client' ? 'other' : 'stray-forward'
   if (fromClient) return view.kind === 'client' ? 'other' : 'forward'
   if (toClient) {
-    if (view.kind === 'inside') return s.src === h.vip && s.sport === h.vport ? 'fe-own' : 'be-raw'
+    if (view.kind === 'inside') return src === h.vip && sport === h.vport ? 'fe-own' : 'be-raw'
     return 'return'
   }
-  if (s.dst === h.cip) return view.kind === 'inside' ? 'other' : 'stray-return'
+  if (dst === h.cip) return view.kind === 'inside' ? 'other' : 'stray-return'
   return 'other'
 }
 
@@ -467,9 +600,9 @@ export function alignStateWithWire(h: Handoff): void {
  * The leg (see the header) of a packet src:sport → dst:dport of a handoff
  * seen at `view`, for callers that have no Seg (the sessions merge labels
  * each vantage point's session of a handoff with the legs of its two
- * directions). legOf reads only these fields of its Handoff and Seg.
+ * directions). legOf reads only these fields of its Handoff.
  */
 export function packetLeg(h: Pick<Handoff, 'cip' | 'cport' | 'vip' | 'vport'>, src: string, sport: number, dst: string, dport: number,
   view: View): Leg {
-  return legOf(h as Handoff, {src, sport, dst, dport} as Seg, view)
+  return legOf(h as Handoff, src, dst, sport, dport, view)
 }

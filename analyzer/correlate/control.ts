@@ -10,7 +10,7 @@
 // sequence number of the frame's first byte, frame length), the copy seen
 // first in argument order.
 import {readCapture} from '../capture/read.js'
-import {CaptureError} from '../capture/types.js'
+import {CaptureError, type PacketRecord} from '../capture/types.js'
 import {decodeBody, LENGTH_PREFIX, MAX_FRAME_LENGTH} from '../control/codec.js'
 import {FrameDecoder} from '../control/decoder.js'
 import type {ControlMessage} from '../control/messages.js'
@@ -34,77 +34,139 @@ export interface FramedMessage {
 
 export interface ControlCollection {
   messages: FramedMessage[]
+  /** Messages decoded (deduplicated), kept or not (see ControlCollector's handoffOnly). */
+  count: number
   captureErrors: {file: string; message: string}[]
 }
 
 export async function collectControl(paths: readonly string[], port: number): Promise<ControlCollection> {
-  const messages: FramedMessage[] = []
-  const captureErrors: ControlCollection['captureErrors'] = []
-  const seen = new Set<string>()
-  const reader = new MsgpackReader()
+  const c = new ControlCollector(port)
   for (let fi = 0; fi < paths.length; fi++) {
     const path = paths[fi]!
-    const file = path === '-' ? '<stdin>' : path
     const dec = new PacketDecoder({verifyChecksums: false})
-    let cur = {iface: 0, tsSec: 0, tsNsec: 0}
-    const table = new TcpConnectionTable({
-      serverPort: port,
-      open: (c: TcpConnection): [StreamHandlers, StreamHandlers] => {
-        const iface = cur.iface
-        const make = (fromClient: boolean): StreamHandlers => {
-          const s = fromClient ? c.client : c.server
-          const r = fromClient ? c.server : c.client
-          const dkey = `${s.addr}:${s.port} > ${r.addr}:${r.port}`
-          const idx = fromClient ? 0 : 1
-          let decoder: FrameDecoder | null = null
-          let syncing = false
-          return {
-            onData: (chunk, off, frame) => {
-              if (decoder === null) {
-                syncing = c.streams![idx].origin !== 'syn'
-                decoder = new FrameDecoder({startOffset: off})
-              }
-              if (syncing) {
-                if (!frameStartsAt(chunk, reader)) return
-                syncing = false
-                decoder = new FrameDecoder({startOffset: off})
-              }
-              for (const ev of decoder.push(chunk, off)) {
-                if (ev.kind !== 'message') continue
-                const key = `${dkey}|${c.streams![idx].seqOf(ev.offset)}|${ev.length}`
-                if (seen.has(key)) continue
-                seen.add(key)
-                messages.push({msg: ev.msg, file, fileIndex: fi, iface, frame, tsSec: cur.tsSec, tsNsec: cur.tsNsec,
-                  t: cur.tsSec + cur.tsNsec / 1e9, direction: dkey})
-              }
-              if (decoder.isStopped) syncing = true
-            },
-            onGap: () => { syncing = true },
-          }
-        }
-        return [make(true), make(false)]
-      },
-    })
-    let last = 0
+    c.beginFile(fi, path)
     try {
-      await readCapture(path, {
-        onPacket: (rec) => {
-          last = rec.index
-          dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen)
-          if (dec.transport !== 'tcp' || (dec.srcPort !== port && dec.dstPort !== port)) return
-          cur = {iface: rec.interfaceId, tsSec: rec.tsSec, tsNsec: rec.tsNsec}
-          table.add(dec, rec.index, rec.tsSec, rec.tsNsec, String(rec.interfaceId))
-        },
-      })
+      await readCapture(path, {onPacket: (rec) => c.packet(rec, dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen))})
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e
-      captureErrors.push({file, message: e.message})
+      c.fileError(e)
     }
-    table.finish(last)
+    c.endFile()
   }
-  messages.sort((a, b) => a.t - b.t || a.fileIndex - b.fileIndex || a.frame - b.frame)
-  return {messages, captureErrors}
+  return c.finish()
 }
+
+/**
+ * The collection fed packet by packet, for a reader that goes through the
+ * files itself: beginFile, packet() for every packet in order, fileError()
+ * if the file is damaged, endFile(); then finish().
+ */
+export class ControlCollector {
+  private readonly messages: FramedMessage[] = []
+  private count = 0
+  private readonly captureErrors: ControlCollection['captureErrors'] = []
+  /**
+   * Frames seen already, per directed 4-tuple: sequence number × 2^21 +
+   * frame length (a number, not a key string per message: this lives as long
+   * as the trace is read).
+   */
+  private readonly seen = new Map<string, Set<number>>()
+  private readonly reader = new MsgpackReader()
+  private file = ''
+  private fi = 0
+  private table: TcpConnectionTable | null = null
+  private cur = {iface: 0, tsSec: 0, tsNsec: 0}
+  private last = 0
+
+  /**
+   * handoffOnly: keep only the messages of handoffs (req, ack, nack,
+   * terminate) — hello and ping/pong are only counted — for a caller that
+   * holds the messages through a long trace.
+   */
+  constructor(readonly port: number, private readonly opts: {handoffOnly?: boolean} = {}) {}
+
+  beginFile(fi: number, path: string): void {
+    this.fi = fi
+    this.file = path === '-' ? '<stdin>' : path
+    this.cur = {iface: 0, tsSec: 0, tsNsec: 0}
+    this.last = 0
+    // No history of delivered bytes: it only serves to compare retransmissions, which no message depends on.
+    this.table = new TcpConnectionTable({serverPort: this.port, open: (c) => this.open(c), historyBytes: 0})
+  }
+
+  /**
+   * One packet of the current file. dec: the decoder that has just decoded
+   * it, or null when the caller knows it is no control-port TCP packet.
+   */
+  packet(rec: PacketRecord, dec: PacketDecoder | null): void {
+    this.last = rec.index
+    const port = this.port
+    if (dec === null || dec.transport !== 'tcp' || (dec.srcPort !== port && dec.dstPort !== port)) return
+    this.cur = {iface: rec.interfaceId, tsSec: rec.tsSec, tsNsec: rec.tsNsec}
+    this.table!.add(dec, rec.index, rec.tsSec, rec.tsNsec, String(rec.interfaceId))
+  }
+
+  fileError(e: CaptureError): void {
+    this.captureErrors.push({file: this.file, message: e.message})
+  }
+
+  endFile(): void {
+    this.table?.finish(this.last)
+    this.table = null
+  }
+
+  /** The messages in time order (then file, frame). */
+  finish(): ControlCollection {
+    const messages = this.messages
+    messages.sort((a, b) => a.t - b.t || a.fileIndex - b.fileIndex || a.frame - b.frame)
+    return {messages, count: this.count, captureErrors: this.captureErrors}
+  }
+
+  private open(c: TcpConnection): [StreamHandlers, StreamHandlers] {
+    const {file, fi, reader, messages} = this
+    const iface = this.cur.iface
+    const make = (fromClient: boolean): StreamHandlers => {
+      const s = fromClient ? c.client : c.server
+      const r = fromClient ? c.server : c.client
+      const dkey = `${s.addr}:${s.port} > ${r.addr}:${r.port}`
+      const idx = fromClient ? 0 : 1
+      let seen = this.seen.get(dkey)
+      if (seen === undefined) this.seen.set(dkey, (seen = new Set()))
+      let decoder: FrameDecoder | null = null
+      let syncing = false
+      return {
+        onData: (chunk, off, frame) => {
+          if (decoder === null) {
+            syncing = c.streams![idx].origin !== 'syn'
+            decoder = new FrameDecoder({startOffset: off})
+          }
+          if (syncing) {
+            if (!frameStartsAt(chunk, reader)) return
+            syncing = false
+            decoder = new FrameDecoder({startOffset: off})
+          }
+          for (const ev of decoder.push(chunk, off)) {
+            if (ev.kind !== 'message') continue
+            const key = c.streams![idx].seqOf(ev.offset) * 0x200000 + ev.length
+            if (seen.has(key)) continue
+            seen.add(key)
+            this.count++
+            if (this.opts.handoffOnly && !HANDOFF_TYPES.has(ev.msg.t)) continue
+            const cur = this.cur
+            messages.push({msg: ev.msg, file, fileIndex: fi, iface, frame, tsSec: cur.tsSec, tsNsec: cur.tsNsec,
+              t: cur.tsSec + cur.tsNsec / 1e9, direction: dkey})
+          }
+          if (decoder.isStopped) syncing = true
+        },
+        onGap: () => { syncing = true },
+      }
+    }
+    return [make(true), make(false)]
+  }
+}
+
+/** The messages of a handoff (assemble.ts): the rest is hello and ping / pong. */
+const HANDOFF_TYPES: ReadonlySet<string> = new Set(['handoff-req', 'handoff-ack', 'handoff-nack', 'terminate'])
 
 function frameStartsAt(chunk: Uint8Array, reader: MsgpackReader): boolean {
   if (chunk.length < LENGTH_PREFIX + 1) return false

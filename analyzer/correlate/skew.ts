@@ -28,11 +28,19 @@ export interface ViewOffset {
 
 export class SkewEstimator {
   private readonly pairs = new Map<string, number[]>()
+  /** "file#iface" per view, made once (add runs for every packet two views share). */
+  private readonly keys = new WeakMap<View, string>()
+
+  private keyOf(v: View): string {
+    let k = this.keys.get(v)
+    if (k === undefined) this.keys.set(v, (k = `${v.file}#${v.iface}`))
+    return k
+  }
 
   /** The same packet at time ta in view a and tb in view b. */
   add(a: View, ta: number, b: View, tb: number): void {
-    const ka = `${a.file}#${a.iface}`
-    const kb = `${b.file}#${b.iface}`
+    const ka = this.keyOf(a)
+    const kb = this.keyOf(b)
     if (ka === kb) return
     const [k, d] = ka < kb ? [`${ka}|${kb}`, tb - ta] : [`${kb}|${ka}`, ta - tb]
     let l = this.pairs.get(k)

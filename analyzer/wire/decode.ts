@@ -192,6 +192,11 @@ export class PacketDecoder implements TcpOptionsSink {
   payloadWireLen = 0
   /** payloadLen < payloadWireLen. */
   payloadTruncated = false
+  // What verifyNow() needs to check a transport checksum that decode() left
+  // unverified because verifyChecksums was off: set by checkL4, -1 when none.
+  private l4CsumOff = -1
+  private l4CsumProto = 0
+  private l4CsumPseudo = false
 
   // ---- anomalies ----
   /** Named anomalies of this packet, in the order found; valid for indexes < anomalyCount. */
@@ -261,6 +266,7 @@ export class PacketDecoder implements TcpOptionsSink {
     this.payloadLen = 0
     this.payloadWireLen = 0
     this.payloadTruncated = false
+    this.l4CsumOff = -1
     this.anomalyCount = 0
   }
 
@@ -423,14 +429,8 @@ export class PacketDecoder implements TcpOptionsSink {
       this.ipChecksum = (b[o + 10] << 8) | b[o + 11]
       this.ipSrcOffset = o + 12
       this.ipDstOffset = o + 16
-      if (this.verifyChecksums) {
-        const s = fold16(sum16(b, o, o + hl))
-        if (s === 0xffff) this.ipChecksumStatus = 'good'
-        else {
-          this.ipChecksumStatus = 'bad'
-          this.ipChecksumExpected = finishChecksum(sum16(b, o + 12, o + hl, sum16(b, o, o + 10)))
-        }
-      } else this.ipChecksumStatus = 'unverified'
+      if (this.verifyChecksums) this.checkIpv4(o, hl)
+      else this.ipChecksumStatus = 'unverified'
       if (total === 0 && end - o > hl) {
         // TSO/GSO super-packets are often captured with total length 0.
         this.flag('ip-total-length-zero')
@@ -565,7 +565,11 @@ export class PacketDecoder implements TcpOptionsSink {
     const b = this.bytes
     const field = (b[csumOff] << 8) | b[csumOff + 1]
     this.l4Checksum = field
-    if (!this.verifyChecksums || !verifiable) { this.l4ChecksumStatus = 'unverified'; return }
+    if (!this.verifyChecksums || !verifiable) {
+      this.l4ChecksumStatus = 'unverified'
+      if (verifiable) { this.l4CsumOff = csumOff; this.l4CsumProto = proto; this.l4CsumPseudo = withPseudo }
+      return
+    }
     const len = this.l4Len
     const ph = withPseudo ? this.pseudoSum(proto, len) : 0
     const s = sum16(b, l4, l4 + len, ph)
@@ -668,6 +672,34 @@ export class PacketDecoder implements TcpOptionsSink {
     this.payloadTruncated = this.payloadLen < this.payloadWireLen
     this.checkL4(l4, l4 + 2, kind === 'icmp' ? 1 : 58, kind === 'icmpv6',
       lengthTrusted && !this.isFragment && !this.payloadTruncated)
+  }
+
+  /**
+   * Verifies the checksums of the packet just decoded as decode() would have
+   * with verifyChecksums on: lets a reader decode everything without summing
+   * payloads and pay for the sums only on the packets it keeps. No-op when
+   * they were verified already.
+   */
+  verifyNow(): void {
+    if (this.verifyChecksums) return
+    if (this.ipVersion === 4 && this.ipChecksumStatus === 'unverified') this.checkIpv4(this.ipOffset, this.ipHeaderLen)
+    if (this.l4CsumOff >= 0) {
+      const off = this.l4CsumOff
+      this.l4CsumOff = -1
+      this.verifyChecksums = true
+      this.checkL4(this.l4Offset, off, this.l4CsumProto, this.l4CsumPseudo, true)
+      this.verifyChecksums = false
+    }
+  }
+
+  /** IPv4 header checksum status of the header [o, o + hl). */
+  private checkIpv4(o: number, hl: number): void {
+    const b = this.bytes
+    if (fold16(sum16(b, o, o + hl)) === 0xffff) this.ipChecksumStatus = 'good'
+    else {
+      this.ipChecksumStatus = 'bad'
+      this.ipChecksumExpected = finishChecksum(sum16(b, o + 12, o + hl, sum16(b, o, o + 10)))
+    }
   }
 
   // ---- lazy formatting and helpers (these may allocate) ----

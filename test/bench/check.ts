@@ -13,6 +13,28 @@
 // BENCH_CLONES (default: enough for BENCH_PACKETS = 2 M packets).
 // Before timing, `check --json` must report clones × 12 handoffs and no
 // violations: otherwise the trace (or the checker) is wrong and nothing is timed.
+//
+// Figures (2026-11-26, 2 cores shared with other jobs, load 8 to 14: wall
+// times swing 2× or more between runs, tshark's most of all — its single
+// round took 859, 678 and 270 s in three runs, 88 s on a quiet machine):
+//  - before the streaming rework (three reads of each file, a Seg and address
+//    strings for every TCP packet): check 104.6 s (38.4 s when quiet), 59 s
+//    of CPU, peak RSS 771 MiB; tcpdump 5.0 s (loaded);
+//  - after (one cheap control pass, then one segment pass that allocates
+//    nothing for packets of no handoff): check 27.0 s, --json 27.4 s, 26 s of
+//    CPU, peak RSS 458 MiB (--json 520); tcpdump 0.78 s. That is 0.03×
+//    tcpdump (aim 0.7×) and, against tshark's quiet 88 s, about 3× (aim
+//    25×): not met (the runs printed 10.0× and 23.8×, against tshark rounds
+//    slowed by the load).
+//    Peak RSS on the trace twice as long (BENCH_CLONES=2784): 542 MiB
+//    (before: 1,298 MiB; CPU 56 s, before 118 s). `check --json` output is
+//    byte-identical before and after on the 2 M-packet trace and on every
+//    sample trace. What
+//    still grows with the trace: the handoffs' control messages, held from
+//    the first pass to their judging (a few KiB each), and one summary per
+//    handoff. CPU profile (x1392): the segment pass's per-packet callback
+//    19 %, GC 17 %, return-stream reassembly 5 %, payload hash 5 %, reading
+//    and pcapng parsing 8 %.
 import {execFileSync, spawnSync} from 'node:child_process'
 import {closeSync, openSync, readSync} from 'node:fs'
 
