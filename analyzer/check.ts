@@ -16,6 +16,8 @@
 // Traffic of no handoff is read and dropped: it never raises a check id.
 // Files are read twice (steps 1 and 3); see assemble.ts for memory:
 // each handoff is judged as soon as it is over (step 4 runs inside step 3).
+import type {Readable} from 'node:stream'
+import {spoolStream} from './capture/spool.js'
 import {CONTROL_PORT} from './control/messages.js'
 import {alignStateWithWire, assembleHandoffs, collectSegments, connectionLabel, type Handoff} from './correlate/assemble.js'
 import {inferHandoffs, type InferenceReport, type InferredHandoff} from './correlate/infer.js'
@@ -29,6 +31,8 @@ import {
 } from './checks/index.js'
 
 export interface CheckOptions {
+  /** Where '-' reads from (default process.stdin). */
+  stdin?: Readable
   controlPort?: number
   vantage?: VantageAssignment[]
   /** Infer handoffs that no control message names from the traffic (correlate/infer.ts). */
@@ -74,7 +78,36 @@ export interface CheckReport {
   inference?: InferenceReport
 }
 
+/**
+ * The report for `paths`. Standard input ('-', once) is copied to a temporary
+ * file first, since every file is read more than once (capture/spool.ts);
+ * the report names it `<stdin>`.
+ */
 export async function runCheck(paths: readonly string[], opts: CheckOptions = {}): Promise<CheckReport> {
+  if (!paths.includes('-')) return check(paths, opts)
+  if (paths.filter((p) => p === '-').length > 1) throw new CheckUsageError('standard input (-) can be read once only: give it once')
+  const spool = await spoolStream(opts.stdin ?? process.stdin)
+  try {
+    return renameFile(await check(paths.map((p) => (p === '-' ? spool.path : p)), opts), spool.path, '<stdin>')
+  } finally {
+    spool.remove()
+  }
+}
+
+export class CheckUsageError extends Error {}
+
+/** The report with every mention of file `from` (names, and paths inside messages) made `to`. */
+function renameFile<T>(report: T, from: string, to: string): T {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return v.split(from).join(to)
+    if (Array.isArray(v)) return v.map(walk)
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]))
+    return v
+  }
+  return walk(report) as T
+}
+
+async function check(paths: readonly string[], opts: CheckOptions): Promise<CheckReport> {
   const port = opts.controlPort ?? CONTROL_PORT
   const vantage = opts.vantage ?? []
   const {control, framing} = await readControlPass(paths, port)

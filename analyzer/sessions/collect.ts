@@ -13,7 +13,7 @@
 //      connections mode (the default): every row goes to the merger
 //      (merge.ts), which makes one row per client connection at the end;
 //      the filters apply to the merged rows.
-// Standard input is copied to a temporary file first (spool.ts says why).
+// Standard input is copied to a temporary file first (capture/spool.ts says why).
 // Memory: the live sessions of the tracker, the kept rows (per-view: the
 // shown ones; connections: all of them, one small object per session per
 // view), the handoffs of the control channel, and the matcher's bounded
@@ -31,7 +31,7 @@ import {ConnectionMerger, type ConnectionRow} from './merge.js'
 import {SegmentMatcher} from './segment-match.js'
 import {fileSessions, matches, type FileSessionsResult, type FlaggedPacket, type SessionFilter, type SessionKind,
   type SessionRow} from './sessions.js'
-import {spoolStream, type Spool} from './spool.js'
+import {spoolStream, type Spool} from '../capture/spool.js'
 import type {Readable} from 'node:stream'
 
 export interface ViewInfo {

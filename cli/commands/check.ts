@@ -1,6 +1,7 @@
 import {writeFileSync} from 'node:fs'
 import {Args, Command, Flags} from '@oclif/core'
-import {runCheck, type CheckReport} from '../../analyzer/check.js'
+import {CheckUsageError, runCheck, type CheckReport} from '../../analyzer/check.js'
+import {SpoolError} from '../../analyzer/capture/spool.js'
 import {CONTROL_PORT} from '../../analyzer/control/messages.js'
 import {parseVantageFlag, type VantageAssignment} from '../../analyzer/correlate/vantage.js'
 import {color} from '../render/color.js'
@@ -49,7 +50,13 @@ export default class Check extends Command {
     } catch (e) {
       this.error((e as Error).message, {exit: 2})
     }
-    const report = await runCheck(argv as string[], {controlPort: flags['control-port'], vantage, infer: flags.infer})
+    let report: CheckReport
+    try {
+      report = await runCheck(argv as string[], {controlPort: flags['control-port'], vantage, infer: flags.infer})
+    } catch (e) {
+      if (e instanceof CheckUsageError || e instanceof SpoolError) this.error(e.message, {exit: 2})
+      throw e
+    }
     const failOn = flags['fail-on'] === 'warning' ? 'warning' : 'error'
     const failing = report.summary.errors + (failOn === 'warning' ? report.summary.warnings : 0)
     const exitCode = report.captureErrors.length > 0 ? 2 : failing > 0 ? 1 : 0

@@ -143,3 +143,18 @@ test('--vantage assigns interfaces; --control-port moves the control channel', (
   assert.equal(o.summary.handoffs, 0)
   assert.equal(o.violations.length, 0)
 })
+
+test('standard input: the same report as the file, named <stdin>; given twice is a usage error', () => {
+  const input = readFileSync(faulty)
+  const viaStdin = spawnSync(process.execPath, [cliBin, 'check', '-', '--json'], {input, encoding: 'utf8', env: {...process.env, NO_COLOR: '1'}})
+  assert.equal(viaStdin.status, 1, viaStdin.stderr)
+  const fromFile = JSON.parse(run(faulty, '--json').out)
+  const fromStdin = JSON.parse(viaStdin.stdout)
+  assert.ok(fromFile.violations.length > 0)
+  assert.deepEqual(fromStdin, JSON.parse(JSON.stringify(fromFile).split(JSON.stringify(faulty).slice(1, -1)).join('<stdin>')))
+  assert.ok(fromStdin.violations.every((v: {file: string}) => v.file === '<stdin>'))
+  const twice = spawnSync(process.execPath, [cliBin, 'check', '-', '-'], {input: '', encoding: 'utf8', env: {...process.env, NO_COLOR: '1'}})
+  assert.equal(twice.status, 2)
+  assert.match(twice.stderr, /read once only/)
+  assert.doesNotMatch(twice.stderr, /\n\s+at /)
+})

@@ -1,7 +1,8 @@
-// Standard input for `sessions`: copied to a temporary file first, then read
+// Standard input for `sessions` and `check`: copied to a temporary file first, then read
 // like any other trace.
 //
-// Why a spool and not one pass: the rows need the control channel, and the
+// Why a spool and not one pass (both read their traces more than once: the
+// control channel first): the rows need the control channel, and the
 // control messages that decide a session's kind may come after the session
 // itself has ended at some vantage point (a handoff-ack after the FE inside
 // view's connection was reset; a hello, which names a node's address, after
@@ -17,6 +18,9 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {pipeline} from 'node:stream/promises'
 import type {Readable} from 'node:stream'
+
+/** Standard input could not be copied (disk full, a read error). */
+export class SpoolError extends Error {}
 
 export interface Spool {
   /** The file holding what standard input carried. */
@@ -41,7 +45,7 @@ export async function spoolStream(input: Readable): Promise<Spool> {
     await pipeline(input, createWriteStream(path))
   } catch (e) {
     remove()
-    throw new Error(`cannot copy standard input to ${dir}: ${(e as Error).message}`)
+    throw new SpoolError(`cannot copy standard input to ${dir}: ${(e as Error).message}`)
   }
   return {path, bytes, remove}
 }
