@@ -10,10 +10,11 @@
 // same requests (fetched first, over the server namespace's own stack): so
 // a match means the replayer re-created, through the §4 rewrites, a
 // conversation the live kernel accepted and answered byte for byte.
-// The recorded client fd77:77::a is owned by no namespace: the server's
-// kernel can only reach it because the replayer answers its neighbour
-// solicitations (multicast first, then unicast probes); the replayer finds
-// the server's MAC by its own solicitation. Several connections run at once
+// The recorded client fd77:77::a is owned by no namespace: the replayer
+// finds the server's MAC by its own solicitation (whose source link-layer
+// option tells the server's kernel where fd77:77::a is); in a run with
+// --target-mac and another --source the server's kernel has to solicit the
+// source itself, and only the replayer's advertisement answers it. Several connections run at once
 // (the server reports its peak of open connections). Neither kernel sends
 // a RST. Then one path's body changes on the server: exit 1 with
 // --expect-same-response, that connection reported at the byte a real
@@ -32,6 +33,7 @@ import {Lab, listNamespaces, waitForOutput} from '../support/netns.js'
 const SERVER = 'fd77:77::2'
 const OWN = 'fd77:77::1' // the replayer host's own address (its kernel must stay out of the replay)
 const CLIENT = 'fd77:77::a' // the recorded client: nobody owns it, the replayer answers ND for it
+const SOURCE2 = 'fd77:77::b' // --source for one run: an address the server's kernel has to solicit
 const VIP = 'fd77:77::100' // only in the trace: the replayer sends to the recorded back-end
 const N = 4
 const serverJs = join(import.meta.dirname, '..', 'support', 'http6-server.js')
@@ -104,11 +106,22 @@ test('replay --live over IPv6 against a real kernel: ND both ways, concurrent co
     }
     const rstsBefore = [outRsts(lab, sv), outRsts(lab, rp)]
 
-    // 0. One at a time first: the control for the server's peak count
-    //    (and the later runs reuse the 4-tuples the server holds in TIME_WAIT).
-    const serial = replay(['--concurrency', '1', '--expect-same-response', '--json'])
+    // 0. One at a time first, the control for the server's peak count; from
+    //    another source, fd77:77::b, with the target's MAC given: the
+    //    replayer sends no solicitation of its own, so the server's kernel
+    //    has never heard of fd77:77::b and must solicit it (multicast) before
+    //    its SYN/ACK can leave — only the replayer's advertisement answers.
+    //    (--timeout 5: connections take milliseconds; without the answer each
+    //    would retry its SYN for 20 s.)
+    const serial = replay(['--concurrency', '1', '--source', SOURCE2, '--target', SERVER, '--target-mac', svMac, '--timeout', '5',
+      '--expect-same-response', '--json'])
     assert.equal(serial.status, 0, `${serial.stderr}\n${serial.stdout.slice(0, 3000)}`)
-    assert.equal(JSON.parse(serial.stdout).summary.matched, N)
+    const r0 = JSON.parse(serial.stdout)
+    assert.equal(r0.summary.matched, N)
+    assert.deepEqual(r0.targets, [{addr: SERVER, mac: svMac, resolved: false}])
+    for (const c of r0.connections) assert.match(c.replayed, /^\[fd77:77::b\]:2000\d → \[fd77:77::2\]:80$/)
+    const neigh0 = lab.exec(sv, ['ip', '-6', 'neigh', 'show', SOURCE2, 'dev', 'sv0'])
+    assert.match(neigh0, new RegExp(`lladdr ${r0.sourceMac}`), neigh0)
     await new Promise((r) => setTimeout(r, 300)) // spawnSync blocked this event loop: let the server's lines in
     assert.equal(srv.peak(), 1, 'one connection at a time, yet the server saw more open at once')
 
@@ -130,7 +143,7 @@ test('replay --live over IPv6 against a real kernel: ND both ways, concurrent co
     }
     // Resolved by the replayer's neighbour solicitation: the server's kernel answered with sv0's MAC.
     assert.deepEqual(res.targets, [{addr: SERVER, mac: svMac, resolved: true}])
-    // The server's kernel learnt fd77:77::a at the replayer's MAC, from the replayer's advertisements.
+    // The server's kernel has fd77:77::a at the replayer's MAC (from the SLLA option of the replayer's solicitation).
     const neigh = lab.exec(sv, ['ip', '-6', 'neigh', 'show', CLIENT, 'dev', 'sv0'])
     assert.match(neigh, new RegExp(`lladdr ${res.sourceMac}`), neigh)
     await new Promise((r) => setTimeout(r, 300))
