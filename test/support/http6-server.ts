@@ -6,9 +6,9 @@
 //   node http6-server.js serve ADDR PORT [CHANGED] → prints "ready", serves until killed
 //   node http6-server.js fetch ADDR PORT           → request on stdin, raw response (base64) on stdout
 //
-// The body depends only on the path and VARIANT: a deterministic
-// pseudo-random text (xorshift seeded from the path) long enough to take
-// several segments, so a comparison checks reassembly, not one packet.
+// The body depends only on the path: a deterministic pseudo-random text
+// (xorshift seeded from the path) long enough to take several segments, so
+// a comparison checks reassembly, not one packet (?bytes=N sets its length).
 // CHANGED names one path whose body has one byte altered in the middle (to
 // 'Z', which the normal text never holds); the test's oracle for where the
 // replayer must report the difference is a real fetch of both versions.
@@ -21,8 +21,10 @@ import {connect} from 'node:net'
 function bodyFor(path: string, changed: boolean): string {
   let x = 0x9e3779b9
   for (const c of path) x = Math.imul(x ^ c.charCodeAt(0), 0x01000193) >>> 0
+  // ?bytes=N: the body's length (default 2800, at most 1 MB).
+  const n = Math.min(1 << 20, Number(new URL(path, 'http://x').searchParams.get('bytes') ?? 2800) || 2800)
   let s = ''
-  for (let i = 0; i < 2800; i++) {
+  for (let i = 0; i < n; i++) {
     x ^= x << 13
     x >>>= 0
     x ^= x >>> 17
@@ -30,7 +32,7 @@ function bodyFor(path: string, changed: boolean): string {
     x >>>= 0
     s += i % 61 === 60 ? '\n' : String.fromCharCode(97 + (x % 25)) // a..y: never 'Z'
   }
-  if (changed) s = s.slice(0, 1500) + 'Z' + s.slice(1501)
+  if (changed) s = s.slice(0, s.length >> 1) + 'Z' + s.slice((s.length >> 1) + 1)
   return s
 }
 
