@@ -12,13 +12,16 @@
 // conversation the live kernel accepted and answered byte for byte.
 // The recorded client fd77:77::a is owned by no namespace: the replayer
 // finds the server's MAC by its own solicitation (whose source link-layer
-// option tells the server's kernel where fd77:77::a is); in a run with
-// --target-mac and another --source the server's kernel has to solicit the
-// source itself, and only the replayer's advertisement answers it. Several connections run at once
-// (the server reports its peak of open connections). Neither kernel sends
-// a RST. Then one path's body changes on the server: exit 1 with
-// --expect-same-response, that connection reported at the byte a real
-// fetch of both versions says differs.
+// option tells the server's kernel where the source is), and the server's
+// kernel, set to probe unconfirmed neighbours at once, sends a unicast
+// solicitation that only the replayer's advertisement answers (its entry
+// must end REACHABLE, not PROBE/FAILED). A first run, one connection at a
+// time, with --source fd77:77::b and --target-mac, must not stall (no
+// retransmission on this lossless link). Several connections run at once
+// (the server reports its peak of open connections); one response is 60 kB.
+// Neither kernel sends a RST. Then one path's body changes on the server:
+// exit 1 with --expect-same-response, that connection reported at the byte
+// a real fetch of both versions says differs.
 // The namespaces (and the server in them) are removed in `finally`.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
@@ -33,7 +36,7 @@ import {Lab, listNamespaces, waitForOutput} from '../support/netns.js'
 const SERVER = 'fd77:77::2'
 const OWN = 'fd77:77::1' // the replayer host's own address (its kernel must stay out of the replay)
 const CLIENT = 'fd77:77::a' // the recorded client: nobody owns it, the replayer answers ND for it
-const SOURCE2 = 'fd77:77::b' // --source for one run: an address the server's kernel has to solicit
+const SOURCE2 = 'fd77:77::b' // --source for one run: an address the server's kernel has never seen
 const VIP = 'fd77:77::100' // only in the trace: the replayer sends to the recorded back-end
 const N = 4
 const serverJs = join(import.meta.dirname, '..', 'support', 'http6-server.js')
@@ -116,10 +119,9 @@ test('replay --live over IPv6 against a real kernel: ND both ways, concurrent co
     const rstsBefore = [outRsts(lab, sv), outRsts(lab, rp)]
 
     // 0. One at a time first, the control for the server's peak count; from
-    //    another source, fd77:77::b, with the target's MAC given: the
-    //    replayer sends no solicitation of its own, so the server's kernel
-    //    has never heard of fd77:77::b and must solicit it (multicast) before
-    //    its SYN/ACK can leave — only the replayer's advertisement answers.
+    //    another source, fd77:77::b, with the target's MAC given (no
+    //    resolution needed, but the replayer still solicits, or the server's
+    //    kernel has to ask and its first question is lost: a 1 s stall).
     //    (--timeout 5: connections take milliseconds; without the answer each
     //    would retry its SYN for 20 s.)
     const serial = replay(['--concurrency', '1', '--source', SOURCE2, '--target', SERVER, '--target-mac', svMac, '--timeout', '5',
