@@ -78,10 +78,13 @@ test('replay --live over IPv6 against a real kernel: ND both ways, concurrent co
     lab.addAddress(sv, 'sv0', `${SERVER}/64`)
     const svMac = lab.exec(sv, ['cat', '/sys/class/net/sv0/address']).trim()
     // The server's kernel probes an unconfirmed neighbour at once (not after
-    // 5 s): its first SYN/ACK to the replayed source sends a unicast
+    // 5 s), and again every 100 ms (not 1 s, so that a probe lost by the
+    // replayer's fresh capture is repeated while the replayer still runs):
+    // the first frame it sends to the replayed source makes it send a unicast
     // solicitation, which only the replayer's advertisement answers
     // (REACHABLE below; without it the entry goes PROBE → FAILED).
     lab.exec(sv, ['sysctl', '-qw', 'net.ipv6.neigh.sv0.delay_first_probe_time=0'])
+    lab.exec(sv, ['sysctl', '-qw', 'net.ipv6.neigh.sv0.retrans_time_ms=100'])
 
     const start = async (changed?: string): Promise<{child: ChildProcess; peak: () => number}> => {
       const child = lab.spawn(sv, [process.execPath, serverJs, 'serve', SERVER, '80', ...(changed ? [changed] : [])])
