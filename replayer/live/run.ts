@@ -252,6 +252,8 @@ async function runAll(input: StatefulInput, io: FrameIO, plan: Plan, targets: st
   const now = () => performance.now()
   const macs = new Map<string, Uint8Array>()
   const resolved = new Set<string>()
+  /** Targets that answered our ARP request / solicitation. */
+  const answered = new Set<string>()
   if (targetMacIn !== undefined) macs.set(targets[0], targetMacIn)
   const dec = new PacketDecoder({verifyChecksums: false})
   const conns = new Map<string, LiveConnection>()
@@ -266,9 +268,12 @@ async function runAll(input: StatefulInput, io: FrameIO, plan: Plan, targets: st
         if (answer !== null) io.inject(answer)
         if (nb.kind === 'reply') {
           const a = canonicalAddr(nb.ip.length === 4 ? [...nb.ip].join('.') : formatV6(nb.ip))
-          if (targets.includes(a) && !macs.has(a)) {
-            macs.set(a, nb.mac)
-            resolved.add(a)
+          if (targets.includes(a) && !answered.has(a)) {
+            answered.add(a)
+            if (!macs.has(a)) {
+              macs.set(a, nb.mac)
+              resolved.add(a)
+            }
             wake()
           }
         }
@@ -300,14 +305,20 @@ async function runAll(input: StatefulInput, io: FrameIO, plan: Plan, targets: st
   // node_pcap session was seen lost here (an ARP reply 1 ms after our
   // request, whatever the delay after opening), so the answer to the
   // second request is the one that usually counts.
-  for (let attempt = 0; attempt < 5 && targets.some((t) => !macs.has(t)); attempt++) {
+  // With --target-mac the requests still go out (up to 3, 0.7 s, an answer
+  // not required): they tell the target's kernel where our source is (an
+  // ARP request's sender, an NS's source link-layer option: RFC 826, RFC
+  // 4861 §7.2.3), so it need not ask before its SYN/ACK. Its own question
+  // would be the first frame to reach the fresh capture, lost as above, and
+  // a kernel asks again only after 1 s (seen against Linux over IPv6).
+  for (let attempt = 0; attempt < (targetMacIn !== undefined ? 3 : 5) && targets.some((t) => !answered.has(t)); attempt++) {
     for (const t of targets) {
-      if (macs.has(t)) continue
+      if (answered.has(t)) continue
       const tb = addrBytes(t)
       const from = addrBytes(plan.find((p) => p.target === t)!.source)
       io.inject(tb.length === 4 ? arpRequest(sourceMac, from, tb) : neighborSolicitation(sourceMac, from, tb))
     }
-    await waitFor(100 * 2 ** attempt, (w) => (wake = w), () => targets.every((t) => macs.has(t)) || failure !== null)
+    await waitFor(100 * 2 ** attempt, (w) => (wake = w), () => targets.every((t) => answered.has(t)) || failure !== null)
     if (failure !== null) throw failure
   }
   const missing = targets.filter((t) => !macs.has(t))

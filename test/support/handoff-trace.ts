@@ -88,6 +88,13 @@ export interface TraceSpec {
   names?: Partial<Record<ViewName, string>>
   /** One file per vantage point instead (path is then a directory): `<view>.pcapng`, or `<names[view]>.pcapng`. */
   split?: boolean
+  /** Addresses instead of the family's defaults (10.0.0.x / fd00::x): e.g. a real server's, to replay the trace against it. */
+  addrs?: {client?: string; vip?: string; be?: string}
+  /** The request of handed-off connection n (default `GET /img/<n>.png`, three header lines); sent in two segments. */
+  request?: (n: number) => string
+  /** The BE's response to connection n, e.g. what a real server answers to request(n) (default: synthetic chunks),
+   *  sent in responseSegments segments of about equal size (each must fit one segment). */
+  response?: (n: number) => string
 }
 
 export type ViewName = 'client' | 'lan' | 'fe1-inside' | 'be1-inside' | 'control'
@@ -283,7 +290,7 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
   const ack = sim.tcp({...C, seq: ciss + 1, ack: fiss + 1, flags: '.', window: 502, options: tsOpt(cts, fts)})
   clientViews(ack); sim.emit(['fe1-inside'], ack)
   // 4. Request, two segments
-  const head = `GET /img/${n}.png HTTP/1.1\r\nHost: cluster.example\r\nUser-Agent: synthetic\r\n\r\n`
+  const head = spec.request?.(n) ?? `GET /img/${n}.png HTTP/1.1\r\nHost: cluster.example\r\nUser-Agent: synthetic\r\n\r\n`
   const parts = [head.slice(0, 20), head.slice(20)]
   const reqSegs: Uint8Array[] = []
   let cseq = u32(ciss + 1)
@@ -311,7 +318,7 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
   if (fault === 'request-replay-count') pkts = [pkts[0]!, ...pkts.slice(2)]
   const req: HandoffReq = {v: 1, t: 'handoff-req', node: 'fe1', at: 0, hid, cip: a.client, cport, vip: a.vip, vport: VPORT,
     ciss: fault === 'isn-mismatch' ? u32(ciss + 1) : ciss, fiss: fault === 'isn-mismatch-fiss' ? u32(fiss - 1000) : fiss,
-    ...(ts ? {fts} : {}), fopt, pkts, url: `/img/${n}.png`, host: 'cluster.example'}
+    ...(ts ? {fts} : {}), fopt, pkts, url: head.split(' ')[1] ?? '/', host: 'cluster.example'}
   sim.tick(200)
   ctl.send('fe', req)
   if (nack) {
@@ -403,7 +410,14 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
   lastVipTs = u32(btsNow - st.tau)
   const nseg = spec.responseSegments ?? 3
   const chunks: string[] = []
-  for (let i = 0; i < nseg; i++) chunks.push((i === 0 ? 'HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n' : '') + `chunk-${i}-`.padEnd(64, String.fromCharCode(97 + i)))
+  const custom = spec.response?.(n)
+  if (custom !== undefined) {
+    const size = Math.ceil(custom.length / nseg)
+    for (let i = 0; i < nseg; i++) chunks.push(custom.slice(i * size, (i + 1) * size))
+    if (chunks.some((c) => c.length === 0 || c.length > 1400)) throw new Error(`response of ${custom.length} bytes: not ${nseg} segments of 1..1400 bytes`)
+  } else {
+    for (let i = 0; i < nseg; i++) chunks.push((i === 0 ? 'HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n' : '') + `chunk-${i}-`.padEnd(64, String.fromCharCode(97 + i)))
+  }
   const firstDataSeq = bseqRaw
   let clientAckedSack = false
   const clientAck = (extra?: {sack?: [number, number][]}): Uint8Array => {
@@ -509,7 +523,7 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
   sim.tick(); btsNow++
   sendReturn(sim.tcp({...BE, seq: bseqRaw + 1, ack: reqEnd + 1, flags: '.', window: rcvWinRaw, options: tsOpt(btsNow, cts)}))
   sim.tick(300)
-  const sb = nseg * 64 + chunks[0]!.length - 64
+  const sb = chunks.reduce((n, c) => n + c.length, 0)
   ctl.send('be', {v: 1, t: 'terminate', node: 'be1', at: 0, hid, reason: 'fin', cbytes: u32(reqEnd - ciss - 1), sbytes: sb})
   if (fault === 'late-forward' && lastFwd !== null) {
     sim.tick(5000)
@@ -545,7 +559,8 @@ function distractors(sim: Sim, localPort: number): void {
 
 /** Writes the trace; returns what it holds. */
 export function buildHandoffTrace(path: string, spec: TraceSpec = {}): BuiltTrace {
-  const sim = new Sim(spec, spec.family === 6 ? V6 : V4)
+  const base = spec.family === 6 ? V6 : V4
+  const sim = new Sim(spec, spec.addrs === undefined ? base : {...base, ...spec.addrs})
   const ctl = new ControlChannel(sim)
   ctl.send('fe', {v: 1, t: 'hello', node: 'fe1', at: 0, addr: sim.a.vip, mac: MAC.fe})
   ctl.send('be', {v: 1, t: 'hello', node: 'be1', at: 0, addr: sim.a.be, mac: MAC.be})

@@ -7,12 +7,17 @@
 //   … peer … netns NS2`), never in the host's namespace;
 // - addresses must be inside 10.77.0.0/16 (addAddress() refuses others), so
 //   live traffic only goes to namespaces we created, or to loopback;
+// - IPv6 likewise: only unique local addresses inside fd77:77::/48 (a ULA
+//   prefix no real network routes), and like every address only on an
+//   interface of a namespace this Lab created (addAddress() checks both);
+//   IPv6 is turned on per namespace (enableIpv6), never in the host's;
 // - Lab.cleanup() kills the processes it started and deletes its namespaces;
 //   withLab() calls it in `finally`, and sweepLeftovers() removes whatever a
 //   previous run with the same pid prefix (or a dead pid) left behind.
 import {execFileSync, spawn, type ChildProcess, type SpawnOptions} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
+import {isIPv6} from 'node:net'
 
 export const NS_PREFIX = 'hot-'
 
@@ -95,16 +100,32 @@ export function sweepLeftovers(): string[] {
   return removed
 }
 
-/** True when `cidr`/`ip` lies in 10.77.0.0/16, the only range tests may use. */
+/** The first three 16-bit groups of an IPv6 address, or null when it is not one. */
+function v6Head(ip: string): number[] | null {
+  if (!isIPv6(ip) || ip.includes('.')) return null
+  const [l, r] = ip.split('::')
+  const left = l ? l.split(':') : []
+  const right = r === undefined ? [] : r ? r.split(':') : []
+  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left
+  return groups.slice(0, 3).map((g) => parseInt(g, 16))
+}
+
+/** True when `cidr`/`ip` lies in 10.77.0.0/16 or (IPv6) fd77:77::/48, the only ranges tests may use. */
 export function isLabAddress(ipOrCidr: string): boolean {
-  const ip = ipOrCidr.split('/')[0]
+  const [ip, len] = ipOrCidr.split('/')
+  if (ip.includes(':')) {
+    // A prefix shorter than /48 would claim routes outside fd77:77::/48.
+    if (len !== undefined && !(Number(len) >= 48 && Number(len) <= 128)) return false
+    const h = v6Head(ip)
+    return h !== null && h[0] === 0xfd77 && h[1] === 0x77 && h[2] === 0
+  }
   const parts = ip.split('.').map(Number)
   if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) return false
   return parts[0] === 10 && parts[1] === 77
 }
 
 export function assertLabAddress(ipOrCidr: string): void {
-  if (!isLabAddress(ipOrCidr)) throw new Error(`address ${ipOrCidr} is outside 10.77.0.0/16: tests may only use lab addresses`)
+  if (!isLabAddress(ipOrCidr)) throw new Error(`address ${ipOrCidr} is outside 10.77.0.0/16 and fd77:77::/48: tests may only use lab addresses`)
 }
 
 /** Interface names are at most 15 characters. */
@@ -151,12 +172,26 @@ export class Lab {
     run('ip', ['-n', ns, 'link', 'set', iface, 'up'])
   }
 
-  /** Adds an address; only 10.77.0.0/16 is allowed. */
+  /**
+   * Adds an address; only 10.77.0.0/16 and fd77:77::/48 are allowed. IPv6
+   * addresses are added `nodad` (usable at once: duplicate address
+   * detection would hold them "tentative" for a second or more, and the
+   * namespaces are ours, so there is no one to collide with).
+   */
   addAddress(ns: string, iface: string, cidr: string): void {
     this.own(ns)
     assertLabAddress(cidr)
     if (!cidr.includes('/')) throw new Error(`give a prefix length: ${cidr}`)
-    run('ip', ['-n', ns, 'addr', 'add', cidr, 'dev', iface])
+    run('ip', ['-n', ns, 'addr', 'add', cidr, 'dev', iface, ...(cidr.includes(':') ? ['nodad'] : [])])
+  }
+
+  /** Turns IPv6 on in one of our namespaces (all, default and `ifaces`); it may be off by the host's defaults. */
+  enableIpv6(ns: string, ifaces: string[] = []): void {
+    this.own(ns)
+    for (const i of ['all', 'default', ...ifaces]) {
+      checkIfName(i)
+      this.exec(ns, ['sysctl', '-qw', `net.ipv6.conf.${i}.disable_ipv6=0`])
+    }
   }
 
   /** Turns off the offloads that make veth captures unlike real wires. */

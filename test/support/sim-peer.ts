@@ -237,6 +237,13 @@ export class SimSegment {
   /** Frames the runner injected. */
   readonly injected: Uint8Array[] = []
   sourceMacSeen: string | null = null
+  /** Like a real kernel (RFC 826; RFC 4861 §7.2.3): an ARP request / solicitation from the source teaches its MAC. */
+  learnFromRequests = false
+  /** The first frame to the runner is lost (as a freshly opened libpcap session was seen to lose it). */
+  loseFirst = false
+  /** Solicitations / ARP requests the back-end sent for the source. */
+  asked = 0
+  private delivered = 0
   private pending: Uint8Array[] = []
   private readonly dec = new PacketDecoder({verifyChecksums: false})
   readonly linkType = LINKTYPE.ETHERNET
@@ -249,6 +256,7 @@ export class SimSegment {
   close(): void {}
 
   private deliver(f: Uint8Array): void {
+    if (this.delivered++ === 0 && this.loseFirst) return
     setImmediate(() => this.cb(f))
   }
 
@@ -259,6 +267,10 @@ export class SimSegment {
     const tb = addrBytes(this.target)
     if (nb !== null) {
       if (nb.kind === 'request') {
+        if (this.learnFromRequests && this.sourceMacSeen === null) {
+          this.sourceMacSeen = mac(nb.senderMac)
+          for (const p of this.pending.splice(0)) this.deliver(p)
+        }
         const a = answerFor(nb, [tb], BE_MAC)
         if (a !== null) this.deliver(a)
       } else {
@@ -279,6 +291,7 @@ export class SimSegment {
       }, () => performance.now() - this.t0)
       this.peers.set(d.srcPort, peer)
       if (this.sourceMacSeen === null) {
+        this.asked++
         const sb = addrBytes(source)
         this.deliver(sb.length === 4 ? arpRequest(BE_MAC, tb, sb) : neighborSolicitation(BE_MAC, tb, sb))
       }

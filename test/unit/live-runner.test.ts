@@ -54,6 +54,26 @@ test('IPv6: the recorded client and back-end addresses by default; neighbour dis
   assert.equal(res.targets[0].mac, '02:77:00:00:00:0b')
 })
 
+test('--target-mac: the solicitation still goes out first, so the back-end learns the source from it and never has to ask', async () => {
+  // The back-end's own question would be the first frame to reach the fresh
+  // capture, which is lost (a real kernel asks again only after 1 s; this
+  // simulated one never does): before the fix every connection stalled.
+  const resp = await recordedResponses(v6Trace)
+  const seg = new SimSegment('fd77::2', (cport) => resp.get(cport)!)
+  seg.learnFromRequests = true
+  seg.loseFirst = true
+  const res = await replayStateful({traces: [v6Trace], iface: 'sim0', targetMac: '02:77:00:00:00:0b', openIO: () => seg, localAddresses: () => [],
+    rtoMs: 50, maxRetries: 3, timeoutMs: 3000})
+  const c = res.connections[0]
+  assert.equal(c.status, 'ok', c.error)
+  assert.equal(c.response.match, true)
+  assert.equal(c.stats.retransmissions, 0)
+  assert.equal(seg.asked, 0, 'the back-end had to solicit the source')
+  assert.equal(parseNeighbor(seg.injected[0])?.kind, 'request', 'the first frame out is our solicitation')
+  // The given MAC is kept (and reported as given, not resolved).
+  assert.deepEqual(res.targets, [{addr: 'fd77::2', mac: '02:77:00:00:00:0b', resolved: false}])
+})
+
 test('a back-end that serves different bytes for one connection: that one differs, at its byte; the others match', async () => {
   const resp = await recordedResponses(labTrace)
   const scan = await scanControl([labTrace])
