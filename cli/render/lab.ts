@@ -21,7 +21,7 @@ export function renderLabDown(rs: DownResult[]): string {
 }
 
 const SHOWN = ['relayedFromLan', 'relayedFromStack', 'connections', 'local', 'handoffsOut', 'acksReceived', 'nacksReceived', 'handoffTimeouts',
-  'handoffsIn', 'acksSent', 'nacksSent', 'synackSwallowed', 'forwarded', 'returned', 'rstInjected', 'absorbed', 'terminatesSent',
+  'handoffsIn', 'acksSent', 'nacksSent', 'synackSwallowed', 'forwarded', 'returned', 'rstInjected', 'absorbed', 'absorbedAfterTerminate', 'terminatesSent',
   'terminatesReceived', 'staleTimeouts', 'faultsApplied', 'rewriteErrors', 'injectErrors'] as const
 
 export function renderLabStatus(ss: LabStatus[]): string {
