@@ -40,7 +40,7 @@ import {TCP_FLAG} from '../wire/tcp.js'
 import {EngineConfigError, TranslationState} from '../../replayer/engine/state.js'
 import type {FramedMessage} from './control.js'
 import type {InferredHandoff} from './infer.js'
-import {resolveView, type VantageAssignment, type View} from './vantage.js'
+import {FileViews, type VantageAssignment, type View} from './vantage.js'
 
 export type Leg = 'client' | 'forward' | 'return' | 'be-raw' | 'fe-own' | 'stray-forward' | 'stray-return' | 'other'
 
@@ -348,23 +348,16 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
   for (let fi = 0; fi < paths.length; fi++) {
     const path = paths[fi]!
     const file = path === '-' ? '<stdin>' : path
-    const fileViews = new Map<number, View>()
     // "file#iface" of each view, made once.
     const viewKeys = new Map<View, string>()
-    const viewOf = (id: number, name?: string): View => {
-      let v = fileViews.get(id)
-      if (v === undefined) {
-        v = resolveView(fi, file, id, name, opts.vantage)
-        fileViews.set(id, v)
-        viewKeys.set(v, `${v.file}#${v.iface}`)
-        views.push(v)
-      }
-      return v
-    }
+    const fileViews = new FileViews(fi, file, opts.vantage, (v) => {
+      viewKeys.set(v, `${v.file}#${v.iface}`)
+      views.push(v)
+    })
     const dec = new PacketDecoder({verifyChecksums: false})
     try {
       await readCapture(path, {
-        onInterface: (i) => { viewOf(i.id, i.name) },
+        onInterface: (i) => { fileViews.get(i.id, i.name) },
         onPacket: (rec) => {
           packets++
           if (opts.judge && fi === paths.length - 1 && nextDue < due.length && (packets & 255) === 0) {
@@ -374,7 +367,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
           // The record's buffer and offset, not rec.data: no view made per packet.
           const d = dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset)
           if (d.transport !== 'tcp' || d.l4HeaderLen === 0 || d.isFragment) return
-          const view = viewOf(rec.interfaceId)
+          const view = fileViews.get(rec.interfaceId)
           const sp = d.srcPort
           const dp = d.dstPort
           if (sp === opts.controlPort || dp === opts.controlPort) {

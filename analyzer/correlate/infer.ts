@@ -74,7 +74,7 @@ import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import {EngineConfigError, TranslationState} from '../../replayer/engine/state.js'
 import {connectionLabel, normAddr, type Handoff} from './assemble.js'
-import {resolveView, type VantageAssignment, type View} from './vantage.js'
+import {FileViews, type VantageAssignment, type View} from './vantage.js'
 
 /** Prefix of an inferred handoff's hid (`inferred/1`, …; a number a control hid already uses is skipped). */
 export const INFERRED_HID_PREFIX = 'inferred/'
@@ -252,21 +252,16 @@ async function pass(paths: readonly string[], opts: {controlPort: number; vantag
   for (let fi = 0; fi < paths.length; fi++) {
     const path = paths[fi]!
     const file = path === '-' ? '<stdin>' : path
-    const views = new Map<number, View>()
-    const viewOf = (id: number, name?: string): View => {
-      let v = views.get(id)
-      if (v === undefined) { v = resolveView(fi, file, id, name, opts.vantage); views.set(id, v) }
-      return v
-    }
+    const views = new FileViews(fi, file, opts.vantage)
     const dec = new PacketDecoder({verifyChecksums: false})
     try {
       await readCapture(path, {
-        onInterface: (i) => { viewOf(i.id, i.name) },
+        onInterface: (i) => { views.get(i.id, i.name) },
         onPacket: (rec) => {
           const d = dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen)
           if (d.transport !== 'tcp' || d.l4HeaderLen === 0 || d.isFragment) return
           if (d.srcPort === opts.controlPort || d.dstPort === opts.controlPort) return
-          const view = viewOf(rec.interfaceId)
+          const view = views.get(rec.interfaceId)
           if (view.kind === 'control') return
           fn(d, view, rec.tsSec + rec.tsNsec / 1e9, rec.linkType, rec.index, file)
         },

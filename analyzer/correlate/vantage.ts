@@ -99,6 +99,27 @@ export function resolveView(fileIndex: number, file: string, iface: number, name
   return {fileIndex, file, iface, name: nm, kind: 'lan', from: 'default'}
 }
 
+/**
+ * The views of one file, each resolved once, when its interface is first
+ * named (the interface block) or used (a packet). `onNew` sees each view once.
+ */
+export class FileViews {
+  private readonly byIface: View[] = []
+
+  constructor(private readonly fileIndex: number, private readonly file: string, private readonly assignments: readonly VantageAssignment[],
+    private readonly onNew?: (v: View) => void) {}
+
+  get(iface: number, name?: string | null): View {
+    let v = this.byIface[iface]
+    if (v === undefined) {
+      v = resolveView(this.fileIndex, this.file, iface, name ?? undefined, this.assignments)
+      this.byIface[iface] = v
+      this.onNew?.(v)
+    }
+    return v
+  }
+}
+
 export function viewLabel(v: View): string {
   return `${v.file}#${v.iface}${v.name ? ` (${v.name})` : ''}`
 }

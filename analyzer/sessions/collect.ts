@@ -22,7 +22,7 @@ import {displayName} from '../capture/read.js'
 import type {CaptureInterface} from '../capture/types.js'
 import {CONTROL_PORT} from '../control/messages.js'
 import {SkewEstimator} from '../correlate/skew.js'
-import {resolveView, type VantageAssignment, type VantageKind, type View} from '../correlate/vantage.js'
+import {FileViews, type VantageAssignment, type VantageKind, type View} from '../correlate/vantage.js'
 import {normAddr} from '../correlate/assemble.js'
 import type {ConnState} from '../flows/history.js'
 import type {AnomalyName} from '../flows/tcp-analysis.js'
@@ -135,16 +135,7 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
 
   for (let fi = 0; fi < paths.length; fi++) {
     const file = names[fi]!
-    const fileViews: View[] = []
-    const viewOf = (iface: number, name: string | null): View => {
-      let v = fileViews[iface]
-      if (v === undefined) {
-        v = resolveView(fi, file, iface, name ?? undefined, vantage)
-        fileViews[iface] = v
-        views.push(v)
-      }
-      return v
-    }
+    const fileViews = new FileViews(fi, file, vantage, (v) => views.push(v))
     const ifNames: (string | null)[] = []
     const pending: FlaggedPacket[] = []
     const shownStreams = new Set<number>()
@@ -152,11 +143,11 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
       name: file,
       verifyChecksums: opts.verifyChecksums,
       onInterface: (i: CaptureInterface) => { ifNames[i.id] = i.name ?? null },
-      onTcp: (dec, rec) => matcher.add(dec, viewOf(rec.interfaceId, ifNames[rec.interfaceId] ?? null), rec.tsSec + rec.tsNsec / 1e9),
+      onTcp: (dec, rec) => matcher.add(dec, fileViews.get(rec.interfaceId, ifNames[rec.interfaceId]), rec.tsSec + rec.tsNsec / 1e9),
       onRow: (row, s) => {
         total++
         ifaceNames.set(`${row.file}#${row.interface}`, row.interfaceName)
-        const view = viewOf(row.interface, row.interfaceName)
+        const view = fileViews.get(row.interface, row.interfaceName)
         row.vantage = view.kind
         const clientIsn = s.stats[0].isn
         const first = s.firstSec + s.firstNsec / 1e9
