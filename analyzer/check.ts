@@ -18,7 +18,7 @@
 // each handoff is judged as soon as it is over (step 4 runs inside step 3).
 import type {Readable} from 'node:stream'
 import {spoolStream} from './capture/spool.js'
-import {CONTROL_PORT} from './control/messages.js'
+import {resolveControlPort} from './control/port-discovery.js'
 import {alignStateWithWire, assembleHandoffs, collectSegments, connectionLabel, type Handoff} from './correlate/assemble.js'
 import {inferHandoffs, type InferenceReport, type InferredHandoff} from './correlate/infer.js'
 import {readControlPass} from './correlate/control-pass.js'
@@ -76,6 +76,8 @@ export interface CheckReport {
   captureErrors: {file: string; message: string}[]
   /** Only with --infer: connections recognised as handed off without control messages. */
   inference?: InferenceReport
+  /** Only when no --control-port was given and the control frames were found on a port other than 7070. */
+  controlPortFound?: {port: number; frames: number; connections: number}
 }
 
 /**
@@ -108,7 +110,9 @@ function renameFile<T>(report: T, from: string, to: string): T {
 }
 
 async function check(paths: readonly string[], opts: CheckOptions): Promise<CheckReport> {
-  const port = opts.controlPort ?? CONTROL_PORT
+  // No --control-port: 7070, unless the control frames are on another port (control/port-discovery.ts).
+  const portChoice = await resolveControlPort(paths, opts.controlPort)
+  const port = portChoice.port
   const vantage = opts.vantage ?? []
   const {control, framing} = await readControlPass(paths, port)
   const controlMessages = control.count
@@ -187,6 +191,7 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
     },
     captureErrors,
     ...(inference ? {inference} : {}),
+    ...(portChoice.how === 'found' ? {controlPortFound: {port, frames: portChoice.frames!, connections: portChoice.connections!}} : {}),
   }
 }
 

@@ -5,7 +5,7 @@
 // The handoff state (Δ, τ, window shifts, BE address and MAC) is never
 // guessed: without a handoff-req/handoff-ack pair in the trace there is
 // nothing to replay, and the error says so.
-import {CONTROL_PORT} from '../analyzer/control/messages.js'
+import {resolveControlPort} from '../analyzer/control/port-discovery.js'
 import {linkTypeName} from '../analyzer/wire/linktype.js'
 import {buildSchedule, type ScheduleOptions} from './schedule/index.js'
 import {scanControl, type ControlScan} from './select/control.js'
@@ -62,7 +62,7 @@ function quoteList(xs: string[]): string {
 
 /** Reads the traces and derives the packets to replay. Throws ReplayError when there is nothing to replay. */
 export async function planReplay(input: ReplayInput, defaultLegs: readonly LegName[]): Promise<{plan: ReplayPlan; derived: DeriveResult}> {
-  const port = input.controlPort ?? CONTROL_PORT
+  const port = (await resolveControlPort(input.traces, input.controlPort)).port
   const legs = input.legs && input.legs.length > 0 ? LEGS.filter((l) => input.legs!.includes(l)) : [...defaultLegs]
   const scan: ControlScan = await scanControl(input.traces, {port})
   const names = input.traces.join(', ')

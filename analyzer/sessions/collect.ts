@@ -20,7 +20,7 @@
 // sample.
 import {displayName} from '../capture/read.js'
 import type {CaptureInterface} from '../capture/types.js'
-import {CONTROL_PORT} from '../control/messages.js'
+import {controlPortNote, resolveControlPort} from '../control/port-discovery.js'
 import {SkewEstimator} from '../correlate/skew.js'
 import {FileViews, type VantageAssignment, type VantageKind, type View} from '../correlate/vantage.js'
 import {normAddr} from '../correlate/assemble.js'
@@ -113,7 +113,8 @@ export async function collectSessions(paths: string[], filter: SessionFilter, op
 async function collect(paths: string[], names: string[], filter: SessionFilter, opts: CollectOptions): Promise<SessionsReport> {
   const perView = opts.perView ?? false
   const vantage = opts.vantage ?? []
-  const corr = await correlateHandoffs(paths, opts.controlPort ?? CONTROL_PORT, vantage)
+  const portChoice = await resolveControlPort(paths, opts.controlPort)
+  const corr = await correlateHandoffs(paths, portChoice.port, vantage)
   // The control pass names files by path: the spool's path is '<stdin>' to the user.
   for (const h of corr.handoffs) if (h.ackView !== null) h.ackView.file = names[h.ackView.fileIndex]!
   const index = new HandoffIndex(corr)
@@ -196,7 +197,7 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
     views: views.map((v, i): ViewInfo => ({file: v.file, iface: v.iface, name: v.name, vantage: v.kind, from: v.from,
       offsetMs: offsets[i]!.offset === null ? null : Math.round(offsets[i]!.offset! * 1e6) / 1e3,
       reference: offsets[i]!.reference, samples: offsets[i]!.samples})),
-    notes: notes(perView, corr.handoffs.some((h) => h.ackT !== null)),
+    notes: [...notes(perView, corr.handoffs.some((h) => h.ackT !== null)), ...[controlPortNote(portChoice)].filter((n) => n !== null)],
   }
   const summaryOf = (byState: Partial<Record<ConnState, number>>, byKind: Partial<Record<SessionKind, number>>, connections: number | null) => {
     return {

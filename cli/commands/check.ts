@@ -1,8 +1,8 @@
+import {controlPortFlag} from '../flags.js'
 import {writeFileSync} from 'node:fs'
 import {Args, Command, Flags} from '@oclif/core'
 import {CheckUsageError, runCheck, type CheckReport} from '../../analyzer/check.js'
 import {SpoolError} from '../../analyzer/capture/spool.js'
-import {CONTROL_PORT} from '../../analyzer/control/messages.js'
 import {parseVantageFlag, type VantageAssignment} from '../../analyzer/correlate/vantage.js'
 import {color} from '../render/color.js'
 import {renderCheck, renderJunit} from '../render/check.js'
@@ -37,7 +37,7 @@ export default class Check extends Command {
   static override flags = {
     junit: Flags.string({summary: 'Also write a JUnit XML report to this file.'}),
     'fail-on': Flags.string({summary: 'Lowest severity that makes the exit status 1.', options: ['error', 'warning'], default: 'error'}),
-    'control-port': Flags.integer({summary: 'TCP port of the control channel.', default: CONTROL_PORT, min: 1, max: 65535}),
+    'control-port': controlPortFlag,
     infer: Flags.boolean({summary: 'Also recognise handed-off connections that no control message names, and recover their Δ and τ from the traffic.', default: false}),
     vantage: Flags.string({summary: 'Vantage point of an interface: IFACE=client|lan|fe-inside|be-inside|control (repeat).', multiple: true, multipleNonGreedy: true}),
   }

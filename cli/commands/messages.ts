@@ -1,6 +1,8 @@
+import {controlPortFlag} from '../flags.js'
+import {controlPortNote, resolveControlPort} from '../../analyzer/control/port-discovery.js'
 import {Args, Command, Flags} from '@oclif/core'
 import {extractControlMessages, type ControlReport} from '../../analyzer/control/channels.js'
-import {CONTROL_PORT, MESSAGE_TYPES} from '../../analyzer/control/messages.js'
+import {MESSAGE_TYPES} from '../../analyzer/control/messages.js'
 import {color} from '../render/color.js'
 import {renderMessages} from '../render/messages.js'
 import {LineWriter} from '../render/output.js'
@@ -36,7 +38,7 @@ export default class Messages extends Command {
   }
 
   static override flags = {
-    'control-port': Flags.integer({summary: 'TCP port of the control channel.', default: CONTROL_PORT, min: 1, max: 65535}),
+    'control-port': controlPortFlag,
     type: Flags.string({summary: 'Only rows of this type (repeat for several; control-framing for the errors).', multiple: true, multipleNonGreedy: true,
       options: [...MESSAGE_TYPES, 'control-framing']}),
     hid: Flags.string({summary: 'Only rows of this handoff id (repeat for several).', multiple: true, multipleNonGreedy: true}),
@@ -44,7 +46,10 @@ export default class Messages extends Command {
 
   async run(): Promise<MessagesResult> {
     const {argv, flags} = await this.parse(Messages)
-    const report = await extractControlMessages(argv as string[], {port: flags['control-port']})
+    const choice = await resolveControlPort(argv as string[], flags['control-port'])
+    const note = controlPortNote(choice)
+    if (note !== null && !this.jsonEnabled()) process.stderr.write(`handoff messages: ${note}\n`)
+    const report = await extractControlMessages(argv as string[], {port: choice.port})
     const types = flags.type ? new Set<string>(flags.type) : null
     const hids = flags.hid ? new Set<string>(flags.hid) : null
     const shown = report.rows.filter((r) => (types === null || types.has(r.type)) && (hids === null || (r.kind === 'message' && r.hid !== undefined && hids.has(r.hid))))

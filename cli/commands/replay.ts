@@ -1,6 +1,6 @@
+import {controlPortFlag} from '../flags.js'
 import {Args, Command, Errors, Flags} from '@oclif/core'
 import {LiveCaptureError} from '../../analyzer/capture/live.js'
-import {CONTROL_PORT} from '../../analyzer/control/messages.js'
 import {EngineConfigError} from '../../replayer/engine/index.js'
 import {ReplayError, replayLive, replayToFile, type LiveOutcome, type WriteOutcome} from '../../replayer/replay.js'
 import {ScheduleError, type ScheduleOptions} from '../../replayer/schedule/index.js'
@@ -62,7 +62,7 @@ export default class Replay extends Command {
     client: Flags.string({summary: 'Only connections of this client address (repeatable).', multiple: true, multipleNonGreedy: true}),
     leg: Flags.string({summary: 'Only these legs (repeatable). Default: all for --write, forwarded and return for --interface.', multiple: true,
       multipleNonGreedy: true, options: [...LEGS]}),
-    'control-port': Flags.integer({summary: 'TCP port of the control channel.', default: CONTROL_PORT, min: 1, max: 65535}),
+    'control-port': controlPortFlag,
     multiplier: positive('multiplier')({summary: 'Timing as captured, this many times faster (--interface).', exclusive: ['pps', 'topspeed']}),
     pps: positive('pps')({summary: 'Send at this fixed rate, packets per second (--interface).', exclusive: ['multiplier', 'topspeed']}),
     topspeed: Flags.boolean({summary: 'Send as fast as possible (--interface).', exclusive: ['multiplier', 'pps']}),

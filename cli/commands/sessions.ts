@@ -1,6 +1,6 @@
+import {controlPortFlag} from '../flags.js'
 import {Args, Command, Flags} from '@oclif/core'
 import {collectSessions, UsageError, type SessionsReport} from '../../analyzer/sessions/collect.js'
-import {CONTROL_PORT} from '../../analyzer/control/messages.js'
 import {parseVantageFlag, type VantageAssignment} from '../../analyzer/correlate/vantage.js'
 import {color} from '../render/color.js'
 import {LineWriter} from '../render/output.js'
@@ -47,7 +47,7 @@ export default class Sessions extends Command {
       options: ['handoff', 'fallback', 'local', 'plain']}),
     hid: Flags.string({summary: 'Only the connection of this handoff id (repeat for several).', multiple: true, multipleNonGreedy: true}),
     backend: Flags.string({summary: 'Only handed-off connections served by this back-end: node name or address (repeat for several).', multiple: true, multipleNonGreedy: true}),
-    'control-port': Flags.integer({summary: 'TCP port of the control channel.', default: CONTROL_PORT, min: 1, max: 65535}),
+    'control-port': controlPortFlag,
     vantage: Flags.string({summary: 'Vantage point of an interface: IFACE=client|lan|fe-inside|be-inside|control (repeat); decides the legs, the view the numbers come from and which SYN times the handoff latency.', multiple: true, multipleNonGreedy: true}),
     anomalies: Flags.boolean({summary: 'Also list every packet with an analysis flag.'}),
     'no-verify': Flags.boolean({summary: 'Do not verify TCP checksums (no C in the history; faster).'}),

@@ -4,6 +4,7 @@
 import type {CheckReport} from '../../analyzer/check.js'
 import type {Violation} from '../../analyzer/checks/types.js'
 import {CHECK_IDS, hex32} from '../../analyzer/checks/types.js'
+import {CONTROL_PORT} from '../../analyzer/control/messages.js'
 import {color} from './color.js'
 
 function val(v: unknown): string {
@@ -53,6 +54,14 @@ export function renderCheck(r: CheckReport): string {
   const views = r.views.map((v) => `${v.file}#${v.iface}${v.name ? ` ${v.name}` : ''}=${v.vantage}${v.from === 'default' ? '?' : ''}` +
     (v.offsetMs !== null && v.reference !== `${v.file}#${v.iface}` ? ` (${v.offsetMs >= 0 ? '+' : ''}${v.offsetMs} ms)` : '')).join(', ')
   lines.push(`views: ${views || 'none'}`)
+  if (r.controlPortFound) {
+    const f = r.controlPortFound
+    lines.push(`control channel found on TCP port ${f.port}, not the default ${CONTROL_PORT} (${f.frames} frame(s) on ${f.connections} connection(s)); --control-port chooses another`)
+  }
+  if (r.summary.controlMessages === 0 && !r.inference && r.packets > 0) {
+    lines.push('no control-channel message in the trace: no handoff to judge. If the control channel was not captured, --infer recognises ' +
+      'handed-off connections from the traffic')
+  }
   if (r.inference) {
     const i = r.inference
     lines.push(`--infer: ${i.inferred} handoff(s) inferred from the traffic (no control messages) of ${i.candidates} candidate connection(s)` +

@@ -29,7 +29,7 @@
 import {networkInterfaces} from 'node:os'
 import {performance} from 'node:perf_hooks'
 import {openLive, type LivePacket} from '../../analyzer/capture/live.js'
-import {CONTROL_PORT} from '../../analyzer/control/messages.js'
+import {resolveControlPort} from '../../analyzer/control/port-discovery.js'
 import {formatMac, parseMac} from '../../analyzer/wire/addr.js'
 import {PacketDecoder} from '../../analyzer/wire/decode.js'
 import {LINKTYPE, linkTypeName} from '../../analyzer/wire/linktype.js'
@@ -167,7 +167,7 @@ function macArg(flag: string, s: string | undefined): Uint8Array | undefined {
 
 /** Plans, resolves, runs and compares. Throws StatefulReplayError when nothing can be replayed or the setup is unsafe. */
 export async function replayStateful(input: StatefulInput): Promise<StatefulOutcome> {
-  const port = input.controlPort ?? CONTROL_PORT
+  const port = (await resolveControlPort(input.traces, input.controlPort)).port
   const names = input.traces.join(', ')
   const scan = await scanControl(input.traces, {port})
   if (scan.handoffs.length === 0) {

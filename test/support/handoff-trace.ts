@@ -84,6 +84,8 @@ export interface TraceSpec {
   beDeltaError?: number
   /** Leave a vantage point out of the file. */
   omit?: ViewName[]
+  /** TCP port of the control channel instead of 7070. */
+  controlPort?: number
   /** Interface names other than the lab's ('' = no name). */
   names?: Partial<Record<ViewName, string>>
   /** One file per vantage point instead (path is then a directory): `<view>.pcapng`, or `<names[view]>.pcapng`. */
@@ -194,14 +196,14 @@ class Sim {
   }
 }
 
-/** A TCP connection's control channel: FE → BE port 7070, frames as data segments. */
+/** A TCP connection's control channel: FE → BE port 7070 (or spec.controlPort), frames as data segments. */
 class ControlChannel {
   private feSeq = 0x10000000
   private beSeq = 0x20000000
-  constructor(private readonly sim: Sim) {
+  constructor(private readonly sim: Sim, private readonly port: number) {
     const a = sim.a
-    const fe = {src: a.vip, dst: a.be, srcPort: 50000, dstPort: CONTROL_PORT, srcMac: MAC.fe, dstMac: MAC.be}
-    const be = {src: a.be, dst: a.vip, srcPort: CONTROL_PORT, dstPort: 50000, srcMac: MAC.be, dstMac: MAC.fe}
+    const fe = {src: a.vip, dst: a.be, srcPort: 50000, dstPort: port, srcMac: MAC.fe, dstMac: MAC.be}
+    const be = {src: a.be, dst: a.vip, srcPort: port, dstPort: 50000, srcMac: MAC.be, dstMac: MAC.fe}
     sim.tick(); sim.emit(['control'], sim.tcp({...fe, seq: this.feSeq, flags: 'S', options: {mss: 1460}}))
     sim.tick(); sim.emit(['control'], sim.tcp({...be, seq: this.beSeq, ack: this.feSeq + 1, flags: 'S.', options: {mss: 1460}}))
     this.feSeq++; this.beSeq++
@@ -216,8 +218,8 @@ class ControlChannel {
     const sim = this.sim
     const a = sim.a
     const frame = msg instanceof Uint8Array ? msg : encodeFrame({...msg, at: this.at()} as ControlMessage)
-    const fe = {src: a.vip, dst: a.be, srcPort: 50000, dstPort: CONTROL_PORT, srcMac: MAC.fe, dstMac: MAC.be}
-    const be = {src: a.be, dst: a.vip, srcPort: CONTROL_PORT, dstPort: 50000, srcMac: MAC.be, dstMac: MAC.fe}
+    const fe = {src: a.vip, dst: a.be, srcPort: 50000, dstPort: this.port, srcMac: MAC.fe, dstMac: MAC.be}
+    const be = {src: a.be, dst: a.vip, srcPort: this.port, dstPort: 50000, srcMac: MAC.be, dstMac: MAC.fe}
     // Frames of up to 1400 bytes per segment.
     for (let o = 0; o < frame.length; o += 1400) {
       const chunk = frame.subarray(o, Math.min(frame.length, o + 1400))
@@ -561,7 +563,7 @@ function distractors(sim: Sim, localPort: number): void {
 export function buildHandoffTrace(path: string, spec: TraceSpec = {}): BuiltTrace {
   const base = spec.family === 6 ? V6 : V4
   const sim = new Sim(spec, spec.addrs === undefined ? base : {...base, ...spec.addrs})
-  const ctl = new ControlChannel(sim)
+  const ctl = new ControlChannel(sim, spec.controlPort ?? CONTROL_PORT)
   ctl.send('fe', {v: 1, t: 'hello', node: 'fe1', at: 0, addr: sim.a.vip, mac: MAC.fe})
   ctl.send('be', {v: 1, t: 'hello', node: 'be1', at: 0, addr: sim.a.be, mac: MAC.be})
   const hids: string[] = []
