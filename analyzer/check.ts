@@ -22,6 +22,7 @@ import {resolveControlPort} from './control/port-discovery.js'
 import {alignStateWithWire, assembleHandoffs, collectSegments, connectionLabel, type Handoff} from './correlate/assemble.js'
 import {inferHandoffs, type InferenceReport, type InferredHandoff} from './correlate/infer.js'
 import {readControlPass} from './correlate/control-pass.js'
+import {inferViewKinds} from './correlate/vantage-infer.js'
 import {SkewEstimator} from './correlate/skew.js'
 import type {VantageAssignment, View} from './correlate/vantage.js'
 import * as lateForward from './checks/late-forward.js'
@@ -113,11 +114,13 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
   // No --control-port: 7070, unless the control frames are on another port (control/port-discovery.ts).
   const portChoice = await resolveControlPort(paths, opts.controlPort)
   const port = portChoice.port
-  const vantage = opts.vantage ?? []
+  let vantage = opts.vantage ?? []
   const {control, framing} = await readControlPass(paths, port)
   const controlMessages = control.count
   const {handoffs, orphans} = assembleHandoffs(control.messages)
   control.messages = []
+  // Views whose place neither --vantage nor the name tells: placed by the legs they show (correlate/vantage-infer.ts).
+  vantage = [...vantage, ...await inferViewKinds(paths, handoffs, port, vantage)]
   let inference: InferenceReport | undefined
   let inferErrors: {file: string; message: string}[] = []
   if (opts.infer) {

@@ -8,14 +8,15 @@
 //      `fe-inside`, `be-inside`, `fe1-inside`…), `control`/`ctl` → control;
 //      when the interface has no name (pcap files), the same rule on the
 //      file name without extensions (`be1-inside.pcap`, `client.pcapng.gz`);
-//   3. otherwise 'lan': a view of unknown place is read as the cluster LAN,
+//   3. its traffic, when the control channel names handoffs (`check` only:
+//      vantage-infer.ts, from which legs of a handoff the view shows);
+//   4. otherwise 'lan': a view of unknown place is read as the cluster LAN,
 //      which sees every leg (forwarded segments are recognised by content,
 //      not by where they were captured). A node-inside capture read as LAN
 //      loses something: the BE TCP's own segments (BE address → client) are
 //      not recognised as such, so return segments are judged by continuity
-//      only; and if that view happens to be the one judged as client-facing
-//      they would look unrewritten (addr-rewrite). Name such views, or pass
-//      --vantage.
+//      only, and forwarded segments are judged once per view. Step 3 is
+//      there to avoid that; --vantage overrides it.
 // Node-inside views do not need to say whether the node was the FE or the BE:
 // each segment's leg is told by its addresses (see legs.ts).
 
@@ -30,8 +31,8 @@ export interface View {
   iface: number
   name: string
   kind: VantageKind
-  /** How the kind was decided. */
-  from: 'flag' | 'name' | 'default'
+  /** How the kind was decided: --vantage, the interface / file name, the traffic (vantage-infer.ts), or not at all (LAN). */
+  from: 'flag' | 'name' | 'traffic' | 'default'
   /** Node name for an inside view, when the interface name says it (`be1-inside` → be1). */
   node?: string
 }
@@ -39,6 +40,8 @@ export interface View {
 export interface VantageAssignment {
   spec: string
   kind: VantageKind
+  /** Made from the traffic (vantage-infer.ts) rather than given with --vantage. */
+  from?: 'traffic'
 }
 
 /** Parses `SPEC=KIND` (KIND also accepts fe-inside, be-inside, node-inside). Throws on a bad value. */
@@ -91,7 +94,7 @@ export function resolveView(fileIndex: number, file: string, iface: number, name
   for (const a of assignments) {
     const hit = (nm !== '' && a.spec === nm) || a.spec === `${file}#${iface}` || a.spec === `${baseName(file)}#${iface}` ||
       a.spec === file || a.spec === baseName(file)
-    if (hit) return {fileIndex, file, iface, name: nm, kind: a.kind, from: 'flag'}
+    if (hit) return {fileIndex, file, iface, name: nm, kind: a.kind, from: a.from ?? 'flag'}
   }
   // The interface name, else (pcap files have none) the file's name without its extensions.
   const k = (nm !== '' ? kindFromName(nm) : null) ?? kindFromName(stem(file))

@@ -51,7 +51,7 @@ export function renderCheck(r: CheckReport): string {
     }
     lines.push('')
   }
-  const views = r.views.map((v) => `${v.file}#${v.iface}${v.name ? ` ${v.name}` : ''}=${v.vantage}${v.from === 'default' ? '?' : ''}` +
+  const views = r.views.map((v) => `${v.file}#${v.iface}${v.name ? ` ${v.name}` : ''}=${v.vantage}${v.from === 'default' ? '?' : v.from === 'traffic' ? ' (by its traffic)' : ''}` +
     (v.offsetMs !== null && v.reference !== `${v.file}#${v.iface}` ? ` (${v.offsetMs >= 0 ? '+' : ''}${v.offsetMs} ms)` : '')).join(', ')
   lines.push(`views: ${views || 'none'}`)
   if (r.controlPortFound) {

@@ -85,7 +85,11 @@ test('without --infer: no handoff, no inference in the report; with the control 
   const j = JSON.parse(r.out)
   assert.equal(j.summary.handoffs, 0)
   assert.equal('inference' in j, false)
-  assert.doesNotMatch(run(clean).out, /inferred|--infer|Δ/)
+  // Nothing inferred; only the hint that --infer exists, since there is no control message.
+  const text = run(clean).out
+  assert.doesNotMatch(text, /inferred|Δ/)
+  assert.deepEqual(text.split('\n').filter((l) => l.includes('--infer')),
+    ['no control-channel message in the trace: no handoff to judge. If the control channel was not captured, --infer recognises handed-off connections from the traffic'])
   const a = JSON.parse(run(withCtl, '--json').out)
   const b = JSON.parse(run(withCtl, '--json', '--infer').out)
   assert.deepEqual(b.inference, {candidates: 0, inferred: 0, rejected: []})

@@ -40,7 +40,7 @@ test('resolution order: flag, interface name, file name, LAN default', () => {
   assert.equal(resolveView(0, 'dir/x.pcapng', 3, undefined, [{spec: 'x.pcapng#3', kind: 'control'}]).kind, 'control')
 })
 
-test('unnamed interfaces: --vantage tells each one; without it return segments lose packet-by-packet judging', async () => {
+test('unnamed interfaces: --vantage tells each one; without it their traffic does (the FE inside stays LAN)', async () => {
   const path = join(dir, 'unnamed.pcapng')
   const b = buildHandoffTrace(path, {names: {client: 'eth0', lan: 'eth1', 'fe1-inside': 'eth2', 'be1-inside': 'eth3', control: 'eth4'}})
   const flags = [['eth0', 'client'], ['eth1', 'lan'], ['eth2', 'fe-inside'], ['eth3', 'be-inside'], ['eth4', 'control']].map(([i, k]) => parseVantageFlag(`${i}=${k}`))
@@ -49,10 +49,16 @@ test('unnamed interfaces: --vantage tells each one; without it return segments l
   assert.deepEqual(r.views.map((v) => v.from), ['flag', 'flag', 'flag', 'flag', 'flag'])
   const h = r.handoffs.find((x) => x.hid === b.hids[0])!
   assert.ok(h.packetByPacket.retMatched > 0)
-  // Without the flags every view defaults to LAN: still no false violation (the first client-facing view is
-  // judged), but the BE's own segments are not recognised, so return segments are judged by continuity only.
+  // Without the flags the legs each view shows place it (correlate/vantage-infer.ts), the same judging as with them.
+  // The FE inside shows only the client's side of the handshake and request: it stays LAN, which changes nothing here.
   const d = await runCheck([path])
-  assert.ok(d.views.every((v) => v.vantage === 'lan' && v.from === 'default'))
+  assert.deepEqual(d.views.map((v) => `${v.name}=${v.vantage}/${v.from}`),
+    ['eth0=client/traffic', 'eth1=lan/traffic', 'eth2=lan/default', 'eth3=inside/traffic', 'eth4=control/traffic'])
   assert.deepEqual(d.violations, [])
-  assert.equal(d.handoffs.find((x) => x.hid === b.hids[0])!.packetByPacket.retMatched, 0)
+  assert.deepEqual(d.handoffs.find((x) => x.hid === b.hids[0])!.packetByPacket, h.packetByPacket)
+  // With the views' evidence hidden (the control channel names no handoff), nothing is placed: all LAN by default.
+  const noCtl = join(dir, 'unnamed-noctl.pcapng')
+  buildHandoffTrace(noCtl, {omit: ['control'], names: {client: 'eth0', lan: 'eth1', 'fe1-inside': 'eth2', 'be1-inside': 'eth3'}})
+  const n = await runCheck([noCtl])
+  assert.ok(n.views.every((v) => v.vantage === 'lan' && v.from === 'default'))
 })

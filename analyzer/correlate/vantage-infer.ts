@@ -1,0 +1,161 @@
+// The vantage point of a view that neither --vantage nor its name tells
+// (vantage.ts's 'default'), read off its traffic. Reading such a view as the
+// LAN is right for a LAN capture but not for a node-inside one: there the
+// BE TCP's own segments (BE address → client) are taken for unrewritten
+// return segments, the forwarded segments are judged twice (once per view)
+// and the BE's SYN/ACK is not recognised. A user's trace from elsewhere has
+// no reason to use the lab's interface names, so the traffic decides:
+//
+// For each client endpoint of a handoff (from the control messages), a view
+// may show
+//   A  client → VIP           (what the client sends to the FE),
+//   F  client → BE address    (forwarded, after the forward rewrite),
+//   B  BE address → client    (the BE TCP's segments, before the return rewrite),
+//   R  VIP → client with data (what the client receives).
+// Spec §7: the cluster LAN sees A, F and R; a node inside the BE sees F and B
+// but never A (the client talks to the VIP, whose host is the FE); the client
+// side sees A and R but no F (nor B, but for a return segment left
+// unrewritten: a fault that reaches the LAN and the client side alike); the
+// control view sees only the control port. So, per view, at the first F of
+// an endpoint whose A that view saw before (the client's SYN comes before
+// any forwarding): LAN; at the first F or B of an endpoint without A: node
+// inside. Decided views are not looked at again,
+// and a file is read no further once all its views are decided. A view left
+// undecided at the end of its file is client side if it saw A and R of an
+// endpoint, control if it saw only control-port traffic, else it stays as it
+// was (LAN, with the '?' of a guess).
+//
+// Costs a pass over the files, only when some view is of unknown place and
+// the control channel names handoffs.
+import {readCapture} from '../capture/read.js'
+import {CaptureError} from '../capture/types.js'
+import {PacketDecoder} from '../wire/decode.js'
+import {normAddr} from './assemble.js'
+import {FileViews, type VantageAssignment, type VantageKind, type View} from './vantage.js'
+
+export interface HandoffEndpoints {
+  cip: string
+  cport: number
+  vip: string
+  baddr: string
+  req?: {msg: {ciss: number}}
+}
+
+interface Leg {
+  vip: string
+  be: string
+  /** The client's ISN, or -1 when unknown (then any numbers match). */
+  ciss: number
+}
+
+/** Client sequence space of a connection: its numbers (seq from the client, ack to it) lie within 16 MiB after the ISN. A port the
+ *  client reuses for another connection (to a node that was a BE before) starts at another random ISN. */
+const WINDOW = 1 << 24
+
+function inWindow(n: number, ciss: number): boolean {
+  return ciss < 0 || ((n - ciss) >>> 0) < WINDOW
+}
+
+const A = 1
+const F = 2
+const B = 4
+const R = 8
+
+interface Tally {
+  view: View
+  decided: VantageKind | null
+  /** Evidence bits per client endpoint ("addr|port"). */
+  seen: Map<string, number>
+  /** Packets on the control port, and TCP packets of the handoffs' endpoints. */
+  control: number
+  handoff: number
+}
+
+/** Assignments (spec `FILE#ID`, from 'traffic') for the views of unknown place that the traffic places. */
+export async function inferViewKinds(paths: readonly string[], handoffs: readonly HandoffEndpoints[], controlPort: number,
+  assignments: readonly VantageAssignment[]): Promise<VantageAssignment[]> {
+  if (handoffs.length === 0) return []
+  // Client endpoint → its handoffs (a client port may be reused, for connections to other nodes).
+  const byClient = new Map<string, Leg[]>()
+  for (const h of handoffs) {
+    if (h.baddr === '') continue
+    const k = `${normAddr(h.cip)}|${h.cport}`
+    let e = byClient.get(k)
+    if (!e) byClient.set(k, e = [])
+    e.push({vip: normAddr(h.vip), be: normAddr(h.baddr), ciss: h.req?.msg.ciss ?? -1})
+  }
+  const out: VantageAssignment[] = []
+  const dec = new PacketDecoder({verifyChecksums: false})
+  for (let fi = 0; fi < paths.length; fi++) {
+    const path = paths[fi]!
+    const file = path === '-' ? '<stdin>' : path
+    const tallies = new Map<View, Tally>()
+    let open = 0
+    const fileViews = new FileViews(fi, file, assignments, (v) => {
+      if (v.from !== 'default') return
+      tallies.set(v, {view: v, decided: null, seen: new Map(), control: 0, handoff: 0})
+      open++
+    })
+    const ac = new AbortController()
+    const decide = (t: Tally, kind: VantageKind) => {
+      t.decided = kind
+      if (--open === 0) ac.abort()
+    }
+    try {
+      await readCapture(path, {
+        onInterface: (i) => { fileViews.get(i.id, i.name) },
+        onPacket: (rec) => {
+          const t = tallies.get(fileViews.get(rec.interfaceId))
+          if (t === undefined || t.decided !== null) return
+          const d = dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset)
+          if (d.transport !== 'tcp' || d.l4HeaderLen === 0) return
+          if (d.srcPort === controlPort || d.dstPort === controlPort) { t.control++; return }
+          const src = d.srcAddr()
+          const dst = d.dstAddr()
+          const sk = `${src}|${d.srcPort}`
+          const fromClient = byClient.get(sk)
+          const dk = fromClient ? '' : `${dst}|${d.dstPort}`
+          const toClient = fromClient ? undefined : byClient.get(dk)
+          let bit = 0
+          let key = ''
+          if (fromClient) {
+            key = sk
+            // A RST from the client to a BE address is its stack's answer to a return segment left unrewritten (it knows no
+            // connection with the BE): seen on the client side as well as on the LAN, so no evidence of forwarding.
+            if ((d.tcpFlags & 0x04) !== 0) return
+            for (const l of fromClient) {
+              if (!inWindow(d.seq, l.ciss)) continue
+              bit |= dst === l.vip ? A : dst === l.be ? F : 0
+            }
+          } else if (toClient) {
+            key = dk
+            for (const l of toClient) {
+              if ((d.tcpFlags & 0x10) === 0 || !inWindow(d.ack, l.ciss)) continue
+              bit |= src === l.be ? B : src === l.vip && d.payloadWireLen > 0 ? R : 0
+            }
+          }
+          // Two handoffs of one endpoint that make the segment both kinds: no evidence.
+          if (bit !== A && bit !== F && bit !== B && bit !== R) return
+          t.handoff++
+          const before = t.seen.get(key) ?? 0
+          t.seen.set(key, before | bit)
+          // B after A says nothing: a return segment left unrewritten (addr-rewrite) reaches the client side and the LAN alike.
+          if ((bit === F || bit === B) && (before & A) === 0) decide(t, 'inside')
+          else if (bit === F) decide(t, 'lan')
+        },
+      }, {signal: ac.signal})
+    } catch (e) {
+      // Damage (or our own abort): what was read decides; the passes after this one report the damage.
+      if (!(e instanceof CaptureError)) throw e
+    }
+    for (const t of tallies.values()) {
+      let kind = t.decided
+      if (kind === null) {
+        if ([...t.seen.values()].some((b) => (b & (A | R)) === (A | R))) kind = 'client'
+        else if (t.control > 0 && t.handoff === 0) kind = 'control'
+      }
+      if (kind !== null) out.push({spec: `${file}#${t.view.iface}`, kind, from: 'traffic'})
+    }
+  }
+  return out
+}

@@ -1,0 +1,63 @@
+// Views whose names say nothing of their place (eth0, eth1, … instead of the
+// lab's client / lan / <node>-inside / control) are placed by their traffic
+// (correlate/vantage-infer.ts): on every lab trace, and on synthetic traces
+// with every fault, `check` finds the same violations, the same handoffs and
+// the same per-view kinds as with the lab's names.
+import {test} from 'node:test'
+import assert from 'node:assert/strict'
+import {mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {gunzipSync} from 'node:zlib'
+import {readFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {runCheck, type CheckReport} from '../../analyzer/check.js'
+import {buildHandoffTrace, FAULTS} from '../support/handoff-trace.js'
+import {repoRoot} from '../support/env.js'
+import {renameInterfaces} from '../support/rename-interfaces.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'handoff-unnamed-'))
+process.on('exit', () => rmSync(dir, {recursive: true, force: true}))
+
+/** What must not depend on the names: violations (id, frame, field) and per-handoff coverage. */
+function essence(r: CheckReport) {
+  return {
+    byId: r.summary.byId,
+    violations: r.violations.map((v) => `${v.id} ${v.hid ?? v.connection} frame ${v.frame} ${v.field ?? ''}`),
+    handoffs: r.handoffs.map((h) => `${h.hid} ${h.outcome} ${JSON.stringify(h.packetByPacket)} ${h.violations}`),
+  }
+}
+
+/** The kind the lab's name gives, for the views the traffic must place. FE-inside views stay LAN (see vantage-infer.ts). */
+function expectedKinds(r: CheckReport): string[] {
+  return r.views.map((v) => (v.vantage === 'inside' && /^n\d+-inside$|^be\d*-inside$/.test(v.name) ? 'inside' : v.vantage))
+}
+
+const labDir = join(repoRoot, 'samples', 'traces')
+for (const run of readdirSync(labDir).filter((d) => d.startsWith('lab-'))) {
+  test(`${run}: interfaces named eth0… give the same check`, async () => {
+    const named = join(dir, `${run}.pcapng`)
+    writeFileSync(named, gunzipSync(readFileSync(join(labDir, run, 'lab.pcapng.gz'))))
+    const unnamed = join(dir, `${run}-eth.pcapng`)
+    renameInterfaces(named, unnamed, (_n, id) => `eth${id}`)
+    const a = await runCheck([named])
+    const b = await runCheck([unnamed])
+    assert.deepEqual(essence(b), essence(a))
+    assert.ok(b.views.every((v) => v.from === 'traffic' || v.from === 'default'), JSON.stringify(b.views))
+    // Every node of the lab is a BE for some connection: each inside view shows the BE's legs.
+    assert.deepEqual(b.views.map((v) => v.vantage), expectedKinds(a))
+  })
+}
+
+test('synthetic traces, every fault: interfaces named eth0… give the same check', async () => {
+  const names = {client: 'eth0', lan: 'eth1', 'fe1-inside': 'eth2', 'be1-inside': 'eth3', control: 'eth4'}
+  for (const fault of [undefined, ...FAULTS]) {
+    const a = join(dir, 'a.pcapng')
+    const b = join(dir, 'b.pcapng')
+    buildHandoffTrace(a, {fault})
+    buildHandoffTrace(b, {fault, names})
+    const ra = await runCheck([a])
+    const rb = await runCheck([b])
+    assert.deepEqual(essence(rb), essence(ra), `fault ${fault ?? 'none'}`)
+    assert.deepEqual(rb.views.map((v) => `${v.name}=${v.vantage}`), ['eth0=client', 'eth1=lan', 'eth2=lan', 'eth3=inside', 'eth4=control'])
+  }
+})
