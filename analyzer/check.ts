@@ -124,7 +124,14 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
   let inference: InferenceReport | undefined
   let inferErrors: {file: string; message: string}[] = []
   if (opts.infer) {
-    const inf = await inferHandoffs(paths, {controlPort: port, vantage, known: handoffs})
+    let inf = await inferHandoffs(paths, {controlPort: port, vantage, known: handoffs})
+    // Views still of unknown place, placed by the inferred handoffs' legs; then inferred again, now knowing where the
+    // BE's own segments (its SYN/ACK: wsB, the BE's options) were captured.
+    const placed = await inferViewKinds(paths, inf.handoffs.map((h) => ({...h, ciss: h.inferred!.ciss})), port, vantage)
+    if (placed.length > 0) {
+      vantage = [...vantage, ...placed]
+      inf = await inferHandoffs(paths, {controlPort: port, vantage, known: handoffs})
+    }
     handoffs.push(...inf.handoffs)
     inference = inf.report
     inferErrors = inf.captureErrors

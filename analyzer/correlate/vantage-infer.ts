@@ -26,7 +26,7 @@
 // was (LAN, with the '?' of a guess).
 //
 // Costs a pass over the files, only when some view is of unknown place and
-// the control channel names handoffs.
+// the control channel names handoffs (or, with --infer, the traffic does).
 import {readCapture} from '../capture/read.js'
 import {CaptureError} from '../capture/types.js'
 import {PacketDecoder} from '../wire/decode.js'
@@ -38,7 +38,9 @@ export interface HandoffEndpoints {
   cport: number
   vip: string
   baddr: string
+  /** The client's ISN: from the handoff-req, or given (an inferred handoff). */
   req?: {msg: {ciss: number}}
+  ciss?: number
 }
 
 interface Leg {
@@ -82,7 +84,7 @@ export async function inferViewKinds(paths: readonly string[], handoffs: readonl
     const k = `${normAddr(h.cip)}|${h.cport}`
     let e = byClient.get(k)
     if (!e) byClient.set(k, e = [])
-    e.push({vip: normAddr(h.vip), be: normAddr(h.baddr), ciss: h.req?.msg.ciss ?? -1})
+    e.push({vip: normAddr(h.vip), be: normAddr(h.baddr), ciss: h.ciss ?? h.req?.msg.ciss ?? -1})
   }
   const out: VantageAssignment[] = []
   const dec = new PacketDecoder({verifyChecksums: false})

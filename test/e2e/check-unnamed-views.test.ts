@@ -45,10 +45,20 @@ for (const run of readdirSync(labDir).filter((d) => d.startsWith('lab-'))) {
     assert.ok(b.views.every((v) => v.from === 'traffic' || v.from === 'default'), JSON.stringify(b.views))
     // Every node of the lab is a BE for some connection: each inside view shows the BE's legs.
     assert.deepEqual(b.views.map((v) => v.vantage), expectedKinds(a))
+    // Without the control channel, --infer: the inferred handoffs place the views, and are inferred again from there.
+    const noCtl = join(dir, `${run}-noctl.pcapng`)
+    const noCtlEth = join(dir, `${run}-noctl-eth.pcapng`)
+    renameInterfaces(named, noCtl, (n) => n, ['control'])
+    renameInterfaces(named, noCtlEth, (_n, id) => `eth${id}`, ['control'])
+    const c = await runCheck([noCtl], {infer: true})
+    const e = await runCheck([noCtlEth], {infer: true})
+    assert.ok(c.handoffs.length > 0)
+    assert.deepEqual({...essence(e), states: e.handoffs.map((h) => h.state)}, {...essence(c), states: c.handoffs.map((h) => h.state)})
   })
 }
 
 test('synthetic traces, every fault: interfaces named eth0… give the same check', async () => {
+  // (--infer on these is covered by the lab traces above.)
   const names = {client: 'eth0', lan: 'eth1', 'fe1-inside': 'eth2', 'be1-inside': 'eth3', control: 'eth4'}
   for (const fault of [undefined, ...FAULTS]) {
     const a = join(dir, 'a.pcapng')
