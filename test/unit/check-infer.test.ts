@@ -161,11 +161,12 @@ test('an inferred hid never repeats a control hid', async () => {
   assert.deepEqual(r.handoffs.map((h) => h.hid), ['inferred/2', 'inferred/3'])
 })
 
-test('interfaces without names (every view read as LAN): inferred from forwarded pairs, the faulty segment still found', async () => {
+test('interfaces without names: inferred from forwarded pairs, the views placed by them, inferred again: Δ from the SYN/ACKs', async () => {
   const names = {client: 'eth0', lan: 'eth1', 'fe1-inside': 'eth2', 'be1-inside': 'eth3'}
   const clean = await runCheck([noControl({names})], {infer: true})
   assert.equal(clean.handoffs.length, 1)
-  assert.equal(clean.handoffs[0]!.inferred!.deltaFrom, 'matches')
+  assert.deepEqual(clean.views.map((v) => `${v.name}=${v.vantage}/${v.from}`), ['eth0=client/traffic', 'eth1=lan/traffic', 'eth2=lan/default', 'eth3=inside/traffic'])
+  assert.equal(clean.handoffs[0]!.inferred!.deltaFrom, 'syn-ack')
   assert.deepEqual(clean.handoffs[0]!.state, {delta: u32(DEFAULT.biss - DEFAULT.fiss), tau: u32(DEFAULT.bts - DEFAULT.fts), wsF: 7, wsB: 7})
   assert.deepEqual(clean.violations, [])
   const bad = await runCheck([noControl({names, fault: 'seq-remap'})], {infer: true})
