@@ -38,7 +38,11 @@ export function check(ctx: HandoffContext): void {
   const fromVip = ctx.ret.map((p) => p.seen).filter((s) => s.src === h.vip && s.sport === h.vport &&
     !(s.flags & (TCP_FLAG.SYN | TCP_FLAG.RST)) && s.ipCsum !== 'bad' && s.tcpCsum !== 'bad')
   const data = fromVip.filter((s) => s.len > 0)
-  if (data.length > 0 && !data.some((s) => s.seq === start)) {
+  // A return segment that starts the stream at the right seq but from the wrong address (addr-rewrite reports it) is
+  // why the client lacks those bytes: not a second fault.
+  const misaddressedStart = ctx.ret.some((p) => p.seen.len > 0 && p.seen.seq === start && p.seen.src !== h.vip && p.seen.sport === h.vport &&
+    p.seen.dst === h.cip && p.seen.dport === h.cport)
+  if (data.length > 0 && !data.some((s) => s.seq === start) && !misaddressedStart) {
     const s = data[0]!
     ctx.misplaced.push({seq: s.seq, exp: start, len: s.len})
     ctx.report(id, s, `the server byte stream the client sees does not continue from fiss + 1 (no data from the VIP starts at ${hex32(start)})`,
