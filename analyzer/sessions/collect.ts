@@ -24,6 +24,7 @@ import {CONTROL_PORT} from '../control/messages.js'
 import {SkewEstimator} from '../correlate/skew.js'
 import {FileViews, type VantageAssignment, type VantageKind, type View} from '../correlate/vantage.js'
 import {normAddr} from '../correlate/assemble.js'
+import type {InferenceReport} from '../correlate/infer.js'
 import type {ConnState} from '../flows/history.js'
 import type {AnomalyName} from '../flows/tcp-analysis.js'
 import {correlateHandoffs, HandoffIndex, latencies, type SynSighting} from './handoff.js'
@@ -64,6 +65,8 @@ interface ReportBase {
     byKind: Partial<Record<SessionKind, number>>
     /** Handoffs in the control channel (req seen), by outcome. */
     handoffs: {total: number; handedOff: number; nacked: number; noReply: number}
+    /** With --infer only: handoffs recognised from the traffic (no control message names them), as check --infer reports them. */
+    inference?: InferenceReport
     /** Flagged packets, all views. */
     anomalies: Partial<Record<AnomalyName, number>>
     tcpPackets: number
@@ -89,7 +92,16 @@ export interface CollectOptions {
   vantage?: readonly VantageAssignment[]
   /** What '-' reads (default process.stdin). */
   stdin?: Readable
+  /** Also recognise handoffs no control message names, from the traffic (correlate/infer.ts, as `check --infer`). */
+  infer?: boolean
 }
+
+export const INFER_NOTE = '--infer: a connection no control message names is a handoff (hid inferred/<n>, the numbering of check --infer) when check --infer ' +
+  'recognises it from the traffic (its segments forwarded, same client port and numbers, to another node, or answered by another node at a node inside); ' +
+  'with no node names, FE → BE are the VIP and the BE address, and those addresses count as node service addresses for local'
+
+export const INFERRED_LATENCY_NOTE = 'handoff latency of an inferred/<n> handoff (--infer: no handoff-ack) = capture time of the BE\'s SYN/ACK at its inside view ' +
+  '(the BE accepting the replayed SYN, just before its handoff-ack) − capture time of the client\'s SYN (a view in the same file first, then client side, LAN, node inside); none when the BE\'s SYN/ACK was not captured'
 
 export const KIND_NOTE = 'kind: handoff = a handoff-req names the connection (client ip:port → VIP:port, or → the BE address at the LAN / BE inside) and its hid got a handoff-ack; ' +
   'fallback = the req got a handoff-nack (the FE served it); local = no req names it, but its server is the service address of a node of the control channel ' +
@@ -113,7 +125,7 @@ export async function collectSessions(paths: string[], filter: SessionFilter, op
 async function collect(paths: string[], names: string[], filter: SessionFilter, opts: CollectOptions): Promise<SessionsReport> {
   const perView = opts.perView ?? false
   const vantage = opts.vantage ?? []
-  const corr = await correlateHandoffs(paths, opts.controlPort ?? CONTROL_PORT, vantage)
+  const corr = await correlateHandoffs(paths, opts.controlPort ?? CONTROL_PORT, vantage, {infer: opts.infer})
   // The control pass names files by path: the spool's path is '<stdin>' to the user.
   for (const h of corr.handoffs) if (h.ackView !== null) h.ackView.file = names[h.ackView.fileIndex]!
   const index = new HandoffIndex(corr)
@@ -196,17 +208,20 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
     views: views.map((v, i): ViewInfo => ({file: v.file, iface: v.iface, name: v.name, vantage: v.kind, from: v.from,
       offsetMs: offsets[i]!.offset === null ? null : Math.round(offsets[i]!.offset! * 1e6) / 1e3,
       reference: offsets[i]!.reference, samples: offsets[i]!.samples})),
-    notes: notes(perView, corr.handoffs.some((h) => h.ackT !== null)),
+    notes: notes(perView, corr.handoffs.some((h) => h.ackT !== null && !h.inferred), corr.inference,
+      corr.handoffs.some((h) => h.ackT !== null && h.inferred)),
   }
+  const control = corr.handoffs.filter((h) => !h.inferred)
   const summaryOf = (byState: Partial<Record<ConnState, number>>, byKind: Partial<Record<SessionKind, number>>, connections: number | null) => {
     return {
       sessions: total, connections, byState, byKind,
       handoffs: {
-        total: corr.handoffs.length,
-        handedOff: corr.handoffs.filter((h) => h.outcome === 'handed-off').length,
-        nacked: corr.handoffs.filter((h) => h.outcome === 'nacked').length,
-        noReply: corr.handoffs.filter((h) => h.outcome === 'no-reply').length,
+        total: control.length,
+        handedOff: control.filter((h) => h.outcome === 'handed-off').length,
+        nacked: control.filter((h) => h.outcome === 'nacked').length,
+        noReply: control.filter((h) => h.outcome === 'no-reply').length,
       },
+      ...(corr.inference ? {inference: corr.inference} : {}),
       anomalies, tcpPackets: files.reduce((n, f) => n + f.tcpPackets, 0), vantagePoints: views.length,
       matchedSegments: matcher.matches,
     }
@@ -244,7 +259,7 @@ export function matchesConnection(c: ConnectionRow, f: SessionFilter): boolean {
   return matches(c, {...f, server: undefined})
 }
 
-function notes(perView: boolean, latency: boolean): string[] {
+function notes(perView: boolean, latency: boolean, inference: InferenceReport | undefined, inferredLatency: boolean): string[] {
   const out = [perView
     ? 'each (file, interface) is its own vantage point: a connection seen at several points is listed once per point (--per-view; the rows of one handed-off connection share its hid)'
     : 'one row per client connection, merged over every vantage point (a handoff\'s legs by its hid; other connections by their endpoints); ' +
@@ -254,5 +269,7 @@ function notes(perView: boolean, latency: boolean): string[] {
     out.push('handoff latency = capture time of the handoff-ack (control view) − capture time of the client\'s SYN (a view in the same file first, ' +
       'then client side, LAN, node inside); views in different files are different clocks (handoffLatencyFrom.sameClock false)')
   }
+  if (inference !== undefined) out.push(INFER_NOTE)
+  if (inferredLatency) out.push(INFERRED_LATENCY_NOTE)
   return out
 }
