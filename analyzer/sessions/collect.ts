@@ -15,9 +15,11 @@
 //      the filters apply to the merged rows.
 // Standard input is copied to a temporary file first (capture/spool.ts says why).
 // Memory: the live sessions of the tracker, the kept rows (per-view: the
-// shown ones; connections: all of them, one small object per session per
-// view), the handoffs of the control channel, and the matcher's bounded
-// sample.
+// shown ones; connections: per connection its best row, per session per
+// view only its sighting — what `seenAt` prints — and rank, merge.ts), the
+// handoffs of the control channel, and the matcher's bounded sample. The
+// merged rows are made at the end, each group let go as its row is made,
+// and only the shown ones kept.
 import {displayName} from '../capture/read.js'
 import type {CaptureInterface} from '../capture/types.js'
 import {CONTROL_PORT} from '../control/messages.js'
@@ -134,7 +136,6 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
   const merger = perView ? null : new ConnectionMerger()
   const views: View[] = []
   const shown: SessionRow[] = []
-  const all: SessionRow[] = []
   const files: FileSessionsResult[] = []
   const anomalies: Partial<Record<AnomalyName, number>> = {}
   const syns: SynSighting[] = []
@@ -179,10 +180,8 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
         rowStates[row.state] = (rowStates[row.state] ?? 0) + 1
         rowKinds[row.kind] = (rowKinds[row.kind] ?? 0) + 1
         for (const [k, v] of Object.entries(row.anomalies)) anomalies[k as AnomalyName] = (anomalies[k as AnomalyName] ?? 0) + (v ?? 0)
-        if (merger !== null) {
-          merger.add({row, view, isn: clientIsn, first, last, handoff: c.handoff})
-          all.push(row)
-        } else if (matches(row, filter)) {
+        if (merger !== null) merger.add({row, view, isn: clientIsn, first, last, handoff: c.handoff})
+        else if (matches(row, filter)) {
           shown.push(row)
           shownStreams.add(row.stream)
         }
@@ -195,7 +194,8 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
   }
 
   const lat = latencies(corr, syns, (f, i) => ifaceNames.get(`${f}#${i}`) ?? null)
-  for (const row of merger === null ? shown : all) {
+  // Per-view rows get their latency here; merged rows when they are made (merger.rows).
+  for (const row of shown) {
     const l = row.hid === null || row.kind !== 'handoff' ? undefined : lat.get(row.hid)
     if (l === undefined) continue
     row.handoffLatencyMs = l.ms
@@ -233,15 +233,19 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
     return {...base, mode: 'per-view', rows: shown, ...(opts.flagged ? {flagged} : {}),
       summary: {...summaryOf(rowStates, rowKinds, null), shown: shown.length}}
   }
-  const connections = merger.rows()
-  const rows = connections.filter((c) => matchesConnection(c, filter))
   const byState: Partial<Record<ConnState, number>> = {}
   const byKind: Partial<Record<SessionKind, number>> = {}
-  for (const x of connections) {
-    byState[x.state] = (byState[x.state] ?? 0) + 1
-    byKind[x.kind] = (byKind[x.kind] ?? 0) + 1
-  }
-  const summary = {...summaryOf(byState, byKind, connections.length), shown: rows.length}
+  const connections = merger.connections
+  // Only the shown rows are kept; every one is counted.
+  const rows = merger.rows({
+    latency: (hid) => lat.get(hid),
+    keep: (c) => matchesConnection(c, filter),
+    each: (x) => {
+      byState[x.state] = (byState[x.state] ?? 0) + 1
+      byKind[x.kind] = (byKind[x.kind] ?? 0) + 1
+    },
+  })
+  const summary = {...summaryOf(byState, byKind, connections), shown: rows.length}
   let shownFlagged: FlaggedPacket[] | undefined
   if (opts.flagged) {
     const keys = new Set(rows.flatMap((c) => c.seenAt.map((x) => `${x.file}#${x.stream}`)))
