@@ -91,6 +91,9 @@ export interface WireSynAck {
   mss: number
   sack: boolean
   file: string
+  /** The view that captured it (file in argument order, interface): `sessions --infer` times the handoff by it. */
+  fileIndex: number
+  iface: number
   frame: number
   t: number
 }
@@ -273,8 +276,9 @@ async function pass(paths: readonly string[], opts: {controlPort: number; vantag
   }
 }
 
-function synAckOf(d: PacketDecoder, file: string, frame: number, t: number): WireSynAck {
-  return {seq: d.seq, tsVal: d.hasTimestamp ? d.tsVal : null, ws: d.wscale, mss: d.mss, sack: d.sackPermitted, file, frame, t}
+function synAckOf(d: PacketDecoder, view: View, frame: number, t: number): WireSynAck {
+  return {seq: d.seq, tsVal: d.hasTimestamp ? d.tsVal : null, ws: d.wscale, mss: d.mss, sack: d.sackPermitted, file: view.file,
+    fileIndex: view.fileIndex, iface: view.iface, frame, t}
 }
 
 /**
@@ -293,7 +297,7 @@ export async function inferHandoffs(paths: readonly string[], opts: {
   const bump = (c: Conn, addr: string) => c.others.set(addr, (c.others.get(addr) ?? 0) + 1)
   // SYN/ACKs by "client address|client port|ack".
   const synAcks = new Map<string, {src: string; sport: number; inside: boolean; s: WireSynAck}[]>()
-  await pass(paths, opts, (d, view, t, _lt, frame, file) => {
+  await pass(paths, opts, (d, view, t, _lt, frame) => {
     const flags = d.tcpFlags
     const sp = d.srcPort
     const dp = d.dstPort
@@ -301,7 +305,7 @@ export async function inferHandoffs(paths: readonly string[], opts: {
     if ((flags & SA) === SA) {
       // Kept whatever the order of the files: tied to their connection after the pass.
       const k = `${d.dstAddr()}|${dp}|${d.ack}`
-      const sa = {src, sport: sp, inside: view.kind === 'inside', s: synAckOf(d, file, frame, t)}
+      const sa = {src, sport: sp, inside: view.kind === 'inside', s: synAckOf(d, view, frame, t)}
       const l = synAcks.get(k)
       if (l) l.push(sa)
       else synAcks.set(k, [sa])

@@ -15,15 +15,18 @@
 //      the filters apply to the merged rows.
 // Standard input is copied to a temporary file first (capture/spool.ts says why).
 // Memory: the live sessions of the tracker, the kept rows (per-view: the
-// shown ones; connections: all of them, one small object per session per
-// view), the handoffs of the control channel, and the matcher's bounded
-// sample.
+// shown ones; connections: per connection its best row, per session per
+// view only its sighting — what `seenAt` prints — and rank, merge.ts), the
+// handoffs of the control channel, and the matcher's bounded sample. The
+// merged rows are made at the end, each group let go as its row is made,
+// and only the shown ones kept.
 import {displayName} from '../capture/read.js'
 import type {CaptureInterface} from '../capture/types.js'
 import {controlPortNote, resolveControlPort} from '../control/port-discovery.js'
 import {SkewEstimator} from '../correlate/skew.js'
 import {FileViews, type VantageAssignment, type VantageKind, type View} from '../correlate/vantage.js'
 import {normAddr} from '../correlate/assemble.js'
+import type {InferenceReport} from '../correlate/infer.js'
 import type {ConnState} from '../flows/history.js'
 import type {AnomalyName} from '../flows/tcp-analysis.js'
 import {correlateHandoffs, HandoffIndex, latencies, type SynSighting} from './handoff.js'
@@ -64,6 +67,8 @@ interface ReportBase {
     byKind: Partial<Record<SessionKind, number>>
     /** Handoffs in the control channel (req seen), by outcome. */
     handoffs: {total: number; handedOff: number; nacked: number; noReply: number}
+    /** With --infer only: handoffs recognised from the traffic (no control message names them), as check --infer reports them. */
+    inference?: InferenceReport
     /** Flagged packets, all views. */
     anomalies: Partial<Record<AnomalyName, number>>
     tcpPackets: number
@@ -89,7 +94,16 @@ export interface CollectOptions {
   vantage?: readonly VantageAssignment[]
   /** What '-' reads (default process.stdin). */
   stdin?: Readable
+  /** Also recognise handoffs no control message names, from the traffic (correlate/infer.ts, as `check --infer`). */
+  infer?: boolean
 }
+
+export const INFER_NOTE = '--infer: a connection no control message names is a handoff (hid inferred/<n>, the numbering of check --infer) when check --infer ' +
+  'recognises it from the traffic (its segments forwarded, same client port and numbers, to another node, or answered by another node at a node inside); ' +
+  'with no node names, FE → BE are the VIP and the BE address, and those addresses count as node service addresses for local'
+
+export const INFERRED_LATENCY_NOTE = 'handoff latency of an inferred/<n> handoff (--infer: no handoff-ack) = capture time of the BE\'s SYN/ACK at its inside view ' +
+  '(the BE accepting the replayed SYN, just before its handoff-ack) − capture time of the client\'s SYN (a view in the same file first, then client side, LAN, node inside); none when the BE\'s SYN/ACK was not captured'
 
 export const KIND_NOTE = 'kind: handoff = a handoff-req names the connection (client ip:port → VIP:port, or → the BE address at the LAN / BE inside) and its hid got a handoff-ack; ' +
   'fallback = the req got a handoff-nack (the FE served it); local = no req names it, but its server is the service address of a node of the control channel ' +
@@ -114,7 +128,7 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
   const perView = opts.perView ?? false
   const vantage = opts.vantage ?? []
   const portChoice = await resolveControlPort(paths, opts.controlPort)
-  const corr = await correlateHandoffs(paths, portChoice.port, vantage)
+  const corr = await correlateHandoffs(paths, portChoice.port, vantage, {infer: opts.infer})
   // The control pass names files by path: the spool's path is '<stdin>' to the user.
   for (const h of corr.handoffs) if (h.ackView !== null) h.ackView.file = names[h.ackView.fileIndex]!
   const index = new HandoffIndex(corr)
@@ -123,7 +137,6 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
   const merger = perView ? null : new ConnectionMerger()
   const views: View[] = []
   const shown: SessionRow[] = []
-  const all: SessionRow[] = []
   const files: FileSessionsResult[] = []
   const anomalies: Partial<Record<AnomalyName, number>> = {}
   const syns: SynSighting[] = []
@@ -168,10 +181,8 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
         rowStates[row.state] = (rowStates[row.state] ?? 0) + 1
         rowKinds[row.kind] = (rowKinds[row.kind] ?? 0) + 1
         for (const [k, v] of Object.entries(row.anomalies)) anomalies[k as AnomalyName] = (anomalies[k as AnomalyName] ?? 0) + (v ?? 0)
-        if (merger !== null) {
-          merger.add({row, view, isn: clientIsn, first, last, handoff: c.handoff})
-          all.push(row)
-        } else if (matches(row, filter)) {
+        if (merger !== null) merger.add({row, view, isn: clientIsn, first, last, handoff: c.handoff})
+        else if (matches(row, filter)) {
           shown.push(row)
           shownStreams.add(row.stream)
         }
@@ -184,7 +195,8 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
   }
 
   const lat = latencies(corr, syns, (f, i) => ifaceNames.get(`${f}#${i}`) ?? null)
-  for (const row of merger === null ? shown : all) {
+  // Per-view rows get their latency here; merged rows when they are made (merger.rows).
+  for (const row of shown) {
     const l = row.hid === null || row.kind !== 'handoff' ? undefined : lat.get(row.hid)
     if (l === undefined) continue
     row.handoffLatencyMs = l.ms
@@ -197,17 +209,20 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
     views: views.map((v, i): ViewInfo => ({file: v.file, iface: v.iface, name: v.name, vantage: v.kind, from: v.from,
       offsetMs: offsets[i]!.offset === null ? null : Math.round(offsets[i]!.offset! * 1e6) / 1e3,
       reference: offsets[i]!.reference, samples: offsets[i]!.samples})),
-    notes: [...notes(perView, corr.handoffs.some((h) => h.ackT !== null)), ...[controlPortNote(portChoice)].filter((n) => n !== null)],
+    notes: [...notes(perView, corr.handoffs.some((h) => h.ackT !== null && !h.inferred), corr.inference,
+      corr.handoffs.some((h) => h.ackT !== null && h.inferred)), ...[controlPortNote(portChoice)].filter((n) => n !== null)],
   }
+  const control = corr.handoffs.filter((h) => !h.inferred)
   const summaryOf = (byState: Partial<Record<ConnState, number>>, byKind: Partial<Record<SessionKind, number>>, connections: number | null) => {
     return {
       sessions: total, connections, byState, byKind,
       handoffs: {
-        total: corr.handoffs.length,
-        handedOff: corr.handoffs.filter((h) => h.outcome === 'handed-off').length,
-        nacked: corr.handoffs.filter((h) => h.outcome === 'nacked').length,
-        noReply: corr.handoffs.filter((h) => h.outcome === 'no-reply').length,
+        total: control.length,
+        handedOff: control.filter((h) => h.outcome === 'handed-off').length,
+        nacked: control.filter((h) => h.outcome === 'nacked').length,
+        noReply: control.filter((h) => h.outcome === 'no-reply').length,
       },
+      ...(corr.inference ? {inference: corr.inference} : {}),
       anomalies, tcpPackets: files.reduce((n, f) => n + f.tcpPackets, 0), vantagePoints: views.length,
       matchedSegments: matcher.matches,
     }
@@ -219,15 +234,19 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
     return {...base, mode: 'per-view', rows: shown, ...(opts.flagged ? {flagged} : {}),
       summary: {...summaryOf(rowStates, rowKinds, null), shown: shown.length}}
   }
-  const connections = merger.rows()
-  const rows = connections.filter((c) => matchesConnection(c, filter))
   const byState: Partial<Record<ConnState, number>> = {}
   const byKind: Partial<Record<SessionKind, number>> = {}
-  for (const x of connections) {
-    byState[x.state] = (byState[x.state] ?? 0) + 1
-    byKind[x.kind] = (byKind[x.kind] ?? 0) + 1
-  }
-  const summary = {...summaryOf(byState, byKind, connections.length), shown: rows.length}
+  const connections = merger.connections
+  // Only the shown rows are kept; every one is counted.
+  const rows = merger.rows({
+    latency: (hid) => lat.get(hid),
+    keep: (c) => matchesConnection(c, filter),
+    each: (x) => {
+      byState[x.state] = (byState[x.state] ?? 0) + 1
+      byKind[x.kind] = (byKind[x.kind] ?? 0) + 1
+    },
+  })
+  const summary = {...summaryOf(byState, byKind, connections), shown: rows.length}
   let shownFlagged: FlaggedPacket[] | undefined
   if (opts.flagged) {
     const keys = new Set(rows.flatMap((c) => c.seenAt.map((x) => `${x.file}#${x.stream}`)))
@@ -245,7 +264,7 @@ export function matchesConnection(c: ConnectionRow, f: SessionFilter): boolean {
   return matches(c, {...f, server: undefined})
 }
 
-function notes(perView: boolean, latency: boolean): string[] {
+function notes(perView: boolean, latency: boolean, inference: InferenceReport | undefined, inferredLatency: boolean): string[] {
   const out = [perView
     ? 'each (file, interface) is its own vantage point: a connection seen at several points is listed once per point (--per-view; the rows of one handed-off connection share its hid)'
     : 'one row per client connection, merged over every vantage point (a handoff\'s legs by its hid; other connections by their endpoints); ' +
@@ -255,5 +274,7 @@ function notes(perView: boolean, latency: boolean): string[] {
     out.push('handoff latency = capture time of the handoff-ack (control view) − capture time of the client\'s SYN (a view in the same file first, ' +
       'then client side, LAN, node inside); views in different files are different clocks (handoffLatencyFrom.sameClock false)')
   }
+  if (inference !== undefined) out.push(INFER_NOTE)
+  if (inferredLatency) out.push(INFERRED_LATENCY_NOTE)
   return out
 }

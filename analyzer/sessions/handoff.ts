@@ -30,8 +30,21 @@
 // order, from a view in the same file as the ack (one pcapng = one clock),
 // then from a client-side view, then LAN, then node inside. Views of
 // different files are different clocks: `sameClock` says so.
+//
+// With `infer` (sessions --infer), the connections no control message names
+// are also tried by correlate/infer.ts, the very function `check --infer`
+// runs (same input, same `known` handoffs: the same set, the same
+// inferred/<n> hids). Each one it recognises becomes a handoff here: FE =
+// the VIP and BE = the BE address (no hello, no node names), its VIP and BE
+// address count as node service addresses (for `local`), and its latency is
+// the capture time of the BE's SYN/ACK at the BE's inside view (step 7 of
+// spec §2: the BE's TCP accepting the replayed SYN, just before the BE sends
+// its handoff-ack) minus that of the client's SYN, chosen as above; none when
+// the BE's SYN/ACK was not captured. A row without a SYN is tied to an
+// inferred handoff by time, from the FE's SYN/ACK to the BE's (with slack).
 import {assembleHandoffs, normAddr, type Handoff} from '../correlate/assemble.js'
 import {collectControl} from '../correlate/control.js'
+import {inferHandoffs, type InferenceReport} from '../correlate/infer.js'
 import {resolveView, type VantageAssignment, type VantageKind, type View} from '../correlate/vantage.js'
 
 /** A handoff as the sessions need it. */
@@ -55,6 +68,8 @@ export interface HandoffInfo {
   endT: number
   ackView: {file: string; fileIndex: number; iface: number} | null
   nackReason: string | null
+  /** Recognised from the traffic (--infer), not named by control messages; ackT / ackView are then the BE's SYN/ACK's. */
+  inferred: boolean
 }
 
 export interface HandoffCorrelation {
@@ -64,6 +79,8 @@ export interface HandoffCorrelation {
   controlPort: number
   controlMessages: number
   vantage: readonly VantageAssignment[]
+  /** With `infer` only: what correlate/infer.ts found (candidates, inferred, rejected and why). */
+  inference?: InferenceReport
 }
 
 /** What the sessions pass knows of a row when it classifies it. */
@@ -94,7 +111,7 @@ export interface Classification {
 const TIME_SLACK_SEC = 5
 
 export async function correlateHandoffs(paths: readonly string[], controlPort: number,
-  vantage: readonly VantageAssignment[] = []): Promise<HandoffCorrelation> {
+  vantage: readonly VantageAssignment[] = [], opts: {infer?: boolean} = {}): Promise<HandoffCorrelation> {
   const control = await collectControl(paths, controlPort)
   const nodeAddrs = new Map<string, string>()
   for (const m of control.messages) {
@@ -109,7 +126,30 @@ export async function correlateHandoffs(paths: readonly string[], controlPort: n
     if (h.ack && h.baddr !== '' && !nodeAddrs.has(h.baddr)) nodeAddrs.set(h.baddr, h.ack.msg.node)
     out.push(info(h))
   }
-  return {handoffs: out, nodeAddrs, controlPort, controlMessages: control.messages.length, vantage}
+  const controlMessages = control.messages.length
+  if (!opts.infer) return {handoffs: out, nodeAddrs, controlPort, controlMessages, vantage}
+  // Capture errors are left out: the sessions pass reads the same files and reports them.
+  const inf = await inferHandoffs(paths, {controlPort, vantage, known: handoffs})
+  for (const h of inf.handoffs) {
+    // No node names without the control channel: a node is known by its address.
+    if (!nodeAddrs.has(h.vip)) nodeAddrs.set(h.vip, h.vip)
+    if (!nodeAddrs.has(h.baddr)) nodeAddrs.set(h.baddr, h.baddr)
+    out.push(inferredInfo(h))
+  }
+  return {handoffs: out, nodeAddrs, controlPort, controlMessages, vantage, inference: inf.report}
+}
+
+function inferredInfo(h: Handoff): HandoffInfo {
+  const i = h.inferred!
+  const be = i.beSynAck
+  const reqT = i.feSynAck.t
+  return {
+    hid: h.hid, outcome: 'handed-off', frontend: h.vip, backend: h.baddr, backendNode: null, baddr: h.baddr,
+    cip: h.cip, cport: h.cport, vip: h.vip, vport: h.vport, ciss: i.ciss,
+    reqT, ackT: be !== null ? be.t : null, endT: be !== null ? Math.max(reqT, be.t) : reqT,
+    ackView: be !== null ? {file: be.file, fileIndex: be.fileIndex, iface: be.iface} : null,
+    nackReason: null, inferred: true,
+  }
 }
 
 function info(h: Handoff): HandoffInfo {
@@ -126,6 +166,7 @@ function info(h: Handoff): HandoffInfo {
     reqT: req.t, ackT: h.ack ? h.ack.t : null, endT: Math.max(...times),
     ackView: h.ack ? {file: h.ack.file, fileIndex: h.ack.fileIndex, iface: h.ack.iface} : null,
     nackReason: h.nack ? h.nack.msg.err : null,
+    inferred: false,
   }
 }
 

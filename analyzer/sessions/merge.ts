@@ -85,7 +85,7 @@ export interface ConnectionRow {
   seenAt: Sighting[]
 }
 
-/** A per-view row with what the merge needs to know of it. */
+/** A per-view row with what the merge needs to know of it (it keeps less: see Member). */
 export interface ViewRow {
   row: SessionRow
   view: View
@@ -98,8 +98,22 @@ export interface ViewRow {
   handoff: HandoffInfo | null
 }
 
-interface Member extends ViewRow {
+/**
+ * One per-view row as the merge keeps it: its sighting (what `seenAt` prints,
+ * built once and shared by the output), its anomalies, and what ranks and
+ * orders it — not the whole row (only the group's best row is kept whole).
+ */
+interface Member {
+  view: View
   leg: SessionLeg
+  sighting: Sighting
+  /** null when it had none. */
+  anomalies: Partial<Record<AnomalyName, number>> | null
+  firstFrame: number
+  /** rank() of the row, lower is nearer the client. */
+  r0: number
+  r1: number
+  r2: number
 }
 
 interface Group {
@@ -108,6 +122,13 @@ interface Group {
   isn: number
   first: number
   last: number
+  /** The member nearest the client so far (the first of the lowest rank) and its whole row. */
+  best: Member
+  bestRow: SessionRow
+  /** The first row's latency that was set before add() (rows() without a latency lookup). */
+  latency: Pick<SessionRow, 'handoffLatencyMs' | 'handoffLatencyFrom'> | null
+  /** Argument order, then frame: fileIndex · 2^32 + first frame of its earliest row. */
+  firstSeen: number
 }
 
 const VANTAGE_RANK: Record<VantageKind, number> = {client: 0, lan: 1, inside: 2, control: 3}
@@ -133,18 +154,17 @@ function legOfRow(v: ViewRow): SessionLeg {
   return 'other'
 }
 
-/** Lower is nearer the client. */
-function rank(m: Member): [number, number, number] {
-  const r = m.row
-  const place = m.handoff !== null ? HANDOFF_LEG_RANK[m.leg] + (m.leg === 'client-vip' && m.view.kind !== 'client' ? 1 : 0) : VANTAGE_RANK[m.view.kind]
+/** Lower is nearer the client: the place of its view / leg, a SYN-less guess of the roles, then more packets. */
+function rank(v: ViewRow, leg: SessionLeg): [number, number, number] {
+  const r = v.row
+  const place = v.handoff !== null ? HANDOFF_LEG_RANK[leg] + (leg === 'client-vip' && v.view.kind !== 'client' ? 1 : 0) : VANTAGE_RANK[v.view.kind]
   return [place, r.rolesFrom === 'first-packet' ? 1 : 0, -(r.packets.toServer + r.packets.toClient)]
 }
 
 function better(a: Member, b: Member): boolean {
-  const ra = rank(a)
-  const rb = rank(b)
-  for (let i = 0; i < 3; i++) if (ra[i] !== rb[i]) return ra[i]! < rb[i]!
-  return false
+  if (a.r0 !== b.r0) return a.r0 < b.r0
+  if (a.r1 !== b.r1) return a.r1 < b.r1
+  return a.r2 < b.r2
 }
 
 const sameView = (a: View, b: View) => a.fileIndex === b.fileIndex && a.iface === b.iface
@@ -152,22 +172,38 @@ const sameView = (a: View, b: View) => a.fileIndex === b.fileIndex && a.iface ==
 /** Slack (s) when rows without a client SYN are matched to a connection by time. */
 const TIME_SLACK_SEC = 5
 
-/** Groups per-view rows into connections as they come; rows() merges them. Memory: the rows (one per session per view). */
+/** The handoff latency of a hid (collect.ts computes it once every SYN has been seen). */
+export type LatencyOf = (hid: string) => {ms: number; synView: string; ackView: string; sameClock: boolean} | undefined
+
+export interface MergeOptions {
+  /** Latency of a handed-off connection's hid; without it, the first row's latency as set before add(). */
+  latency?: LatencyOf
+  /** Which merged rows to return (default all); every connection goes to `each` first. */
+  keep?(c: ConnectionRow): boolean
+  each?(c: ConnectionRow): void
+}
+
+/**
+ * Groups per-view rows into connections as they come; rows() merges them.
+ * Memory: per connection its best row whole; per per-view row only its
+ * sighting (which the output's `seenAt` shares), its anomalies and its rank.
+ */
 export class ConnectionMerger {
-  private readonly byHid = new Map<string, Group>()
-  private readonly byEndpoints = new Map<string, Group[]>()
-  private readonly order: Group[] = []
+  private byHid = new Map<string, Group>()
+  private byEndpoints = new Map<string, Group[]>()
+  private order: Group[] = []
+  private readonly labels = new Map<View, string>()
+  private count = 0
 
   add(v: ViewRow): void {
-    const m: Member = {...v, leg: legOfRow(v)}
+    const m = this.member(v)
     if (v.handoff !== null) {
       let g = this.byHid.get(v.handoff.hid)
       if (g === undefined) {
-        g = {members: [], handoff: v.handoff, isn: v.handoff.ciss, first: v.first, last: v.last}
+        g = this.group(v, m, v.handoff, v.handoff.ciss)
         this.byHid.set(v.handoff.hid, g)
-        this.order.push(g)
       }
-      this.join(g, m)
+      this.join(g, m, v)
       return
     }
     const a = `${normAddr(v.row.client)}|${v.row.clientPort}`
@@ -177,11 +213,38 @@ export class ConnectionMerger {
     if (list === undefined) this.byEndpoints.set(key, (list = []))
     let g = this.pick(list, v)
     if (g === null) {
-      g = {members: [], handoff: null, isn: -1, first: v.first, last: v.last}
+      g = this.group(v, m, null, -1)
       list.push(g)
-      this.order.push(g)
     }
-    this.join(g, m)
+    this.join(g, m, v)
+  }
+
+  private label(view: View): string {
+    let l = this.labels.get(view)
+    if (l === undefined) this.labels.set(view, (l = viewLabel(view)))
+    return l
+  }
+
+  private member(v: ViewRow): Member {
+    const r = v.row
+    const leg = legOfRow(v)
+    const [r0, r1, r2] = rank(v, leg)
+    const sighting: Sighting = {
+      view: this.label(v.view), file: v.view.file, iface: v.view.iface, vantage: v.view.kind, leg, stream: r.stream,
+      client: r.client, clientPort: r.clientPort, server: r.server, serverPort: r.serverPort,
+      state: r.state, history: r.history, start: r.start, durationSec: r.durationSec,
+      packets: r.packets, bytes: r.bytes,
+    }
+    let anomalies: Member['anomalies'] = null
+    for (const _ in r.anomalies) { anomalies = r.anomalies; break }
+    return {view: v.view, leg, sighting, anomalies, firstFrame: r.firstFrame, r0, r1, r2}
+  }
+
+  private group(v: ViewRow, m: Member, handoff: HandoffInfo | null, isn: number): Group {
+    const g: Group = {members: [], handoff, isn, first: v.first, last: v.last, best: m, bestRow: v.row, latency: null, firstSeen: Infinity}
+    this.order.push(g)
+    this.count++
+    return g
   }
 
   /** The connection of a row among those of its endpoints: same client ISN, else nearest in time; none with a row of this view. */
@@ -205,52 +268,73 @@ export class ConnectionMerger {
     return best
   }
 
-  private join(g: Group, m: Member): void {
+  private join(g: Group, m: Member, v: ViewRow): void {
     g.members.push(m)
-    if (g.isn < 0 && m.isn >= 0) g.isn = m.isn
-    g.first = Math.min(g.first, m.first)
-    g.last = Math.max(g.last, m.last)
+    if (g.isn < 0 && v.isn >= 0) g.isn = v.isn
+    g.first = Math.min(g.first, v.first)
+    g.last = Math.max(g.last, v.last)
+    g.firstSeen = Math.min(g.firstSeen, v.view.fileIndex * 2 ** 32 + m.firstFrame)
+    // The first of the lowest rank: a later row replaces the best only when strictly nearer the client.
+    if (m !== g.best && better(m, g.best)) { g.best = m; g.bestRow = v.row }
+    if (g.latency === null && v.row.handoffLatencyMs !== null) g.latency = {handoffLatencyMs: v.row.handoffLatencyMs, handoffLatencyFrom: v.row.handoffLatencyFrom}
   }
 
   get connections(): number {
-    return this.order.length
+    return this.count
   }
 
-  /** One row per connection, in order of first sighting (argument order, then frame). */
-  rows(): ConnectionRow[] {
-    const firstSeen = (g: Group) => g.members.reduce((a, m) => Math.min(a, m.view.fileIndex * 2 ** 32 + m.row.firstFrame), Infinity)
-    const groups = [...this.order].sort((x, y) => firstSeen(x) - firstSeen(y))
-    return groups.map(merged)
+  /**
+   * One row per connection, in order of first sighting (argument order, then
+   * frame). Once: the groups are let go as their rows are made, so that the
+   * per-view data is not held twice.
+   */
+  rows(opts: MergeOptions = {}): ConnectionRow[] {
+    const groups = this.order
+    this.order = []
+    this.byHid = new Map()
+    this.byEndpoints = new Map()
+    groups.sort((x, y) => x.firstSeen - y.firstSeen)
+    const out: ConnectionRow[] = []
+    for (let i = 0; i < groups.length; i++) {
+      const c = merged(groups[i]!, opts.latency)
+      ;(groups as (Group | undefined)[])[i] = undefined
+      opts.each?.(c)
+      if (opts.keep === undefined || opts.keep(c)) out.push(c)
+    }
+    return out
   }
 }
 
-function merged(g: Group): ConnectionRow {
-  let best = g.members[0]!
-  for (const m of g.members) if (better(m, best)) best = m
-  const r = best.row
+function merged(g: Group, latencyOf: LatencyOf | undefined): ConnectionRow {
+  const best = g.best
+  const r = g.bestRow
   const h = g.handoff
-  const byView = (a: Member, b: Member) => a.view.fileIndex - b.view.fileIndex || a.view.iface - b.view.iface || a.row.firstFrame - b.row.firstFrame
+  const byView = (a: Member, b: Member) => a.view.fileIndex - b.view.fileIndex || a.view.iface - b.view.iface || a.firstFrame - b.firstFrame
   const seen = [best, ...g.members.filter((m) => m !== best).sort(byView)]
   // Client and server as the client saw them: for a handoff, the req's endpoints; else the best view's.
   const client = h !== null ? h.cip : r.client
   const clientPort = h !== null ? h.cport : r.clientPort
   const server = h !== null ? h.vip : r.server
   const serverPort = h !== null ? h.vport : r.serverPort
-  const withHandoff = g.members.find((m) => m.row.handoffLatencyMs !== null)?.row ?? r
+  // Every row of a hid has its kind and latency: the connection's.
+  let handoffLatencyMs: number | null = null
+  let handoffLatencyFrom: ConnectionRow['handoffLatencyFrom'] = null
+  if (latencyOf !== undefined) {
+    const l = r.kind === 'handoff' && r.hid !== null ? latencyOf(r.hid) : undefined
+    if (l !== undefined) {
+      handoffLatencyMs = l.ms
+      handoffLatencyFrom = {synView: l.synView, ackView: l.ackView, sameClock: l.sameClock}
+    }
+  } else if (g.latency !== null) ({handoffLatencyMs, handoffLatencyFrom} = g.latency)
   return {
     client, clientPort, server, serverPort, ipVersion: r.ipVersion,
     kind: r.kind, hid: r.hid, frontend: r.frontend, backend: r.backend,
-    handoffLatencyMs: withHandoff.handoffLatencyMs, handoffLatencyFrom: withHandoff.handoffLatencyFrom,
-    from: {view: viewLabel(best.view), vantage: best.view.kind, leg: best.leg, rolesFrom: r.rolesFrom},
+    handoffLatencyMs, handoffLatencyFrom,
+    from: {view: best.sighting.view, vantage: best.view.kind, leg: best.leg, rolesFrom: r.rolesFrom},
     state: r.state, history: r.history, start: r.start, durationSec: r.durationSec,
     packets: r.packets, bytes: r.bytes, payloadBytes: r.payloadBytes, handshake: r.handshake, windowScale: r.windowScale,
     badChecksums: r.badChecksums, reusedPorts: r.reusedPorts,
-    anomalies: seen.filter((m) => Object.keys(m.row.anomalies).length > 0).map((m) => ({view: viewLabel(m.view), leg: m.leg, flags: m.row.anomalies})),
-    seenAt: seen.map((m) => ({
-      view: viewLabel(m.view), file: m.view.file, iface: m.view.iface, vantage: m.view.kind, leg: m.leg, stream: m.row.stream,
-      client: m.row.client, clientPort: m.row.clientPort, server: m.row.server, serverPort: m.row.serverPort,
-      state: m.row.state, history: m.row.history, start: m.row.start, durationSec: m.row.durationSec,
-      packets: m.row.packets, bytes: m.row.bytes,
-    })),
+    anomalies: seen.filter((m) => m.anomalies !== null).map((m) => ({view: m.sighting.view, leg: m.leg, flags: m.anomalies!})),
+    seenAt: seen.map((m) => m.sighting),
   }
 }

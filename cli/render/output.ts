@@ -13,6 +13,13 @@ export class LineWriter {
     if (this.size >= 65536) this.flush()
   }
 
+  /** Text with no newline added. */
+  text(s: string): void {
+    this.parts.push(s)
+    this.size += s.length
+    if (this.size >= 65536) this.flush()
+  }
+
   flush(): void {
     if (this.parts.length === 0) return
     const text = this.parts.join('')

@@ -114,6 +114,7 @@ function footer(r: SessionsReport, out: string[]): void {
   const skew = offsetsLine(r)
   if (skew !== null) out.push(color.dim(skew))
   out.push(summaryLine(r))
+  for (const x of r.summary.inference?.rejected ?? []) out.push(color.dim(`--infer: ${x.connection} not taken for a handoff: ${x.reason}`))
   for (const f of r.files) {
     if (f.skippedFragments > 0 || f.skippedTruncated > 0) {
       out.push(color.dim(`${f.file}: ${f.skippedFragments} IP-fragment and ${f.skippedTruncated} truncated TCP packet(s) not tracked`))
@@ -133,9 +134,10 @@ export function summaryLine(r: SessionsReport): string {
   parts.push(`${s.tcpPackets} TCP packets`, plural(s.vantagePoints, 'vantage point'))
   const an = anomalyText(s.anomalies)
   parts.push(an === '-' ? 'no anomalies' : `anomalies${merged && s.vantagePoints > 1 ? ' (all views)' : ''}: ${an}`)
-  if (s.handoffs.total > 0 || (s.byKind.local ?? 0) > 0) {
+  if (s.handoffs.total > 0 || (s.byKind.local ?? 0) > 0 || s.inference !== undefined) {
     const h = s.handoffs
     parts.push(`handoffs in the control channel: ${h.handedOff} acked, ${h.nacked} nacked, ${h.noReply} unanswered`)
+    if (s.inference !== undefined) parts.push(`inferred from the traffic (--infer): ${s.inference.inferred} of ${plural(s.inference.candidates, 'candidate')}`)
     const kinds = Object.entries(s.byKind).map(([k, v]) => `${k} ${v}`).join(', ')
     parts.push(`${merged ? 'connections' : 'rows'} by kind: ${kinds}`)
   }
