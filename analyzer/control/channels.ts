@@ -26,6 +26,7 @@
 //   is read.
 
 import {readCapture} from '../capture/read.js'
+import {joinSections} from '../capture/join-sections.js'
 import {CaptureError, type PacketRecord} from '../capture/types.js'
 import {TcpConnectionTable, type StreamEndReason, type StreamHandlers, type TcpConnection} from '../flows/reassembly.js'
 import {formatIso} from '../inspect/timestamp.js'
@@ -238,7 +239,7 @@ export async function extractControlMessages(paths: string | string[], opts: Ext
     const dec = new PacketDecoder({verifyChecksums: opts.verifyChecksums ?? false})
     x.beginFile(path)
     try {
-      await readCapture(path, {onPacket: (rec) => x.packet(rec, dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen))})
+      await readCapture(path, joinSections({onPacket: (rec) => x.packet(rec, dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen))}))
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e
       x.fileError(e)

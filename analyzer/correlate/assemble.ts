@@ -30,6 +30,7 @@
 // what grows with the trace is that, and one summary per handoff for the
 // report.
 import {readCapture} from '../capture/read.js'
+import {joinSections} from '../capture/join-sections.js'
 import {CaptureError} from '../capture/types.js'
 import type {HandoffAck, HandoffNack, HandoffReq, Terminate} from '../control/messages.js'
 import {TcpStreamReassembler, type ReassemblyEvent} from '../flows/reassembly.js'
@@ -356,7 +357,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
     })
     const dec = new PacketDecoder({verifyChecksums: false})
     try {
-      await readCapture(path, {
+      await readCapture(path, joinSections({
         onInterface: (i) => { fileViews.get(i.id, i.name) },
         onPacket: (rec) => {
           packets++
@@ -487,7 +488,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
             }
           }
         },
-      })
+      }))
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e
       captureErrors.push({file, message: e.message})

@@ -14,6 +14,7 @@
 // traffic, handed off or not; knowing the handoffs up front lets the segment
 // pass drop what belongs to none of them at once.
 import {readCapture} from '../capture/read.js'
+import {joinSections} from '../capture/join-sections.js'
 import {CaptureError} from '../capture/types.js'
 import {ControlExtractor, type ControlRow} from '../control/channels.js'
 import {mayBeTcpPort} from '../wire/port-filter.js'
@@ -38,7 +39,7 @@ export async function readControlPass(paths: readonly string[], port: number): P
     collector.beginFile(fi, path)
     extractor.beginFile(path)
     try {
-      await readCapture(path, {
+      await readCapture(path, joinSections({
         onPacket: (rec) => {
           // The record's buffer and offset, not rec.data: no view made per packet.
           const d = mayBeTcpPort(rec.linkType, rec.buffer, rec.dataOffset, rec.capLen, port)
@@ -46,7 +47,7 @@ export async function readControlPass(paths: readonly string[], port: number): P
           extractor.packet(rec, d)
           collector.packet(rec, d)
         },
-      })
+      }))
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e
       extractor.fileError(e)

@@ -10,6 +10,7 @@
 
 import {closeSync, openSync, readSync} from 'node:fs'
 import {readCapture, readCaptureSync, displayName} from '../capture/read.js'
+import {joinSections} from '../capture/join-sections.js'
 import {CaptureError, type CaptureInterface} from '../capture/types.js'
 import {PacketDecoder} from '../wire/decode.js'
 import {formatIso} from '../inspect/timestamp.js'
@@ -182,7 +183,7 @@ export async function fileSessions(path: string, opts: SessionsOptions): Promise
   let error: FileSessionsResult['error']
   const read = path !== '-' && !isGzipFile(path) ? readCaptureSync : readCapture
   try {
-    await read(path, {
+    await read(path, joinSections({
       onInterface: (i: CaptureInterface) => {
         names[i.id] = i.name ?? null
         opts.onInterface?.(i)
@@ -198,7 +199,7 @@ export async function fileSessions(path: string, opts: SessionsOptions): Promise
           })
         }
       },
-    })
+    }))
   } catch (e) {
     if (!(e instanceof CaptureError)) throw e
     if (e.file !== file) e.setFile(file)

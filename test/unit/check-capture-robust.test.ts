@@ -1,0 +1,121 @@
+// `check` on what real captures from other tools contain (spec §5: "A
+// checksum left partial by offload on the sending host is not wrong when the
+// capture shows it is one"; "Traffic that belongs to no handoff ... never
+// raises these ids"). A synthetic handoff trace (test/support/handoff-trace.ts)
+// is rewritten (test/support/trace-transform.ts) into the same traffic as
+// other link types, containers, offloads, fragments, options, truncation and
+// duplicates would show it; the check of the result must find what the check
+// of the original found — nothing on a clean trace, the same violation on a
+// faulty one — and still judge the handoff packet by packet.
+import {test} from 'node:test'
+import assert from 'node:assert/strict'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {runCheck, type CheckReport} from '../../analyzer/check.js'
+import {buildHandoffTrace, type Fault, type TraceSpec} from '../support/handoff-trace.js'
+import {
+  ifaceId, loadTrace, pcapngBytes, relink, writePcap, writePcapng, type Link, type PcapngOptions, type Trace,
+} from '../support/trace-transform.js'
+import {writeFileSync} from 'node:fs'
+
+const dir = mkdtempSync(join(tmpdir(), 'handoff-check-robust-'))
+process.on('exit', () => rmSync(dir, {recursive: true, force: true}))
+let n = 0
+const tmp = (ext: string) => join(dir, `t${++n}.${ext}`)
+
+function base(spec: TraceSpec = {}): {path: string; trace: Trace; hids: string[]} {
+  const path = tmp('pcapng')
+  const b = buildHandoffTrace(path, spec)
+  return {path, trace: loadTrace(path), hids: b.hids}
+}
+
+/** What must not change: violations (id, frame, field, expected, seen) and how much was judged per handoff. */
+function essence(r: CheckReport) {
+  return {
+    violations: r.violations.map((v) => `${v.id} frame ${v.frame} ${v.field ?? ''} ${String(v.expected)} ${String(v.seen)}`),
+    handoffs: r.handoffs.map((h) => `${h.hid} ${h.outcome} ${JSON.stringify(h.packetByPacket)} ${h.violations}`),
+    errors: r.captureErrors,
+  }
+}
+
+function assertJudged(r: CheckReport): void {
+  const h = r.handoffs.find((x) => x.outcome === 'handed-off')
+  assert.ok(h, 'a handed-off connection')
+  assert.ok(h.packetByPacket.retMatched > 0 && h.packetByPacket.forwardMatched > 0, JSON.stringify(h.packetByPacket))
+}
+
+// ---- link types --------------------------------------------------------------
+
+const LINKS: Link[] = ['vlan', 'qinq', 'sll', 'sll2', 'raw', 'raw12', 'raw14', 'null-le', 'null-be', 'loop']
+const VIEWS = ['client', 'lan', 'fe1-inside', 'be1-inside', 'control']
+const FAULTS_SEEN: (Fault | undefined)[] = [undefined, 'seq-remap', 'tcp-checksum', 'ack-remap']
+
+for (const family of [4, 6] as const) {
+  for (const fault of FAULTS_SEEN) {
+    const orig = base({family, ...(fault ? {fault} : {})})
+    const want = runCheck([orig.path]).then(essence)
+    for (const l of LINKS) {
+      test(`IPv${family} ${fault ?? 'clean'}: every interface as ${l} → the same findings`, async () => {
+        const p = writePcapng(tmp('pcapng'), relink(orig.trace, Object.fromEntries(VIEWS.map((v) => [v, l]))))
+        const r = await runCheck([p])
+        assert.deepEqual(essence(r), await want)
+        assertJudged(r)
+        if (fault === undefined) assert.deepEqual(r.violations, [])
+      })
+    }
+    test(`IPv${family} ${fault ?? 'clean'}: one pcapng, a different link type per interface → the same findings`, async () => {
+      const p = writePcapng(tmp('pcapng'), relink(orig.trace, {client: 'sll2', lan: 'vlan', 'fe1-inside': 'null-le', 'be1-inside': 'raw', control: 'sll'}))
+      const r = await runCheck([p])
+      assert.deepEqual(essence(r), await want)
+      assertJudged(r)
+    })
+  }
+}
+
+// ---- containers ---------------------------------------------------------------
+
+{
+  const orig = base({fault: 'seq-remap'})
+  const want = runCheck([orig.path]).then(essence)
+  const VARIANTS: Record<string, PcapngOptions> = {
+    'big-endian': {le: false},
+    'nanosecond if_tsresol': {tsresol: 9},
+    'if_tsresol 2^-20': {tsresol: 0x80 | 20},
+    'if_tsoffset': {tsoffset: 1_000_000},
+    'comments and epb_flags everywhere': {comments: true},
+    'unknown, custom and name resolution blocks between packets': {extraBlocks: true},
+    'a new section (SHB) every 50 frames (concatenated files)': {sectionBreaks: Array.from({length: 20}, (_, i) => 50 * i + 49)},
+    'big-endian, several sections, blocks, comments, ns': {le: false, sectionBreaks: [10, 200], extraBlocks: true, comments: true, tsresol: 9},
+  }
+  for (const [name, o] of Object.entries(VARIANTS)) {
+    test(`pcapng ${name} → the same findings`, async () => {
+      const p = writePcapng(tmp('pcapng'), orig.trace, o)
+      const r = await runCheck([p])
+      assert.deepEqual(essence(r), await want)
+      assertJudged(r)
+    })
+  }
+  test('pcapng sections of different byte order, concatenated → the same findings', async () => {
+    const p = tmp('pcapng')
+    const half = Math.floor(orig.trace.frames.length / 2)
+    const a = pcapngBytes({ifaces: orig.trace.ifaces, frames: orig.trace.frames.slice(0, half)}, {le: true})
+    const b = pcapngBytes({ifaces: orig.trace.ifaces, frames: orig.trace.frames.slice(half)}, {le: false, tsresol: 9})
+    const all = new Uint8Array(a.length + b.length)
+    all.set(a)
+    all.set(b, a.length)
+    writeFileSync(p, all)
+    const r = await runCheck([p])
+    assert.deepEqual(essence(r), await want)
+  })
+  for (const [name, o] of Object.entries({'little-endian µs': {}, 'big-endian µs': {le: false}, 'nanosecond magic': {ns: true},
+    'big-endian nanosecond': {le: false, ns: true}})) {
+    test(`one classic pcap per vantage point, ${name} → the same violations`, async () => {
+      const d = mkdtempSync(join(dir, 'split-'))
+      const files = VIEWS.map((v) => writePcap(join(d, `${v}.pcap`), orig.trace, ifaceId(orig.trace, v), o))
+      const r = await runCheck(files)
+      assert.deepEqual(r.violations.map((v) => v.id), (await want).violations.map((v) => v.split(' ')[0]))
+      assertJudged(r)
+    })
+  }
+}
