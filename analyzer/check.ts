@@ -76,6 +76,8 @@ export interface CheckReport {
   captureErrors: {file: string; message: string}[]
   /** Only with --infer: connections recognised as handed off without control messages. */
   inference?: InferenceReport
+  /** What could not be judged because of the capture itself (snap length), in words. */
+  notes: string[]
 }
 
 /**
@@ -110,7 +112,7 @@ function renameFile<T>(report: T, from: string, to: string): T {
 async function check(paths: readonly string[], opts: CheckOptions): Promise<CheckReport> {
   const port = opts.controlPort ?? CONTROL_PORT
   const vantage = opts.vantage ?? []
-  const {control, framing} = await readControlPass(paths, port)
+  const {control, framing, uncaptured} = await readControlPass(paths, port)
   const controlMessages = control.count
   const {handoffs, orphans} = assembleHandoffs(control.messages)
   control.messages = []
@@ -154,7 +156,9 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
     if (sum) sum.violations += sink.list.length - before
     h.segs = []
   }
-  checkOrphans(handoffs, orphans, sink)
+  const orphansNotJudged = checkOrphans(handoffs, orphans, sink, uncaptured)
+  const notes = uncaptured.map((u) => `control channel ${u.connection}: ${u.bytes} byte(s) not captured (snap length): ` +
+    'messages in them not decoded; handoffs they announce not checked' + (orphansNotJudged > 0 ? `, handoff-orphan not judged (${orphansNotJudged})` : ''))
   checkControlFraming(framing, sink)
   checkControlIpChecksum(collected.controlBad, sink)
   checkControlTcpChecksum(collected.controlBad, sink)
@@ -187,6 +191,7 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
     },
     captureErrors,
     ...(inference ? {inference} : {}),
+    notes,
   }
 }
 

@@ -66,6 +66,8 @@ export interface Seg {
   window: number
   /** Payload bytes on the wire. */
   len: number
+  /** Of those, how many the capture cut off at its end (snap length): never seen, not missing. */
+  cut: number
   /** FNV-1a of the captured payload. */
   hash: number
   /** Payload copy (client data segments within the first 64 KiB of the stream only). */
@@ -436,7 +438,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
             view, frame: rec.index, tsSec: rec.tsSec, tsNsec: rec.tsNsec, t: rec.tsSec + rec.tsNsec / 1e9,
             linkType: rec.linkType, hdr, origLen: rec.origLen, v6: d.ipVersion === 6,
             src, dst, sport: sp, dport: dp, seq: d.seq, ack: d.ack, flags: d.tcpFlags, window: d.window,
-            len: d.payloadWireLen, hash: payloadHash(d.bytes, d.payloadOffset, payloadEnd),
+            len: d.payloadWireLen, cut: d.payloadWireLen - d.payloadLen, hash: payloadHash(d.bytes, d.payloadOffset, payloadEnd),
             // A view of the header copy: the options are only read.
             options: hdr.subarray(d.l4Offset + 20 - d.start, d.l4Offset + d.l4HeaderLen - d.start),
             ipId: d.ipVersion === 4 ? d.ipv4Id : -1,

@@ -53,6 +53,7 @@ export function renderCheck(r: CheckReport): string {
   const views = r.views.map((v) => `${v.file}#${v.iface}${v.name ? ` ${v.name}` : ''}=${v.vantage}${v.from === 'default' ? '?' : ''}` +
     (v.offsetMs !== null && v.reference !== `${v.file}#${v.iface}` ? ` (${v.offsetMs >= 0 ? '+' : ''}${v.offsetMs} ms)` : '')).join(', ')
   lines.push(`views: ${views || 'none'}`)
+  for (const n of r.notes ?? []) lines.push(`note: ${n}`)
   if (r.inference) {
     const i = r.inference
     lines.push(`--infer: ${i.inferred} handoff(s) inferred from the traffic (no control messages) of ${i.candidates} candidate connection(s)` +

@@ -192,7 +192,11 @@ export function withIpv4Options(eth: Uint8Array): Uint8Array {
   const b = concat(eth.subarray(0, o + d.ipHeaderLen), opts, eth.subarray(o + d.ipHeaderLen))
   b[o] = 0x40 | ((d.ipHeaderLen + opts.length) >> 2)
   setU16(b, o + 2, d.ipTotalLen + opts.length)
-  return fixChecksums(b)
+  // The TCP checksum does not cover IP options; a wrong header checksum stays wrong.
+  const wasRight = ipv4HeaderChecksum(eth, o, d.ipHeaderLen) === ((eth[o + 10]! << 8) | eth[o + 11]!)
+  const c = ipv4HeaderChecksum(b, o, d.ipHeaderLen + opts.length)
+  setU16(b, o + 10, wasRight ? c : c ^ 0x5555)
+  return b
 }
 
 /** IPv6 hop-by-hop (router alert) and destination options (PadN) headers before the upper layer. */
@@ -301,6 +305,8 @@ export interface PcapngOptions {
   comments?: boolean
   /** Cut every frame to this many bytes (capLen < origLen). */
   snaplen?: number
+  /** Only the frames of these interfaces (by name) are cut. Default: all. */
+  snaplenIfaces?: string[]
 }
 
 function unitsPerSec(tsresol: number): bigint {
@@ -333,7 +339,8 @@ export function pcapngBytes(t: Trace, o: PcapngOptions = {}): Uint8Array {
   const breaks = new Set(o.sectionBreaks ?? [])
   t.frames.forEach((f, k) => {
     const units = ((f.ts - off * 1_000_000_000n) * ups) / 1_000_000_000n
-    const data = o.snaplen !== undefined && f.data.length > o.snaplen ? f.data.subarray(0, o.snaplen) : f.data
+    const cut = o.snaplen !== undefined && f.data.length > o.snaplen && (o.snaplenIfaces?.includes(t.ifaces[f.iface]!.name) ?? true)
+    const data = cut ? f.data.subarray(0, o.snaplen) : f.data
     const opts: OptionSpec[] | undefined = o.comments ? [[1, `frame ${k + 1}`], [2, [1, 0, 0, 0]]] : undefined
     parts.push(epb(le, {ifid: f.iface, ts: units, data, origLen: f.origLen, ...(opts ? {options: opts} : {})}))
     if (o.extraBlocks && k % 7 === 3) {

@@ -15,9 +15,11 @@ import {join} from 'node:path'
 import {runCheck, type CheckReport} from '../../analyzer/check.js'
 import {buildHandoffTrace, type Fault, type TraceSpec} from '../support/handoff-trace.js'
 import {
-  ifaceId, loadTrace, pcapngBytes, relink, writePcap, writePcapng, type Link, type PcapngOptions, type Trace,
+  ifaceId, loadTrace, mapFrames, padFrame, pcapngBytes, relink, withIpv4Options, withIpv6ExtHeaders, writePcap, writePcapng,
+  type Link, type PcapngOptions, type Trace,
 } from '../support/trace-transform.js'
 import {writeFileSync} from 'node:fs'
+import {extractControlMessages} from '../../analyzer/control/channels.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'handoff-check-robust-'))
 process.on('exit', () => rmSync(dir, {recursive: true, force: true}))
@@ -119,3 +121,97 @@ for (const family of [4, 6] as const) {
     })
   }
 }
+
+// ---- what hosts and NICs do to frames -----------------------------------------
+
+/** The check of a transformed trace: its violations' ids (frames move when frames are added) and the handed-off summary. */
+async function checkOf(t: Trace, o: PcapngOptions = {}) {
+  const r = await runCheck([writePcapng(tmp('pcapng'), t, o)])
+  return {r, ids: r.violations.map((v) => v.id), h: r.handoffs.find((x) => x.outcome === 'handed-off')!}
+}
+
+const DATA_VIEWS = ['client', 'lan', 'fe1-inside', 'be1-inside']
+const ids = async (p: Promise<CheckReport>) => (await p).violations.map((v) => v.id)
+
+for (const family of [4, 6] as const) {
+  const clean = base({family})
+  const faulty = Object.fromEntries((['tcp-checksum', 'seq-remap', 'request-replay', 'stream-gap'] as const).map((f) => [f, base({family, fault: f})]))
+  const wantFault = Object.fromEntries(Object.entries(faulty).map(([f, b]) => [f, ids(runCheck([b.path]))]))
+
+  test(`IPv${family}: Ethernet padding (non-zero trailer) on every short frame → the same findings`, async () => {
+    const pad = (t: Trace) => mapFrames(t, null, (d) => (d.length < 60 ? [padFrame(d)] : null))
+    const c = await checkOf(pad(clean.trace))
+    assert.deepEqual(c.ids, [])
+    assertJudged(c.r)
+    for (const [f, b] of Object.entries(faulty)) assert.deepEqual((await checkOf(pad(b.trace))).ids, await wantFault[f], f)
+  })
+
+  test(`IPv${family}: every data frame cut just past its headers (snaplen) → no checksum, replay or stream finding; headers still judged`, async () => {
+    for (const snaplen of family === 4 ? [70, 96] : [90, 116]) {
+      const c = await checkOf(clean.trace, {snaplen, snaplenIfaces: DATA_VIEWS})
+      assert.deepEqual(c.ids, [], `snaplen ${snaplen}: ${JSON.stringify(c.r.violations.slice(0, 3))}`)
+      assert.ok(c.h.packetByPacket.retMatched > 0, 'return segments still matched')
+      // A header field is still seen wrong; a checksum or payload that was not captured is not judged.
+      assert.deepEqual((await checkOf(faulty['seq-remap']!.trace, {snaplen, snaplenIfaces: DATA_VIEWS})).ids, await wantFault['seq-remap'])
+      assert.deepEqual((await checkOf(faulty['tcp-checksum']!.trace, {snaplen, snaplenIfaces: DATA_VIEWS})).ids, [])
+    }
+  })
+
+  if (family === 4) {
+    test('IPv4 options on every IPv4 packet → the same findings', async () => {
+      const opt = (t: Trace) => mapFrames(t, null, (d) => [withIpv4Options(d)])
+      const c = await checkOf(opt(clean.trace))
+      assert.deepEqual(c.ids, [], JSON.stringify(c.r.violations.slice(0, 3)))
+      assertJudged(c.r)
+      for (const [f, b] of Object.entries(faulty)) assert.deepEqual((await checkOf(opt(b.trace))).ids, await wantFault[f], f)
+    })
+  } else {
+    test('IPv6 hop-by-hop and destination options before TCP on every packet → the same findings', async () => {
+      const ext = (t: Trace) => mapFrames(t, null, (d) => [withIpv6ExtHeaders(d)])
+      const c = await checkOf(ext(clean.trace))
+      assert.deepEqual(c.ids, [], JSON.stringify(c.r.violations.slice(0, 3)))
+      assertJudged(c.r)
+      for (const [f, b] of Object.entries(faulty)) assert.deepEqual((await checkOf(ext(b.trace))).ids, await wantFault[f], f)
+    })
+  }
+
+  test(`IPv${family}: every frame of the client and LAN views captured twice (-i any) → the same findings`, async () => {
+    const dup = (t: Trace) => mapFrames(t, ['client', 'lan'], (d) => [d, d.slice()])
+    const c = await checkOf(dup(clean.trace))
+    assert.deepEqual(c.ids, [], JSON.stringify(c.r.violations.slice(0, 3)))
+    assertJudged(c.r)
+    for (const [f, b] of Object.entries(faulty)) assert.deepEqual(new Set((await checkOf(dup(b.trace))).ids), new Set(await wantFault[f]), f)
+  })
+
+  test(`IPv${family}: timestamps out of order within the file → the same findings`, async () => {
+    // Every pair of neighbouring frames keeps its file order but swaps its timestamps.
+    const swap = (t: Trace): Trace => {
+      const frames = t.frames.map((f) => ({...f}))
+      for (let i = 0; i + 1 < frames.length; i += 2) [frames[i]!.ts, frames[i + 1]!.ts] = [frames[i + 1]!.ts, frames[i]!.ts]
+      return {ifaces: t.ifaces, frames}
+    }
+    const c = await checkOf(swap(clean.trace))
+    assert.deepEqual(c.ids, [], JSON.stringify(c.r.violations.slice(0, 3)))
+    assertJudged(c.r)
+    for (const [f, b] of Object.entries(faulty)) assert.deepEqual((await checkOf(swap(b.trace))).ids, await wantFault[f], f)
+  })
+}
+
+// ---- the control channel --------------------------------------------------------
+
+test('control channel cut by the snap length → no control-framing or handoff-orphan error; a note says what was not judged', async () => {
+  const b = base({handoffs: 3})
+  for (const snaplen of [70, 200]) {
+    const {r} = await checkOf(b.trace, {snaplen, snaplenIfaces: ['control']})
+    assert.deepEqual(r.violations, [], `snaplen ${snaplen}`)
+    assert.equal(r.notes.length, 1)
+    assert.match(r.notes[0]!, /byte\(s\) not captured \(snap length\)/)
+    if (snaplen === 200) assert.match(r.notes[0]!, /handoff-orphan not judged \(7\)/)
+    const m = await extractControlMessages(writePcapng(tmp('pcapng'), b.trace, {snaplen, snaplenIfaces: ['control']}))
+    assert.equal(m.summary.errors, 0)
+    assert.ok(m.notes.some((n) => n.kind === 'snaplen'))
+  }
+  // A frame that is malformed on the wire is still one, snap length or not.
+  const f = base({fault: 'control-framing'})
+  assert.deepEqual((await checkOf(f.trace, {snaplen: 100, snaplenIfaces: ['lan']})).ids, ['control-framing'])
+})
