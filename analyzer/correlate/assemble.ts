@@ -41,6 +41,7 @@ import {TCP_FLAG} from '../wire/tcp.js'
 import {EngineConfigError, TranslationState} from '../../replayer/engine/state.js'
 import type {FramedMessage} from './control.js'
 import type {InferredHandoff} from './infer.js'
+import {clientMss} from './offload.js'
 import {FileViews, type VantageAssignment, type View} from './vantage.js'
 
 export type Leg = 'client' | 'forward' | 'return' | 'be-raw' | 'fe-own' | 'stray-forward' | 'stray-return' | 'other'
@@ -70,7 +71,7 @@ export interface Seg {
   cut: number
   /** FNV-1a of the captured payload. */
   hash: number
-  /** Payload copy (client data segments within the first 64 KiB of the stream only). */
+  /** Payload copy (client data segments within the first 64 KiB of the stream; super-segments to the client, see offload.ts). */
   payload?: Uint8Array
   /** Raw TCP options bytes. */
   options: Uint8Array
@@ -446,7 +447,8 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
             ipCsum: d.ipChecksumStatus, tcpCsum: d.l4ChecksumStatus,
             leg,
           }
-          if (isClientData) seg.payload = d.bytes.slice(d.payloadOffset, payloadEnd)
+          const superSeg = d.payloadWireLen > clientMss(h) && (leg === 'be-raw' || leg === 'return')
+          if (isClientData || superSeg) seg.payload = d.bytes.slice(d.payloadOffset, payloadEnd)
           h.segs.push(seg)
           if (h.judged) return
           // Client-facing return stream from the VIP: reassembled as the client would see it.

@@ -372,3 +372,46 @@ export function writePcap(path: string, t: Trace, iface: number, o: {le?: boolea
   writeFileSync(path, concat(...parts))
   return path
 }
+
+/**
+ * At one view, runs of consecutive data segments from `src` (contiguous seq,
+ * nothing else of that direction between them) merged by mergeSegments into
+ * one frame at the first segment's place (TSO: the sender hands them down as
+ * one) or the last's (GRO: the receiver delivers them when the last came).
+ * Returns the trace and how many super-segments were made.
+ */
+export function mergeRuns(t: Trace, view: string, src: string, o: {at: 'first' | 'last'; zeroLength?: boolean; partial?: boolean; max?: number}): {trace: Trace; merged: number} {
+  const id = ifaceId(t, view)
+  const runs: number[][] = []
+  let run: number[] = []
+  let next = -1
+  const close = () => {
+    if (run.length > 1) runs.push(run)
+    run = []
+  }
+  t.frames.forEach((f, k) => {
+    if (f.iface !== id) return
+    const d = decodeFrame(f.data, t.ifaces[id]!.linkType)
+    if (d.transport !== 'tcp' || d.srcAddr() !== src) return
+    const len = d.payloadWireLen
+    if (len === 0 || (d.tcpFlags & 0x07) !== 0) { close(); next = -1; return } // pure ACK, SYN, FIN, RST: ends a run
+    if (run.length > 0 && d.seq === next && run.length < (o.max ?? 64)) run.push(k)
+    else { close(); run = [k] }
+    next = (d.seq + len) >>> 0
+  })
+  close()
+  const drop = new Set<number>()
+  const put = new Map<number, Uint8Array>()
+  for (const r of runs) {
+    const m = mergeSegments(r.map((k) => t.frames[k]!.data), o)
+    put.set(o.at === 'first' ? r[0]! : r[r.length - 1]!, m)
+    for (const k of r) drop.add(k)
+  }
+  const frames: Frame[] = []
+  t.frames.forEach((f, k) => {
+    const m = put.get(k)
+    if (m !== undefined) frames.push({...f, data: m, origLen: m.length})
+    else if (!drop.has(k)) frames.push(f)
+  })
+  return {trace: {ifaces: t.ifaces, frames}, merged: runs.length}
+}

@@ -15,7 +15,7 @@ import {join} from 'node:path'
 import {runCheck, type CheckReport} from '../../analyzer/check.js'
 import {buildHandoffTrace, type Fault, type TraceSpec} from '../support/handoff-trace.js'
 import {
-  ifaceId, loadTrace, mapFrames, padFrame, pcapngBytes, relink, withIpv4Options, withIpv6ExtHeaders, writePcap, writePcapng,
+  ifaceId, loadTrace, mapFrames, mergeRuns, padFrame, pcapngBytes, relink, withIpv4Options, withIpv6ExtHeaders, writePcap, writePcapng,
   type Link, type PcapngOptions, type Trace,
 } from '../support/trace-transform.js'
 import {writeFileSync} from 'node:fs'
@@ -215,3 +215,39 @@ test('control channel cut by the snap length → no control-framing or handoff-o
   const f = base({fault: 'control-framing'})
   assert.deepEqual((await checkOf(f.trace, {snaplen: 100, snaplenIfaces: ['lan']})).ids, ['control-framing'])
 })
+
+// ---- TSO / GSO / GRO --------------------------------------------------------------
+
+/** A response of six full-size segments: merged, they exceed the client's MSS (1460), as offload makes them. */
+const BIG = {responseSegments: 6, response: (n: number) => `HTTP/1.1 200 OK\r\nContent-Length: 8000\r\n\r\n` +
+  Array.from({length: 8000}, (_, i) => String.fromCharCode(97 + ((i * 7 + n) % 26))).join('')}
+
+for (const family of [4, 6] as const) {
+  const a = family === 4 ? {be: '10.0.0.2', vip: '10.0.0.1', client: '10.0.0.10'} : {be: 'fd00::2', vip: 'fd00::1', client: 'fd00::10'}
+  test(`IPv${family}: TSO on the BE (its TCP's segments captured as one super-segment, IP length 0, checksum partial) → clean, judged`, async () => {
+    // No timestamps: the builder's BE gives each segment its own TSval, where the pieces of one TSO segment share one.
+    const b = base({family, ...BIG, timestamps: false})
+    const {trace, merged} = mergeRuns(b.trace, 'be1-inside', a.be, {at: 'first', zeroLength: true, partial: true})
+    assert.ok(merged > 0)
+    const c = await checkOf(trace)
+    assert.deepEqual(c.r.violations, [])
+    assert.ok(c.h.packetByPacket.retMatched >= 6, JSON.stringify(c.h.packetByPacket))
+    // A piece with a wrong seq is still found wrong (continuity), one with a wrong window by its super-segment.
+    for (const f of ['seq-remap', 'window-rescale'] as const) {
+      const bf = base({family, ...BIG, timestamps: false, fault: f, wsF: 7, wsB: 3})
+      const want = await ids(runCheck([bf.path]))
+      assert.deepEqual((await checkOf(mergeRuns(bf.trace, 'be1-inside', a.be, {at: 'first', zeroLength: true, partial: true}).trace)).ids, want, f)
+    }
+  })
+  test(`IPv${family}: GRO on the client (return segments delivered merged, checksum partial) while the LAN saw them apart → clean, judged`, async () => {
+    const b = base({family, ...BIG})
+    // At the first piece's place: the client's TCP acks the bytes only once GRO handed them up.
+    const {trace, merged} = mergeRuns(b.trace, 'client', a.vip, {at: 'first', partial: true})
+    assert.ok(merged > 0)
+    const c = await checkOf(trace)
+    assert.deepEqual(c.r.violations, [])
+    assertJudged(c.r)
+    const p = c.h.packetByPacket
+    assert.equal(p.retMatched, p.ret, JSON.stringify(p))
+  })
+}
