@@ -31,6 +31,7 @@
 // report.
 import {readCapture} from '../capture/read.js'
 import {joinSections} from '../capture/join-sections.js'
+import {reassembleIpv4} from '../flows/ipv4-defrag.js'
 import {CaptureError} from '../capture/types.js'
 import type {HandoffAck, HandoffNack, HandoffReq, Terminate} from '../control/messages.js'
 import {TcpStreamReassembler, type ReassemblyEvent} from '../flows/reassembly.js'
@@ -360,7 +361,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
     })
     const dec = new PacketDecoder({verifyChecksums: false})
     try {
-      await readCapture(path, joinSections({
+      await readCapture(path, joinSections(reassembleIpv4({
         onInterface: (i) => { fileViews.get(i.id, i.name) },
         onPacket: (rec) => {
           packets++
@@ -492,7 +493,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
             }
           }
         },
-      }))
+      })))
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e
       captureErrors.push({file, message: e.message})

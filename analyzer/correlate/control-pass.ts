@@ -15,6 +15,7 @@
 // pass drop what belongs to none of them at once.
 import {readCapture} from '../capture/read.js'
 import {joinSections} from '../capture/join-sections.js'
+import {reassembleIpv4} from '../flows/ipv4-defrag.js'
 import {CaptureError} from '../capture/types.js'
 import {ControlExtractor, type ControlRow} from '../control/channels.js'
 import {mayBeTcpPort} from '../wire/port-filter.js'
@@ -42,7 +43,7 @@ export async function readControlPass(paths: readonly string[], port: number): P
     collector.beginFile(fi, path)
     extractor.beginFile(path)
     try {
-      await readCapture(path, joinSections({
+      await readCapture(path, joinSections(reassembleIpv4({
         onPacket: (rec) => {
           // The record's buffer and offset, not rec.data: no view made per packet.
           const d = mayBeTcpPort(rec.linkType, rec.buffer, rec.dataOffset, rec.capLen, port)
@@ -50,7 +51,7 @@ export async function readControlPass(paths: readonly string[], port: number): P
           extractor.packet(rec, d)
           collector.packet(rec, d)
         },
-      }))
+      })))
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e
       extractor.fileError(e)

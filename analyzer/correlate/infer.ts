@@ -67,6 +67,7 @@
 // distinct segment seen on each leg. Packets are decoded in place.
 import {readCapture} from '../capture/read.js'
 import {joinSections} from '../capture/join-sections.js'
+import {reassembleIpv4} from '../flows/ipv4-defrag.js'
 import {CaptureError} from '../capture/types.js'
 import type {CheckId} from '../checks/types.js'
 import {PacketDecoder} from '../wire/decode.js'
@@ -256,7 +257,7 @@ async function pass(paths: readonly string[], opts: {controlPort: number; vantag
     const views = new FileViews(fi, file, opts.vantage)
     const dec = new PacketDecoder({verifyChecksums: false})
     try {
-      await readCapture(path, joinSections({
+      await readCapture(path, joinSections(reassembleIpv4({
         onInterface: (i) => { views.get(i.id, i.name) },
         onPacket: (rec) => {
           const d = dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen)
@@ -266,7 +267,7 @@ async function pass(paths: readonly string[], opts: {controlPort: number; vantag
           if (view.kind === 'control') return
           fn(d, view, rec.tsSec + rec.tsNsec / 1e9, rec.linkType, rec.index, file)
         },
-      }))
+      })))
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e
       errors?.push({file, message: e.message})

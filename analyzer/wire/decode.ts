@@ -619,6 +619,9 @@ export class PacketDecoder implements TcpOptionsSink {
     if (hl > avail) {
       if (!this.isFragment) this.flag('truncated-tcp-header')
       this.l4ChecksumStatus = 'unverified'
+      // Cut by the snap length inside the options (tcpdump -s 68 on a SYN): the
+      // segment's payload length is still known from the IP header.
+      if (this.snaplenTruncated && lengthTrusted && !this.isFragment) this.payloadWireLen = this.l4Len - hl
       // Keep the options that were captured before the cut (as tshark does);
       // an option cut in half is part of the truncation already flagged.
       if (avail > 20) scanTcpOptions(b, l4 + 20, ipEnd, this)

@@ -221,6 +221,8 @@ export function fragmentIpv4(eth: Uint8Array, size: number): Uint8Array[] {
   const hl = d.ipHeaderLen
   const body = eth.subarray(o + hl, d.ipEnd)
   const out: Uint8Array[] = []
+  // A wrong header checksum stays wrong in every fragment.
+  const bad = ipv4HeaderChecksum(eth, o, hl) !== ((eth[o + 10]! << 8) | eth[o + 11]!) ? 0x5555 : 0
   for (let off = 0; off < body.length; off += size) {
     const piece = body.subarray(off, Math.min(body.length, off + size))
     const b = concat(eth.subarray(0, o + hl), piece)
@@ -229,7 +231,7 @@ export function fragmentIpv4(eth: Uint8Array, size: number): Uint8Array[] {
     setU16(b, o + 6, (mf ? 0x2000 : 0) | (off >> 3))
     b[o + 10] = 0
     b[o + 11] = 0
-    setU16(b, o + 10, ipv4HeaderChecksum(b, o, hl))
+    setU16(b, o + 10, ipv4HeaderChecksum(b, o, hl) ^ bad)
     out.push(b)
   }
   return out
