@@ -15,10 +15,11 @@ import {join} from 'node:path'
 import {runCheck, type CheckReport} from '../../analyzer/check.js'
 import {buildHandoffTrace, type Fault, type TraceSpec} from '../support/handoff-trace.js'
 import {
-  decodeFrame, fragmentIpv4, ifaceId, loadTrace, mapFrames, mergeRuns, padFrame, pcapngBytes, relink, withIpv4Options, withIpv6ExtHeaders, writePcap, writePcapng,
+  decodeFrame, fixChecksums, fragmentIpv4, ifaceId, loadTrace, mapFrames, mergeRuns, padFrame, pcapngBytes, relink, withIpv4Options, withIpv6ExtHeaders, writePcap, writePcapng,
   type Link, type PcapngOptions, type Trace,
 } from '../support/trace-transform.js'
 import {writeFileSync} from 'node:fs'
+import {collectSessions} from '../../analyzer/sessions/collect.js'
 import {extractControlMessages} from '../../analyzer/control/channels.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'handoff-check-robust-'))
@@ -270,5 +271,32 @@ test('IPv4: every data segment fragmented at the client and LAN views (TCP heade
   for (const f of ['seq-remap', 'tcp-checksum', 'ip-checksum', 'request-replay'] as const) {
     const b = base({fault: f})
     assert.deepEqual((await checkOf(frag(b.trace, 16))).ids, await ids(runCheck([b.path])), f)
+  }
+})
+
+test('control channel on another port (--control-port) and on the same interface as the data → the same findings', async () => {
+  for (const fault of [undefined, 'seq-remap', 'handoff-orphan'] as const) {
+    const b = base(fault ? {fault} : {})
+    const want = essence(await runCheck([b.path]))
+    const ctl = ifaceId(b.trace, 'control')
+    const lan = ifaceId(b.trace, 'lan')
+    // Port 7070 → 9099 on every control frame (checksums made right again), all of them captured on the LAN interface.
+    const moved = mapFrames(b.trace, ['control'], (d) => {
+      const x = decodeFrame(d)
+      const c = d.slice()
+      for (const at of [x.l4Offset, x.l4Offset + 2]) if (((c[at]! << 8) | c[at + 1]!) === 7070) { c[at] = 9099 >> 8; c[at + 1] = 9099 & 255 }
+      return [fixChecksums(c)]
+    })
+    const t: Trace = {ifaces: moved.ifaces, frames: moved.frames.map((f) => (f.iface === ctl ? {...f, iface: lan} : f))}
+    const p = writePcapng(tmp('pcapng'), t)
+    const r = await runCheck([p], {controlPort: 9099})
+    assert.deepEqual(essence(r).violations, want.violations, String(fault))
+    assert.deepEqual(essence(r).handoffs, want.handoffs)
+    // On the default port nothing is a control message: no handoff, and nothing raised.
+    const d = await runCheck([p])
+    assert.equal(d.summary.handoffs, 0)
+    assert.deepEqual(d.violations, [])
+    const s = await collectSessions([p], {}, {controlPort: 9099})
+    assert.ok(s.rows.some((x) => x.kind === 'handoff'))
   }
 })
