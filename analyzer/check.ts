@@ -25,6 +25,7 @@ import {readControlPass} from './correlate/control-pass.js'
 import {SkewEstimator} from './correlate/skew.js'
 import type {VantageAssignment, View} from './correlate/vantage.js'
 import * as lateForward from './checks/late-forward.js'
+import {countsForChecksum} from './checks/checksums.js'
 import {
   addSkewSamples, buildContext, checkControlFraming, checkControlIpChecksum, checkControlTcpChecksum, checkOrphans, CHECK_IDS, CONNECTION_CHECKS,
   ViolationSink, type CheckId, type Violation,
@@ -48,6 +49,9 @@ export interface HandoffSummary {
   legs: Record<string, number>
   /** Which checks could be judged packet by packet (the other side of the node was visible). */
   packetByPacket: {forward: number; forwardMatched: number; ret: number; retMatched: number}
+  /** Segments of the connection whose TCP checksum could not be summed (not captured whole: snap length,
+   *  IPv4 length 0 cut short): ip-/tcp-checksum not judged on them. Absent when 0. */
+  checksumsNotJudged?: number
   state?: {delta: number; tau: number | null; wsF: number; wsB: number}
   stateError?: string
   violations: number
@@ -157,8 +161,8 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
     h.segs = []
   }
   const orphansNotJudged = checkOrphans(handoffs, orphans, sink, uncaptured)
-  const notes = uncaptured.map((u) => `control channel ${u.connection}: ${u.bytes} byte(s) not captured (snap length): ` +
-    'messages in them not decoded; handoffs they announce not checked' + (orphansNotJudged > 0 ? `, handoff-orphan not judged (${orphansNotJudged})` : ''))
+  const notes = uncaptured.map((u) => `control channel ${u.connection}: not captured whole (snap length): ` +
+    'messages in the bytes cut off not decoded, handoffs they announce not checked' + (orphansNotJudged > 0 ? `, handoff-orphan not judged (${orphansNotJudged})` : ''))
   checkControlFraming(framing, sink)
   checkControlIpChecksum(collected.controlBad, sink)
   checkControlTcpChecksum(collected.controlBad, sink)
@@ -208,6 +212,8 @@ function summarize(h: Handoff, fwd: number, fwdM: number, ret: number, retM: num
     outcome: h.ack || h.inferred ? 'handed-off' : h.nack ? 'nacked' : 'no-reply',
     legs, packetByPacket: {forward: fwd, forwardMatched: fwdM, ret, retMatched: retM}, violations,
   }
+  const unjudged = h.segs.filter((s) => countsForChecksum(s) && s.tcpCsum === 'unverified').length
+  if (unjudged > 0) out.checksumsNotJudged = unjudged
   if (h.ack) out.backend = `${h.ack.msg.node} (${h.baddr})`
   if (h.inferred) {
     const i = h.inferred

@@ -29,7 +29,7 @@ export interface ControlPass {
   framing: {rows: ControlRow[]; captureErrors: {file: string; message: string}[]}
   /** Control connections ("a ↔ b", as in `handoff messages`) with bytes the capture cut off (snap length): messages
    *  may be missing from them, so a reply or request not seen on them is not judged missing. */
-  uncaptured: {connection: string; bytes: number}[]
+  uncaptured: {connection: string}[]
 }
 
 export async function readControlPass(paths: readonly string[], port: number): Promise<ControlPass> {
@@ -61,12 +61,9 @@ export async function readControlPass(paths: readonly string[], port: number): P
     collector.endFile()
   }
   const report = extractor.finish()
-  const uncaptured = new Map<string, number>()
-  for (const n of report.notes) {
-    const m = n.kind === 'snaplen' ? /^(\d+) byte/.exec(n.detail) : null
-    if (m) uncaptured.set(n.connection, (uncaptured.get(n.connection) ?? 0) + Number(m[1]))
-  }
+  const uncaptured = new Set<string>()
+  for (const n of report.notes) if (n.kind === 'snaplen') uncaptured.add(n.connection)
   return {control: collector.finish(),
     framing: {rows: report.rows, captureErrors: report.captureErrors.map((e) => ({file: e.file, message: e.message}))},
-    uncaptured: [...uncaptured].map(([connection, bytes]) => ({connection, bytes}))}
+    uncaptured: [...uncaptured].map((connection) => ({connection}))}
 }

@@ -139,6 +139,19 @@ for (const family of [4, 6] as const) {
   const faulty = Object.fromEntries((['tcp-checksum', 'seq-remap', 'request-replay', 'stream-gap'] as const).map((f) => [f, base({family, fault: f})]))
   const wantFault = Object.fromEntries(Object.entries(faulty).map(([f, b]) => [f, ids(runCheck([b.path]))]))
 
+  test(`IPv${family}: --infer on the trace without its control channel, every interface as SLL2 → the same inferred handoffs`, async () => {
+    const noCtl = (t: Trace): Trace => ({ifaces: t.ifaces, frames: t.frames.filter((f) => t.ifaces[f.iface]!.name !== 'control')})
+    const a = await runCheck([writePcapng(tmp('pcapng'), noCtl(clean.trace))], {infer: true})
+    const r = await runCheck([writePcapng(tmp('pcapng'), relink(noCtl(clean.trace), Object.fromEntries(VIEWS.map((v) => [v, 'sll2' as Link]))))], {infer: true})
+    assert.ok(a.handoffs.length > 0)
+    assert.deepEqual(essence(r), essence(a))
+    const f = faulty['seq-remap']!
+    const fa = await runCheck([writePcapng(tmp('pcapng'), noCtl(f.trace))], {infer: true})
+    const fr = await runCheck([writePcapng(tmp('pcapng'), noCtl(f.trace), {sectionBreaks: [30, 60, 90]})], {infer: true})
+    assert.deepEqual(essence(fr), essence(fa))
+    assert.ok(fa.violations.some((v) => v.id === 'seq-remap'))
+  })
+
   test(`IPv${family}: Ethernet padding (non-zero trailer) on every short frame → the same findings`, async () => {
     const pad = (t: Trace) => mapFrames(t, null, (d) => (d.length < 60 ? [padFrame(d)] : null))
     const c = await checkOf(pad(clean.trace))
@@ -152,6 +165,7 @@ for (const family of [4, 6] as const) {
       const c = await checkOf(clean.trace, {snaplen, snaplenIfaces: DATA_VIEWS})
       assert.deepEqual(c.ids, [], `snaplen ${snaplen}: ${JSON.stringify(c.r.violations.slice(0, 3))}`)
       assert.ok(c.h.packetByPacket.retMatched > 0, 'return segments still matched')
+      assert.ok((c.h.checksumsNotJudged ?? 0) > 0, 'the checksums not judged are counted')
       // A header field is still seen wrong; a checksum or payload that was not captured is not judged.
       assert.deepEqual((await checkOf(faulty['seq-remap']!.trace, {snaplen, snaplenIfaces: DATA_VIEWS})).ids, await wantFault['seq-remap'])
       assert.deepEqual((await checkOf(faulty['tcp-checksum']!.trace, {snaplen, snaplenIfaces: DATA_VIEWS})).ids, [])
@@ -206,7 +220,7 @@ test('control channel cut by the snap length → no control-framing or handoff-o
     const {r} = await checkOf(b.trace, {snaplen, snaplenIfaces: ['control']})
     assert.deepEqual(r.violations, [], `snaplen ${snaplen}`)
     assert.equal(r.notes.length, 1)
-    assert.match(r.notes[0]!, /byte\(s\) not captured \(snap length\)/)
+    assert.match(r.notes[0]!, /not captured whole \(snap length\)/)
     if (snaplen === 200) assert.match(r.notes[0]!, /handoff-orphan not judged \(7\)/)
     const m = await extractControlMessages(writePcapng(tmp('pcapng'), b.trace, {snaplen, snaplenIfaces: ['control']}))
     assert.equal(m.summary.errors, 0)
