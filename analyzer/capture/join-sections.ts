@@ -1,34 +1,63 @@
 // One interface across pcapng sections. Every Section Header Block starts its
 // interface numbering again, so the reader gives each section's interfaces
-// new global ids (types.ts). A file with several sections is nearly always
-// files concatenated (`cat a.pcapng b.pcapng`, a ring buffer glued back
-// together, a capture restarted into the same file): the second section's
-// "client" interface is the same vantage point as the first's. Read apart,
-// one connection becomes two half-sessions, one control channel two streams
-// the second of which starts mid-frame, and one view's return stream two
-// views of which only one is judged.
+// new global ids (types.ts). A file with several sections is often files
+// concatenated (`cat a.pcapng b.pcapng`, a ring buffer glued back together,
+// a capture restarted into the same file): the second section's "client"
+// interface is the same vantage point as the first's. Read apart, one
+// connection becomes two half-sessions, one control channel two streams the
+// second of which starts mid-frame, and one view's return stream two views
+// of which only one is judged.
 //
 // joinSections() wraps reader handlers so that an interface of a later
-// section that has the same link type and the same name as one of an earlier
-// section (or, both unnamed, the same position in its section) is reported
-// as that one: its packets carry the earlier interface's id, and
-// onInterface is not called again for it. Interfaces that match nothing keep
-// their own ids. `inspect` does not use it: it describes the file as it is.
+// section is reported as an earlier section's interface (its packets carry
+// that id, onInterface is not called for it) when
+//   - both have the same link type and the same name, or, both unnamed, the
+//     same position in their sections; and
+//   - it goes on in time from there: its first packet is no earlier than
+//     the earlier interface's last one (SLACK_SEC allowed). Captures of two
+//     hosts that happen to share an interface name (eth0) and were glued
+//     together overlap in time: they stay two interfaces.
+// Whether it joins is decided at its first packet (onInterface is called for
+// it then, when it does not). Interfaces that match nothing keep their own
+// ids. `inspect` does not use it: it describes the file as it is.
 import type {CaptureHandlers, CaptureInterface, PacketRecord} from './types.js'
 
+/** A later section may start this much before the earlier one's last packet (clock steps, reordering). */
+const SLACK_SEC = 1
+
 export function joinSections(h: CaptureHandlers): CaptureHandlers {
-  // Per global id: the id its packets are reported under.
+  // Per global id: the id its packets are reported under (-1: not decided until its first packet).
   const canon: number[] = []
+  // Per global id, undecided: the candidate earlier interface, and the interface itself.
+  const candidate: number[] = []
+  const pendingIface: (CaptureInterface | undefined)[] = []
+  // Per reported id: time of its last packet (seconds).
+  const last: number[] = []
   // The interfaces reported so far, with their position in their section.
   const known: {iface: CaptureInterface; pos: number}[] = []
   let section = -1
   let pos = 0
-  // Interfaces of earlier sections already taken by one of this section's.
+  // Earlier interfaces already proposed to one of this section's.
   let claimed = new Set<number>()
   const out: CaptureHandlers = {
     onPacket: (rec: PacketRecord) => {
-      const c = canon[rec.interfaceId]
-      if (c !== undefined && c !== rec.interfaceId) rec.interfaceId = c
+      const id = rec.interfaceId
+      let c = canon[id]
+      if (c === -1) {
+        const cand = candidate[id]!
+        const t0 = rec.tsSec + rec.tsNsec / 1e9
+        if (last[cand] === undefined || t0 >= last[cand]! - SLACK_SEC) c = cand
+        else {
+          c = id
+          const i = pendingIface[id]!
+          known.push({iface: i, pos: -1})
+          h.onInterface?.(i)
+        }
+        canon[id] = c
+        pendingIface[id] = undefined
+      }
+      if (c !== undefined && c !== id) rec.interfaceId = c
+      last[c ?? id] = rec.tsSec + rec.tsNsec / 1e9
       h.onPacket(rec)
     },
     onInterface: (i: CaptureInterface) => {
@@ -43,7 +72,9 @@ export function joinSections(h: CaptureHandlers): CaptureHandlers {
         (name !== '' ? k.iface.name === name : (k.iface.name ?? '') === '' && k.pos === p))
       if (match !== undefined) {
         claimed.add(match.iface.id)
-        canon[i.id] = match.iface.id
+        canon[i.id] = -1
+        candidate[i.id] = match.iface.id
+        pendingIface[i.id] = i
         return
       }
       canon[i.id] = i.id

@@ -46,3 +46,14 @@ test('unnamed interfaces are joined by position; another link type or a name is 
   assert.deepEqual(j.ifaces, [0, 1, 2, 4])
   assert.deepEqual(j.packets, [[0, 1], [1, 2], [2, 3], [1, 4], [4, 5]])
 })
+
+test('a later section that overlaps the earlier one in time is another capture (two hosts\' eth0): not joined', () => {
+  const le = true
+  const sec = (t0: bigint, k: number) => concat(shb(le), idb(le, {options: [[2, 'eth0']]}),
+    epb(le, {ifid: 0, ts: t0 * 1_000_000n, data: data(k)}), epb(le, {ifid: 0, ts: (t0 + 100n) * 1_000_000n, data: data(k + 1)}))
+  // Glued after it (a ring buffer): joined. Started before its end (another host): apart, reported at its first packet.
+  assert.deepEqual(read(concat(sec(1000n, 1), sec(1100n, 3)), true).packets, [[0, 1], [0, 2], [0, 3], [0, 4]])
+  const apart = read(concat(sec(1000n, 1), sec(1050n, 3)), true)
+  assert.deepEqual(apart.packets, [[0, 1], [0, 2], [1, 3], [1, 4]])
+  assert.deepEqual(apart.ifaces, [0, 1])
+})
