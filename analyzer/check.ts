@@ -26,6 +26,7 @@ import {inferViewKinds} from './correlate/vantage-infer.js'
 import {SkewEstimator} from './correlate/skew.js'
 import type {VantageAssignment, View} from './correlate/vantage.js'
 import * as lateForward from './checks/late-forward.js'
+import {countsForChecksum} from './checks/checksums.js'
 import {
   addSkewSamples, buildContext, checkControlFraming, checkControlIpChecksum, checkControlTcpChecksum, checkOrphans, CHECK_IDS, CONNECTION_CHECKS,
   ViolationSink, type CheckId, type Violation,
@@ -49,6 +50,9 @@ export interface HandoffSummary {
   legs: Record<string, number>
   /** Which checks could be judged packet by packet (the other side of the node was visible). */
   packetByPacket: {forward: number; forwardMatched: number; ret: number; retMatched: number}
+  /** Segments of the connection whose TCP checksum could not be summed (not captured whole: snap length,
+   *  IPv4 length 0 cut short): ip-/tcp-checksum not judged on them. Absent when 0. */
+  checksumsNotJudged?: number
   state?: {delta: number; tau: number | null; wsF: number; wsB: number}
   stateError?: string
   violations: number
@@ -79,6 +83,8 @@ export interface CheckReport {
   inference?: InferenceReport
   /** Only when no --control-port was given and the control frames were found on a port other than 7070. */
   controlPortFound?: {port: number; frames: number; connections: number}
+  /** What could not be judged because of the capture itself (snap length), in words. */
+  notes: string[]
 }
 
 /**
@@ -115,7 +121,7 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
   const portChoice = await resolveControlPort(paths, opts.controlPort)
   const port = portChoice.port
   let vantage = opts.vantage ?? []
-  const {control, framing} = await readControlPass(paths, port)
+  const {control, framing, uncaptured} = await readControlPass(paths, port)
   const controlMessages = control.count
   const {handoffs, orphans} = assembleHandoffs(control.messages)
   control.messages = []
@@ -168,7 +174,9 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
     if (sum) sum.violations += sink.list.length - before
     h.segs = []
   }
-  checkOrphans(handoffs, orphans, sink)
+  const orphansNotJudged = checkOrphans(handoffs, orphans, sink, uncaptured)
+  const notes = uncaptured.map((u) => `control channel ${u.connection}: not captured whole (snap length): ` +
+    'messages in the bytes cut off not decoded, handoffs they announce not checked' + (orphansNotJudged > 0 ? `, handoff-orphan not judged (${orphansNotJudged})` : ''))
   checkControlFraming(framing, sink)
   checkControlIpChecksum(collected.controlBad, sink)
   checkControlTcpChecksum(collected.controlBad, sink)
@@ -202,6 +210,7 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
     captureErrors,
     ...(inference ? {inference} : {}),
     ...(portChoice.how === 'found' ? {controlPortFound: {port, frames: portChoice.frames!, connections: portChoice.connections!}} : {}),
+    notes,
   }
 }
 
@@ -218,6 +227,8 @@ function summarize(h: Handoff, fwd: number, fwdM: number, ret: number, retM: num
     outcome: h.ack || h.inferred ? 'handed-off' : h.nack ? 'nacked' : 'no-reply',
     legs, packetByPacket: {forward: fwd, forwardMatched: fwdM, ret, retMatched: retM}, violations,
   }
+  const unjudged = h.segs.filter((s) => countsForChecksum(s) && s.tcpCsum === 'unverified').length
+  if (unjudged > 0) out.checksumsNotJudged = unjudged
   if (h.ack) out.backend = `${h.ack.msg.node} (${h.baddr})`
   if (h.inferred) {
     const i = h.inferred

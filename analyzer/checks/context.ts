@@ -3,11 +3,17 @@
 // from, the return segments paired with the BE TCP's segments they came from,
 // and for each pair the engine's expected fields (replayer/engine: the same
 // rewrite the daemons apply, so "expected" is the spec's §4 applied to what
-// was seen on the other side of the node).
+// was seen on the other side of the node). A return segment that is a piece
+// of a BE super-segment (TSO/GSO on the BE host), or a super-segment made of
+// BE segments (GRO on the client's host), is paired with it by content
+// (correlate/offload.ts keeps their payloads): located by Δ, confirmed by the
+// payload hash of the piece.
 import {formatIso} from '../inspect/timestamp.js'
 import {PacketDecoder} from '../wire/decode.js'
 import {Engine} from '../../replayer/engine/engine.js'
-import {connectionLabel, wireIsns, type Handoff, type Seg} from '../correlate/assemble.js'
+import {connectionLabel, payloadHash, wireIsns, type Handoff, type Seg} from '../correlate/assemble.js'
+import {seqDiff} from '../wire/serial.js'
+import {TCP_FLAG} from '../wire/tcp.js'
 import type {SkewEstimator} from '../correlate/skew.js'
 import type {View} from '../correlate/vantage.js'
 import {viewFields, type CheckId, type Value, type ViolationSink} from './types.js'
@@ -188,8 +194,10 @@ export function buildContext(h: Handoff, sink: ViolationSink): HandoffContext {
       a.flags === b.flags && a.len === b.len && a.hash === b.hash && a.ipId === b.ipId)
   for (const s of h.segs) if (s.view.kind === 'client' && s.src === h.cip && !(s.dst === h.vip && s.dport === h.vport)) sentByClient.add(s)
   const fwdView = (s: Seg) => (hasLanFwd ? s.view.kind === 'lan' : s.view.kind === 'inside') && sentByClient.get(s) === undefined
+  const superBe = ctx.beRaw.filter((s) => s.payload !== undefined)
+  const pieces = (seen: Seg, p: Pair): Pair => (p.origin === null && st !== null ? offloadPair(seen, superBe, ctx.beRaw, st.delta, expOf) ?? p : p)
   for (const s of h.segs) {
-    if (s.leg === 'return' && vk(s) === ctx.clientView) ctx.ret.push(best(s, bIndex.get(s), false))
+    if (s.leg === 'return' && vk(s) === ctx.clientView) ctx.ret.push(pieces(s, best(s, bIndex.get(s), false)))
     else if (s.leg === 'forward' && fwdView(s)) ctx.fwd.push(best(s, cIndex.get(s), true))
     else if (s.leg === 'stray-return' && vk(s) === ctx.clientView) {
       const p = best(s, bIndex.get(s), false)
@@ -200,6 +208,52 @@ export function buildContext(h: Handoff, sink: ViolationSink): HandoffContext {
     }
   }
   return ctx
+}
+
+const FIN_PSH = TCP_FLAG.FIN | TCP_FLAG.PSH
+
+/**
+ * The pair of a return segment that no BE segment matches whole, when
+ * offload explains it: (1) it is a piece of a BE super-segment S — at offset
+ * k = (seq + Δ) − S.seq, with S's ack and the same bytes there; expected: S
+ * rewritten, seq + k, FIN/PSH only on the last piece, CWR only on the first
+ * (what GSO does); (2) it is a super-segment whose bytes are BE segments
+ * found at their offsets — expected: the first one rewritten, with the
+ * FIN/PSH of all of them (what GRO does). Located by Δ: a piece with a wrong
+ * seq is not found, and stays unjudged (no origin), never wrongly paired.
+ */
+function offloadPair(seen: Seg, superBe: readonly Seg[], beRaw: readonly Seg[], delta: number,
+  expOf: (o: Seg, fwd: boolean) => Fields | null): Pair | null {
+  if (seen.len === 0) return null
+  const at = (seen.seq + delta) >>> 0
+  const n = seen.len - seen.cut
+  for (const S of superBe) {
+    const k = seqDiff(at, S.seq)
+    if (k < 0 || k + seen.len > S.len || k + n > S.payload!.length || S.ack !== seen.ack) continue
+    if (payloadHash(S.payload!, k, k + n) !== seen.hash) continue
+    const exp = expOf(S, false)
+    if (exp === null) continue
+    let flags = k + seen.len === S.len ? exp.flags : exp.flags & ~FIN_PSH
+    if (k > 0) flags &= ~TCP_FLAG.CWR
+    return {seen, origin: S, exp: {...exp, seq: (exp.seq + k) >>> 0, flags}}
+  }
+  if (seen.payload === undefined) return null
+  // GRO: BE segments inside the seen one, every byte accounted for.
+  let covered = 0
+  let first: Seg | null = null
+  let fin = 0
+  for (const P of beRaw) {
+    const k = seqDiff(P.seq, at)
+    if (k < 0 || k + P.len > seen.len || P.len === 0 || P.ack !== seen.ack) continue
+    const m = P.len - P.cut
+    if (k + m > seen.payload.length || payloadHash(seen.payload, k, k + m) !== P.hash) continue
+    if (k === 0) first = P
+    covered += P.len
+    fin |= P.flags & FIN_PSH
+  }
+  if (first === null || covered < seen.len) return null
+  const exp = expOf(first, false)
+  return exp === null ? null : {seen, origin: first, exp: {...exp, flags: exp.flags | fin}}
 }
 
 /** A 32-bit mix of six numbers (integers), for SegIndex. */

@@ -6,7 +6,9 @@
 // absorbed by the FE), in sequence order — as seen at the client side, else
 // on the LAN. Compared field by field: addresses, ports, seq, ack, flags,
 // window, TCP options, payload (not TTL, IP ID or checksums: a checksum left
-// partial by offload on the client is not a difference).
+// partial by offload on the client is not a difference). A client segment
+// the capture cut short (snap length) is compared on its captured bytes and
+// its length on the wire.
 import {LINKTYPE} from '../wire/linktype.js'
 import {PacketDecoder} from '../wire/decode.js'
 import {seqDiff} from '../wire/serial.js'
@@ -20,6 +22,8 @@ const dec = new PacketDecoder({verifyChecksums: false})
 interface Pkt {
   src: string; dst: string; sport: number; dport: number; seq: number; ack: number; flags: number; window: number
   options: string; payload: Uint8Array
+  /** Payload length on the wire (more than payload.length when the capture cut it). */
+  wireLen: number
 }
 
 function hex(b: Uint8Array): string {
@@ -28,7 +32,7 @@ function hex(b: Uint8Array): string {
 
 function fromSeg(s: Seg): Pkt {
   return {src: s.src, dst: s.dst, sport: s.sport, dport: s.dport, seq: s.seq, ack: s.ack, flags: s.flags, window: s.window,
-    options: hex(s.options), payload: s.payload ?? new Uint8Array(0)}
+    options: hex(s.options), payload: s.payload ?? new Uint8Array(0), wireLen: s.len}
 }
 
 function fromDatagram(b: Uint8Array): Pkt | null {
@@ -36,7 +40,7 @@ function fromDatagram(b: Uint8Array): Pkt | null {
   if (d.transport !== 'tcp' || d.l4HeaderLen === 0) return null
   return {src: d.srcAddr(), dst: d.dstAddr(), sport: d.srcPort, dport: d.dstPort, seq: d.seq, ack: d.ack, flags: d.tcpFlags,
     window: d.window, options: hex(b.subarray(d.l4Offset + 20, d.l4Offset + d.l4HeaderLen)),
-    payload: b.slice(d.payloadOffset, d.payloadOffset + d.payloadLen)}
+    payload: b.slice(d.payloadOffset, d.payloadOffset + d.payloadLen), wireLen: d.payloadWireLen}
 }
 
 const CRLF2 = [13, 10, 13, 10]
@@ -120,7 +124,7 @@ function firstDiff(e: Pkt, p: Pkt): {field: string; expected: string | number; s
   for (const f of ['src', 'dst', 'sport', 'dport', 'seq', 'ack', 'flags', 'window', 'options'] as const) {
     if (e[f] !== p[f]) return {field: f, expected: e[f], seen: p[f]}
   }
-  if (e.payload.length !== p.payload.length) return {field: 'payload length', expected: e.payload.length, seen: p.payload.length}
+  if (e.wireLen !== p.payload.length) return {field: 'payload length', expected: e.wireLen, seen: p.payload.length}
   for (let i = 0; i < e.payload.length; i++) {
     if (e.payload[i] !== p.payload[i]) {
       return {field: `payload byte ${i}`, expected: `0x${e.payload[i]!.toString(16).padStart(2, '0')}`, seen: `0x${p.payload[i]!.toString(16).padStart(2, '0')}`}

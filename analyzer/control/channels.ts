@@ -19,13 +19,16 @@
 //   starts mid-stream): segment boundaries are where senders usually start
 //   frames, and only a complete frame that validates as a §3 message counts.
 // - A trace that ends (or a file that is damaged) inside a frame is a capture
-//   matter, not a framing error: it is a note. A stream closed by FIN/RST
+//   matter, not a framing error: it is a note. So is a hole of bytes the
+//   capture saw but cut off (snap length): a `snaplen` note, then the framing
+//   is looked for again as after any hole. A stream closed by FIN/RST
 //   inside a frame is a `truncated-frame` error.
 // - A CaptureError (damaged file) ends that file: everything read before the
 //   damage is kept, the error is listed in `captureErrors`, and the next file
 //   is read.
 
 import {readCapture} from '../capture/read.js'
+import {joinSections} from '../capture/join-sections.js'
 import {CaptureError, type PacketRecord} from '../capture/types.js'
 import {TcpConnectionTable, type StreamEndReason, type StreamHandlers, type TcpConnection} from '../flows/reassembly.js'
 import {formatIso} from '../inspect/timestamp.js'
@@ -100,7 +103,7 @@ export interface ControlNote {
   connection: string
   direction: Direction
   frame: number
-  kind: 'no-syn' | 'resync' | 'capture-ended-in-frame' | 'overlap-mismatch' | 'before-start' | 'buffer-overflow'
+  kind: 'no-syn' | 'resync' | 'capture-ended-in-frame' | 'snaplen' | 'overlap-mismatch' | 'before-start' | 'buffer-overflow'
   streamOffset: number
   detail: string
 }
@@ -238,7 +241,7 @@ export async function extractControlMessages(paths: string | string[], opts: Ext
     const dec = new PacketDecoder({verifyChecksums: opts.verifyChecksums ?? false})
     x.beginFile(path)
     try {
-      await readCapture(path, {onPacket: (rec) => x.packet(rec, dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen))})
+      await readCapture(path, joinSections({onPacket: (rec) => x.packet(rec, dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen))}))
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e
       x.fileError(e)
@@ -277,6 +280,9 @@ export class ControlExtractor {
   private tsNsec = 0
   private curIface = 0
   private lastFrame = 0
+  // Payload bytes the capture cut off (snap length) per sender ("iface#addr|port"), not yet
+  // accounted for by a hole: a hole they explain is a capture matter, not a malformed frame.
+  private cut = new Map<string, number>()
 
   constructor(opts: ExtractOptions = {}) {
     this.opts = opts
@@ -310,6 +316,10 @@ export class ControlExtractor {
     this.tsSec = rec.tsSec
     this.tsNsec = rec.tsNsec
     this.curIface = rec.interfaceId
+    if (dec.payloadTruncated && dec.payloadOffset >= 0) {
+      const k = `${rec.interfaceId}#${dec.srcAddr()}|${dec.srcPort}`
+      this.cut.set(k, (this.cut.get(k) ?? 0) + dec.payloadWireLen - dec.payloadLen)
+    }
     this.table!.add(dec, rec.index, rec.tsSec, rec.tsNsec, String(rec.interfaceId))
   }
 
@@ -322,6 +332,7 @@ export class ControlExtractor {
   endFile(): void {
     this.table?.finish(this.lastFrame)
     this.table = null
+    this.cut.clear()
   }
 
   private openConnection(c: TcpConnection): [StreamHandlers, StreamHandlers] {
@@ -433,7 +444,13 @@ export class ControlExtractor {
             st.skipped += length
             return
           }
-          handle(st.decoder.gap(length), frame)
+          const ck = `${iface}#${sender.addr}|${sender.port}`
+          const cut = this.cut.get(ck) ?? 0
+          if (cut >= length) {
+            // Bytes the capture saw on the wire but did not keep (snap length): not a framing error.
+            this.cut.set(ck, cut - length)
+            note('snaplen', frame, off, `${length} byte(s) at stream offset ${off} not captured (snap length): frames in them not decoded`)
+          } else handle(st.decoder.gap(length), frame)
           st.mode = 'syncing'
           st.afterLoss = true
           st.skipFrom = -1

@@ -30,6 +30,8 @@
 // what grows with the trace is that, and one summary per handoff for the
 // report.
 import {readCapture} from '../capture/read.js'
+import {joinSections} from '../capture/join-sections.js'
+import {reassembleIpv4} from '../flows/ipv4-defrag.js'
 import {CaptureError} from '../capture/types.js'
 import type {HandoffAck, HandoffNack, HandoffReq, Terminate} from '../control/messages.js'
 import {TcpStreamReassembler, type ReassemblyEvent} from '../flows/reassembly.js'
@@ -40,6 +42,7 @@ import {TCP_FLAG} from '../wire/tcp.js'
 import {EngineConfigError, TranslationState} from '../../replayer/engine/state.js'
 import type {FramedMessage} from './control.js'
 import type {InferredHandoff} from './infer.js'
+import {clientMss} from './offload.js'
 import {FileViews, type VantageAssignment, type View} from './vantage.js'
 
 export type Leg = 'client' | 'forward' | 'return' | 'be-raw' | 'fe-own' | 'stray-forward' | 'stray-return' | 'other'
@@ -65,9 +68,11 @@ export interface Seg {
   window: number
   /** Payload bytes on the wire. */
   len: number
+  /** Of those, how many the capture cut off at its end (snap length): never seen, not missing. */
+  cut: number
   /** FNV-1a of the captured payload. */
   hash: number
-  /** Payload copy (client data segments within the first 64 KiB of the stream only). */
+  /** Payload copy (client data segments within the first 64 KiB of the stream; super-segments to the client, see offload.ts). */
   payload?: Uint8Array
   /** Raw TCP options bytes. */
   options: Uint8Array
@@ -356,7 +361,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
     })
     const dec = new PacketDecoder({verifyChecksums: false})
     try {
-      await readCapture(path, {
+      await readCapture(path, joinSections(reassembleIpv4({
         onInterface: (i) => { fileViews.get(i.id, i.name) },
         onPacket: (rec) => {
           packets++
@@ -435,7 +440,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
             view, frame: rec.index, tsSec: rec.tsSec, tsNsec: rec.tsNsec, t: rec.tsSec + rec.tsNsec / 1e9,
             linkType: rec.linkType, hdr, origLen: rec.origLen, v6: d.ipVersion === 6,
             src, dst, sport: sp, dport: dp, seq: d.seq, ack: d.ack, flags: d.tcpFlags, window: d.window,
-            len: d.payloadWireLen, hash: payloadHash(d.bytes, d.payloadOffset, payloadEnd),
+            len: d.payloadWireLen, cut: d.payloadWireLen - d.payloadLen, hash: payloadHash(d.bytes, d.payloadOffset, payloadEnd),
             // A view of the header copy: the options are only read.
             options: hdr.subarray(d.l4Offset + 20 - d.start, d.l4Offset + d.l4HeaderLen - d.start),
             ipId: d.ipVersion === 4 ? d.ipv4Id : -1,
@@ -443,7 +448,8 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
             ipCsum: d.ipChecksumStatus, tcpCsum: d.l4ChecksumStatus,
             leg,
           }
-          if (isClientData) seg.payload = d.bytes.slice(d.payloadOffset, payloadEnd)
+          const superSeg = d.payloadWireLen > clientMss(h) && (leg === 'be-raw' || leg === 'return')
+          if (isClientData || superSeg) seg.payload = d.bytes.slice(d.payloadOffset, payloadEnd)
           h.segs.push(seg)
           if (h.judged) return
           // Client-facing return stream from the VIP: reassembled as the client would see it.
@@ -487,7 +493,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
             }
           }
         },
-      })
+      })))
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e
       captureErrors.push({file, message: e.message})

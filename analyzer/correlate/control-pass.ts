@@ -14,6 +14,8 @@
 // traffic, handed off or not; knowing the handoffs up front lets the segment
 // pass drop what belongs to none of them at once.
 import {readCapture} from '../capture/read.js'
+import {joinSections} from '../capture/join-sections.js'
+import {reassembleIpv4} from '../flows/ipv4-defrag.js'
 import {CaptureError} from '../capture/types.js'
 import {ControlExtractor, type ControlRow} from '../control/channels.js'
 import {mayBeTcpPort} from '../wire/port-filter.js'
@@ -25,6 +27,9 @@ export interface ControlPass {
   control: ControlCollection
   /** control-framing errors (rows of kind 'error', in `handoff messages` order). */
   framing: {rows: ControlRow[]; captureErrors: {file: string; message: string}[]}
+  /** Control connections ("a ↔ b", as in `handoff messages`) with bytes the capture cut off (snap length): messages
+   *  may be missing from them, so a reply or request not seen on them is not judged missing. */
+  uncaptured: {connection: string}[]
 }
 
 export async function readControlPass(paths: readonly string[], port: number): Promise<ControlPass> {
@@ -38,7 +43,7 @@ export async function readControlPass(paths: readonly string[], port: number): P
     collector.beginFile(fi, path)
     extractor.beginFile(path)
     try {
-      await readCapture(path, {
+      await readCapture(path, joinSections(reassembleIpv4({
         onPacket: (rec) => {
           // The record's buffer and offset, not rec.data: no view made per packet.
           const d = mayBeTcpPort(rec.linkType, rec.buffer, rec.dataOffset, rec.capLen, port)
@@ -46,7 +51,7 @@ export async function readControlPass(paths: readonly string[], port: number): P
           extractor.packet(rec, d)
           collector.packet(rec, d)
         },
-      })
+      })))
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e
       extractor.fileError(e)
@@ -56,6 +61,9 @@ export async function readControlPass(paths: readonly string[], port: number): P
     collector.endFile()
   }
   const report = extractor.finish()
+  const uncaptured = new Set<string>()
+  for (const n of report.notes) if (n.kind === 'snaplen') uncaptured.add(n.connection)
   return {control: collector.finish(),
-    framing: {rows: report.rows, captureErrors: report.captureErrors.map((e) => ({file: e.file, message: e.message}))}}
+    framing: {rows: report.rows, captureErrors: report.captureErrors.map((e) => ({file: e.file, message: e.message}))},
+    uncaptured: [...uncaptured].map((connection) => ({connection}))}
 }

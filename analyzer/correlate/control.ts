@@ -10,6 +10,7 @@
 // sequence number of the frame's first byte, frame length), the copy seen
 // first in argument order.
 import {readCapture} from '../capture/read.js'
+import {joinSections} from '../capture/join-sections.js'
 import {CaptureError, type PacketRecord} from '../capture/types.js'
 import {decodeBody, LENGTH_PREFIX, MAX_FRAME_LENGTH} from '../control/codec.js'
 import {FrameDecoder} from '../control/decoder.js'
@@ -46,7 +47,7 @@ export async function collectControl(paths: readonly string[], port: number): Pr
     const dec = new PacketDecoder({verifyChecksums: false})
     c.beginFile(fi, path)
     try {
-      await readCapture(path, {onPacket: (rec) => c.packet(rec, dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen))})
+      await readCapture(path, joinSections({onPacket: (rec) => c.packet(rec, dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen))}))
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e
       c.fileError(e)

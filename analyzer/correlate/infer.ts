@@ -66,6 +66,8 @@
 // and per SYN/ACK; pass B keeps, for the candidates only, one short key per
 // distinct segment seen on each leg. Packets are decoded in place.
 import {readCapture} from '../capture/read.js'
+import {joinSections} from '../capture/join-sections.js'
+import {reassembleIpv4} from '../flows/ipv4-defrag.js'
 import {CaptureError} from '../capture/types.js'
 import type {CheckId} from '../checks/types.js'
 import {PacketDecoder} from '../wire/decode.js'
@@ -258,7 +260,7 @@ async function pass(paths: readonly string[], opts: {controlPort: number; vantag
     const views = new FileViews(fi, file, opts.vantage)
     const dec = new PacketDecoder({verifyChecksums: false})
     try {
-      await readCapture(path, {
+      await readCapture(path, joinSections(reassembleIpv4({
         onInterface: (i) => { views.get(i.id, i.name) },
         onPacket: (rec) => {
           const d = dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen)
@@ -268,7 +270,7 @@ async function pass(paths: readonly string[], opts: {controlPort: number; vantag
           if (view.kind === 'control') return
           fn(d, view, rec.tsSec + rec.tsNsec / 1e9, rec.linkType, rec.index, file)
         },
-      })
+      })))
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e
       errors?.push({file, message: e.message})

@@ -28,6 +28,7 @@
 // Costs a pass over the files, only when some view is of unknown place and
 // the control channel names handoffs (or, with --infer, the traffic does).
 import {readCapture} from '../capture/read.js'
+import {joinSections} from '../capture/join-sections.js'
 import {CaptureError} from '../capture/types.js'
 import {PacketDecoder} from '../wire/decode.js'
 import {normAddr} from './assemble.js'
@@ -104,7 +105,8 @@ export async function inferViewKinds(paths: readonly string[], handoffs: readonl
       if (--open === 0) ac.abort()
     }
     try {
-      await readCapture(path, {
+      // Sections joined as the segment pass joins them, so that a view here is the view there.
+      await readCapture(path, joinSections({
         onInterface: (i) => { fileViews.get(i.id, i.name) },
         onPacket: (rec) => {
           const t = tallies.get(fileViews.get(rec.interfaceId))
@@ -145,7 +147,7 @@ export async function inferViewKinds(paths: readonly string[], handoffs: readonl
           if ((bit === F || bit === B) && (before & A) === 0) decide(t, 'inside')
           else if (bit === F) decide(t, 'lan')
         },
-      }, {signal: ac.signal})
+      }), {signal: ac.signal})
     } catch (e) {
       // Damage (or our own abort): what was read decides; the passes after this one report the damage.
       if (!(e instanceof CaptureError)) throw e

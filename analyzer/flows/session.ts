@@ -210,7 +210,9 @@ export class SessionTracker {
       this.skippedFragments++
       return null
     }
-    if (d.l4HeaderLen === 0) {
+    // A header whose options the snap length cut still has its ports, numbers, flags and window (tcpdump -s 68
+    // cuts every SYN's options): tracked, without the options. Any other undecodable header is not.
+    if (d.l4HeaderLen === 0 && !(d.snaplenTruncated && d.hasAnomaly('truncated-tcp-header'))) {
       this.skippedTruncated++
       return null
     }

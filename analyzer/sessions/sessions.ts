@@ -10,6 +10,8 @@
 
 import {closeSync, openSync, readSync} from 'node:fs'
 import {readCapture, readCaptureSync, displayName} from '../capture/read.js'
+import {joinSections} from '../capture/join-sections.js'
+import {reassembleIpv4} from '../flows/ipv4-defrag.js'
 import {CaptureError, type CaptureInterface} from '../capture/types.js'
 import {PacketDecoder} from '../wire/decode.js'
 import {formatIso} from '../inspect/timestamp.js'
@@ -182,7 +184,7 @@ export async function fileSessions(path: string, opts: SessionsOptions): Promise
   let error: FileSessionsResult['error']
   const read = path !== '-' && !isGzipFile(path) ? readCaptureSync : readCapture
   try {
-    await read(path, {
+    await read(path, joinSections(reassembleIpv4({
       onInterface: (i: CaptureInterface) => {
         names[i.id] = i.name ?? null
         opts.onInterface?.(i)
@@ -198,7 +200,7 @@ export async function fileSessions(path: string, opts: SessionsOptions): Promise
           })
         }
       },
-    })
+    })))
   } catch (e) {
     if (!(e instanceof CaptureError)) throw e
     if (e.file !== file) e.setFile(file)

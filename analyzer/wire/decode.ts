@@ -432,10 +432,14 @@ export class PacketDecoder implements TcpOptionsSink {
       if (this.verifyChecksums) this.checkIpv4(o, hl)
       else this.ipChecksumStatus = 'unverified'
       if (total === 0 && end - o > hl) {
-        // TSO/GSO super-packets are often captured with total length 0.
+        // TSO/GSO super-packets are often captured with total length 0. The
+        // datagram then ends where the frame did on the wire (a super-packet is
+        // never padded): past the capture when the snap length cut it, so its
+        // checksum is not summed over the part that was kept.
         this.flag('ip-total-length-zero')
-        declaredEnd = end
-        this.ipTotalLen = end - o
+        const wireEnd = this.start + this.origLen
+        declaredEnd = this.snaplenTruncated && wireEnd > end ? wireEnd : end
+        this.ipTotalLen = declaredEnd - o
       } else if (total < hl) {
         this.flag('bad-ip-total-length')
         this.ipEnd = Math.min(o + hl, end)
@@ -615,6 +619,9 @@ export class PacketDecoder implements TcpOptionsSink {
     if (hl > avail) {
       if (!this.isFragment) this.flag('truncated-tcp-header')
       this.l4ChecksumStatus = 'unverified'
+      // Cut by the snap length inside the options (tcpdump -s 68 on a SYN): the
+      // segment's payload length is still known from the IP header.
+      if (this.snaplenTruncated && lengthTrusted && !this.isFragment) this.payloadWireLen = this.l4Len - hl
       // Keep the options that were captured before the cut (as tshark does);
       // an option cut in half is part of the truncation already flagged.
       if (avail > 20) scanTcpOptions(b, l4 + 20, ipEnd, this)

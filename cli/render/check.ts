@@ -45,7 +45,8 @@ export function renderCheck(r: CheckReport): string {
       const how = h.outcome === 'handed-off'
         ? `  forward ${p.forwardMatched}/${p.forward}, return ${p.retMatched}/${p.ret} segment(s) judged packet by packet`
         : h.outcome === 'nacked' ? '  (served by the FE)' : ''
-      lines.push(`  ${h.hid.padEnd(w)} ${h.connection}  ${h.inferred ? 'inferred ' : ''}${h.outcome}${h.backend ? ` → ${h.backend}` : ''}${how}` +
+      const unjudged = h.checksumsNotJudged ? `  ${h.checksumsNotJudged} checksum(s) not judged (segment not captured whole)` : ''
+      lines.push(`  ${h.hid.padEnd(w)} ${h.connection}  ${h.inferred ? 'inferred ' : ''}${h.outcome}${h.backend ? ` → ${h.backend}` : ''}${how}${unjudged}` +
         `  ${h.violations === 0 ? color.green('ok') : color.red(`${h.violations} violation(s)`)}` + (h.stateError ? `  (${h.stateError})` : ''))
       if (h.inferred && h.state) lines.push(`${' '.repeat(w + 3)}${inferredLine(h.state, h.inferred)}`)
     }
@@ -62,6 +63,7 @@ export function renderCheck(r: CheckReport): string {
     lines.push('no control-channel message in the trace: no handoff to judge. If the control channel was not captured, --infer recognises ' +
       'handed-off connections from the traffic')
   }
+  for (const n of r.notes ?? []) lines.push(`note: ${n}`)
   if (r.inference) {
     const i = r.inference
     lines.push(`--infer: ${i.inferred} handoff(s) inferred from the traffic (no control messages) of ${i.candidates} candidate connection(s)` +
