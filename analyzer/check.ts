@@ -112,7 +112,7 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
   const vantage = opts.vantage ?? []
   const {control, framing} = await readControlPass(paths, port)
   const controlMessages = control.count
-  const {handoffs, orphans} = assembleHandoffs(control.messages)
+  const {handoffs, orphans} = assembleHandoffs(control.messages, {deferState: true})
   control.messages = []
   let inference: InferenceReport | undefined
   let inferErrors: {file: string; message: string}[] = []
@@ -138,8 +138,8 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
     // what only judging used: the replayed packets and the translation state (late forwards are judged
     // without the client's segments, so without an expected rewrite).
     h.segs = []
-    h.streamEvents.clear()
-    h.clientViews.clear()
+    h.streamEvents = null
+    h.clientViews = null
     if (h.req) h.req.msg.pkts = []
     h.state = null
   }

@@ -25,12 +25,13 @@
 // last. Handoffs without a terminate are judged at the end. Other traffic is
 // decoded (no checksums summed) and dropped without allocating anything.
 // Still up front, for the whole pass: the handoffs' control messages (pass 1,
-// correlate/control-pass.ts; hello / ping / pong are not kept), a few KiB
-// per handoff (its `pkts` and translation state go once it is judged). So
-// what grows with the trace is that, and one summary per handoff for the
-// report.
+// correlate/control-pass.ts; hello / ping / pong are not kept), without the
+// requests' `pkts`: this pass decodes the control channel again and takes
+// each request's `pkts` when it streams by (see RequestPkts below); they go
+// when the handoff is judged, with its translation state. So what grows with
+// the trace is the lean messages and one summary per handoff for the report.
 import {readCapture} from '../capture/read.js'
-import {CaptureError} from '../capture/types.js'
+import {CaptureError, type PacketRecord} from '../capture/types.js'
 import type {HandoffAck, HandoffNack, HandoffReq, Terminate} from '../control/messages.js'
 import {TcpStreamReassembler, type ReassemblyEvent} from '../flows/reassembly.js'
 import {formatIpv4, formatIpv6, parseIpv4, parseIpv6} from '../wire/addr.js'
@@ -38,7 +39,8 @@ import {PacketDecoder, type ChecksumStatus} from '../wire/decode.js'
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import {EngineConfigError, TranslationState} from '../../replayer/engine/state.js'
-import type {FramedMessage} from './control.js'
+import {ControlCollector, type FramedMessage} from './control.js'
+import {PKTS_NOT_KEPT} from './control-pass.js'
 import type {InferredHandoff} from './infer.js'
 import {FileViews, type VantageAssignment, type View} from './vantage.js'
 
@@ -110,10 +112,15 @@ export interface Handoff {
   segs: Seg[]
   /** Judged already (its segments let go); later forwarded segments are still kept, for late-forward. */
   judged: boolean
-  /** Reassembly events of the server → client stream seen from the VIP, per client-facing view ("file#iface"). */
-  streamEvents: Map<string, StreamEvent[]>
-  /** client-facing views (client / lan) that saw segments of this handoff. */
-  clientViews: Set<string>
+  /**
+   * The translation state is still to be built from req and ack (ensureState): assembleHandoffs's
+   * deferState, so that a long trace holds it only for the handoffs being read, not all of them.
+   */
+  statePending?: boolean
+  /** Reassembly events of the server → client stream seen from the VIP, per client-facing view ("file#iface"); null until one. */
+  streamEvents: Map<string, StreamEvent[]> | null
+  /** client-facing views (client / lan) that saw segments of this handoff; null until one. */
+  clientViews: Set<string> | null
   /** Recovered from the traffic (check --infer; no control messages): ISNs, how Δ / τ were found, checks skipped. */
   inferred?: InferredHandoff
 }
@@ -137,8 +144,13 @@ export function connectionLabel(h: {cip: string; cport: number; vip: string; vpo
   return `${hp(h.cip, h.cport)} ↔ ${hp(h.vip, h.vport)}`
 }
 
-/** Handoffs from the control messages; messages with no request are orphans (req with no reply are found by the orphan check). */
-export function assembleHandoffs(messages: readonly FramedMessage[]): {handoffs: Handoff[]; orphans: Orphan[]} {
+/**
+ * Handoffs from the control messages; messages with no request are orphans
+ * (req with no reply are found by the orphan check). deferState: leave the
+ * translation state to ensureState (called when the handoff's segments are
+ * read), rather than building it now for every handoff.
+ */
+export function assembleHandoffs(messages: readonly FramedMessage[], opts: {deferState?: boolean} = {}): {handoffs: Handoff[]; orphans: Orphan[]} {
   const byHid = new Map<string, Handoff>()
   const orphans: Orphan[] = []
   for (const m of messages) {
@@ -148,7 +160,7 @@ export function assembleHandoffs(messages: readonly FramedMessage[]): {handoffs:
       byHid.set(msg.hid, {
         hid: msg.hid, req: m as FramedMessage & {msg: HandoffReq}, terminates: [], state: null,
         cip: normAddr(msg.cip), cport: msg.cport, vip: normAddr(msg.vip), vport: msg.vport, baddr: '',
-        segs: [], judged: false, streamEvents: new Map(), clientViews: new Set(),
+        segs: [], judged: false, streamEvents: null, clientViews: null,
       })
     }
   }
@@ -164,16 +176,27 @@ export function assembleHandoffs(messages: readonly FramedMessage[]): {handoffs:
     } else h.terminates.push(m as FramedMessage & {msg: Terminate})
   }
   for (const h of byHid.values()) {
-    if (h.req && h.ack) {
-      try {
-        h.state = TranslationState.fromControl(h.req.msg, h.ack.msg)
-      } catch (e) {
-        if (!(e instanceof EngineConfigError)) throw e
-        h.stateError = e.message
-      }
-    }
+    if (opts.deferState) h.statePending = true
+    else buildState(h)
   }
   return {handoffs: [...byHid.values()], orphans}
+}
+
+/** Builds the translation state of a handoff assembled with deferState, once (a no-op otherwise). */
+export function ensureState(h: Handoff): void {
+  if (!h.statePending) return
+  h.statePending = false
+  buildState(h)
+}
+
+function buildState(h: Handoff): void {
+  if (!h.req || !h.ack) return
+  try {
+    h.state = TranslationState.fromControl(h.req.msg, h.ack.msg)
+  } catch (e) {
+    if (!(e instanceof EngineConfigError)) throw e
+    h.stateError = e.message
+  }
 }
 
 export interface ControlPacket {
@@ -276,6 +299,60 @@ interface Entry {
 /** One empty list shared by every segment with no SACK block (read only). */
 const NO_SACK: number[] = []
 
+/**
+ * The `pkts` of the handoffs' requests, which the control pass does not keep
+ * (PKTS_NOT_KEPT): the control channel is decoded again as the segment pass
+ * reads it — the same packets through the same collector, so the same
+ * messages, deduplicated the same way — and the request the control pass
+ * chose for a handoff (the first in time order) is known by its file, the
+ * frame that completed it and its hid.
+ */
+class RequestPkts {
+  private readonly wanted = new Map<string, Handoff>()
+  private readonly collector: ControlCollector
+  private last = 0
+
+  constructor(port: number, handoffs: readonly Handoff[]) {
+    for (const h of handoffs) if (h.req && h.req.msg.pkts === PKTS_NOT_KEPT) this.wanted.set(reqKey(h.req.fileIndex, h.req.frame, h.hid), h)
+    this.collector = new ControlCollector(port, {handoffOnly: true, onMessage: (m) => {
+      if (m.msg.t !== 'handoff-req') return
+      const k = reqKey(m.fileIndex, m.frame, m.msg.hid)
+      const h = this.wanted.get(k)
+      if (h === undefined) return
+      this.wanted.delete(k)
+      if (!h.judged) h.req!.msg.pkts = m.msg.pkts
+    }})
+  }
+
+  get active(): boolean {
+    return this.wanted.size > 0
+  }
+
+  beginFile(fi: number, path: string): void {
+    this.collector.beginFile(fi, path)
+    this.last = 0
+  }
+
+  /** A control-port TCP packet, decoded without checksums (as the control pass saw it). */
+  packet(rec: PacketRecord, d: PacketDecoder): void {
+    this.last = rec.index
+    this.collector.packet(rec, d)
+  }
+
+  endFile(lastFrame: number): void {
+    this.collector.endFile(Math.max(lastFrame, this.last))
+  }
+}
+
+function reqKey(fileIndex: number, frame: number, hid: string): string {
+  return `${fileIndex}|${frame}|${hid}`
+}
+
+/** The handoff's request (if any) has its `pkts` (see RequestPkts). */
+function hasPkts(h: Handoff): boolean {
+  return h.req === undefined || h.req.msg.pkts !== PKTS_NOT_KEPT
+}
+
 /** Capture time after a handoff's terminate at which it is judged and its segments let go. */
 export const JUDGE_GRACE_SEC = 5
 
@@ -332,14 +409,18 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
   const due = handoffs.filter((h) => h.terminates.length > 0).sort((x, y) => x.terminates[0]!.t - y.terminates[0]!.t)
   let nextDue = 0
   const finishStreams = (h: Handoff) => {
+    if (h.clientViews === null) return
     for (const vk of h.clientViews) {
       const key = `${h.hid}|${vk}`
       const st = streams.get(key)
       if (st) { st.r.finish('end-of-trace'); streams.delete(key) }
     }
   }
+  const pktsOf = new RequestPkts(opts.controlPort, handoffs)
   const judgeNow = (h: Handoff) => {
     if (h.judged) return
+    if (!hasPkts(h)) throw new Error(`internal error: the handoff-req of ${h.hid} was not decoded again in the segment pass`)
+    ensureState(h)
     finishStreams(h)
     opts.judge?.(h)
     h.judged = true
@@ -355,17 +436,26 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
       views.push(v)
     })
     const dec = new PacketDecoder({verifyChecksums: false})
+    const wantPkts = pktsOf.active
+    if (wantPkts) pktsOf.beginFile(fi, file)
+    let lastFrame = 0
     try {
       await readCapture(path, {
         onInterface: (i) => { fileViews.get(i.id, i.name) },
         onPacket: (rec) => {
           packets++
+          lastFrame = rec.index
           if (opts.judge && fi === paths.length - 1 && nextDue < due.length && (packets & 255) === 0) {
             const now = rec.tsSec + rec.tsNsec / 1e9
-            while (nextDue < due.length && due[nextDue]!.terminates[0]!.t + JUDGE_GRACE_SEC < now) judgeNow(due[nextDue++]!)
+            // A handoff whose request has not streamed by again yet (its control view captured late) waits for the end.
+            while (nextDue < due.length && due[nextDue]!.terminates[0]!.t + JUDGE_GRACE_SEC < now) {
+              const h = due[nextDue++]!
+              if (hasPkts(h)) judgeNow(h)
+            }
           }
           // The record's buffer and offset, not rec.data: no view made per packet.
           const d = dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset)
+          if (wantPkts && d.transport === 'tcp' && (d.srcPort === opts.controlPort || d.dstPort === opts.controlPort)) pktsOf.packet(rec, d)
           if (d.transport !== 'tcp' || d.l4HeaderLen === 0 || d.isFragment) return
           const view = fileViews.get(rec.interfaceId)
           const sp = d.srcPort
@@ -420,6 +510,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
           const leg = legOf(h, src, dst, sp, dp, view)
           // Judged: only a forwarded segment still matters (late-forward).
           if (h.judged && leg !== 'forward' && leg !== 'stray-forward') return
+          if (h.statePending && !h.judged) ensureState(h)
           d.verifyNow()
           const payloadEnd = d.payloadOffset + d.payloadLen
           const hdrEnd = d.payloadOffset
@@ -449,7 +540,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
           // Client-facing return stream from the VIP: reassembled as the client would see it.
           if ((view.kind === 'client' || view.kind === 'lan') && h.state !== null) {
             const vk = viewKeys.get(view)!
-            h.clientViews.add(vk)
+            ;(h.clientViews ??= new Set()).add(vk)
             const fromVip = src === h.vip && sp === h.vport && dst === h.cip && dp === h.cport
             const toVip = src === h.cip && sp === h.cport && dst === h.vip && dp === h.vport
             if (!fromVip && !toVip) return
@@ -457,7 +548,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
             let s = streams.get(key)
             if (s === undefined) {
               const evs: StreamEvent[] = []
-              h.streamEvents.set(vk, evs)
+              ;(h.streamEvents ??= new Map()).set(vk, evs)
               const r: TcpStreamReassembler = new TcpStreamReassembler({
                 onData: () => {},
                 onGap: (off, length, frame) => evs.push({view, kind: 'gap', seqFrom: r.seqOf(off), length, frame,
@@ -492,6 +583,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
       if (!(e instanceof CaptureError)) throw e
       captureErrors.push({file, message: e.message})
     }
+    if (wantPkts) pktsOf.endFile(lastFrame)
   }
   for (const s of streams.values()) s.r.finish('end-of-trace')
   streams.clear()

@@ -13,12 +13,23 @@
 // until its request shows up (or never does) would cost memory with the
 // traffic, handed off or not; knowing the handoffs up front lets the segment
 // pass drop what belongs to none of them at once.
+//
+// What this pass keeps lives through the whole segment pass, for every
+// handoff of the trace, so it is kept lean: a handoff-req without its `pkts`
+// (the stored client segments, the bulk of it). The segment pass decodes the
+// control channel again as it streams by and takes the `pkts` of each
+// handoff's request then, to be let go when the handoff is judged
+// (assemble.ts, RequestPkts): so they are held for the connections active at
+// a time, not for the whole trace.
 import {readCapture} from '../capture/read.js'
 import {CaptureError} from '../capture/types.js'
 import {ControlExtractor, type ControlRow} from '../control/channels.js'
 import {mayBeTcpPort} from '../wire/port-filter.js'
 import {PacketDecoder} from '../wire/decode.js'
-import {ControlCollector, type ControlCollection} from './control.js'
+import {byTime, ControlCollector, type ControlCollection, type FramedMessage} from './control.js'
+
+/** The `pkts` of every handoff-req this pass keeps: none (read only; see the header). */
+export const PKTS_NOT_KEPT: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[]
 
 export interface ControlPass {
   /** The handoffs' control messages (req, ack, nack, terminate) in time order, the count of all, and the files that could not be read to the end. */
@@ -28,8 +39,11 @@ export interface ControlPass {
 }
 
 export async function readControlPass(paths: readonly string[], port: number): Promise<ControlPass> {
-  // Only the handoffs' messages are held (through the whole segment pass): the others are counted.
-  const collector = new ControlCollector(port, {handoffOnly: true})
+  // Only the handoffs' messages are held (through the whole segment pass), requests without their `pkts`:
+  // the others are counted.
+  const messages: FramedMessage[] = []
+  const lean = new LeanMessages()
+  const collector = new ControlCollector(port, {handoffOnly: true, onMessage: (m) => messages.push(lean.of(m))})
   // Framing errors only: no message rows, no retransmission notes (so no history of the streams).
   const extractor = new ControlExtractor({port, messageRows: false, historyBytes: 0})
   const dec = new PacketDecoder({verifyChecksums: false})
@@ -56,6 +70,35 @@ export async function readControlPass(paths: readonly string[], port: number): P
     collector.endFile()
   }
   const report = extractor.finish()
-  return {control: collector.finish(),
+  const {count, captureErrors} = collector.finish()
+  return {control: {messages: messages.sort(byTime), count, captureErrors},
     framing: {rows: report.rows, captureErrors: report.captureErrors.map((e) => ({file: e.file, message: e.message}))}}
+}
+
+/**
+ * A message as the check keeps it: a fresh object (the decoder's map is
+ * built key by key), a request without its `pkts`, and the short strings
+ * that repeat from message to message (node names, URLs, hids of the replies,
+ * reasons, addresses) shared rather than one copy per message.
+ */
+class LeanMessages {
+  private readonly strings = new Map<string, string>()
+
+  of(m: FramedMessage): FramedMessage {
+    const msg = {...m.msg} as Record<string, unknown>
+    for (const k in msg) {
+      const v = msg[k]
+      if (typeof v === 'string' && v.length <= 64) msg[k] = this.intern(v)
+    }
+    if (msg['t'] === 'handoff-req') msg['pkts'] = PKTS_NOT_KEPT
+    return {msg: msg as unknown as FramedMessage['msg'], file: m.file, fileIndex: m.fileIndex, iface: m.iface, frame: m.frame,
+      tsSec: m.tsSec, tsNsec: m.tsNsec, t: m.t, direction: m.direction}
+  }
+
+  private intern(v: string): string {
+    const s = this.strings.get(v)
+    if (s !== undefined) return s
+    this.strings.set(v, v)
+    return v
+  }
 }
