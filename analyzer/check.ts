@@ -138,6 +138,7 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
     // what only judging used: the replayed packets and the translation state (late forwards are judged
     // without the client's segments, so without an expected rewrite).
     h.segs = []
+    h.arena = null
     h.streamEvents = null
     h.clientViews = null
     if (h.req) h.req.msg.pkts = []
@@ -145,14 +146,21 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
   }
   const collected = await collectSegments(paths, handoffs, {controlPort: port, vantage, judge})
   // Segments forwarded after a handoff was judged (well after its terminate).
+  let summaryOf: Map<string, HandoffSummary> | null = null
   for (const h of handoffs) {
     if (h.segs.length === 0) continue
     const ctx = buildContext(h, sink)
     const before = sink.list.length
     lateForward.check(ctx)
-    const sum = summaries.find((x) => x.hid === h.hid)
+    // The first summary of that hid (a Map built once: a search per handoff would be quadratic).
+    if (summaryOf === null) {
+      summaryOf = new Map()
+      for (const x of summaries) if (!summaryOf.has(x.hid)) summaryOf.set(x.hid, x)
+    }
+    const sum = summaryOf.get(h.hid)
     if (sum) sum.violations += sink.list.length - before
     h.segs = []
+    h.arena = null
   }
   checkOrphans(handoffs, orphans, sink)
   checkControlFraming(framing, sink)

@@ -11,7 +11,7 @@ import {LINKTYPE} from '../wire/linktype.js'
 import {PacketDecoder} from '../wire/decode.js'
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
-import type {Seg} from '../correlate/assemble.js'
+import {segOptions, type Seg} from '../correlate/assemble.js'
 import type {HandoffContext} from './context.js'
 
 export const id = 'request-replay' as const
@@ -28,7 +28,7 @@ function hex(b: Uint8Array): string {
 
 function fromSeg(s: Seg): Pkt {
   return {src: s.src, dst: s.dst, sport: s.sport, dport: s.dport, seq: s.seq, ack: s.ack, flags: s.flags, window: s.window,
-    options: hex(s.options), payload: s.payload ?? new Uint8Array(0)}
+    options: hex(segOptions(s)), payload: s.payload ?? new Uint8Array(0)}
 }
 
 function fromDatagram(b: Uint8Array): Pkt | null {

@@ -53,7 +53,7 @@ export interface Seg {
   tsNsec: number
   t: number
   linkType: number
-  /** Copy of the frame up to the end of the TCP header. */
+  /** Copy of the frame up to the end of the TCP header (a view of the handoff's ByteArena). */
   hdr: Uint8Array
   origLen: number
   v6: boolean
@@ -69,10 +69,11 @@ export interface Seg {
   len: number
   /** FNV-1a of the captured payload. */
   hash: number
-  /** Payload copy (client data segments within the first 64 KiB of the stream only). */
+  /** Payload copy (client data segments within the first 64 KiB of the stream only; in the ByteArena too). */
   payload?: Uint8Array
-  /** Raw TCP options bytes. */
-  options: Uint8Array
+  /** Where the raw TCP options bytes sit in hdr (segOptions; offsets, not a view per segment). */
+  optOff: number
+  optLen: number
   ipId: number
   hasTs: boolean
   tsVal: number
@@ -84,6 +85,11 @@ export interface Seg {
   ipCsum: ChecksumStatus
   tcpCsum: ChecksumStatus
   leg: Leg
+}
+
+/** The raw TCP options bytes of a segment (a view of its header copy: only read). */
+export function segOptions(s: Seg): Uint8Array {
+  return s.hdr.subarray(s.optOff, s.optOff + s.optLen)
 }
 
 export interface StreamEvent {
@@ -117,6 +123,8 @@ export interface Handoff {
    * deferState, so that a long trace holds it only for the handoffs being read, not all of them.
    */
   statePending?: boolean
+  /** Where the header copies (and request payloads) of its kept segments live; null when none is kept. */
+  arena?: ByteArena | null
   /** Reassembly events of the server → client stream seen from the VIP, per client-facing view ("file#iface"); null until one. */
   streamEvents: Map<string, StreamEvent[]> | null
   /** client-facing views (client / lan) that saw segments of this handoff; null until one. */
@@ -288,6 +296,38 @@ function readV4(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0
 }
 
+/**
+ * The bytes a handoff's kept segments copy (headers, request payloads), in
+ * one buffer per handoff that is replaced by one twice as large when full:
+ * each copy is a view of it, so keeping a segment allocates no ArrayBuffer
+ * of its own (a backing store per segment made the segment pass's garbage
+ * and GC time grow). The buffers go with the handoff's segments.
+ */
+export class ByteArena {
+  private buf: Uint8Array
+  private used = 0
+
+  /** size: the first buffer; maxSize: no later buffer is larger (unless one copy is), so a long stream whose old copies are let go does not keep one huge buffer. */
+  constructor(size = 4096, private readonly maxSize = Infinity) {
+    this.buf = new Uint8Array(size)
+  }
+
+  /** A copy of src[s, e), as a view of the arena (stable: never written again). */
+  copy(src: Uint8Array, s: number, e: number): Uint8Array {
+    const n = e - s
+    let b = this.buf
+    if (this.used + n > b.length) {
+      b = this.buf = new Uint8Array(Math.max(Math.min(2 * b.length, this.maxSize), n))
+      this.used = 0
+    }
+    const at = this.used
+    if (n <= 128) for (let i = 0; i < n; i++) b[at + i] = src[s + i]!
+    else b.set(src.subarray(s, e), at)
+    this.used = at + n
+    return b.subarray(at, at + n)
+  }
+}
+
 /** A handoff with its IPv4 addresses as numbers (-1: not IPv4), for the per-packet lookups. */
 interface Entry {
   h: Handoff
@@ -352,6 +392,9 @@ function reqKey(fileIndex: number, frame: number, hid: string): string {
 function hasPkts(h: Handoff): boolean {
   return h.req === undefined || h.req.msg.pkts !== PKTS_NOT_KEPT
 }
+
+/** Largest buffer of a return stream's ByteArena (its history is 64 KiB). */
+const STREAM_ARENA_MAX = 64 * 1024
 
 /** Capture time after a handoff's terminate at which it is judged and its segments let go. */
 export const JUDGE_GRACE_SEC = 5
@@ -521,20 +564,20 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
             sack = []
             for (let i = 0; i < 2 * d.sackCount; i++) sack.push(d.sackEdges[i]!)
           }
-          const hdr = d.bytes.slice(d.start, hdrEnd)
+          const arena = h.arena ??= new ByteArena()
+          const hdr = arena.copy(d.bytes, d.start, hdrEnd)
           const seg: Seg = {
             view, frame: rec.index, tsSec: rec.tsSec, tsNsec: rec.tsNsec, t: rec.tsSec + rec.tsNsec / 1e9,
             linkType: rec.linkType, hdr, origLen: rec.origLen, v6: d.ipVersion === 6,
             src, dst, sport: sp, dport: dp, seq: d.seq, ack: d.ack, flags: d.tcpFlags, window: d.window,
             len: d.payloadWireLen, hash: payloadHash(d.bytes, d.payloadOffset, payloadEnd),
-            // A view of the header copy: the options are only read.
-            options: hdr.subarray(d.l4Offset + 20 - d.start, d.l4Offset + d.l4HeaderLen - d.start),
+            optOff: d.l4Offset + 20 - d.start, optLen: d.l4HeaderLen - 20,
             ipId: d.ipVersion === 4 ? d.ipv4Id : -1,
             hasTs: d.hasTimestamp, tsVal: d.tsVal, tsEcr: d.tsEcr, sack, mss: d.mss, ws: d.wscale, sackPerm: d.sackPermitted,
             ipCsum: d.ipChecksumStatus, tcpCsum: d.l4ChecksumStatus,
             leg,
           }
-          if (isClientData) seg.payload = d.bytes.slice(d.payloadOffset, payloadEnd)
+          if (isClientData) seg.payload = arena.copy(d.bytes, d.payloadOffset, payloadEnd)
           h.segs.push(seg)
           if (h.judged) return
           // Client-facing return stream from the VIP: reassembled as the client would see it.
@@ -549,6 +592,8 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
             if (s === undefined) {
               const evs: StreamEvent[] = []
               ;(h.streamEvents ??= new Map()).set(vk, evs)
+              // Copies into buffers of the stream's own (its chunks are read by no one: only gaps and mismatches matter).
+              const arena = new ByteArena(2048, STREAM_ARENA_MAX)
               const r: TcpStreamReassembler = new TcpStreamReassembler({
                 onData: () => {},
                 onGap: (off, length, frame) => evs.push({view, kind: 'gap', seqFrom: r.seqOf(off), length, frame,
@@ -559,7 +604,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
                       detail: `${ev.length} byte(s) at stream offset ${ev.streamOffset} repeated with different content (first copy frame ${ev.firstFrame})`})
                   }
                 },
-              })
+              }, {copy: (src, a, e) => arena.copy(src, a, e)})
               s = {r, started: false}
               streams.set(key, s)
             }
