@@ -21,7 +21,7 @@ import {spoolStream} from './capture/spool.js'
 import {CONTROL_PORT} from './control/messages.js'
 import {alignStateWithWire, assembleHandoffs, collectSegments, connectionLabel, type Handoff} from './correlate/assemble.js'
 import {inferHandoffs, type InferenceReport, type InferredHandoff} from './correlate/infer.js'
-import {readControlPass} from './correlate/control-pass.js'
+import {readControlPass, readRequestPkts} from './correlate/control-pass.js'
 import {SkewEstimator} from './correlate/skew.js'
 import type {VantageAssignment, View} from './correlate/vantage.js'
 import * as lateForward from './checks/late-forward.js'
@@ -124,6 +124,8 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
   }
   const sink = new ViolationSink()
   const summaries: HandoffSummary[] = []
+  // Handoffs whose request-replay waits for their `pkts` (checks/request-replay.ts), in judging order.
+  const replayLater: {h: Handoff; sum: HandoffSummary}[] = []
   const skew = new SkewEstimator()
   const judge = (h: Handoff) => {
     const before = sink.list.length
@@ -132,8 +134,10 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
     const ctx = buildContext(h, sink)
     const skip = h.inferred?.skip
     for (const c of CONNECTION_CHECKS) if (skip === undefined || !skip.includes(c.id as CheckId)) c.check(ctx)
-    summaries.push(summarize(h, ctx.fwd.length, ctx.fwd.filter((p) => p.exp !== null).length, ctx.ret.length,
-      ctx.ret.filter((p) => p.exp !== null).length, sink.list.length - before))
+    const sum = summarize(h, ctx.fwd.length, ctx.fwd.filter((p) => p.exp !== null).length, ctx.ret.length,
+      ctx.ret.filter((p) => p.exp !== null).length, sink.list.length - before)
+    summaries.push(sum)
+    if (h.replayLater) replayLater.push({h, sum})
     // Judged: let the headers go (forwarded segments seen later are collected again, for late-forward), and
     // what only judging used: the replayed packets and the translation state (late forwards are judged
     // without the client's segments, so without an expected rewrite).
@@ -141,10 +145,18 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
     h.arena = null
     h.streamEvents = null
     h.clientViews = null
-    if (h.req) h.req.msg.pkts = []
     h.state = null
   }
   const collected = await collectSegments(paths, handoffs, {controlPort: port, vantage, judge})
+  if (replayLater.length > 0) {
+    const pkts = await readRequestPkts(paths, port, replayLater.map(({h}) => ({fileIndex: h.req!.fileIndex, frame: h.req!.frame, hid: h.hid})))
+    for (const {h, sum} of replayLater) {
+      const before = sink.list.length
+      h.replayLater!(pkts.get(h.hid)!)
+      h.replayLater = null
+      sum.violations += sink.list.length - before
+    }
+  }
   // Segments forwarded after a handoff was judged (well after its terminate).
   let summaryOf: Map<string, HandoffSummary> | null = null
   for (const h of handoffs) {

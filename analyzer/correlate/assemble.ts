@@ -25,13 +25,13 @@
 // last. Handoffs without a terminate are judged at the end. Other traffic is
 // decoded (no checksums summed) and dropped without allocating anything.
 // Still up front, for the whole pass: the handoffs' control messages (pass 1,
-// correlate/control-pass.ts; hello / ping / pong are not kept), without the
-// requests' `pkts`: this pass decodes the control channel again and takes
-// each request's `pkts` when it streams by (see RequestPkts below); they go
-// when the handoff is judged, with its translation state. So what grows with
-// the trace is the lean messages and one summary per handoff for the report.
+// correlate/control-pass.ts; hello / ping / pong are not kept), lean: no
+// `pkts` (fingerprints instead), short strings shared. The translation state
+// is built when a handoff's segments are first read and goes when it is
+// judged. So what grows with the trace is the lean messages (a few hundred
+// bytes per handoff) and one summary per handoff for the report.
 import {readCapture} from '../capture/read.js'
-import {CaptureError, type PacketRecord} from '../capture/types.js'
+import {CaptureError} from '../capture/types.js'
 import type {HandoffAck, HandoffNack, HandoffReq, Terminate} from '../control/messages.js'
 import {TcpStreamReassembler, type ReassemblyEvent} from '../flows/reassembly.js'
 import {formatIpv4, formatIpv6, parseIpv4, parseIpv6} from '../wire/addr.js'
@@ -39,8 +39,7 @@ import {PacketDecoder, type ChecksumStatus} from '../wire/decode.js'
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import {EngineConfigError, TranslationState} from '../../replayer/engine/state.js'
-import {ControlCollector, type FramedMessage} from './control.js'
-import {PKTS_NOT_KEPT} from './control-pass.js'
+import type {FramedMessage} from './control.js'
 import type {InferredHandoff} from './infer.js'
 import {FileViews, type VantageAssignment, type View} from './vantage.js'
 
@@ -129,6 +128,11 @@ export interface Handoff {
   streamEvents: Map<string, StreamEvent[]> | null
   /** client-facing views (client / lan) that saw segments of this handoff; null until one. */
   clientViews: Set<string> | null
+  /**
+   * request-replay could not settle it from the fingerprints of `pkts` (the control pass keeps no `pkts`):
+   * the comparison to run once they are decoded again (check.ts, after the segment pass).
+   */
+  replayLater?: ((pkts: readonly Uint8Array[]) => void) | null
   /** Recovered from the traffic (check --infer; no control messages): ISNs, how Δ / τ were found, checks skipped. */
   inferred?: InferredHandoff
 }
@@ -339,60 +343,6 @@ interface Entry {
 /** One empty list shared by every segment with no SACK block (read only). */
 const NO_SACK: number[] = []
 
-/**
- * The `pkts` of the handoffs' requests, which the control pass does not keep
- * (PKTS_NOT_KEPT): the control channel is decoded again as the segment pass
- * reads it — the same packets through the same collector, so the same
- * messages, deduplicated the same way — and the request the control pass
- * chose for a handoff (the first in time order) is known by its file, the
- * frame that completed it and its hid.
- */
-class RequestPkts {
-  private readonly wanted = new Map<string, Handoff>()
-  private readonly collector: ControlCollector
-  private last = 0
-
-  constructor(port: number, handoffs: readonly Handoff[]) {
-    for (const h of handoffs) if (h.req && h.req.msg.pkts === PKTS_NOT_KEPT) this.wanted.set(reqKey(h.req.fileIndex, h.req.frame, h.hid), h)
-    this.collector = new ControlCollector(port, {handoffOnly: true, onMessage: (m) => {
-      if (m.msg.t !== 'handoff-req') return
-      const k = reqKey(m.fileIndex, m.frame, m.msg.hid)
-      const h = this.wanted.get(k)
-      if (h === undefined) return
-      this.wanted.delete(k)
-      if (!h.judged) h.req!.msg.pkts = m.msg.pkts
-    }})
-  }
-
-  get active(): boolean {
-    return this.wanted.size > 0
-  }
-
-  beginFile(fi: number, path: string): void {
-    this.collector.beginFile(fi, path)
-    this.last = 0
-  }
-
-  /** A control-port TCP packet, decoded without checksums (as the control pass saw it). */
-  packet(rec: PacketRecord, d: PacketDecoder): void {
-    this.last = rec.index
-    this.collector.packet(rec, d)
-  }
-
-  endFile(lastFrame: number): void {
-    this.collector.endFile(Math.max(lastFrame, this.last))
-  }
-}
-
-function reqKey(fileIndex: number, frame: number, hid: string): string {
-  return `${fileIndex}|${frame}|${hid}`
-}
-
-/** The handoff's request (if any) has its `pkts` (see RequestPkts). */
-function hasPkts(h: Handoff): boolean {
-  return h.req === undefined || h.req.msg.pkts !== PKTS_NOT_KEPT
-}
-
 /** Largest buffer of a return stream's ByteArena (its history is 64 KiB). */
 const STREAM_ARENA_MAX = 64 * 1024
 
@@ -459,10 +409,8 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
       if (st) { st.r.finish('end-of-trace'); streams.delete(key) }
     }
   }
-  const pktsOf = new RequestPkts(opts.controlPort, handoffs)
   const judgeNow = (h: Handoff) => {
     if (h.judged) return
-    if (!hasPkts(h)) throw new Error(`internal error: the handoff-req of ${h.hid} was not decoded again in the segment pass`)
     ensureState(h)
     finishStreams(h)
     opts.judge?.(h)
@@ -479,26 +427,17 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
       views.push(v)
     })
     const dec = new PacketDecoder({verifyChecksums: false})
-    const wantPkts = pktsOf.active
-    if (wantPkts) pktsOf.beginFile(fi, file)
-    let lastFrame = 0
     try {
       await readCapture(path, {
         onInterface: (i) => { fileViews.get(i.id, i.name) },
         onPacket: (rec) => {
           packets++
-          lastFrame = rec.index
           if (opts.judge && fi === paths.length - 1 && nextDue < due.length && (packets & 255) === 0) {
             const now = rec.tsSec + rec.tsNsec / 1e9
-            // A handoff whose request has not streamed by again yet (its control view captured late) waits for the end.
-            while (nextDue < due.length && due[nextDue]!.terminates[0]!.t + JUDGE_GRACE_SEC < now) {
-              const h = due[nextDue++]!
-              if (hasPkts(h)) judgeNow(h)
-            }
+            while (nextDue < due.length && due[nextDue]!.terminates[0]!.t + JUDGE_GRACE_SEC < now) judgeNow(due[nextDue++]!)
           }
           // The record's buffer and offset, not rec.data: no view made per packet.
           const d = dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset)
-          if (wantPkts && d.transport === 'tcp' && (d.srcPort === opts.controlPort || d.dstPort === opts.controlPort)) pktsOf.packet(rec, d)
           if (d.transport !== 'tcp' || d.l4HeaderLen === 0 || d.isFragment) return
           const view = fileViews.get(rec.interfaceId)
           const sp = d.srcPort
@@ -628,7 +567,6 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
       if (!(e instanceof CaptureError)) throw e
       captureErrors.push({file, message: e.message})
     }
-    if (wantPkts) pktsOf.endFile(lastFrame)
   }
   for (const s of streams.values()) s.r.finish('end-of-trace')
   streams.clear()

@@ -16,16 +16,16 @@
 //
 // What this pass keeps lives through the whole segment pass, for every
 // handoff of the trace, so it is kept lean: a handoff-req without its `pkts`
-// (the stored client segments, the bulk of it). The segment pass decodes the
-// control channel again as it streams by and takes the `pkts` of each
-// handoff's request then, to be let go when the handoff is judged
-// (assemble.ts, RequestPkts): so they are held for the connections active at
-// a time, not for the whole trace.
+// (the stored client segments, the bulk of it), only their fingerprints
+// (checks/replay-print.ts). request-replay compares those with the client's
+// segments; for the few requests whose fingerprints differ, readRequestPkts
+// decodes the `pkts` again after the segment pass, to report what differs.
 import {readCapture} from '../capture/read.js'
 import {CaptureError} from '../capture/types.js'
 import {ControlExtractor, type ControlRow} from '../control/channels.js'
 import {mayBeTcpPort} from '../wire/port-filter.js'
 import {PacketDecoder} from '../wire/decode.js'
+import {pktsPrint} from '../checks/replay-print.js'
 import {byTime, ControlCollector, type ControlCollection, type FramedMessage} from './control.js'
 
 /** The `pkts` of every handoff-req this pass keeps: none (read only; see the header). */
@@ -90,9 +90,13 @@ class LeanMessages {
       const v = msg[k]
       if (typeof v === 'string' && v.length <= 64) msg[k] = this.intern(v)
     }
-    if (msg['t'] === 'handoff-req') msg['pkts'] = PKTS_NOT_KEPT
-    return {msg: msg as unknown as FramedMessage['msg'], file: m.file, fileIndex: m.fileIndex, iface: m.iface, frame: m.frame,
+    const out: FramedMessage = {msg: msg as unknown as FramedMessage['msg'], file: m.file, fileIndex: m.fileIndex, iface: m.iface, frame: m.frame,
       tsSec: m.tsSec, tsNsec: m.tsNsec, t: m.t, direction: m.direction}
+    if (m.msg.t === 'handoff-req') {
+      out.pktsPrint = pktsPrint(m.msg.pkts)
+      msg['pkts'] = PKTS_NOT_KEPT
+    }
+    return out
   }
 
   private intern(v: string): string {
@@ -101,4 +105,43 @@ class LeanMessages {
     this.strings.set(v, v)
     return v
   }
+}
+
+/**
+ * The `pkts` of some of the requests the control pass kept (each known by
+ * its file index, the frame that completed it and its hid), decoded again:
+ * the same files through the same collector give the same messages. Called
+ * with the few requests whose fingerprints did not match (request-replay).
+ */
+export async function readRequestPkts(paths: readonly string[], port: number,
+  wanted: readonly {fileIndex: number; frame: number; hid: string}[]): Promise<Map<string, Uint8Array[]>> {
+  const key = (fileIndex: number, frame: number, hid: string) => `${fileIndex}|${frame}|${hid}`
+  const want = new Set(wanted.map((w) => key(w.fileIndex, w.frame, w.hid)))
+  const found = new Map<string, Uint8Array[]>()
+  const collector = new ControlCollector(port, {handoffOnly: true, onMessage: (m) => {
+    if (m.msg.t !== 'handoff-req') return
+    const k = key(m.fileIndex, m.frame, m.msg.hid)
+    if (want.has(k) && !found.has(k)) found.set(k, m.msg.pkts)
+  }})
+  const dec = new PacketDecoder({verifyChecksums: false})
+  for (let fi = 0; fi < paths.length && found.size < want.size; fi++) {
+    collector.beginFile(fi, paths[fi]!)
+    try {
+      await readCapture(paths[fi]!, {
+        onPacket: (rec) => {
+          const d = mayBeTcpPort(rec.linkType, rec.buffer, rec.dataOffset, rec.capLen, port)
+            ? dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset) : null
+          collector.packet(rec, d)
+        },
+      })
+    } catch (e) {
+      if (!(e instanceof CaptureError)) throw e
+    }
+    collector.endFile()
+  }
+  return new Map(wanted.map((w) => {
+    const pkts = found.get(key(w.fileIndex, w.frame, w.hid))
+    if (pkts === undefined) throw new Error(`internal error: the handoff-req of ${w.hid} was not decoded again`)
+    return [w.hid, pkts]
+  }))
 }

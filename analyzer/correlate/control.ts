@@ -30,6 +30,8 @@ export interface FramedMessage {
   t: number
   /** "sender ip:port > receiver ip:port" */
   direction: string
+  /** A handoff-req from check's control pass, which keeps no `pkts`: their fingerprints (checks/replay-print.ts). */
+  pktsPrint?: number[]
 }
 
 export interface ControlCollection {

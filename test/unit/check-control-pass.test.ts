@@ -4,8 +4,8 @@
 // replaced give: the framing errors of extractControlMessages (the rows of
 // `handoff messages`) and the handoffs' messages of collectControl, on every
 // sample trace, on a truncated one, and on one with a damaged frame —
-// the requests without their `pkts`, which the pass does not keep (the
-// segment pass decodes them again: check-request-pkts.test.ts).
+// the requests without their `pkts`, which the pass does not keep, with
+// their fingerprints instead (check-request-pkts.test.ts).
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
@@ -17,6 +17,7 @@ import {extractControlMessages, type ControlRow} from '../../analyzer/control/ch
 import {collectControl} from '../../analyzer/correlate/control.js'
 import {PKTS_NOT_KEPT, readControlPass} from '../../analyzer/correlate/control-pass.js'
 import {PacketDecoder} from '../../analyzer/wire/decode.js'
+import {pktsPrint} from '../../analyzer/checks/replay-print.js'
 import {repoRoot} from '../support/env.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'handoff-control-pass-'))
@@ -68,7 +69,8 @@ test('one control pass = extractControlMessages framing errors + collectControl 
     assert.equal(pass.control.count, all.messages.length, `${paths.join(' ')}: messages counted`)
     for (const m of pass.control.messages) if (m.msg.t === 'handoff-req') assert.equal(m.msg.pkts, PKTS_NOT_KEPT, `${paths.join(' ')}: pkts kept`)
     assert.deepEqual(pass.control.messages, all.messages.filter((m) => ['handoff-req', 'handoff-ack', 'handoff-nack', 'terminate'].includes(m.msg.t))
-      .map((m) => (m.msg.t === 'handoff-req' ? {...m, msg: {...m.msg, pkts: PKTS_NOT_KEPT}} : m)), `${paths.join(' ')}: handoff messages`)
+      .map((m) => (m.msg.t === 'handoff-req' ? {...m, msg: {...m.msg, pkts: PKTS_NOT_KEPT}, pktsPrint: pktsPrint(m.msg.pkts)} : m)),
+    `${paths.join(' ')}: handoff messages`)
     assert.deepEqual(pass.control.captureErrors, all.captureErrors, `${paths.join(' ')}: capture errors`)
   }
   // The damaged copies must have given framing errors to compare, or this compared nothing.
