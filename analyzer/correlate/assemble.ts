@@ -286,7 +286,7 @@ let wideBuf: ArrayBufferLike | null = null
 let wide: Uint32Array<ArrayBufferLike> = new Uint32Array(0)
 
 /** A dotted quad as its uint32, when it is the form the decoder prints (so numbers compare as the strings did); else -1. */
-function v4(s: string): number {
+export function v4(s: string): number {
   if (s.includes(':')) return -1
   try {
     const n = parseIpv4(s)
