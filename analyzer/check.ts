@@ -142,6 +142,8 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
     // what only judging used: the replayed packets and the translation state (late forwards are judged
     // without the client's segments, so without an expected rewrite).
     h.segs = []
+    // Nothing reads the segments' bytes any more, unless request-replay still has to (its replayLater).
+    if (!h.replayLater) h.arena?.release()
     h.arena = null
     h.streamEvents = null
     h.clientViews = null
@@ -172,6 +174,7 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
     const sum = summaryOf.get(h.hid)
     if (sum) sum.violations += sink.list.length - before
     h.segs = []
+    h.arena?.release()
     h.arena = null
   }
   checkOrphans(handoffs, orphans, sink)

@@ -57,6 +57,8 @@ export interface HandoffContext {
 }
 
 const dec = new PacketDecoder({verifyChecksums: false})
+/** The decoder of every handoff's engine (one is judged at a time). */
+const engineDecoder = new PacketDecoder({verifyChecksums: false})
 
 export function fieldsOf(s: Seg): Fields {
   return {src: s.src, dst: s.dst, sport: s.sport, dport: s.dport, seq: s.seq, ack: s.ack, flags: s.flags, window: s.window,
@@ -169,7 +171,7 @@ export function buildContext(h: Handoff, sink: ViolationSink): HandoffContext {
   }
   const hasLanFwd = h.segs.some((s) => s.leg === 'forward' && s.view.kind === 'lan')
   const st = h.state
-  const eng = st ? new Engine(st) : null
+  const eng = st ? new Engine(st, {decoder: engineDecoder}) : null
   // Client segments, indexed by content for the forward match (seq, flags, len, payload, timestamp, IP id);
   // BE TCP segments for the return match (flags, len, payload, ack, IP id).
   const cIndex = new SegIndex((s) => mix(s.seq, s.flags, s.len, s.hash, s.hasTs ? s.tsVal : -1, s.ipId),

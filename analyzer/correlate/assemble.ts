@@ -39,6 +39,7 @@ import {PacketDecoder, type ChecksumStatus} from '../wire/decode.js'
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import {EngineConfigError, TranslationState} from '../../replayer/engine/state.js'
+import {ByteArena} from './byte-arena.js'
 import type {FramedMessage} from './control.js'
 import type {InferredHandoff} from './infer.js'
 import {FileViews, type VantageAssignment, type View} from './vantage.js'
@@ -300,38 +301,6 @@ function readV4(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0
 }
 
-/**
- * The bytes a handoff's kept segments copy (headers, request payloads), in
- * one buffer per handoff that is replaced by one twice as large when full:
- * each copy is a view of it, so keeping a segment allocates no ArrayBuffer
- * of its own (a backing store per segment made the segment pass's garbage
- * and GC time grow). The buffers go with the handoff's segments.
- */
-export class ByteArena {
-  private buf: Uint8Array
-  private used = 0
-
-  /** size: the first buffer; maxSize: no later buffer is larger (unless one copy is), so a long stream whose old copies are let go does not keep one huge buffer. */
-  constructor(size = 4096, private readonly maxSize = Infinity) {
-    this.buf = new Uint8Array(size)
-  }
-
-  /** A copy of src[s, e), as a view of the arena (stable: never written again). */
-  copy(src: Uint8Array, s: number, e: number): Uint8Array {
-    const n = e - s
-    let b = this.buf
-    if (this.used + n > b.length) {
-      b = this.buf = new Uint8Array(Math.max(Math.min(2 * b.length, this.maxSize), n))
-      this.used = 0
-    }
-    const at = this.used
-    if (n <= 128) for (let i = 0; i < n; i++) b[at + i] = src[s + i]!
-    else b.set(src.subarray(s, e), at)
-    this.used = at + n
-    return b.subarray(at, at + n)
-  }
-}
-
 /** A handoff with its IPv4 addresses as numbers (-1: not IPv4), for the per-packet lookups. */
 interface Entry {
   h: Handoff
@@ -342,9 +311,6 @@ interface Entry {
 
 /** One empty list shared by every segment with no SACK block (read only). */
 const NO_SACK: number[] = []
-
-/** Largest buffer of a return stream's ByteArena (its history is 64 KiB). */
-const STREAM_ARENA_MAX = 64 * 1024
 
 /** Capture time after a handoff's terminate at which it is judged and its segments let go. */
 export const JUDGE_GRACE_SEC = 5
@@ -396,7 +362,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
   const captureErrors: CollectResult['captureErrors'] = []
   let packets = 0
   // Reassemblers of the return stream: key hid|view.
-  const streams = new Map<string, {r: TcpStreamReassembler; started: boolean}>()
+  const streams = new Map<string, {r: TcpStreamReassembler; started: boolean; arena: ByteArena}>()
   // Handoffs with a terminate, by its time: judged early while the last file is read (earlier files may
   // still hold segments of a handoff when several files are given, so not before).
   const due = handoffs.filter((h) => h.terminates.length > 0).sort((x, y) => x.terminates[0]!.t - y.terminates[0]!.t)
@@ -406,7 +372,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
     for (const vk of h.clientViews) {
       const key = `${h.hid}|${vk}`
       const st = streams.get(key)
-      if (st) { st.r.finish('end-of-trace'); streams.delete(key) }
+      if (st) { st.r.finish('end-of-trace'); streams.delete(key); st.arena.release() }
     }
   }
   const judgeNow = (h: Handoff) => {
@@ -532,7 +498,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
               const evs: StreamEvent[] = []
               ;(h.streamEvents ??= new Map()).set(vk, evs)
               // Copies into buffers of the stream's own (its chunks are read by no one: only gaps and mismatches matter).
-              const arena = new ByteArena(2048, STREAM_ARENA_MAX)
+              const arena = new ByteArena()
               const r: TcpStreamReassembler = new TcpStreamReassembler({
                 onData: () => {},
                 onGap: (off, length, frame) => evs.push({view, kind: 'gap', seqFrom: r.seqOf(off), length, frame,
@@ -544,7 +510,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
                   }
                 },
               }, {copy: (src, a, e) => arena.copy(src, a, e)})
-              s = {r, started: false}
+              s = {r, started: false, arena}
               streams.set(key, s)
             }
             const bad = d.ipChecksumStatus === 'bad' || d.l4ChecksumStatus === 'bad'
