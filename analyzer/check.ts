@@ -16,6 +16,10 @@
 // Traffic of no handoff is read and dropped: it never raises a check id.
 // Files are read twice (steps 1 and 3); see assemble.ts for memory:
 // each handoff is judged as soon as it is over (step 4 runs inside step 3).
+// Step 1 keeps fingerprints of each request's `pkts`, not the `pkts`: when
+// request-replay finds a request whose fingerprints differ from the client's
+// segments, the control channel is read a third time after step 3, for the
+// `pkts` of those requests only (checks/request-replay.ts).
 import type {Readable} from 'node:stream'
 import {spoolStream} from './capture/spool.js'
 import {CONTROL_PORT} from './control/messages.js'
