@@ -16,12 +16,16 @@
 // Traffic of no handoff is read and dropped: it never raises a check id.
 // Files are read twice (steps 1 and 3); see assemble.ts for memory:
 // each handoff is judged as soon as it is over (step 4 runs inside step 3).
+// Step 1 keeps fingerprints of each request's `pkts`, not the `pkts`: when
+// request-replay finds a request whose fingerprints differ from the client's
+// segments, the control channel is read a third time after step 3, for the
+// `pkts` of those requests only (checks/request-replay.ts).
 import type {Readable} from 'node:stream'
 import {spoolStream} from './capture/spool.js'
 import {resolveControlPort} from './control/port-discovery.js'
 import {alignStateWithWire, assembleHandoffs, collectSegments, connectionLabel, type Handoff} from './correlate/assemble.js'
 import {inferHandoffs, type InferenceReport, type InferredHandoff} from './correlate/infer.js'
-import {readControlPass} from './correlate/control-pass.js'
+import {readControlPass, readRequestPkts} from './correlate/control-pass.js'
 import {inferViewKinds} from './correlate/vantage-infer.js'
 import {SkewEstimator} from './correlate/skew.js'
 import type {VantageAssignment, View} from './correlate/vantage.js'
@@ -123,7 +127,7 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
   let vantage = opts.vantage ?? []
   const {control, framing, uncaptured} = await readControlPass(paths, port)
   const controlMessages = control.count
-  const {handoffs, orphans} = assembleHandoffs(control.messages)
+  const {handoffs, orphans} = assembleHandoffs(control.messages, {deferState: true})
   control.messages = []
   // Views whose place neither --vantage nor the name tells: placed by the legs they show (correlate/vantage-infer.ts).
   vantage = [...vantage, ...await inferViewKinds(paths, handoffs, port, vantage)]
@@ -144,6 +148,8 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
   }
   const sink = new ViolationSink()
   const summaries: HandoffSummary[] = []
+  // Handoffs whose request-replay waits for their `pkts` (checks/request-replay.ts), in judging order.
+  const replayLater: {h: Handoff; sum: HandoffSummary}[] = []
   const skew = new SkewEstimator()
   const judge = (h: Handoff) => {
     const before = sink.list.length
@@ -152,27 +158,48 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
     const ctx = buildContext(h, sink)
     const skip = h.inferred?.skip
     for (const c of CONNECTION_CHECKS) if (skip === undefined || !skip.includes(c.id as CheckId)) c.check(ctx)
-    summaries.push(summarize(h, ctx.fwd.length, ctx.fwd.filter((p) => p.exp !== null).length, ctx.ret.length,
-      ctx.ret.filter((p) => p.exp !== null).length, sink.list.length - before))
+    const sum = summarize(h, ctx.fwd.length, ctx.fwd.filter((p) => p.exp !== null).length, ctx.ret.length,
+      ctx.ret.filter((p) => p.exp !== null).length, sink.list.length - before)
+    summaries.push(sum)
+    if (h.replayLater) replayLater.push({h, sum})
     // Judged: let the headers go (forwarded segments seen later are collected again, for late-forward), and
     // what only judging used: the replayed packets and the translation state (late forwards are judged
     // without the client's segments, so without an expected rewrite).
     h.segs = []
-    h.streamEvents.clear()
-    h.clientViews.clear()
-    if (h.req) h.req.msg.pkts = []
+    // Nothing reads the segments' bytes any more, unless request-replay still has to (its replayLater).
+    if (!h.replayLater) h.arena?.release()
+    h.arena = null
+    h.streamEvents = null
+    h.clientViews = null
     h.state = null
   }
   const collected = await collectSegments(paths, handoffs, {controlPort: port, vantage, judge})
+  if (replayLater.length > 0) {
+    const pkts = await readRequestPkts(paths, port, replayLater.map(({h}) => ({fileIndex: h.req!.fileIndex, frame: h.req!.frame, hid: h.hid})))
+    for (const {h, sum} of replayLater) {
+      const before = sink.list.length
+      h.replayLater!(pkts.get(h.hid)!)
+      h.replayLater = null
+      sum.violations += sink.list.length - before
+    }
+  }
   // Segments forwarded after a handoff was judged (well after its terminate).
+  let summaryOf: Map<string, HandoffSummary> | null = null
   for (const h of handoffs) {
     if (h.segs.length === 0) continue
     const ctx = buildContext(h, sink)
     const before = sink.list.length
     lateForward.check(ctx)
-    const sum = summaries.find((x) => x.hid === h.hid)
+    // The first summary of that hid (a Map built once: a search per handoff would be quadratic).
+    if (summaryOf === null) {
+      summaryOf = new Map()
+      for (const x of summaries) if (!summaryOf.has(x.hid)) summaryOf.set(x.hid, x)
+    }
+    const sum = summaryOf.get(h.hid)
     if (sum) sum.violations += sink.list.length - before
     h.segs = []
+    h.arena?.release()
+    h.arena = null
   }
   const orphansNotJudged = checkOrphans(handoffs, orphans, sink, uncaptured)
   const notes = uncaptured.map((u) => `control channel ${u.connection}: not captured whole (snap length): ` +

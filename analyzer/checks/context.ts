@@ -11,7 +11,7 @@
 import {formatIso} from '../inspect/timestamp.js'
 import {PacketDecoder} from '../wire/decode.js'
 import {Engine} from '../../replayer/engine/engine.js'
-import {connectionLabel, payloadHash, wireIsns, type Handoff, type Seg} from '../correlate/assemble.js'
+import {connectionLabel, payloadHash, v4, wireIsns, type Handoff, type Seg} from '../correlate/assemble.js'
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import type {SkewEstimator} from '../correlate/skew.js'
@@ -63,19 +63,46 @@ export interface HandoffContext {
 }
 
 const dec = new PacketDecoder({verifyChecksums: false})
+/** The decoder of every handoff's engine (one is judged at a time). */
+const engineDecoder = new PacketDecoder({verifyChecksums: false})
 
 export function fieldsOf(s: Seg): Fields {
   return {src: s.src, dst: s.dst, sport: s.sport, dport: s.dport, seq: s.seq, ack: s.ack, flags: s.flags, window: s.window,
     hasTs: s.hasTs, tsVal: s.tsVal, tsEcr: s.tsEcr, sack: s.sack}
 }
 
-function decodeFields(b: Uint8Array, linkType: number, origLen: number): Fields {
-  const d = dec.decode(linkType, b, b.length, origLen)
+/** One handoff's IPv4 addresses as numbers and strings, so a rewritten header's addresses need no string made (-1: not IPv4). */
+interface KnownAddrs {
+  n: number[]
+  s: string[]
+}
+
+function knownAddrs(h: Handoff): KnownAddrs {
+  const s = [h.cip, h.vip, h.baddr].filter((a) => a !== '')
+  return {n: s.map(v4), s}
+}
+
+function addrOf(d: PacketDecoder, off: number, known: KnownAddrs, src: boolean): string {
+  if (d.ipVersion === 4) {
+    const b = d.bytes
+    const x = ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0
+    const i = known.n.indexOf(x)
+    if (i >= 0) return known.s[i]!
+  }
+  return src ? d.srcAddr() : d.dstAddr()
+}
+
+/** The fields of the frame b[0, n). */
+function decodeFields(b: Uint8Array, n: number, linkType: number, origLen: number, known: KnownAddrs): Fields {
+  const d = dec.decode(linkType, b, n, origLen)
   const sack: number[] = []
   for (let i = 0; i < 2 * d.sackCount; i++) sack.push(d.sackEdges[i]!)
-  return {src: d.srcAddr(), dst: d.dstAddr(), sport: d.srcPort, dport: d.dstPort, seq: d.seq, ack: d.ack, flags: d.tcpFlags,
-    window: d.window, hasTs: d.hasTimestamp, tsVal: d.tsVal, tsEcr: d.tsEcr, sack}
+  return {src: addrOf(d, d.ipSrcOffset, known, true), dst: addrOf(d, d.ipDstOffset, known, false), sport: d.srcPort, dport: d.dstPort,
+    seq: d.seq, ack: d.ack, flags: d.tcpFlags, window: d.window, hasTs: d.hasTimestamp, tsVal: d.tsVal, tsEcr: d.tsEcr, sack}
 }
+
+/** Where expected rewrites are made (a header at a time; grown when one is longer). */
+let scratch = new Uint8Array(256)
 
 
 /** The same packet, unchanged (what two views of it share). */
@@ -150,7 +177,7 @@ export function buildContext(h: Handoff, sink: ViolationSink): HandoffContext {
   }
   const hasLanFwd = h.segs.some((s) => s.leg === 'forward' && s.view.kind === 'lan')
   const st = h.state
-  const eng = st ? new Engine(st) : null
+  const eng = st ? new Engine(st, {decoder: engineDecoder}) : null
   // Client segments, indexed by content for the forward match (seq, flags, len, payload, timestamp, IP id);
   // BE TCP segments for the return match (flags, len, payload, ack, IP id).
   const cIndex = new SegIndex((s) => mix(s.seq, s.flags, s.len, s.hash, s.hasTs ? s.tsVal : -1, s.ipId),
@@ -167,11 +194,15 @@ export function buildContext(h: Handoff, sink: ViolationSink): HandoffContext {
       bIndex.add(s)
     } else if (s.leg === 'fe-own') ctx.feOwn.push(s)
   }
+  const known = knownAddrs(h)
   const expOf = (o: Seg, fwd: boolean): Fields | null => {
     if (eng === null) return null
-    const b = o.hdr.slice()
-    const r = fwd ? eng.rewriteForward(b, o.linkType, b.length, o.origLen) : eng.rewriteReturn(b, o.linkType, b.length, o.origLen)
-    return r.ok ? decodeFields(b, o.linkType, o.origLen) : null
+    const n = o.hdr.length
+    if (scratch.length < n) scratch = new Uint8Array(2 * n)
+    const b = scratch
+    b.set(o.hdr)
+    const r = fwd ? eng.rewriteForward(b, o.linkType, n, o.origLen) : eng.rewriteReturn(b, o.linkType, n, o.origLen)
+    return r.ok ? decodeFields(b, n, o.linkType, o.origLen, known) : null
   }
   const best = (seen: Seg, cands: Seg[] | undefined, fwd: boolean): Pair => {
     if (!cands || cands.length === 0) return {seen, origin: null, exp: null}

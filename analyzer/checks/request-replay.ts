@@ -9,11 +9,22 @@
 // partial by offload on the client is not a difference). A client segment
 // the capture cut short (snap length) is compared on its captured bytes and
 // its length on the wire.
+//
+// `handoff check`'s control pass does not keep the `pkts` (they would be held
+// for every handoff of the trace until it is judged): it keeps a 64-bit
+// fingerprint of each one's compared fields (replayPrint). When the client's
+// segments have the same fingerprints, in order, nothing can differ and the
+// check is done; otherwise the comparison waits (Handoff.replayLater) for
+// the end of the segment pass, when the `pkts` of those requests only are
+// decoded again (control-pass.ts, readRequestPkts) to say what differs.
 import {LINKTYPE} from '../wire/linktype.js'
 import {PacketDecoder} from '../wire/decode.js'
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
-import type {Seg} from '../correlate/assemble.js'
+import {segOptions, type Seg} from '../correlate/assemble.js'
+import {PKTS_NOT_KEPT} from '../correlate/control-pass.js'
+import {replayPrint} from './replay-print.js'
+import type {FramedMessage} from '../correlate/control.js'
 import type {HandoffContext} from './context.js'
 
 export const id = 'request-replay' as const
@@ -32,7 +43,7 @@ function hex(b: Uint8Array): string {
 
 function fromSeg(s: Seg): Pkt {
   return {src: s.src, dst: s.dst, sport: s.sport, dport: s.dport, seq: s.seq, ack: s.ack, flags: s.flags, window: s.window,
-    options: hex(s.options), payload: s.payload ?? new Uint8Array(0), wireLen: s.len}
+    options: hex(segOptions(s)), payload: s.payload ?? new Uint8Array(0), wireLen: s.len}
 }
 
 function fromDatagram(b: Uint8Array): Pkt | null {
@@ -41,6 +52,24 @@ function fromDatagram(b: Uint8Array): Pkt | null {
   return {src: d.srcAddr(), dst: d.dstAddr(), sport: d.srcPort, dport: d.dstPort, seq: d.seq, ack: d.ack, flags: d.tcpFlags,
     window: d.window, options: hex(b.subarray(d.l4Offset + 20, d.l4Offset + d.l4HeaderLen)),
     payload: b.slice(d.payloadOffset, d.payloadOffset + d.payloadLen), wireLen: d.payloadWireLen}
+}
+
+const NO_PAYLOAD = new Uint8Array(0)
+
+/**
+ * The client's segments have the fingerprints of the `pkts`, in order (so
+ * compare() would pair each with its own and find no difference). A segment
+ * whose payload was not captured whole is never taken as the same: compare()
+ * tells data from pure ACKs by the length on the wire.
+ */
+function samePrints(expected: readonly Seg[], print: readonly number[]): boolean {
+  if (print.length !== 2 * expected.length) return false
+  const mine: number[] = []
+  for (const e of expected) {
+    if (e.len !== (e.payload?.length ?? 0)) return false
+    replayPrint(mine, e.src, e.dst, e.sport, e.dport, e.seq, e.ack, e.flags, e.window, segOptions(e), e.payload ?? NO_PAYLOAD)
+  }
+  return mine.every((x, i) => x === print[i])
 }
 
 const CRLF2 = [13, 10, 13, 10]
@@ -81,7 +110,19 @@ export function check(ctx: HandoffContext): void {
       if (tail.length === 4 && tail.every((x, i) => x === CRLF2[i])) done = true
     }
   }
-  const pkts = req.msg.pkts
+  if (req.msg.pkts === PKTS_NOT_KEPT) {
+    // Only the fingerprints were kept (see the header): the same, nothing differs; else compare at the end.
+    if (req.pktsPrint !== undefined && samePrints(expected, req.pktsPrint)) return
+    // What the comparison needs, not the whole context (it holds every segment of the handoff).
+    const report = ctx.report
+    h.replayLater = (pkts) => compare(req, report, pkts, expected, done)
+    return
+  }
+  compare(req, ctx.report, req.msg.pkts, expected, done)
+}
+
+/** Reports how `pkts` differ from the segments the client sent before the handoff (expected: SYN, ACK, request). */
+function compare(req: FramedMessage, report: HandoffContext['report'], pkts: readonly Uint8Array[], expected: readonly Seg[], done: boolean): void {
   const at = {file: req.file, frame: req.frame}
   // Pair each replayed segment with the client's segment of the same kind and seq (so one missing or extra
   // segment is reported as that, not as every later one differing).
@@ -92,7 +133,7 @@ export function check(ctx: HandoffContext): void {
   for (let i = 0; i < pkts.length; i++) {
     const p = fromDatagram(pkts[i]!)
     if (p === null) {
-      ctx.report(id, null, `pkts[${i}] is not a TCP segment`, {...at, field: `pkts[${i}]`, expected: 'a TCP segment', seen: 'not TCP'})
+      report(id, null, `pkts[${i}] is not a TCP segment`, {...at, field: `pkts[${i}]`, expected: 'a TCP segment', seen: 'not TCP'})
       unmatched++
       continue
     }
@@ -101,20 +142,20 @@ export function check(ctx: HandoffContext): void {
     if (j < 0) { unmatched++; continue }
     used.add(j)
     if (j < lastJ) {
-      ctx.report(id, null, `pkts[${i}] is out of order: the client sent it before the segment in pkts[${i - 1}] (spec §3: SYN, ACK, data… in order)`,
+      report(id, null, `pkts[${i}] is out of order: the client sent it before the segment in pkts[${i - 1}] (spec §3: SYN, ACK, data… in order)`,
         {...at, field: `pkts[${i}].order`, expected: `client frame ${expected[lastJ]!.frame} first`, seen: `client frame ${expected[j]!.frame} after it`})
     }
     lastJ = j
     const e = expected[j]!
     const diff = firstDiff(fromSeg(e), p)
     if (diff !== null) {
-      ctx.report(id, null, `pkts[${i}] differs from what the client sent (${e.view.file} frame ${e.frame}) in ${diff.field}`,
+      report(id, null, `pkts[${i}] differs from what the client sent (${e.view.file} frame ${e.frame}) in ${diff.field}`,
         {...at, field: `pkts[${i}].${diff.field}`, expected: diff.expected, seen: diff.seen})
     }
   }
   const missing = expected.filter((_, k) => !used.has(k))
   if (unmatched > 0 || (missing.length > 0 && (done || pkts.length >= expected.length))) {
-    ctx.report(id, null, `pkts holds ${pkts.length} segment(s); the client sent ${expected.length} before the handoff (SYN, ACK, request up to the end of its head)` +
+    report(id, null, `pkts holds ${pkts.length} segment(s); the client sent ${expected.length} before the handoff (SYN, ACK, request up to the end of its head)` +
       (missing.length > 0 ? `; not replayed: frame ${missing.map((m) => m.frame).join(', ')}` : ''),
     {...at, field: 'pkts.length', expected: expected.length, seen: pkts.length})
   }

@@ -79,7 +79,7 @@ export function check(ctx: HandoffContext): void {
   // that nothing fills (k > 0), or it overlaps earlier bytes with different
   // content (k < 0), and the stream goes on from where it should have ended
   // (a later segment from the VIP starts at seq + len − k).
-  const evs = ctx.clientView !== null ? h.streamEvents.get(ctx.clientView) ?? [] : []
+  const evs = ctx.clientView !== null ? h.streamEvents?.get(ctx.clientView) ?? [] : []
   const covers = (x: Seg, b: number) => seqDiff(b, x.seq) >= 0 && seqDiff(b, (x.seq + x.len) >>> 0) < 0
   for (const s of data) {
     const e = contigAt.get(s)!

@@ -18,7 +18,7 @@ export const id = 'stream-gap' as const
 export function check(ctx: HandoffContext): void {
   const h = ctx.h
   if (h.state === null || ctx.clientView === null) return
-  const evs = h.streamEvents.get(ctx.clientView)
+  const evs = h.streamEvents?.get(ctx.clientView)
   if (!evs) return
   const overlaps = (a: number, alen: number, b: number, blen: number) =>
     seqDiff(a, (b + Math.max(blen, 1)) >>> 0) < 0 && seqDiff(b, (a + Math.max(alen, 1)) >>> 0) < 0

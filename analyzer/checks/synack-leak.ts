@@ -4,6 +4,7 @@
 // from anything but the VIP, carries the BE's ISN (seq = biss, Δ ≠ 0), or
 // comes after the client already sent its request (the FE's own SYN/ACK, or a
 // retransmission of it, cannot).
+import {segOptions} from '../correlate/assemble.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import type {HandoffContext} from './context.js'
 import {hex32} from './types.js'
@@ -36,7 +37,7 @@ export function check(ctx: HandoffContext): void {
     if ((s.flags & SA) !== SA || s === fe) continue
     // A retransmission of the FE's: same options (timestamps aside) and window.
     const beMatch = p.origin !== null && (p.origin.flags & SA) === SA && p.exp !== null && p.exp.window === s.window &&
-      (fe === null || !(sameOpts(fe.options, s.options) || (fe.hasTs && fe.mss === s.mss && fe.ws === s.ws && fe.sackPerm === s.sackPerm && fe.window === s.window && p.origin.mss !== s.mss)))
+      (fe === null || !(sameOpts(segOptions(fe), segOptions(s)) || (fe.hasTs && fe.mss === s.mss && fe.ws === s.ws && fe.sackPerm === s.sackPerm && fe.window === s.window && p.origin.mss !== s.mss)))
     const why = beMatch ? `it is the BE's SYN/ACK (BE frame ${p.origin!.frame})`
       : s.src !== h.vip || s.sport !== h.vport ? `it comes from ${s.src}, not the VIP`
         : biss !== null && st.delta !== 0 && s.seq === biss ? `it carries the BE's ISN ${hex32(biss)}`

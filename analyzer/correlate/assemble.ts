@@ -25,10 +25,12 @@
 // last. Handoffs without a terminate are judged at the end. Other traffic is
 // decoded (no checksums summed) and dropped without allocating anything.
 // Still up front, for the whole pass: the handoffs' control messages (pass 1,
-// correlate/control-pass.ts; hello / ping / pong are not kept), a few KiB
-// per handoff (its `pkts` and translation state go once it is judged). So
-// what grows with the trace is that, and one summary per handoff for the
-// report.
+// correlate/control-pass.ts; hello / ping / pong are not kept), lean: no
+// `pkts` (fingerprints instead), short strings shared. The translation state
+// is built when a handoff's segments are first read and goes when it is
+// judged. So what grows with the trace is the lean messages (about 1.9 KiB
+// per handoff, measured on the check benchmark's trace) and one summary per
+// handoff for the report (about 0.7 KiB).
 import {readCapture} from '../capture/read.js'
 import {joinSections} from '../capture/join-sections.js'
 import {reassembleIpv4} from '../flows/ipv4-defrag.js'
@@ -40,6 +42,7 @@ import {PacketDecoder, type ChecksumStatus} from '../wire/decode.js'
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import {EngineConfigError, TranslationState} from '../../replayer/engine/state.js'
+import {ByteArena} from './byte-arena.js'
 import type {FramedMessage} from './control.js'
 import type {InferredHandoff} from './infer.js'
 import {clientMss} from './offload.js'
@@ -54,7 +57,7 @@ export interface Seg {
   tsNsec: number
   t: number
   linkType: number
-  /** Copy of the frame up to the end of the TCP header. */
+  /** Copy of the frame up to the end of the TCP header (a view of the handoff's ByteArena). */
   hdr: Uint8Array
   origLen: number
   v6: boolean
@@ -72,10 +75,11 @@ export interface Seg {
   cut: number
   /** FNV-1a of the captured payload. */
   hash: number
-  /** Payload copy (client data segments within the first 64 KiB of the stream; super-segments to the client, see offload.ts). */
+  /** Payload copy (client data segments within the first 64 KiB of the stream; super-segments to the client, see offload.ts), in the ByteArena. */
   payload?: Uint8Array
-  /** Raw TCP options bytes. */
-  options: Uint8Array
+  /** Where the raw TCP options bytes sit in hdr (segOptions; offsets, not a view per segment). */
+  optOff: number
+  optLen: number
   ipId: number
   hasTs: boolean
   tsVal: number
@@ -87,6 +91,11 @@ export interface Seg {
   ipCsum: ChecksumStatus
   tcpCsum: ChecksumStatus
   leg: Leg
+}
+
+/** The raw TCP options bytes of a segment (a view of its header copy: only read). */
+export function segOptions(s: Seg): Uint8Array {
+  return s.hdr.subarray(s.optOff, s.optOff + s.optLen)
 }
 
 export interface StreamEvent {
@@ -115,10 +124,22 @@ export interface Handoff {
   segs: Seg[]
   /** Judged already (its segments let go); later forwarded segments are still kept, for late-forward. */
   judged: boolean
-  /** Reassembly events of the server → client stream seen from the VIP, per client-facing view ("file#iface"). */
-  streamEvents: Map<string, StreamEvent[]>
-  /** client-facing views (client / lan) that saw segments of this handoff. */
-  clientViews: Set<string>
+  /**
+   * The translation state is still to be built from req and ack (ensureState): assembleHandoffs's
+   * deferState, so that a long trace holds it only for the handoffs being read, not all of them.
+   */
+  statePending?: boolean
+  /** Where the header copies (and request payloads) of its kept segments live; null when none is kept. */
+  arena?: ByteArena | null
+  /** Reassembly events of the server → client stream seen from the VIP, per client-facing view ("file#iface"); null until one. */
+  streamEvents: Map<string, StreamEvent[]> | null
+  /** client-facing views (client / lan) that saw segments of this handoff; null until one. */
+  clientViews: Set<string> | null
+  /**
+   * request-replay could not settle it from the fingerprints of `pkts` (the control pass keeps no `pkts`):
+   * the comparison to run once they are decoded again (check.ts, after the segment pass).
+   */
+  replayLater?: ((pkts: readonly Uint8Array[]) => void) | null
   /** Recovered from the traffic (check --infer; no control messages): ISNs, how Δ / τ were found, checks skipped. */
   inferred?: InferredHandoff
 }
@@ -142,8 +163,13 @@ export function connectionLabel(h: {cip: string; cport: number; vip: string; vpo
   return `${hp(h.cip, h.cport)} ↔ ${hp(h.vip, h.vport)}`
 }
 
-/** Handoffs from the control messages; messages with no request are orphans (req with no reply are found by the orphan check). */
-export function assembleHandoffs(messages: readonly FramedMessage[]): {handoffs: Handoff[]; orphans: Orphan[]} {
+/**
+ * Handoffs from the control messages; messages with no request are orphans
+ * (req with no reply are found by the orphan check). deferState: leave the
+ * translation state to ensureState (called when the handoff's segments are
+ * read), rather than building it now for every handoff.
+ */
+export function assembleHandoffs(messages: readonly FramedMessage[], opts: {deferState?: boolean} = {}): {handoffs: Handoff[]; orphans: Orphan[]} {
   const byHid = new Map<string, Handoff>()
   const orphans: Orphan[] = []
   for (const m of messages) {
@@ -153,7 +179,7 @@ export function assembleHandoffs(messages: readonly FramedMessage[]): {handoffs:
       byHid.set(msg.hid, {
         hid: msg.hid, req: m as FramedMessage & {msg: HandoffReq}, terminates: [], state: null,
         cip: normAddr(msg.cip), cport: msg.cport, vip: normAddr(msg.vip), vport: msg.vport, baddr: '',
-        segs: [], judged: false, streamEvents: new Map(), clientViews: new Set(),
+        segs: [], judged: false, streamEvents: null, clientViews: null,
       })
     }
   }
@@ -169,16 +195,27 @@ export function assembleHandoffs(messages: readonly FramedMessage[]): {handoffs:
     } else h.terminates.push(m as FramedMessage & {msg: Terminate})
   }
   for (const h of byHid.values()) {
-    if (h.req && h.ack) {
-      try {
-        h.state = TranslationState.fromControl(h.req.msg, h.ack.msg)
-      } catch (e) {
-        if (!(e instanceof EngineConfigError)) throw e
-        h.stateError = e.message
-      }
-    }
+    if (opts.deferState) h.statePending = true
+    else buildState(h)
   }
   return {handoffs: [...byHid.values()], orphans}
+}
+
+/** Builds the translation state of a handoff assembled with deferState, once (a no-op otherwise). */
+export function ensureState(h: Handoff): void {
+  if (!h.statePending) return
+  h.statePending = false
+  buildState(h)
+}
+
+function buildState(h: Handoff): void {
+  if (!h.req || !h.ack) return
+  try {
+    h.state = TranslationState.fromControl(h.req.msg, h.ack.msg)
+  } catch (e) {
+    if (!(e instanceof EngineConfigError)) throw e
+    h.stateError = e.message
+  }
 }
 
 export interface ControlPacket {
@@ -256,7 +293,7 @@ let wideBuf: ArrayBufferLike | null = null
 let wide: Uint32Array<ArrayBufferLike> = new Uint32Array(0)
 
 /** A dotted quad as its uint32, when it is the form the decoder prints (so numbers compare as the strings did); else -1. */
-function v4(s: string): number {
+export function v4(s: string): number {
   if (s.includes(':')) return -1
   try {
     const n = parseIpv4(s)
@@ -331,20 +368,22 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
   const captureErrors: CollectResult['captureErrors'] = []
   let packets = 0
   // Reassemblers of the return stream: key hid|view.
-  const streams = new Map<string, {r: TcpStreamReassembler; started: boolean}>()
+  const streams = new Map<string, {r: TcpStreamReassembler; started: boolean; arena: ByteArena}>()
   // Handoffs with a terminate, by its time: judged early while the last file is read (earlier files may
   // still hold segments of a handoff when several files are given, so not before).
   const due = handoffs.filter((h) => h.terminates.length > 0).sort((x, y) => x.terminates[0]!.t - y.terminates[0]!.t)
   let nextDue = 0
   const finishStreams = (h: Handoff) => {
+    if (h.clientViews === null) return
     for (const vk of h.clientViews) {
       const key = `${h.hid}|${vk}`
       const st = streams.get(key)
-      if (st) { st.r.finish('end-of-trace'); streams.delete(key) }
+      if (st) { st.r.finish('end-of-trace'); streams.delete(key); st.arena.release() }
     }
   }
   const judgeNow = (h: Handoff) => {
     if (h.judged) return
+    ensureState(h)
     finishStreams(h)
     opts.judge?.(h)
     h.judged = true
@@ -425,6 +464,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
           const leg = legOf(h, src, dst, sp, dp, view)
           // Judged: only a forwarded segment still matters (late-forward).
           if (h.judged && leg !== 'forward' && leg !== 'stray-forward') return
+          if (h.statePending && !h.judged) ensureState(h)
           d.verifyNow()
           const payloadEnd = d.payloadOffset + d.payloadLen
           const hdrEnd = d.payloadOffset
@@ -435,27 +475,27 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
             sack = []
             for (let i = 0; i < 2 * d.sackCount; i++) sack.push(d.sackEdges[i]!)
           }
-          const hdr = d.bytes.slice(d.start, hdrEnd)
+          const arena = h.arena ??= new ByteArena()
+          const hdr = arena.copy(d.bytes, d.start, hdrEnd)
           const seg: Seg = {
             view, frame: rec.index, tsSec: rec.tsSec, tsNsec: rec.tsNsec, t: rec.tsSec + rec.tsNsec / 1e9,
             linkType: rec.linkType, hdr, origLen: rec.origLen, v6: d.ipVersion === 6,
             src, dst, sport: sp, dport: dp, seq: d.seq, ack: d.ack, flags: d.tcpFlags, window: d.window,
             len: d.payloadWireLen, cut: d.payloadWireLen - d.payloadLen, hash: payloadHash(d.bytes, d.payloadOffset, payloadEnd),
-            // A view of the header copy: the options are only read.
-            options: hdr.subarray(d.l4Offset + 20 - d.start, d.l4Offset + d.l4HeaderLen - d.start),
+            optOff: d.l4Offset + 20 - d.start, optLen: d.l4HeaderLen - 20,
             ipId: d.ipVersion === 4 ? d.ipv4Id : -1,
             hasTs: d.hasTimestamp, tsVal: d.tsVal, tsEcr: d.tsEcr, sack, mss: d.mss, ws: d.wscale, sackPerm: d.sackPermitted,
             ipCsum: d.ipChecksumStatus, tcpCsum: d.l4ChecksumStatus,
             leg,
           }
           const superSeg = d.payloadWireLen > clientMss(h) && (leg === 'be-raw' || leg === 'return')
-          if (isClientData || superSeg) seg.payload = d.bytes.slice(d.payloadOffset, payloadEnd)
+          if (isClientData || superSeg) seg.payload = arena.copy(d.bytes, d.payloadOffset, payloadEnd)
           h.segs.push(seg)
           if (h.judged) return
           // Client-facing return stream from the VIP: reassembled as the client would see it.
           if ((view.kind === 'client' || view.kind === 'lan') && h.state !== null) {
             const vk = viewKeys.get(view)!
-            h.clientViews.add(vk)
+            ;(h.clientViews ??= new Set()).add(vk)
             const fromVip = src === h.vip && sp === h.vport && dst === h.cip && dp === h.cport
             const toVip = src === h.cip && sp === h.cport && dst === h.vip && dp === h.vport
             if (!fromVip && !toVip) return
@@ -463,7 +503,9 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
             let s = streams.get(key)
             if (s === undefined) {
               const evs: StreamEvent[] = []
-              h.streamEvents.set(vk, evs)
+              ;(h.streamEvents ??= new Map()).set(vk, evs)
+              // Copies into buffers of the stream's own (its chunks are read by no one: only gaps and mismatches matter).
+              const arena = new ByteArena()
               const r: TcpStreamReassembler = new TcpStreamReassembler({
                 onData: () => {},
                 onGap: (off, length, frame) => evs.push({view, kind: 'gap', seqFrom: r.seqOf(off), length, frame,
@@ -474,8 +516,8 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
                       detail: `${ev.length} byte(s) at stream offset ${ev.streamOffset} repeated with different content (first copy frame ${ev.firstFrame})`})
                   }
                 },
-              })
-              s = {r, started: false}
+              }, {copy: (src, a, e) => arena.copy(src, a, e)})
+              s = {r, started: false, arena}
               streams.set(key, s)
             }
             const bad = d.ipChecksumStatus === 'bad' || d.l4ChecksumStatus === 'bad'

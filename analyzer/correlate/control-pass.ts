@@ -13,6 +13,13 @@
 // until its request shows up (or never does) would cost memory with the
 // traffic, handed off or not; knowing the handoffs up front lets the segment
 // pass drop what belongs to none of them at once.
+//
+// What this pass keeps lives through the whole segment pass, for every
+// handoff of the trace, so it is kept lean: a handoff-req without its `pkts`
+// (the stored client segments, the bulk of it), only their fingerprints
+// (checks/replay-print.ts). request-replay compares those with the client's
+// segments; for the few requests whose fingerprints differ, readRequestPkts
+// decodes the `pkts` again after the segment pass, to report what differs.
 import {readCapture} from '../capture/read.js'
 import {joinSections} from '../capture/join-sections.js'
 import {reassembleIpv4} from '../flows/ipv4-defrag.js'
@@ -20,7 +27,11 @@ import {CaptureError} from '../capture/types.js'
 import {ControlExtractor, type ControlRow} from '../control/channels.js'
 import {mayBeTcpPort} from '../wire/port-filter.js'
 import {PacketDecoder} from '../wire/decode.js'
-import {ControlCollector, type ControlCollection} from './control.js'
+import {pktsPrint} from '../checks/replay-print.js'
+import {byTime, ControlCollector, type ControlCollection, type FramedMessage} from './control.js'
+
+/** The `pkts` of every handoff-req this pass keeps: none (read only; see the header). */
+export const PKTS_NOT_KEPT: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[]
 
 export interface ControlPass {
   /** The handoffs' control messages (req, ack, nack, terminate) in time order, the count of all, and the files that could not be read to the end. */
@@ -33,8 +44,11 @@ export interface ControlPass {
 }
 
 export async function readControlPass(paths: readonly string[], port: number): Promise<ControlPass> {
-  // Only the handoffs' messages are held (through the whole segment pass): the others are counted.
-  const collector = new ControlCollector(port, {handoffOnly: true})
+  // Only the handoffs' messages are held (through the whole segment pass), requests without their `pkts`:
+  // the others are counted.
+  const messages: FramedMessage[] = []
+  const lean = new LeanMessages()
+  const collector = new ControlCollector(port, {handoffOnly: true, onMessage: (m) => messages.push(lean.of(m))})
   // Framing errors only: no message rows, no retransmission notes (so no history of the streams).
   const extractor = new ControlExtractor({port, messageRows: false, historyBytes: 0})
   const dec = new PacketDecoder({verifyChecksums: false})
@@ -63,7 +77,79 @@ export async function readControlPass(paths: readonly string[], port: number): P
   const report = extractor.finish()
   const uncaptured = new Set<string>()
   for (const n of report.notes) if (n.kind === 'snaplen') uncaptured.add(n.connection)
-  return {control: collector.finish(),
+  const {count, captureErrors} = collector.finish()
+  return {control: {messages: messages.sort(byTime), count, captureErrors},
     framing: {rows: report.rows, captureErrors: report.captureErrors.map((e) => ({file: e.file, message: e.message}))},
     uncaptured: [...uncaptured].map((connection) => ({connection}))}
+}
+
+/**
+ * A message as the check keeps it: a fresh object (the decoder's map is
+ * built key by key), a request without its `pkts`, and the short strings
+ * that repeat from message to message (node names, URLs, hids of the replies,
+ * reasons, addresses) shared rather than one copy per message.
+ */
+class LeanMessages {
+  private readonly strings = new Map<string, string>()
+
+  of(m: FramedMessage): FramedMessage {
+    const msg = {...m.msg} as Record<string, unknown>
+    for (const k in msg) {
+      const v = msg[k]
+      if (typeof v === 'string' && v.length <= 64) msg[k] = this.intern(v)
+    }
+    const out: FramedMessage = {msg: msg as unknown as FramedMessage['msg'], file: m.file, fileIndex: m.fileIndex, iface: m.iface, frame: m.frame,
+      tsSec: m.tsSec, tsNsec: m.tsNsec, t: m.t, direction: m.direction}
+    if (m.msg.t === 'handoff-req') {
+      out.pktsPrint = pktsPrint(m.msg.pkts)
+      msg['pkts'] = PKTS_NOT_KEPT
+    }
+    return out
+  }
+
+  private intern(v: string): string {
+    const s = this.strings.get(v)
+    if (s !== undefined) return s
+    this.strings.set(v, v)
+    return v
+  }
+}
+
+/**
+ * The `pkts` of some of the requests the control pass kept (each known by
+ * its file index, the frame that completed it and its hid), decoded again:
+ * the same files through the same collector give the same messages. Called
+ * with the few requests whose fingerprints did not match (request-replay).
+ */
+export async function readRequestPkts(paths: readonly string[], port: number,
+  wanted: readonly {fileIndex: number; frame: number; hid: string}[]): Promise<Map<string, Uint8Array[]>> {
+  const key = (fileIndex: number, frame: number, hid: string) => `${fileIndex}|${frame}|${hid}`
+  const want = new Set(wanted.map((w) => key(w.fileIndex, w.frame, w.hid)))
+  const found = new Map<string, Uint8Array[]>()
+  const collector = new ControlCollector(port, {handoffOnly: true, onMessage: (m) => {
+    if (m.msg.t !== 'handoff-req') return
+    const k = key(m.fileIndex, m.frame, m.msg.hid)
+    if (want.has(k) && !found.has(k)) found.set(k, m.msg.pkts)
+  }})
+  const dec = new PacketDecoder({verifyChecksums: false})
+  for (let fi = 0; fi < paths.length && found.size < want.size; fi++) {
+    collector.beginFile(fi, paths[fi]!)
+    try {
+      await readCapture(paths[fi]!, {
+        onPacket: (rec) => {
+          const d = mayBeTcpPort(rec.linkType, rec.buffer, rec.dataOffset, rec.capLen, port)
+            ? dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset) : null
+          collector.packet(rec, d)
+        },
+      })
+    } catch (e) {
+      if (!(e instanceof CaptureError)) throw e
+    }
+    collector.endFile()
+  }
+  return new Map(wanted.map((w) => {
+    const pkts = found.get(key(w.fileIndex, w.frame, w.hid))
+    if (pkts === undefined) throw new Error(`internal error: the handoff-req of ${w.hid} was not decoded again`)
+    return [w.hid, pkts]
+  }))
 }

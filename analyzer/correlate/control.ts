@@ -31,6 +31,8 @@ export interface FramedMessage {
   t: number
   /** "sender ip:port > receiver ip:port" */
   direction: string
+  /** A handoff-req from check's control pass, which keeps no `pkts`: their fingerprints (checks/replay-print.ts). */
+  pktsPrint?: number[]
 }
 
 export interface ControlCollection {
@@ -82,9 +84,11 @@ export class ControlCollector {
   /**
    * handoffOnly: keep only the messages of handoffs (req, ack, nack,
    * terminate) — hello and ping/pong are only counted — for a caller that
-   * holds the messages through a long trace.
+   * holds the messages through a long trace. onMessage: hand each message
+   * (deduplicated, filtered) to the caller instead of keeping it, for a
+   * caller that keeps less of it (finish() then returns no messages).
    */
-  constructor(readonly port: number, private readonly opts: {handoffOnly?: boolean} = {}) {}
+  constructor(readonly port: number, private readonly opts: {handoffOnly?: boolean; onMessage?: (m: FramedMessage) => void} = {}) {}
 
   beginFile(fi: number, path: string): void {
     this.fi = fi
@@ -111,15 +115,16 @@ export class ControlCollector {
     this.captureErrors.push({file: this.file, message: e.message})
   }
 
-  endFile(): void {
-    this.table?.finish(this.last)
+  /** lastFrame: the file's last frame, for a caller that gave packet() only the control channel's packets. */
+  endFile(lastFrame = this.last): void {
+    this.table?.finish(lastFrame)
     this.table = null
   }
 
   /** The messages in time order (then file, frame). */
   finish(): ControlCollection {
     const messages = this.messages
-    messages.sort((a, b) => a.t - b.t || a.fileIndex - b.fileIndex || a.frame - b.frame)
+    messages.sort(byTime)
     return {messages, count: this.count, captureErrors: this.captureErrors}
   }
 
@@ -154,8 +159,10 @@ export class ControlCollector {
             this.count++
             if (this.opts.handoffOnly && !HANDOFF_TYPES.has(ev.msg.t)) continue
             const cur = this.cur
-            messages.push({msg: ev.msg, file, fileIndex: fi, iface, frame, tsSec: cur.tsSec, tsNsec: cur.tsNsec,
-              t: cur.tsSec + cur.tsNsec / 1e9, direction: dkey})
+            const m: FramedMessage = {msg: ev.msg, file, fileIndex: fi, iface, frame, tsSec: cur.tsSec, tsNsec: cur.tsNsec,
+              t: cur.tsSec + cur.tsNsec / 1e9, direction: dkey}
+            if (this.opts.onMessage) this.opts.onMessage(m)
+            else messages.push(m)
           }
           if (decoder.isStopped) syncing = true
         },
@@ -164,6 +171,11 @@ export class ControlCollector {
     }
     return [make(true), make(false)]
   }
+}
+
+/** Time order of messages (then file, frame; a stable sort keeps the decoding order of one frame's messages). */
+export function byTime(a: FramedMessage, b: FramedMessage): number {
+  return a.t - b.t || a.fileIndex - b.fileIndex || a.frame - b.frame
 }
 
 /** The messages of a handoff (assemble.ts): the rest is hello and ping / pong. */

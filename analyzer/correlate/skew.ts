@@ -37,15 +37,32 @@ export class SkewEstimator {
     return k
   }
 
+  /**
+   * The list of each ordered pair of views (and whether its differences are
+   * taken b − a or a − b), found by the View objects: add runs for every
+   * packet two views share, and a key string per call made it a cost of its own.
+   */
+  private readonly byViews = new Map<View, Map<View, {l: number[] | null; flip: boolean}>>()
+
   /** The same packet at time ta in view a and tb in view b. */
   add(a: View, ta: number, b: View, tb: number): void {
-    const ka = this.keyOf(a)
-    const kb = this.keyOf(b)
-    if (ka === kb) return
-    const [k, d] = ka < kb ? [`${ka}|${kb}`, tb - ta] : [`${kb}|${ka}`, ta - tb]
-    let l = this.pairs.get(k)
-    if (l === undefined) this.pairs.set(k, (l = []))
-    if (l.length < MAX_SAMPLES) l.push(d)
+    let m = this.byViews.get(a)
+    if (m === undefined) this.byViews.set(a, (m = new Map()))
+    let e = m.get(b)
+    if (e === undefined) {
+      const ka = this.keyOf(a)
+      const kb = this.keyOf(b)
+      if (ka === kb) e = {l: null, flip: false}
+      else {
+        const k = ka < kb ? `${ka}|${kb}` : `${kb}|${ka}`
+        let l = this.pairs.get(k)
+        if (l === undefined) this.pairs.set(k, (l = []))
+        e = {l, flip: !(ka < kb)}
+      }
+      m.set(b, e)
+    }
+    const l = e.l
+    if (l !== null && l.length < MAX_SAMPLES) l.push(e.flip ? ta - tb : tb - ta)
   }
 
   /** Offsets of every view in `views` (argument order). */

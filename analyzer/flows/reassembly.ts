@@ -79,7 +79,16 @@ export interface ReassemblyOptions {
   historyBytes?: number
   /** Segments further than this from the stream position are ignored ('out-of-window'). Default 1 GiB. */
   maxWindow?: number
+  /**
+   * Makes the copies of payload bytes that are kept (delivered chunks, the
+   * history, out-of-order pieces): src[s, e), stable. Default a slice (an
+   * ArrayBuffer of its own); a caller with many short streams may hand out
+   * views of a shared buffer instead (correlate/assemble.ts's ByteArena).
+   */
+  copy?: (src: Uint8Array, s: number, e: number) => Uint8Array
 }
+
+const sliceCopy = (src: Uint8Array, s: number, e: number): Uint8Array => src.slice(s, e)
 
 export interface ReassemblyStats {
   /** Segments given to segment() (including pure ACKs). */
@@ -134,6 +143,7 @@ export class TcpStreamReassembler {
   private readonly maxSegments: number
   private readonly historyLimit: number
   private readonly maxWindow: number
+  private readonly copy: (src: Uint8Array, s: number, e: number) => Uint8Array
   /** Sequence number of `next`. */
   private nextSeq = 0
   /** Highest stream offset any segment reached (payload on the wire, FIN). */
@@ -152,6 +162,7 @@ export class TcpStreamReassembler {
     this.maxSegments = opts.maxSegments ?? DEFAULT_MAX_SEGMENTS
     this.historyLimit = opts.historyBytes ?? DEFAULT_HISTORY
     this.maxWindow = opts.maxWindow ?? DEFAULT_MAX_WINDOW
+    this.copy = opts.copy ?? sliceCopy
   }
 
   /** Bytes currently buffered out of order. */
@@ -299,7 +310,7 @@ export class TcpStreamReassembler {
     }
     // Fast path: in order, nothing buffered.
     if (a === this.next && this.pending.length === 0) {
-      this.deliver(a, payload.slice(a - off), frame)
+      this.deliver(a, this.copy(payload, a - off, payload.length), frame)
       return
     }
     // Split [a, b) against the buffered pieces: overlaps are compared (first
@@ -311,12 +322,12 @@ export class TcpStreamReassembler {
     while (cur < b) {
       const q = p[i]
       if (q === undefined || q.offset >= b) {
-        this.addPiece(i, cur, payload.slice(cur - off, b - off), frame)
+        this.addPiece(i, cur, this.copy(payload, cur - off, b - off), frame)
         added = true
         break
       }
       if (q.offset > cur) {
-        this.addPiece(i, cur, payload.slice(cur - off, q.offset - off), frame)
+        this.addPiece(i, cur, this.copy(payload, cur - off, q.offset - off), frame)
         added = true
         i++
         cur = q.offset

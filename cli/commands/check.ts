@@ -42,6 +42,20 @@ export default class Check extends Command {
     vantage: Flags.string({summary: 'Vantage point of an interface: IFACE=client|lan|fe-inside|be-inside|control (repeat).', multiple: true, multipleNonGreedy: true}),
   }
 
+  /**
+   * The --json output: the text oclif prints (JSON indented by 2, a newline)
+   * when no JSON colour theme is configured, without oclif's colouriser, which
+   * tokenises the whole text into one object per token — on a report of many
+   * thousands of handoffs that took more memory than the check itself.
+   */
+  override logJson(json: unknown): void {
+    if (this.config.theme?.json !== undefined) {
+      super.logJson(json)
+      return
+    }
+    process.stdout.write(JSON.stringify(json, null, 2) + '\n')
+  }
+
   async run(): Promise<CheckResult> {
     const {argv, flags} = await this.parse(Check)
     let vantage: VantageAssignment[]

@@ -28,6 +28,12 @@ export interface EngineOptions {
    * checksum pass over each packet twice (input and output). Default false.
    */
   verify?: boolean
+  /**
+   * The decoder to use (it is reset by every call), shared by engines that
+   * run one at a time — `handoff check` makes one engine per handoff. Must
+   * not sum checksums unless `verify`. Default: one of its own.
+   */
+  decoder?: PacketDecoder
 }
 
 /** The operation names, as they appear in EngineVerifyError. */
@@ -58,7 +64,7 @@ export class Engine {
     this.verify = opts.verify ?? false
     // Without verify nothing needs the decoder's own full checksum pass; the
     // rewrite sums only what it must (see checksum-update.ts).
-    this.dec = new PacketDecoder({verifyChecksums: this.verify})
+    this.dec = opts.decoder ?? new PacketDecoder({verifyChecksums: this.verify})
     this.verifier = this.verify ? new RewriteVerifier() : null
   }
 

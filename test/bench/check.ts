@@ -35,6 +35,27 @@
 //    handoff. CPU profile (x1392): the segment pass's per-packet callback
 //    19 %, GC 17 %, return-stream reassembly 5 %, payload hash 5 %, reading
 //    and pcapng parsing 8 %.
+//  - then (lean control records: no stored `pkts`, 64-bit fingerprints of
+//    them for request-replay, translation state built per handoff when read;
+//    kept bytes in 4 KiB blocks pooled across handoffs instead of a slice per
+//    segment; expected rewrites in one scratch buffer; --json printed without
+//    oclif's tokenising colouriser). Measured with
+//    `/usr/bin/time -f '%U %S %M' taskset -c 0 handoff check F` (text
+//    output), the old and the new build alternately, 2 rounds, load 9 to 12:
+//    x1392: CPU (user + sys) 30.9 and 32.5 s before, 26.7 and 23.6 s after;
+//    peak RSS 454 and 472 MiB before, 312 and 321 MiB after. --json: 27.9 s,
+//    517 MiB before; 27.8 s, 343 MiB after. x2784 (BENCH_CLONES=2784): 73.4 s,
+//    545 MiB before; 42.9 s, 522 MiB after. Output byte-identical (--json,
+//    both traces, every sample trace and shared capture). Not flat yet: the
+//    live set after the pass is small (~17 MiB on x1392), but each handoff
+//    holds ~1.9 KiB of control records and ~0.7 KiB of summary until the
+//    end, and V8 sizes its old generation at a few times the live set, so
+//    the garbage between major GCs — peak RSS — still grows with handoffs.
+//    CPU profile (x1392, after): per-packet callback 13 % self (48 %
+//    inclusive), GC 13 %, judging 18 %, the control pass 18 % (it decodes the
+//    control channel twice: framing errors and messages), payload hash 5 %,
+//    reading and pcapng parsing 11 %. Still far from the aims (tcpdump's
+//    pass-through is 0.8 s; a JS walk of the records alone is ~1.1 s of CPU).
 import {execFileSync, spawnSync} from 'node:child_process'
 import {closeSync, openSync, readSync} from 'node:fs'
 

@@ -3,7 +3,9 @@
 // and feeds two consumers. It must give what the two whole-file readers it
 // replaced give: the framing errors of extractControlMessages (the rows of
 // `handoff messages`) and the handoffs' messages of collectControl, on every
-// sample trace, on a truncated one, and on one with a damaged frame.
+// sample trace, on a truncated one, and on one with a damaged frame —
+// the requests without their `pkts`, which the pass does not keep, with
+// their fingerprints instead (check-request-pkts.test.ts).
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
@@ -13,8 +15,9 @@ import {gunzipSync} from 'node:zlib'
 import {readCaptureSync} from '../../analyzer/capture/read.js'
 import {extractControlMessages, type ControlRow} from '../../analyzer/control/channels.js'
 import {collectControl} from '../../analyzer/correlate/control.js'
-import {readControlPass} from '../../analyzer/correlate/control-pass.js'
+import {PKTS_NOT_KEPT, readControlPass} from '../../analyzer/correlate/control-pass.js'
 import {PacketDecoder} from '../../analyzer/wire/decode.js'
+import {pktsPrint} from '../../analyzer/checks/replay-print.js'
 import {repoRoot} from '../support/env.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'handoff-control-pass-'))
@@ -64,8 +67,10 @@ test('one control pass = extractControlMessages framing errors + collectControl 
     assert.deepEqual(pass.framing.captureErrors, full.captureErrors.map((e) => ({file: e.file, message: e.message})), `${paths.join(' ')}: capture errors`)
     const all = await collectControl(paths, 7070)
     assert.equal(pass.control.count, all.messages.length, `${paths.join(' ')}: messages counted`)
-    assert.deepEqual(pass.control.messages, all.messages.filter((m) => ['handoff-req', 'handoff-ack', 'handoff-nack', 'terminate'].includes(m.msg.t)),
-      `${paths.join(' ')}: handoff messages`)
+    for (const m of pass.control.messages) if (m.msg.t === 'handoff-req') assert.equal(m.msg.pkts, PKTS_NOT_KEPT, `${paths.join(' ')}: pkts kept`)
+    assert.deepEqual(pass.control.messages, all.messages.filter((m) => ['handoff-req', 'handoff-ack', 'handoff-nack', 'terminate'].includes(m.msg.t))
+      .map((m) => (m.msg.t === 'handoff-req' ? {...m, msg: {...m.msg, pkts: PKTS_NOT_KEPT}, pktsPrint: pktsPrint(m.msg.pkts)} : m)),
+    `${paths.join(' ')}: handoff messages`)
     assert.deepEqual(pass.control.captureErrors, all.captureErrors, `${paths.join(' ')}: capture errors`)
   }
   // The damaged copies must have given framing errors to compare, or this compared nothing.
