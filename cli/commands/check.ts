@@ -1,4 +1,5 @@
 import {controlPortFlag} from '../flags.js'
+import {writeJson} from '../render/json-stream.js'
 import {writeFileSync} from 'node:fs'
 import {Args, Command, Flags} from '@oclif/core'
 import {CheckUsageError, runCheck, type CheckReport} from '../../analyzer/check.js'
@@ -44,16 +45,14 @@ export default class Check extends Command {
 
   /**
    * The --json output: the text oclif prints (JSON indented by 2, a newline)
-   * when no JSON colour theme is configured, without oclif's colouriser, which
-   * tokenises the whole text into one object per token — on a report of many
-   * thousands of handoffs that took more memory than the check itself.
+   * when no JSON colour theme is configured, streamed (cli/render/json-stream.ts)
+   * without oclif's colouriser, which tokenises the whole text into one object
+   * per token — on a report of many thousands of handoffs that took more
+   * memory than the check itself.
    */
   override logJson(json: unknown): void {
-    if (this.config.theme?.json !== undefined) {
-      super.logJson(json)
-      return
-    }
-    process.stdout.write(JSON.stringify(json, null, 2) + '\n')
+    if (this.config.theme?.json !== undefined) super.logJson(json)
+    else writeJson(json)
   }
 
   async run(): Promise<CheckResult> {
