@@ -71,6 +71,8 @@ export interface TraceSpec {
   reorder?: boolean
   requestRetransmit?: boolean
   beRetransmit?: boolean
+  /** The BE probes the idle connection before closing: no data (Linux) or one garbage octet (BSD). */
+  beKeepAlive?: 'linux' | 'bsd'
   /** Capture time between two handed-off connections (default: none to speak of). */
   spacingMs?: number
   /** The locally served distractor reuses the first handed-off connection's client port. */
@@ -510,6 +512,14 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
     forwardOf(c, fp, fault === 'addr-rewrite' && i === 0 ? ['lan'] : ['lan', 'be1-inside'])
   }
   void firstDataSeq
+  if (spec.beKeepAlive) {
+    // A keep-alive probe at SND.NXT − 1 (RFC 1122 §4.2.3.6); the client answers with an ACK.
+    sim.tick(3000); btsNow++
+    sendReturn(sim.tcp({...BE, seq: u32(bseqRaw - 1), ack: reqEnd, flags: '.', window: rcvWinRaw, options: tsOpt(btsNow, cts),
+      payload: spec.beKeepAlive === 'bsd' ? new Uint8Array([0]) : new Uint8Array(0)}))
+    lastVipTs = ts ? u32(btsNow - st.tau) : 0
+    forwardOf(clientAck(), undefined, ['lan', 'be1-inside'])
+  }
   // 11. Close: BE FIN, client FIN, BE last ACK.
   sim.tick(); btsNow++
   sendReturn(sim.tcp({...BE, seq: bseqRaw, ack: reqEnd, flags: 'F.', window: rcvWinRaw, options: tsOpt(btsNow, cts)}))
