@@ -1,0 +1,107 @@
+// End to end against an independent generator: test/spec-traces/gen.py builds
+// traces straight from the protocol text (its own MessagePack encoder, its own
+// §4 rewrites, checksums from scratch; it never runs our engine), so an engine
+// bug cannot hide behind traces the engine made. The real CLI is run on every
+// trace it writes (its manifest.json says what each one must give):
+// - clean traces (IPv4, IPv6, dual stack; timestamps on/off; wsF ≠ wsB, window
+//   scaling absent; SACK; several handoffs per channel, both directions;
+//   nack, local, plain TCP/UDP; msgpack variants; pcap µs/ns both byte orders,
+//   pcapng, one LAN file or split views): `check --json` exits 0 with no
+//   violation, and `sessions --json` gives each connection its kind and hid;
+// - one fault trace per check id of spec §5, each at every vantage point, on
+//   one LAN pcap and on client side + control: exactly that id (nothing
+//   unrelated), on a frame that carries the fault when the fault is a packet;
+//   where the fault cannot be seen (a forwarded-leg fault from the client
+//   side) nothing at all.
+import {test} from 'node:test'
+import assert from 'node:assert/strict'
+import {execFile, spawnSync} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {promisify} from 'node:util'
+import {cliBin, hasCommand, repoRoot, requireOrSkip} from '../support/env.js'
+
+const run = promisify(execFile)
+
+interface Frame {file: string; frame: number; view: string}
+interface ExpectedSession {cip: string; cport: number; kind: string | null; hid: string | null; backend?: string}
+interface Trace {
+  name: string
+  files: string[]
+  kind: 'clean' | 'fault'
+  note: string
+  check?: {id: string; hid: string | null; exit: number; optional?: boolean}
+  frames: Frame[]
+  sessions?: ExpectedSession[]
+  inferFiles?: string[]
+}
+interface Violation {id: string; hid: string | null; file: string; frame: number; message: string}
+
+async function cli(args: string[]): Promise<{code: number; json: any; stderr: string}> {
+  try {
+    const r = await run(process.execPath, [cliBin, ...args], {encoding: 'utf8', maxBuffer: 64 << 20, env: {...process.env, NO_COLOR: '1'}})
+    return {code: 0, json: JSON.parse(r.stdout), stderr: r.stderr}
+  } catch (e) {
+    const err = e as {code?: number; stdout?: string; stderr?: string}
+    if (typeof err.code !== 'number' || !err.stdout) throw e
+    return {code: err.code, json: JSON.parse(err.stdout), stderr: err.stderr ?? ''}
+  }
+}
+
+const show = (vs: Violation[]) => vs.map((v) => `${v.id} ${v.hid ?? '-'} ${v.file}#${v.frame}: ${v.message}`).join('\n')
+
+test('traces generated from the spec text alone: check and sessions agree with the spec', {concurrency: 2}, async (t) => {
+  if (!requireOrSkip(t, hasCommand('python3'), 'python3 not found (the generator is Python)')) return
+  const dir = mkdtempSync(join(tmpdir(), 'handoff-spec-traces-'))
+  t.after(() => rmSync(dir, {recursive: true, force: true}))
+  const g = spawnSync('python3', [join(repoRoot, 'test', 'spec-traces', 'gen.py'), dir], {encoding: 'utf8'})
+  assert.equal(g.status, 0, g.stderr)
+  const traces = (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {traces: Trace[]}).traces
+  assert.ok(traces.length > 50, `the generator wrote ${traces.length} traces`)
+  const ids = new Set(traces.filter((x) => x.kind === 'fault').map((x) => x.check!.id))
+  // Every check id of spec §5 has a fault trace.
+  for (const id of ['ip-checksum', 'tcp-checksum', 'addr-rewrite', 'seq-remap', 'ack-remap', 'sack-remap', 'ts-remap',
+    'window-rescale', 'rst-leak', 'synack-leak', 'isn-mismatch', 'request-replay', 'stream-gap', 'option-mismatch',
+    'handoff-orphan', 'late-forward', 'control-framing']) assert.ok(ids.has(id), `a fault trace for ${id}`)
+
+  // Subtests queued, run two at a time (the parent's concurrency).
+  const pending: Promise<void>[] = []
+  for (const tr of traces) {
+    const files = tr.files.map((f) => join(dir, f))
+    pending.push(t.test(`check: ${tr.name}`, async () => {
+      const r = await cli(['check', '--json', ...files])
+      const vs = r.json.violations as Violation[]
+      if (tr.kind === 'clean') {
+        assert.deepEqual(vs.map((v) => v.id), [], `no violation expected:\n${show(vs)}`)
+        assert.equal(r.code, 0, r.stderr)
+        return
+      }
+      const c = tr.check!
+      if (c.optional && vs.length === 0) return
+      assert.ok(vs.length > 0, `${c.id} expected, nothing reported`)
+      assert.deepEqual([...new Set(vs.map((v) => v.id))], [c.id], `only ${c.id} expected:\n${show(vs)}`)
+      assert.equal(r.code, c.exit, `exit code (${c.exit === 0 ? 'a warning' : 'an error'})`)
+      if (c.hid !== null) assert.ok(vs.some((v) => v.hid === c.hid), `reported on ${c.hid}:\n${show(vs)}`)
+      if (tr.frames.length > 0) {
+        const at = new Set(tr.frames.map((f) => `${join(dir, f.file)}#${f.frame}`))
+        assert.ok(vs.some((v) => at.has(`${v.file}#${v.frame}`)),
+          `on a frame carrying the fault (${tr.frames.map((f) => `${f.file}#${f.frame}`).join(', ')}):\n${show(vs)}`)
+      }
+    }))
+    if (tr.kind !== 'clean' || !tr.sessions) continue
+    pending.push(t.test(`sessions: ${tr.name}`, async () => {
+      const r = await cli(['sessions', '--json', ...files])
+      assert.equal(r.code, 0, r.stderr)
+      const rows = r.json.rows as {client: string; clientPort: number; kind: string; hid: string | null; backend: string | null}[]
+      for (const e of tr.sessions!) {
+        const mine = rows.filter((x) => x.client === e.cip && x.clientPort === e.cport)
+        const got = mine.map((x) => `${x.kind} ${x.hid ?? '-'} ${x.backend ?? '-'}`).join('; ')
+        assert.ok(mine.some((x) => x.kind === e.kind && x.hid === e.hid &&
+          (e.backend === undefined || (x.backend ?? '').split(' ')[0] === e.backend)),
+        `${e.cip}:${e.cport}: expected ${e.kind} ${e.hid ?? '-'} ${e.backend ?? ''}, got ${got || 'no row'}`)
+      }
+    }))
+  }
+  await Promise.all(pending)
+})
