@@ -71,6 +71,8 @@ export interface TraceSpec {
   reorder?: boolean
   requestRetransmit?: boolean
   beRetransmit?: boolean
+  /** The client's first SYN is lost before the LAN (seen at the client side only); the FE stores the resent one. */
+  synRetransmit?: boolean
   /** The BE probes the idle connection before closing: no data (Linux) or one garbage octet (BSD). */
   beKeepAlive?: 'linux' | 'bsd'
   /** Capture time between two handed-off connections (default: none to speak of). */
@@ -276,6 +278,13 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
   const tsOpt = (v: number, e: number) => (ts ? {timestamp: {tsVal: v, tsEcr: e}} : {})
 
   // 1. SYN
+  const synOptions = {mss: 1460, sackPermitted: true, ...(wsF !== null || wsB !== null ? {wscale: 7} : {})}
+  if (spec.synRetransmit) {
+    // Lost before the LAN; the client resends it a second later: same ISN, a later TSval.
+    sim.tick()
+    const lost = sim.tcp({...C, seq: ciss, flags: 'S', window: 64240, options: {...synOptions, ...tsOpt(u32(cts - 1000), 0)}})
+    sim.emit(['client'], off ? makePartial(lost) : lost)
+  }
   sim.tick()
   const syn = sim.tcp({...C, seq: ciss, flags: 'S', window: 64240,
     options: {mss: 1460, sackPermitted: true, ...(wsF !== null || wsB !== null ? {wscale: 7} : {}), ...tsOpt(cts, 0)}})

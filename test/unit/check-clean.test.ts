@@ -39,6 +39,8 @@ const CLEAN: Record<string, TraceSpec> = {
   'client retransmits its request before the handoff': {requestRetransmit: true},
   'BE retransmits a segment': {beRetransmit: true},
   'BE retransmits, client side only': {beRetransmit: true, omit: ['lan', 'fe1-inside', 'be1-inside']},
+  'the client resent its SYN (the first lost before the FE): pkts holds the copy the FE got': {synRetransmit: true},
+  'the client resent its SYN, client side only': {synRetransmit: true, omit: ['lan', 'fe1-inside', 'be1-inside']},
   'BE keep-alive without data': {beKeepAlive: 'linux'},
   'BE keep-alive with a garbage octet (BSD), not a byte repeated with other content': {beKeepAlive: 'bsd'},
   'BE keep-alive with a garbage octet, client side only': {beKeepAlive: 'bsd', omit: ['lan', 'fe1-inside', 'be1-inside']},
