@@ -71,6 +71,8 @@ export interface TraceSpec {
   reorder?: boolean
   requestRetransmit?: boolean
   beRetransmit?: boolean
+  /** The FE's first SYN/ACK (TSval fts − 1000) is answered by an ACK lost before the LAN; the FE resends it with fts. */
+  synAckRetransmit?: boolean
   /** The client's first SYN is lost before the LAN (seen at the client side only); the FE stores the resent one. */
   synRetransmit?: boolean
   /** The BE probes the idle connection before closing: no data (Linux) or one garbage octet (BSD). */
@@ -292,6 +294,18 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
   // 2. FE SYN/ACK
   sim.tick()
   const fopt: SynAckOptions = {mss: mssF, sack: true, ts, ...(wsF !== null ? {ws: wsF} : {})}
+  if (spec.synAckRetransmit) {
+    // The FE's first SYN/ACK; the client's ACK of it is lost before the LAN, so the FE resends it (a later
+    // TSval: fts, the one it records and the client's request echoes).
+    const first = sim.tcp({...FE, seq: fiss, ack: ciss + 1, flags: 'S.', window: 65160,
+      options: {mss: mssF, sackPermitted: true, ...(wsF !== null ? {wscale: wsF} : {}), ...tsOpt(u32(fts - 1000), cts)}})
+    sim.emit(['fe1-inside'], off ? makePartial(first) : first)
+    sim.emit(['lan', 'client'], first)
+    sim.tick()
+    const lost = sim.tcp({...C, seq: ciss + 1, ack: fiss + 1, flags: '.', window: 502, options: tsOpt(cts, u32(fts - 1000))})
+    sim.emit(['client'], off ? makePartial(lost) : lost)
+    sim.tick()
+  }
   const synack = sim.tcp({...FE, seq: fiss, ack: ciss + 1, flags: 'S.', window: 65160,
     options: {mss: mssF, sackPermitted: true, ...(wsF !== null ? {wscale: wsF} : {}), ...tsOpt(fts, cts)}})
   sim.emit(['fe1-inside'], off ? makePartial(synack) : synack)
