@@ -12,7 +12,10 @@
 //   one LAN pcap and on client side + control: exactly that id (nothing
 //   unrelated), on a frame that carries the fault when the fault is a packet;
 //   where the fault cannot be seen (a forwarded-leg fault from the client
-//   side) nothing at all.
+//   side) nothing at all; without the control channel, with --infer, the
+//   packet faults still found, the ids only control messages feed not judged;
+// - clean traces without their control channel: --infer finds every handoff
+//   and nothing wrong.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFile, spawnSync} from 'node:child_process'
@@ -33,8 +36,12 @@ interface Trace {
   note: string
   check?: {id: string; hid: string | null; exit: number; optional?: boolean}
   frames: Frame[]
+  /** Extra flags for check (--infer on the traces without their control channel). */
+  flags: string[]
   sessions?: ExpectedSession[]
+  /** The same traffic without the control channel, and how many handoffs --infer must find in it. */
   inferFiles?: string[]
+  inferHandoffs?: number
 }
 interface Violation {id: string; hid: string | null; file: string; frame: number; message: string}
 
@@ -70,7 +77,7 @@ test('traces generated from the spec text alone: check and sessions agree with t
   for (const tr of traces) {
     const files = tr.files.map((f) => join(dir, f))
     pending.push(t.test(`check: ${tr.name}`, async () => {
-      const r = await cli(['check', '--json', ...files])
+      const r = await cli(['check', '--json', ...tr.flags, ...files])
       const vs = r.json.violations as Violation[]
       if (tr.kind === 'clean') {
         assert.deepEqual(vs.map((v) => v.id), [], `no violation expected:\n${show(vs)}`)
@@ -89,6 +96,16 @@ test('traces generated from the spec text alone: check and sessions agree with t
           `on a frame carrying the fault (${tr.frames.map((f) => `${f.file}#${f.frame}`).join(', ')}):\n${show(vs)}`)
       }
     }))
+    if (tr.inferFiles) {
+      pending.push(t.test(`check --infer without the control channel: ${tr.name}`, async () => {
+        const r = await cli(['check', '--json', '--infer', ...tr.inferFiles!.map((f) => join(dir, f))])
+        const vs = r.json.violations as Violation[]
+        assert.deepEqual(vs.map((v) => v.id), [], `no violation expected:\n${show(vs)}`)
+        const hs = r.json.handoffs as {hid: string}[]
+        assert.equal(hs.length, tr.inferHandoffs, `handoffs inferred: ${hs.map((x) => x.hid).join(', ')}`)
+        assert.ok(hs.every((x) => x.hid.startsWith('inferred/')))
+      }))
+    }
     if (tr.kind !== 'clean' || !tr.sessions) continue
     pending.push(t.test(`sessions: ${tr.name}`, async () => {
       const r = await cli(['sessions', '--json', ...files])

@@ -103,19 +103,20 @@ class Seg:
     produced on demand with checksums computed from scratch."""
 
     def __init__(self, src, dst, sport, dport, seq=0, ack=0, flags=0, win=0,
-                 opts=(), payload=b'', ipid=0, ttl=64, tos=0, udp=False):
+                 opts=(), payload=b'', ipid=0, ttl=64, tos=0, udp=False, flow=0):
         self.src, self.dst, self.sport, self.dport = src, dst, sport, dport
         self.seq, self.ack, self.flags, self.win = seq & MASK, ack & MASK, flags, win
         self.opts = list(opts)
         self.payload = payload
         self.ipid, self.ttl, self.tos, self.udp = ipid, ttl, tos, udp
+        self.flow = flow
         self.ip_csum = 'ok'   # ok | bad
         self.l4_csum = 'ok'   # ok | bad | partial
 
     def copy(self):
         c = Seg(self.src, self.dst, self.sport, self.dport, self.seq, self.ack,
                 self.flags, self.win, self.opts, self.payload, self.ipid, self.ttl,
-                self.tos, self.udp)
+                self.tos, self.udp, self.flow)
         c.ip_csum, c.l4_csum = self.ip_csum, self.l4_csum
         return c
 
@@ -150,7 +151,7 @@ class Seg:
         body = self.l4()
         proto = 17 if self.udp else 6
         if is6(self.src):
-            return struct.pack('!IHBB', (6 << 28) | (self.tos << 20), len(body), proto,
+            return struct.pack('!IHBB', (6 << 28) | (self.tos << 20) | self.flow, len(body), proto,
                                self.ttl) + ipb(self.src) + ipb(self.dst) + body
         h = struct.pack('!BBHHHBBH', 0x45, self.tos, 20 + len(body), self.ipid, 0x4000,
                         self.ttl, proto, 0) + ipb(self.src) + ipb(self.dst)
@@ -171,8 +172,8 @@ class MP:
     implementation may choose: wider ints than needed, str8 for short
     strings, map16 for small maps."""
 
-    def __init__(self, wide=0, str8=False, map16=False):
-        self.wide, self.str8, self.map16 = wide, str8, map16
+    def __init__(self, wide=0, str8=False, map16=False, big=False):
+        self.wide, self.str8, self.map16, self.big = wide, str8, map16, big
 
     def enc(self, v):
         if v is None:
@@ -189,6 +190,8 @@ class MP:
                 return b'\xcd' + struct.pack('!H', v)
             if self.wide == 3 and v < 2 ** 32:
                 return b'\xce' + struct.pack('!I', v)
+            if self.wide == 4:
+                return b'\xcf' + struct.pack('!Q', v)
             if v < 128:
                 return bytes([v])
             if v < 256:
@@ -200,24 +203,30 @@ class MP:
             return b'\xcf' + struct.pack('!Q', v)
         if isinstance(v, str):
             b = v.encode()
+            if self.big:
+                return b'\xda' + struct.pack('!H', len(b)) + b
             if len(b) < 32 and not self.str8:
                 return bytes([0xA0 | len(b)]) + b
             if len(b) < 256:
                 return b'\xd9' + bytes([len(b)]) + b
             return b'\xda' + struct.pack('!H', len(b)) + b
         if isinstance(v, (bytes, bytearray)):
+            if self.big:
+                return b'\xc6' + struct.pack('!I', len(v)) + bytes(v)
             if len(v) < 256:
                 return b'\xc4' + bytes([len(v)]) + bytes(v)
             return b'\xc5' + struct.pack('!H', len(v)) + bytes(v)
         if isinstance(v, list):
-            h = bytes([0x90 | len(v)]) if len(v) < 16 else b'\xdc' + struct.pack('!H', len(v))
+            h = bytes([0x90 | len(v)]) if len(v) < 16 and not self.big else b'\xdc' + struct.pack('!H', len(v))
             return h + b''.join(self.enc(x) for x in v)
         if isinstance(v, dict):
             return self.enc_map(list(v.items()))
         raise TypeError(type(v))
 
     def enc_map(self, items):
-        if len(items) < 16 and not self.map16:
+        if self.big:
+            h = b'\xdf' + struct.pack('!I', len(items))
+        elif len(items) < 16 and not self.map16:
             h = bytes([0x80 | len(items)])
         else:
             h = b'\xde' + struct.pack('!H', len(items))
@@ -271,6 +280,8 @@ class End:
         self.ipid = random.randint(1, 60000)
         self.ooo = []           # out-of-order (l, r) blocks held
         self.tos, self.ttl = 0, 64
+        # Linux labels IPv6 flows (auto flow labels): the rewrite keeps them
+        self.flow = random.getrandbits(20) if is6(addr) else 0
 
     def tsval(self, t):
         return (self.ts_off + int(t * 1000)) & MASK
@@ -312,7 +323,7 @@ class End:
         s = Seg(self.addr, peer_addr, self.port, peer_port,
                 self.snd_nxt if seq is None else seq,
                 self.rcv_nxt if flags & ACK else 0, flags, self.win(), o, payload,
-                ipid=0 if is6(self.addr) else self.ipid, ttl=self.ttl, tos=self.tos)
+                ipid=0 if is6(self.addr) else self.ipid, ttl=self.ttl, tos=self.tos, flow=self.flow)
         if seq is None:
             self.snd_nxt = (self.snd_nxt + len(payload) + (1 if flags & (SYN | FIN) else 0)) & MASK
         return s
@@ -431,9 +442,9 @@ class Channel:
         self.port = ctl_port
         self.sport = 40000 + len(cl.channels) * 7
 
-    def send(self, t, sender, items, mp=None, segmode=None, tag=None, raw=None, bad=None):
+    def send(self, t, sender, items, mp=None, segmode=None, tag=None, raw=None, bad=None, dup=False):
         self.msgs.append(dict(t=t, sender=sender, items=items, mp=mp or self.mp,
-                              segmode=segmode, tag=tag, raw=raw, bad=bad))
+                              segmode=segmode, tag=tag, raw=raw, bad=bad, dup=dup))
 
     def build(self):
         cl = self.cl
@@ -468,7 +479,9 @@ class Channel:
         self.msgs.sort(key=lambda m: m['t'])
         pend = {self.a: [], self.b: []}   # coalesced frames waiting for the next one
         for m in self.msgs:
-            items = m['items'] and [(k, (EPOCH * 1000000 + int(m['t'] * 1e6)) if k == 'at' and v == 0 else v) for k, v in m['items']]
+            skew = cl.at_skew.get(m['sender'].name, 0.0)
+            items = m['items'] and [(k, (EPOCH * 1000000 + int((m['t'] + skew) * 1e6)) if k == 'at' and v == 0 else v)
+                                    for k, v in m['items']]
             if m['raw'] is not None:
                 body = m['raw']
                 frame = body if m['segmode'] == 'rawframe' else struct.pack('!I', len(body)) + body
@@ -508,6 +521,10 @@ class Channel:
                     out(src, dst, seg, tt, None)
                 else:
                     out(src, dst, seg, tt, m['tag'])
+                    if m.get('dup'):
+                        # spurious retransmission, same bytes: must not decode twice
+                        tt += 0.0002
+                        out(src, dst, se.seg_to(de.addr, de.port, tt, ACK | PSH, chunk, seq=seg.seq), tt, None, deliver=False)
                 tt += 0.00002
             # the receiver acknowledges
             tt += 0.00003
@@ -524,6 +541,7 @@ class Cluster:
         self.ctl6 = ctl6
         self.expect_sessions = []
         self.client_mac = '02:c1:00:00:00:01'
+        self.at_skew = {}   # node name -> seconds its clock (the 'at' key) is off
         self.router_mac = '02:c1:00:00:00:fe'
 
     def node(self, name, addr, mac, addr6=None):
@@ -700,6 +718,14 @@ class Conn:
     # -- the story
     def handshake(self):
         c, f = self.c, self.f
+        if self.cfg.get('syn_retrans'):
+            # the first SYN is lost between the client and the LAN; 1 s later
+            # the client tries again with the same ISN and a new TSval
+            s0 = c.seg_to(self.vip, self.vport, self.t, SYN)
+            s0.opts = c.syn_opts(self.t, 0)
+            self.rec('client', self.t, s0, self.cl.client_mac, self.fe.mac)
+            c.snd_nxt = c.isn
+            self.tick(1.0)
         s = c.seg_to(self.vip, self.vport, self.t, SYN)
         s.opts = c.syn_opts(self.t, 0)
         self.syn = s
@@ -727,6 +753,22 @@ class Conn:
             c.ts = False
         self.fe_out(sa)
         self.tick()
+        if self.cfg.get('synack_retrans'):
+            # the client's ACK is lost before the LAN; the FE's SYN/ACK timer
+            # fires (1 s) and it resends its SYN/ACK (same ISN, new TSval): the
+            # FE records the last one's timestamp, the one the client echoes
+            a0 = c.seg_to(self.vip, self.vport, self.t, ACK)
+            self.rec('client', self.t, a0, self.cl.client_mac, self.fe.mac)
+            self.tick(1.0)
+            f.snd_nxt = f.isn
+            sa = f.seg_to(c.addr, c.port, self.t, SYN | ACK)
+            sa.win = min(0xFFFF, f.buf)   # a SYN's window is never scaled
+            sa.opts = f.syn_opts(self.t, f.ts_recent)
+            if not c.sack:
+                sa.opts = [o for o in sa.opts if o[0] != 'sackok']
+            self.fts = f.tsval(self.t) if f.ts else None
+            self.fe_out(sa)
+            self.tick()
         a = c.seg_to(self.vip, self.vport, self.t, ACK)
         self.c_out(a, passup=True)
         self.stored.append(a.copy())
@@ -788,7 +830,7 @@ class Conn:
             items.append(('host', None))
         items = mutate_items(items, rc)
         self.req_t = self.t
-        ch.send(self.t, fe, items, mp=mp, segmode=rc.get('segmode'), tag=('req', self.hid))
+        ch.send(self.t, fe, items, mp=mp, segmode=rc.get('segmode'), tag=('req', self.hid), dup=rc.get('dup', False))
         return items
 
     def be_accept(self, ch, mp=None, ackcfg=None):
@@ -1301,15 +1343,18 @@ class Out:
         return tags
 
     def add(self, name, files, kind, cl=None, check=None, frames=None, note='', sessions=True,
-            infer=None):
-        t = dict(name=name, files=files, kind=kind, note=note)
+            infer=None, flags=None):
+        t = dict(name=name, files=files, kind=kind, note=note, flags=flags or [])
         if check:
             t['check'] = check
         t['frames'] = frames or []
         if cl is not None and sessions:
             t['sessions'] = cl.expect_sessions
         if infer is not None:
+            # the same traffic without the control channel: `check --infer`
+            # must find every handoff (inferHandoffs) and nothing wrong
             t['inferFiles'] = infer
+            t['inferHandoffs'] = sum(1 for e in cl.expect_sessions if e['kind'] == 'handoff')
         self.traces.append(t)
 
 # --------------------------------------------------------------- scenarios
@@ -1398,6 +1443,21 @@ def scenario_dual():
     cl.channel(A, B, 0.0)
     handoff(cl, A, B, 'fd77:77:5::9', 40009, 0.01, path='/img/dual.png', size=5000)
     handoff(cl, A, B, '10.77.5.9', 40010, 0.02, path='/img/dual4.png', size=5000)
+    cl.finish()
+    return cl
+
+
+def scenario_edges():
+    """Handshake retransmissions, node clocks ('at') far from the capture's,
+    64-bit and 16/32-bit MessagePack forms, a control segment resent."""
+    cl, A, B, C = cluster4('edges')
+    cl.at_skew = {'alpha': 3 * 3600.0, 'bravo': -120.0}
+    cl.channel(A, B, 0.0, mp=MP(wide=4))
+    cl.channel(C, A, 0.0, mp=MP(big=True))
+    handoff(cl, A, B, '10.77.7.1', 40001, 0.01, syn_retrans=True, size=4000, reqcfg={'dup': True})
+    handoff(cl, B, A, '10.77.7.2', 40002, 0.02, synack_retrans=True, size=4000, close='client-fin')
+    handoff(cl, C, A, '10.77.7.3', 40003, 0.03, synack_retrans=True, syn_retrans=True, size=4000, wsF=3, wsB=8)
+    handoff(cl, A, C, 'fd77:77:7::4', 40004, 0.04, size=4000, close='client-rst')
     cl.finish()
     return cl
 
@@ -1507,6 +1567,14 @@ def main():
     out.add('hyphenated node names, free-form hids, VIP port 8080, Ethernet inside views',
             ['names-views.pcapng'], 'clean', cl)
 
+    cl = scenario_edges()
+    out.write_pcapng(cl, 'edges-views.pcapng', ['client', 'lan', *inside(cl), 'ctl'])
+    out.add('SYN and SYN/ACK retransmitted, node clocks hours off, uint64/str16/bin32/map32 msgpack, a control segment resent',
+            ['edges-views.pcapng'], 'clean', cl, infer=['edges-views-nocontrol.pcapng'])
+    out.write_pcapng(cl, 'edges-views-nocontrol.pcapng', ['client', 'lan', *inside(cl)])
+    out.write_pcap(cl, 'edges-wire.pcap', ['lan', 'lan-ctl'], nano=True)
+    out.add('the same, one LAN pcap', ['edges-wire.pcap'], 'clean', cl)
+
     cl = scenario_midstream()
     out.write_pcapng(cl, 'midstream-views.pcapng', ['client', 'lan', *inside(cl), 'ctl'], start=0.005)
     out.add('control channels captured mid-stream (no handshake, no hello)',
@@ -1553,6 +1621,7 @@ def main():
     # ---- one fault per check id
     os.makedirs(os.path.join(root, 'lan-only'), exist_ok=True)
     os.makedirs(os.path.join(root, 'client-only'), exist_ok=True)
+    os.makedirs(os.path.join(root, 'infer'), exist_ok=True)
 
     def fault(fid, fname, cl, conn, note, tagkeys=('"fault"',), exit_code=1, client='yes', lan='yes'):
         """Writes the fault three times: every view (pcapng); one LAN pcap
@@ -1575,6 +1644,17 @@ def main():
         else:
             out.add('fault ' + fid + ' (one LAN pcap): ' + note, [lname], 'fault', None,
                     check=dict(id=fid, hid=conn.hid, exit=exit_code, optional=lan == 'maybe'), frames=pick(fm))
+        # without the control channel, with --infer: the packet faults are
+        # still found; the ids only the control messages feed are not judged
+        iname = 'infer/' + fname
+        fm = out.write_pcapng(cl, iname, ['client', 'lan', *inside(cl)])
+        if fid in ('isn-mismatch', 'request-replay', 'handoff-orphan', 'late-forward', 'control-framing') or \
+                'control' in fname:
+            out.add('fault ' + fid + ' (no control channel, --infer: not judged): ' + note, [iname], 'clean', None,
+                    flags=['--infer'])
+        else:
+            out.add('fault ' + fid + ' (no control channel, --infer): ' + note, [iname], 'fault', None,
+                    check=dict(id=fid, hid=None, exit=exit_code), frames=pick(fm), flags=['--infer'])
         cname = 'client-only/' + fname
         fm = out.write_pcapng(cl, cname, ['client', 'ctl'])
         if client == 'no':
