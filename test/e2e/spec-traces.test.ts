@@ -15,7 +15,10 @@
 //   side) nothing at all; without the control channel, with --infer, the
 //   packet faults still found, the ids only control messages feed not judged;
 // - clean traces without their control channel: --infer finds every handoff
-//   and nothing wrong.
+//   and nothing wrong;
+// - `replay --write` on the clean pcapngs: every packet of every derived leg
+//   is byte for byte one the generator wrote at that vantage point (the rewrite
+//   engine against an independent implementation of spec §4).
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFile, spawnSync} from 'node:child_process'
@@ -23,6 +26,8 @@ import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
+import {readCapture} from '../../analyzer/capture/read.js'
+import {PacketDecoder} from '../../analyzer/wire/decode.js'
 import {cliBin, hasCommand, repoRoot, requireOrSkip} from '../support/env.js'
 
 const run = promisify(execFile)
@@ -42,6 +47,8 @@ interface Trace {
   /** The same traffic without the control channel, and how many handoffs --infer must find in it. */
   inferFiles?: string[]
   inferHandoffs?: number
+  /** replay --write must derive only packets the generator wrote. */
+  replay?: boolean
 }
 interface Violation {id: string; hid: string | null; file: string; frame: number; message: string}
 
@@ -54,6 +61,25 @@ async function cli(args: string[]): Promise<{code: number; json: any; stderr: st
     if (typeof err.code !== 'number' || !err.stdout) throw e
     return {code: err.code, json: JSON.parse(err.stdout), stderr: err.stderr ?? ''}
   }
+}
+
+/** The IP datagrams of a capture (hex), per interface name. */
+async function datagrams(path: string): Promise<Map<string, Set<string>>> {
+  const names: string[] = []
+  const out = new Map<string, Set<string>>()
+  const dec = new PacketDecoder({verifyChecksums: false})
+  await readCapture(path, {
+    onInterface: (i) => { names[i.id] = i.name ?? '' },
+    onPacket: (rec) => {
+      const d = dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen)
+      if (d.ipOffset < 0) return
+      const n = names[rec.interfaceId] ?? ''
+      let set = out.get(n)
+      if (set === undefined) out.set(n, (set = new Set()))
+      set.add(Buffer.from(rec.data.subarray(d.ipOffset, d.ipEnd)).toString('hex'))
+    },
+  })
+  return out
 }
 
 const show = (vs: Violation[]) => vs.map((v) => `${v.id} ${v.hid ?? '-'} ${v.file}#${v.frame}: ${v.message}`).join('\n')
@@ -104,6 +130,23 @@ test('traces generated from the spec text alone: check and sessions agree with t
         const hs = r.json.handoffs as {hid: string}[]
         assert.equal(hs.length, tr.inferHandoffs, `handoffs inferred: ${hs.map((x) => x.hid).join(', ')}`)
         assert.ok(hs.every((x) => x.hid.startsWith('inferred/')))
+      }))
+    }
+    if (tr.replay) {
+      pending.push(t.test(`replay --write derives the generator's own bytes: ${tr.name}`, async () => {
+        const out = join(dir, `${tr.files[0]!.replace(/\W/g, '_')}.replay.pcapng`)
+        const r = await cli(['replay', '--json', files[0]!, '--write', out, '--legs-only'])
+        assert.equal(r.code, 0, r.stderr)
+        const gen = await datagrams(files[0]!)
+        const got = await datagrams(out)
+        const inside = [...gen.keys()].filter((n) => n.endsWith('-inside'))
+        const where: Record<string, string[]> = {'forwarded-lan': ['lan'], 'return-client': ['lan', 'client'], 'be-inside': inside}
+        for (const [leg, views] of Object.entries(where)) {
+          const pk = [...(got.get(leg) ?? [])]
+          assert.ok(pk.length > 0, `${leg}: packets derived`)
+          const foreign = pk.filter((x) => !views.some((v) => gen.get(v)?.has(x)))
+          assert.equal(foreign.length, 0, `${leg}: ${foreign.length} of ${pk.length} derived packet(s) the generator never wrote, e.g. ${foreign[0]?.slice(0, 120)}`)
+        }
       }))
     }
     if (tr.kind !== 'clean' || !tr.sessions) continue

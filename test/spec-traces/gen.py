@@ -476,6 +476,11 @@ class Channel:
                            ('addr', ipstr(n.svc(v6))), ('mac', n.mac)]
         self.msgs.insert(0, dict(t=t + 0.0001, sender=self.a, items=hello(self.a), mp=self.mp, segmode=None, tag=None, raw=None))
         self.msgs.insert(1, dict(t=t + 0.0002, sender=self.b, items=hello(self.b), mp=self.mp, segmode=None, tag=None, raw=None))
+        # a frame to be coalesced goes out in one segment with a ping its
+        # sender writes 50 µs later (never held longer: the peer acts on it)
+        for m in [m for m in self.msgs if m['segmode'] == 'join-next']:
+            self.msgs.append(dict(t=m['t'] + 0.00005, sender=m['sender'], items=msg('ping', m['sender'], n=77),
+                                  mp=self.mp, segmode=None, tag=None, raw=None))
         self.msgs.sort(key=lambda m: m['t'])
         pend = {self.a: [], self.b: []}   # coalesced frames waiting for the next one
         for m in self.msgs:
@@ -1343,8 +1348,13 @@ class Out:
         return tags
 
     def add(self, name, files, kind, cl=None, check=None, frames=None, note='', sessions=True,
-            infer=None, flags=None):
+            infer=None, flags=None, replay=False):
         t = dict(name=name, files=files, kind=kind, note=note, flags=flags or [])
+        if replay:
+            # `handoff replay --write` of this one pcapng must derive legs whose
+            # every packet is byte for byte one this generator wrote: forwarded
+            # (lan), return (lan, client), BE inside (<node>-inside)
+            t['replay'] = True
         if check:
             t['check'] = check
         t['frames'] = frames or []
@@ -1544,7 +1554,7 @@ def main():
     # split views as pcapng interfaces (LAN without control, control separate); nanosecond client iface
     out.write_pcapng(cl, 'v4-views.pcapng', ['client', 'lan', *inside(cl), 'ctl'], nano_views=('client',))
     out.add('v4 pcapng, one interface per view', ['v4-views.pcapng'], 'clean', cl,
-            infer=['v4-views-nocontrol.pcapng'])
+            infer=['v4-views-nocontrol.pcapng'], replay=True)
     out.write_pcapng(cl, 'v4-views-nocontrol.pcapng', ['client', 'lan', *inside(cl)])
     out.write_pcapng(cl, 'v4-views-be.pcapng', ['client', ('lan', 'lan-ctl')], big=True)
     out.add('v4 big-endian pcapng: client + LAN with control', ['v4-views-be.pcapng'], 'clean', cl)
@@ -1565,12 +1575,12 @@ def main():
     out.write_pcapng(cl, 'names-views.pcapng', ['client', 'lan', *inside(cl), 'ctl'],
                      linktypes={n + '-inside': LT_ETHER for n in cl.nodes})
     out.add('hyphenated node names, free-form hids, VIP port 8080, Ethernet inside views',
-            ['names-views.pcapng'], 'clean', cl)
+            ['names-views.pcapng'], 'clean', cl, replay=True)
 
     cl = scenario_edges()
     out.write_pcapng(cl, 'edges-views.pcapng', ['client', 'lan', *inside(cl), 'ctl'])
     out.add('SYN and SYN/ACK retransmitted, node clocks hours off, uint64/str16/bin32/map32 msgpack, a control segment resent',
-            ['edges-views.pcapng'], 'clean', cl, infer=['edges-views-nocontrol.pcapng'])
+            ['edges-views.pcapng'], 'clean', cl, infer=['edges-views-nocontrol.pcapng'], replay=True)
     out.write_pcapng(cl, 'edges-views-nocontrol.pcapng', ['client', 'lan', *inside(cl)])
     out.write_pcap(cl, 'edges-wire.pcap', ['lan', 'lan-ctl'], nano=True)
     out.add('the same, one LAN pcap', ['edges-wire.pcap'], 'clean', cl)
@@ -1578,19 +1588,19 @@ def main():
     cl = scenario_midstream()
     out.write_pcapng(cl, 'midstream-views.pcapng', ['client', 'lan', *inside(cl), 'ctl'], start=0.005)
     out.add('control channels captured mid-stream (no handshake, no hello)',
-            ['midstream-views.pcapng'], 'clean', cl)
+            ['midstream-views.pcapng'], 'clean', cl, replay=True)
 
     cl = scenario_v6()
     out.write_pcap(cl, 'v6-wire.pcap', ['lan', 'lan-ctl'], nano=True)
     out.add('v6 one LAN pcap', ['v6-wire.pcap'], 'clean', cl)
     out.write_pcapng(cl, 'v6-views.pcapng', ['client', 'lan', *inside(cl), 'ctl'])
     out.add('v6 pcapng, one interface per view', ['v6-views.pcapng'], 'clean', cl,
-            infer=['v6-views-nocontrol.pcapng'])
+            infer=['v6-views-nocontrol.pcapng'], replay=True)
     out.write_pcapng(cl, 'v6-views-nocontrol.pcapng', ['client', 'lan', *inside(cl)])
 
     cl = scenario_dual()
     out.write_pcapng(cl, 'dual-views.pcapng', ['client', 'lan', *inside(cl), 'ctl'])
-    out.add('dual stack: IPv6 handoff over an IPv4 channel', ['dual-views.pcapng'], 'clean', cl)
+    out.add('dual stack: IPv6 handoff over an IPv4 channel', ['dual-views.pcapng'], 'clean', cl, replay=True)
 
     # ---- must-not-fire traces
     cl, A, B, C = cluster4('nofire-partial')
