@@ -71,6 +71,8 @@ export interface TraceSpec {
   reorder?: boolean
   requestRetransmit?: boolean
   beRetransmit?: boolean
+  /** The client's duplicate of its last ACK crosses the terminate: on the LAN just before it, forwarded 20 µs after. */
+  forwardInFlight?: boolean
   /** The FE's first SYN/ACK (TSval fts − 1000) is answered by an ACK lost before the LAN; the FE resends it with fts. */
   synAckRetransmit?: boolean
   /** The client's first SYN is lost before the LAN (seen at the client side only); the FE stores the resent one. */
@@ -556,8 +558,14 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
   sim.tick(); btsNow++
   sendReturn(sim.tcp({...BE, seq: bseqRaw + 1, ack: reqEnd + 1, flags: '.', window: rcvWinRaw, options: tsOpt(btsNow, cts)}))
   sim.tick(300)
+  let crossing: Uint8Array | null = null
+  if (spec.forwardInFlight) {
+    crossing = sim.tcp({...C, seq: reqEnd + 1, ack: clientRcv, flags: '.', window: 502, options: tsOpt(cts, lastVipTs)})
+    clientViews(crossing)
+  }
   const sb = chunks.reduce((n, c) => n + c.length, 0)
   ctl.send('be', {v: 1, t: 'terminate', node: 'be1', at: 0, hid, reason: 'fin', cbytes: u32(reqEnd - ciss - 1), sbytes: sb})
+  if (crossing !== null) forwardOf(crossing)
   if (fault === 'late-forward' && lastFwd !== null) {
     sim.tick(5000)
     sim.emit(['lan', 'be1-inside'], lastFwd)

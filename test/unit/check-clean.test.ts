@@ -42,6 +42,7 @@ const CLEAN: Record<string, TraceSpec> = {
   'the client resent its SYN (the first lost before the FE): pkts holds the copy the FE got': {synRetransmit: true},
   'the client resent its SYN, client side only': {synRetransmit: true, omit: ['lan', 'fe1-inside', 'be1-inside']},
   'the FE resent its SYN/ACK (the client\'s first ACK lost before the LAN)': {synAckRetransmit: true},
+  'a client segment forwarded as the terminate crosses the LAN (20 µs after it): in flight, not late': {forwardInFlight: true},
   'BE keep-alive without data': {beKeepAlive: 'linux'},
   'BE keep-alive with a garbage octet (BSD), not a byte repeated with other content': {beKeepAlive: 'bsd'},
   'BE keep-alive with a garbage octet, client side only': {beKeepAlive: 'bsd', omit: ['lan', 'fe1-inside', 'be1-inside']},
