@@ -631,7 +631,7 @@ class Conn:
     def rec(self, view, t, seg, smac, dmac, tag=None, outbound=False):
         self.cl.rec.add(view, t, seg, smac, dmac, tag, outbound)
 
-    def c_out(self, seg, tag=None, passup=None, lost=False):
+    def c_out(self, seg, tag=None, passup=None, lost=False, lost_fwd=False):
         """A client segment to the VIP: client view, LAN, then what the FE's
         BTCP does with it in the current phase."""
         t = self.t
@@ -663,6 +663,8 @@ class Conn:
                 if r:
                     fs, ftag = r[0], r[1]
             self.rec('lan', t + 0.00003, fs, fm, self.be.mac, ftag)
+            if lost_fwd:
+                return
             if fs.ip_csum == 'bad':
                 return   # the BE's IP layer drops it
             if fs.dport != self.vport:
@@ -977,6 +979,13 @@ class Conn:
         elif how == 'client-rst':
             self.client_ack(flags=RST | ACK)
             reason = 'rst'
+        elif how == 'client-rst-noack':
+            # RST without the ACK flag whose ack field still holds a stale
+            # value: §4 translates ack only when the flag is set
+            s = c.seg_to(self.vip, self.vport, self.t, RST)
+            s.ack = (c.rcv_nxt - 1000) & MASK
+            self.c_out(s)
+            reason = 'rst'
         elif how == 'be-rst':
             self.be_out(b.seg_to(c.addr, c.port, self.t, RST | ACK))
             reason = 'rst'
@@ -1114,8 +1123,30 @@ def handoff(cl, fe, be, caddr, cport, t0, path='/img/a.png', parts=1, size=6000,
         # persistent connection: a second request after the handoff, retransmitted once
         conn.tick(0.01)
         r2 = http_req('/img/b.png')
-        s = conn.c.seg_to(conn.vip, conn.vport, conn.t, ACK | PSH, r2)
-        conn.c_out(s)
+        if cfg.get('fwd_loss'):
+            # in two segments; the FE's forwarded copy of the first is lost
+            # before the BE, which SACKs the second (client-space edges,
+            # unchanged by the return rewrite); the client's RTO resends it
+            c = conn.c
+            p1 = c.seg_to(conn.vip, conn.vport, conn.t, ACK, r2[:40])
+            conn.c_out(p1, lost_fwd=True)
+            conn.tick(0.00005)
+            p2 = c.seg_to(conn.vip, conn.vport, conn.t, ACK | PSH, r2[40:])
+            conn.c_out(p2)
+            conn.tick(0.0001)
+            conn.be_out(conn.b.seg_to(caddr, cport, conn.t, ACK, sack=conn.b.sack_blocks()))
+            conn.tick(0.2)
+            p1r = p1.copy()
+            tsv = p1r.ts()
+            if tsv:
+                p1r.opts = opt_set(p1r.opts, 'ts', ('ts', c.tsval(conn.t), c.ts_recent))
+            c.ipid = (c.ipid + 1) & 0xFFFF
+            p1r.ipid = 0 if conn.v6 else c.ipid
+            conn.c_out(p1r)
+            s = p2
+        else:
+            s = conn.c.seg_to(conn.vip, conn.vport, conn.t, ACK | PSH, r2)
+            conn.c_out(s)
         if retrans_post:
             conn.tick(0.003)
             s2 = s.copy()
@@ -1131,6 +1162,18 @@ def handoff(cl, fe, be, caddr, cport, t0, path='/img/a.png', parts=1, size=6000,
         # the hole never fills: the BE's TCP gives up and resets
         close = 'be-rst'
     conn.close(close, ch)
+    if cfg.get('inflight'):
+        # a client keep-alive the FE forwarded before the terminate reached
+        # it: on the LAN 30 µs after the terminate (propagation, not a late forward)
+        c = conn.c
+        conn.t = conn.term_t - 0.00001
+        ka = c.seg_to(conn.vip, conn.vport, conn.t, ACK, seq=(c.snd_nxt - 1) & MASK)
+        conn.rec('client', conn.t, ka, cl.client_mac, fe.mac)
+        conn.rec('lan', conn.t + 0.00001, ka, cl.client_mac, fe.mac)
+        fs = fwd_rewrite(ka, conn.x)
+        conn.rec('lan', conn.t + 0.00004, fs, fe.mac, be.mac)
+        conn.rec(be.name + '-inside', conn.t + 0.00005, fs, fe.mac, be.mac)
+        conn.tick(0.001)
     if stray_after:
         # after the terminate the client sends again: the FE's own TCP, whose
         # copy was reset at the handoff, answers with a RST from the VIP
@@ -1141,8 +1184,8 @@ def handoff(cl, fe, be, caddr, cport, t0, path='/img/a.png', parts=1, size=6000,
         conn.fe_out(Seg(conn.vip, caddr, conn.vport, cport, s.ack, 0, RST, 0,
                         ipid=0 if conn.v6 else 777))
     if conn.fault == 'late-forward':
-        # the FE forwards a copy of the client's final ACK after the terminate
-        conn.tick(0.001)
+        # the FE forwards a copy of the client's final ACK 5 ms after the terminate
+        conn.tick(0.005)
         fs = fwd_rewrite(conn.final_ack, conn.x)
         conn.rec('lan', conn.t, fs, fe.mac, be.mac, 'fault')
         conn.rec(be.name + '-inside', conn.t + 0.00001, fs, fe.mac, be.mac, 'fault')
@@ -1619,6 +1662,39 @@ def main():
     out.add('partial checksums left by offload on the sending host, pcap files (no direction flag)',
             ['nofire-offload-client.pcap', 'nofire-offload-lan.pcap', 'nofire-offload-control.pcap'] +
             ['nofire-offload-%s-inside.pcap' % n for n in cl.nodes], 'clean', cl)
+
+    cl, A, B, C = cluster4('nofire-misc')
+    cl.channel(A, B, 0.0)
+    handoff(cl, A, B, '10.77.5.1', 40001, 0.01, size=3000, close='client-rst-noack')
+    handoff(cl, A, B, '10.77.5.2', 40002, 0.02, size=3000, second_req=True, fwd_loss=True, close='client-fin')
+    handoff(cl, B, A, '10.77.5.3', 40003, 0.03, size=3000, close='timeout', inflight=True)
+    cl.finish()
+    out.write_pcapng(cl, 'nofire-misc.pcapng', ['client', 'lan', *inside(cl), 'ctl'])
+    out.add('RST without ACK (stale ack field), BE SACK blocks on the return leg, a segment forwarded just before the terminate arrived',
+            ['nofire-misc.pcapng'], 'clean', cl, replay=True)
+
+    # TSecr 0 after the handoff: the VIP-space TSval the client sees wraps to
+    # exactly 0 on the first return segment; §4 leaves a TSecr of 0 alone
+    def tsecr0(fts_off):
+        random.seed(777)
+        cl, A, B, C = cluster4('nofire-tsecr0')
+        cl.channel(A, B, 0.0)
+        conn = handoff(cl, A, B, '10.77.5.1', 40001, 0.01, size=3000, fts_off=fts_off)
+        cl.finish()
+        return cl, conn
+    cl, conn = tsecr0(0)
+    first = [f for f in cl.rec.frames if f['view'] == 'client' and f['ip'][12:16] == ipb(conn.vip) and len(f['ip']) > 60
+             and f['ip'][33] & ACK and not f['ip'][33] & SYN]
+    v = struct.unpack('!I', first[0]['ip'][20 + 24:20 + 28])[0]   # TSval (NOP NOP TS after the 20-byte header)
+    cl, conn = tsecr0((-v) & MASK)
+    zero = [f for f in cl.rec.frames if f['view'] == 'lan' and f['ip'][16:20] == ipb(conn.b.addr)
+            and struct.unpack('!I', f['ip'][20 + 28:20 + 32])[0] == (conn.x.tau if conn.x.tau is not None else -1)]
+    assert any(struct.unpack('!I', f['ip'][20 + 28:20 + 32])[0] == 0 for f in cl.rec.frames
+               if f['view'] == 'client' and f['ip'][12:16] == ipb('10.77.5.1') and f['ip'][20 + 12] >> 4 == 8), 'a TSecr of 0'
+    out.write_pcapng(cl, 'nofire-tsecr0.pcapng', ['client', 'lan', *inside(cl), 'ctl'])
+    out.add('the client echoes a TSecr of 0 after the handoff (the TSval it saw wrapped to 0): forwarded as 0',
+            ['nofire-tsecr0.pcapng'], 'clean', cl)
+    random.seed(20260302)
 
     cl, A, B, C = cluster4('nofire-bsd-keepalive')
     cl.channel(A, B, 0.0)
