@@ -466,7 +466,7 @@ class Channel:
         eb.receive(s)
         t += 0.0001
         s = eb.seg_to(ea.addr, ea.port, t, SYN | ACK)
-        s.opts = eb.syn_opts(t, ea.ts_recent)
+        s.opts = eb.syn_opts(t, eb.ts_recent)
         ea.scale_on = eb.scale_on = True
         ea.peer_ts = eb.peer_ts = True
         out(self.b, self.a, s, t)
@@ -1541,14 +1541,21 @@ def scenario_midstream():
     return cl
 
 
+V6 = [False]   # the fault traces' address family (IPv6 on the second round)
+
+
+def caddr(n):
+    return ('fd77:77:5::%d' if V6[0] else '10.77.5.%d') % n
+
+
 def fault_cluster(fault, **over):
     """Two handoffs on one channel; the second carries the fault."""
-    cl, A, B, C = cluster4('f-' + fault)
+    cl, A, B, C = cluster4('f-' + fault, ctl6=V6[0])
     cl.channel(A, B, 0.0)
-    handoff(cl, A, B, '10.77.5.1', 40001, 0.01, path='/img/ok.png', size=6000, wsF=7, wsB=5)
+    handoff(cl, A, B, caddr(1), 40001, 0.01, path='/img/ok.png', size=6000, wsF=7, wsB=5)
     kw = dict(path='/img/f.png', size=9000, wsF=7, wsB=5, fault=fault, hid='alpha/77')
     kw.update(over)
-    conn = handoff(cl, A, B, '10.77.5.2', 40002, 0.02, **kw)
+    conn = handoff(cl, A, B, caddr(2), 40002, 0.02, **kw)
     cl.finish()
     return cl, conn
 
@@ -1704,168 +1711,177 @@ def main():
     out.add('a BSD keep-alive from the BE (one garbage octet at snd_nxt − 1)',
             ['nofire-bsd-keepalive.pcapng'], 'clean', cl)
 
-    # ---- one fault per check id
-    os.makedirs(os.path.join(root, 'lan-only'), exist_ok=True)
-    os.makedirs(os.path.join(root, 'client-only'), exist_ok=True)
-    os.makedirs(os.path.join(root, 'infer'), exist_ok=True)
+    for fam6 in (False, True):
+        V6[0] = fam6
+        random.seed(20260303 + fam6)
+        # ---- one fault per check id (IPv4: at four vantage sets; IPv6: every view)
+        os.makedirs(os.path.join(root, 'lan-only'), exist_ok=True)
+        os.makedirs(os.path.join(root, 'client-only'), exist_ok=True)
+        os.makedirs(os.path.join(root, 'infer'), exist_ok=True)
 
-    def fault(fid, fname, cl, conn, note, tagkeys=('"fault"',), exit_code=1, client='yes', lan='yes'):
-        """Writes the fault three times: every view (pcapng); one LAN pcap
-        holding everything; the client side and the control channel only. From
-        the client side a fault on the forwarded leg or in the BE's raw
-        segments cannot be seen (client='no': nothing may be reported), some
-        only arguably (client='maybe': the id or nothing)."""
-        def pick(fm):
-            fr = []
-            for k in tagkeys:
-                fr += fm.get(k, [])
-            return fr
-        fm = out.write_pcapng(cl, fname, ['client', 'lan', *inside(cl), 'ctl'])
-        out.add('fault ' + fid + ': ' + note, [fname], 'fault', None, check=dict(id=fid, hid=conn.hid,
-                exit=exit_code), frames=pick(fm))
-        lname = 'lan-only/' + fname.replace('.pcapng', '.pcap')
-        fm = out.write_pcap(cl, lname, ['lan', 'lan-ctl'])
-        if lan == 'no':
-            out.add('fault ' + fid + ' (one LAN pcap: invisible there): ' + note, [lname], 'clean', None)
-        else:
-            out.add('fault ' + fid + ' (one LAN pcap): ' + note, [lname], 'fault', None,
-                    check=dict(id=fid, hid=conn.hid, exit=exit_code, optional=lan == 'maybe'), frames=pick(fm))
-        # without the control channel, with --infer: the packet faults are
-        # still found; the ids only the control messages feed are not judged
-        iname = 'infer/' + fname
-        fm = out.write_pcapng(cl, iname, ['client', 'lan', *inside(cl)])
-        if fid in ('isn-mismatch', 'request-replay', 'handoff-orphan', 'late-forward', 'control-framing') or \
-                'control' in fname:
-            out.add('fault ' + fid + ' (no control channel, --infer: not judged): ' + note, [iname], 'clean', None,
-                    flags=['--infer'])
-        else:
-            out.add('fault ' + fid + ' (no control channel, --infer): ' + note, [iname], 'fault', None,
-                    check=dict(id=fid, hid=None, exit=exit_code), frames=pick(fm), flags=['--infer'])
-        cname = 'client-only/' + fname
-        fm = out.write_pcapng(cl, cname, ['client', 'ctl'])
-        if client == 'no':
-            out.add('fault ' + fid + ' (client + control: invisible there): ' + note, [cname], 'clean', None)
-        else:
-            out.add('fault ' + fid + ' (client + control): ' + note, [cname], 'fault', None,
-                    check=dict(id=fid, hid=conn.hid, exit=exit_code, optional=client == 'maybe'),
-                    frames=pick(fm))
+        def fault(fid, fname, cl, conn, note, tagkeys=('"fault"',), exit_code=1, client='yes', lan='yes'):
+            """Writes the fault three times: every view (pcapng); one LAN pcap
+            holding everything; the client side and the control channel only. From
+            the client side a fault on the forwarded leg or in the BE's raw
+            segments cannot be seen (client='no': nothing may be reported), some
+            only arguably (client='maybe': the id or nothing)."""
+            def pick(fm):
+                fr = []
+                for k in tagkeys:
+                    fr += fm.get(k, [])
+                return fr
+            if V6[0]:
+                fname = fname.replace('.pcapng', '-v6.pcapng')
+                note = 'IPv6: ' + note
+            fm = out.write_pcapng(cl, fname, ['client', 'lan', *inside(cl), 'ctl'])
+            out.add('fault ' + fid + ': ' + note, [fname], 'fault', None, check=dict(id=fid, hid=conn.hid,
+                    exit=exit_code), frames=pick(fm))
+            if V6[0]:
+                return
+            lname = 'lan-only/' + fname.replace('.pcapng', '.pcap')
+            fm = out.write_pcap(cl, lname, ['lan', 'lan-ctl'])
+            if lan == 'no':
+                out.add('fault ' + fid + ' (one LAN pcap: invisible there): ' + note, [lname], 'clean', None)
+            else:
+                out.add('fault ' + fid + ' (one LAN pcap): ' + note, [lname], 'fault', None,
+                        check=dict(id=fid, hid=conn.hid, exit=exit_code, optional=lan == 'maybe'), frames=pick(fm))
+            # without the control channel, with --infer: the packet faults are
+            # still found; the ids only the control messages feed are not judged
+            iname = 'infer/' + fname
+            fm = out.write_pcapng(cl, iname, ['client', 'lan', *inside(cl)])
+            if fid in ('isn-mismatch', 'request-replay', 'handoff-orphan', 'late-forward', 'control-framing') or \
+                    'control' in fname:
+                out.add('fault ' + fid + ' (no control channel, --infer: not judged): ' + note, [iname], 'clean', None,
+                        flags=['--infer'])
+            else:
+                out.add('fault ' + fid + ' (no control channel, --infer): ' + note, [iname], 'fault', None,
+                        check=dict(id=fid, hid=None, exit=exit_code), frames=pick(fm), flags=['--infer'])
+            cname = 'client-only/' + fname
+            fm = out.write_pcapng(cl, cname, ['client', 'ctl'])
+            if client == 'no':
+                out.add('fault ' + fid + ' (client + control: invisible there): ' + note, [cname], 'clean', None)
+            else:
+                out.add('fault ' + fid + ' (client + control): ' + note, [cname], 'fault', None,
+                        check=dict(id=fid, hid=conn.hid, exit=exit_code, optional=client == 'maybe'),
+                        frames=pick(fm))
 
-    bad_ip = lambda conn, fs: setattr(fs, 'ip_csum', 'bad')
-    cl, conn = fault_cluster('ip-checksum', fwd_mutate=tag_fwd(lambda s: not s.payload and not s.flags & (FIN | RST), bad_ip))
-    fault('ip-checksum', 'fault-ip-checksum.pcapng', cl, conn, 'a forwarded ACK with a wrong IPv4 header checksum (the BE drops it)', client='no')
+        bad_ip = lambda conn, fs: setattr(fs, 'ip_csum', 'bad')
+        cl, conn = (None, None) if V6[0] else fault_cluster('ip-checksum', fwd_mutate=tag_fwd(lambda s: not s.payload and not s.flags & (FIN | RST), bad_ip))
+        cl is None or fault('ip-checksum', 'fault-ip-checksum.pcapng', cl, conn, 'a forwarded ACK with a wrong IPv4 header checksum (the BE drops it)', client='no')
 
-    def bad_tcp(rs):
-        rs.l4_csum = 'bad'
-    cl, conn = fault_cluster('tcp-checksum', mutate_at={3: dict(mutate=bad_tcp, tag='fault')})
-    fault('tcp-checksum', 'fault-tcp-checksum.pcapng', cl, conn, 'a return data segment with a wrong TCP checksum (the client drops it; SACK, retransmission)')
+        def bad_tcp(rs):
+            rs.l4_csum = 'bad'
+        cl, conn = fault_cluster('tcp-checksum', mutate_at={3: dict(mutate=bad_tcp, tag='fault')})
+        fault('tcp-checksum', 'fault-tcp-checksum.pcapng', cl, conn, 'a return data segment with a wrong TCP checksum (the client drops it; SACK, retransmission)')
 
-    def port(conn, fs):
-        fs.dport = 8080
-    cl, conn = fault_cluster('addr-rewrite', fwd_mutate=tag_fwd(lambda s: not s.payload and not s.flags & (FIN | RST), port))
-    fault('addr-rewrite', 'fault-addr-rewrite.pcapng', cl, conn, 'a forwarded ACK whose destination port changed', client='maybe')
+        def port(conn, fs):
+            fs.dport = 8080
+        cl, conn = fault_cluster('addr-rewrite', fwd_mutate=tag_fwd(lambda s: not s.payload and not s.flags & (FIN | RST), port))
+        fault('addr-rewrite', 'fault-addr-rewrite.pcapng', cl, conn, 'a forwarded ACK whose destination port changed', client='maybe')
 
-    def seq1(rs):
-        rs.seq = (rs.seq + 1) & MASK
-    cl, conn = fault_cluster('seq-remap', mutate_at={'ack': dict(mutate=seq1, tag='fault')})
-    fault('seq-remap', 'fault-seq-remap.pcapng', cl, conn, 'the BE\'s pure ACK of the request returned with seq − Δ + 1', client='maybe', lan='maybe')
+        def seq1(rs):
+            rs.seq = (rs.seq + 1) & MASK
+        cl, conn = fault_cluster('seq-remap', mutate_at={'ack': dict(mutate=seq1, tag='fault')})
+        fault('seq-remap', 'fault-seq-remap.pcapng', cl, conn, 'the BE\'s pure ACK of the request returned with seq − Δ + 1', client='maybe', lan='maybe')
 
-    def ack1(conn, fs):
-        fs.ack = (fs.ack - 1) & MASK
-    cl, conn = fault_cluster('ack-remap', fwd_mutate=tag_fwd(lambda s: not s.payload and not s.flags & (FIN | RST) and not opt_get(s.opts, 'sack'), ack1))
-    fault('ack-remap', 'fault-ack-remap.pcapng', cl, conn, 'a forwarded ACK with ack + Δ − 1', client='no')
+        def ack1(conn, fs):
+            fs.ack = (fs.ack - 1) & MASK
+        cl, conn = fault_cluster('ack-remap', fwd_mutate=tag_fwd(lambda s: not s.payload and not s.flags & (FIN | RST) and not opt_get(s.opts, 'sack'), ack1))
+        fault('ack-remap', 'fault-ack-remap.pcapng', cl, conn, 'a forwarded ACK with ack + Δ − 1', client='no')
 
-    def sack_raw(conn, fs):
-        fs.opts = [('sack', opt_get(conn_orig[0].opts, 'sack')[1]) if o[0] == 'sack' else o for o in fs.opts]
-    conn_orig = [None]
+        def sack_raw(conn, fs):
+            fs.opts = [('sack', opt_get(conn_orig[0].opts, 'sack')[1]) if o[0] == 'sack' else o for o in fs.opts]
+        conn_orig = [None]
 
-    def sack_pred(s):
-        if opt_get(s.opts, 'sack'):
-            conn_orig[0] = s
-            return True
-        return False
-    cl, conn = fault_cluster('sack-remap', lose=(2,), fwd_mutate=tag_fwd(sack_pred, sack_raw))
-    fault('sack-remap', 'fault-sack-remap.pcapng', cl, conn, 'a forwarded dup-ack whose SACK block was not translated', client='no')
+        def sack_pred(s):
+            if opt_get(s.opts, 'sack'):
+                conn_orig[0] = s
+                return True
+            return False
+        cl, conn = fault_cluster('sack-remap', lose=(2,), fwd_mutate=tag_fwd(sack_pred, sack_raw))
+        fault('sack-remap', 'fault-sack-remap.pcapng', cl, conn, 'a forwarded dup-ack whose SACK block was not translated', client='no')
 
-    def tsecr_raw(conn, fs):
-        o = opt_get(fs.opts, 'ts')
-        fs.opts = opt_set(fs.opts, 'ts', ('ts', o[1], (o[2] - conn.x.tau) & MASK))
-    cl, conn = fault_cluster('ts-remap', fwd_mutate=tag_fwd(lambda s: not s.payload and not s.flags & (FIN | RST), tsecr_raw))
-    fault('ts-remap', 'fault-ts-remap-tsecr.pcapng', cl, conn, 'a forwarded ACK whose TSecr was not translated', client='no')
+        def tsecr_raw(conn, fs):
+            o = opt_get(fs.opts, 'ts')
+            fs.opts = opt_set(fs.opts, 'ts', ('ts', o[1], (o[2] - conn.x.tau) & MASK))
+        cl, conn = fault_cluster('ts-remap', fwd_mutate=tag_fwd(lambda s: not s.payload and not s.flags & (FIN | RST), tsecr_raw))
+        fault('ts-remap', 'fault-ts-remap-tsecr.pcapng', cl, conn, 'a forwarded ACK whose TSecr was not translated', client='no')
 
-    def tsback(rs):
-        o = opt_get(rs.opts, 'ts')
-        rs.opts = opt_set(rs.opts, 'ts', ('ts', (o[1] - 40) & MASK, o[2]))
-    cl, conn = fault_cluster('ts-remap', mutate_at={4: dict(mutate=tsback, tag='fault', lost='client-drops')})
-    fault('ts-remap', 'fault-ts-remap-paws.pcapng', cl, conn, 'a return segment whose TSval goes 40 back (the client drops it, PAWS; retransmitted)')
+        def tsback(rs):
+            o = opt_get(rs.opts, 'ts')
+            rs.opts = opt_set(rs.opts, 'ts', ('ts', (o[1] - 40) & MASK, o[2]))
+        cl, conn = fault_cluster('ts-remap', mutate_at={4: dict(mutate=tsback, tag='fault', lost='client-drops')})
+        fault('ts-remap', 'fault-ts-remap-paws.pcapng', cl, conn, 'a return segment whose TSval goes 40 back (the client drops it, PAWS; retransmitted)')
 
-    cl, conn = fault_cluster('synack-leak', leak_raw=True)
-    fault('synack-leak', 'fault-synack-leak-raw.pcapng', cl, conn, 'the BE\'s SYN/ACK reached the client unrewritten (from the BE address); the client resets it')
+        cl, conn = fault_cluster('synack-leak', leak_raw=True)
+        fault('synack-leak', 'fault-synack-leak-raw.pcapng', cl, conn, 'the BE\'s SYN/ACK reached the client unrewritten (from the BE address); the client resets it')
 
-    cl, conn = fault_cluster('stream-gap-content', gap_content=True)
-    fault('stream-gap', 'fault-stream-gap-content.pcapng', cl, conn, 'a return segment resent with one byte different')
+        cl, conn = fault_cluster('stream-gap-content', gap_content=True)
+        fault('stream-gap', 'fault-stream-gap-content.pcapng', cl, conn, 'a return segment resent with one byte different')
 
-    for kind in ('ip', 'tcp'):
-        cl, A, B, C = cluster4('f-ctl-' + kind)
+        for kind in (('tcp',) if V6[0] else ('ip', 'tcp')):
+            cl, A, B, C = cluster4('f-ctl-' + kind, ctl6=V6[0])
+            ch = cl.channel(A, B, 0.0)
+            conn = handoff(cl, A, B, caddr(1), 40001, 0.01, size=6000)
+            ch.send(0.05, A, msg('ping', A, n=12), tag='fault', bad=kind)
+            ch.send(0.0502, B, msg('pong', B, n=12))
+            cl.finish()
+            conn.hid = None
+            fault(kind + '-checksum', 'fault-control-%s-checksum.pcapng' % kind, cl, conn,
+                  'a control segment (a ping) with a wrong %s checksum, resent by the sender' % kind.upper())
+
+        def raw_window(rs):
+            rs.win = rs.raw_win   # the BE's own window, carried over unscaled
+        cl, conn = fault_cluster('window-rescale', mutate_at={2: dict(mutate=raw_window, tag='fault')})
+        fault('window-rescale', 'fault-window-rescale.pcapng', cl, conn, 'wsB 5 ≠ wsF 7 and one return window not rescaled', exit_code=0, client='no', lan='no')
+
+        cl, conn = fault_cluster('rst-leak')
+        fault('rst-leak', 'fault-rst-leak.pcapng', cl, conn, 'the FE\'s own RST (from the VIP) reached the client after the handoff')
+
+        cl, conn = fault_cluster('synack-leak')
+        fault('synack-leak', 'fault-synack-leak.pcapng', cl, conn, 'the BE\'s SYN/ACK (return-rewritten) reached the client; the client ACKs it')
+
+        cl, conn = fault_cluster('isn-mismatch')
+        fault('isn-mismatch', 'fault-isn-mismatch.pcapng', cl, conn, 'handoff-req ciss one above the client\'s SYN', tagkeys=('["req", "alpha/77"]',))
+
+        cl, conn = fault_cluster('request-replay')
+        fault('request-replay', 'fault-request-replay.pcapng', cl, conn, 'one request byte in pkts differs from the client\'s', tagkeys=('["req", "alpha/77"]',))
+
+        cl, conn = fault_cluster('stream-gap', lose=(3,), lose_how='btcp')
+        fault('stream-gap', 'fault-stream-gap.pcapng', cl, conn, 'a return segment the BE\'s BTCP never sends (nor its retransmission): a hole; the BE resets')
+
+        cl, conn = fault_cluster('option-mismatch', bmss=1400)
+        fault('option-mismatch', 'fault-option-mismatch.pcapng', cl, conn, 'the BE announced mss 1400, the FE 1460', exit_code=0)
+
+        cl, conn = fault_cluster('handoff-orphan')
+        fault('handoff-orphan', 'fault-handoff-orphan-req.pcapng', cl, conn, 'a handoff-req never answered (the FE serves after a timeout)', tagkeys=('["req", "alpha/77"]',))
+
+        cl, A, B, C = cluster4('f-orphan-term', ctl6=V6[0])
         ch = cl.channel(A, B, 0.0)
-        conn = handoff(cl, A, B, '10.77.5.1', 40001, 0.01, size=6000)
-        ch.send(0.05, A, msg('ping', A, n=12), tag='fault', bad=kind)
-        ch.send(0.0502, B, msg('pong', B, n=12))
+        conn = handoff(cl, A, B, caddr(1), 40001, 0.01, size=6000)
+        ch.send(0.05, B, msg('terminate', B, hid='alpha/4242', reason='timeout', cbytes=0, sbytes=0), tag='fault')
         cl.finish()
-        conn.hid = None
-        fault(kind + '-checksum', 'fault-control-%s-checksum.pcapng' % kind, cl, conn,
-              'a control segment (a ping) with a wrong %s checksum, resent by the sender' % kind.upper())
+        conn.hid = 'alpha/4242'
+        fault('handoff-orphan', 'fault-handoff-orphan-term.pcapng', cl, conn, 'a terminate for a hid never requested')
 
-    def raw_window(rs):
-        rs.win = rs.raw_win   # the BE's own window, carried over unscaled
-    cl, conn = fault_cluster('window-rescale', mutate_at={2: dict(mutate=raw_window, tag='fault')})
-    fault('window-rescale', 'fault-window-rescale.pcapng', cl, conn, 'wsB 5 ≠ wsF 7 and one return window not rescaled', exit_code=0, client='no', lan='no')
+        cl, conn = fault_cluster('late-forward', close='client-fin')
+        fault('late-forward', 'fault-late-forward.pcapng', cl, conn, 'the FE forwards the client\'s final ACK again after the terminate', exit_code=0, client='no')
 
-    cl, conn = fault_cluster('rst-leak')
-    fault('rst-leak', 'fault-rst-leak.pcapng', cl, conn, 'the FE\'s own RST (from the VIP) reached the client after the handoff')
-
-    cl, conn = fault_cluster('synack-leak')
-    fault('synack-leak', 'fault-synack-leak.pcapng', cl, conn, 'the BE\'s SYN/ACK (return-rewritten) reached the client; the client ACKs it')
-
-    cl, conn = fault_cluster('isn-mismatch')
-    fault('isn-mismatch', 'fault-isn-mismatch.pcapng', cl, conn, 'handoff-req ciss one above the client\'s SYN', tagkeys=('["req", "alpha/77"]',))
-
-    cl, conn = fault_cluster('request-replay')
-    fault('request-replay', 'fault-request-replay.pcapng', cl, conn, 'one request byte in pkts differs from the client\'s', tagkeys=('["req", "alpha/77"]',))
-
-    cl, conn = fault_cluster('stream-gap', lose=(3,), lose_how='btcp')
-    fault('stream-gap', 'fault-stream-gap.pcapng', cl, conn, 'a return segment the BE\'s BTCP never sends (nor its retransmission): a hole; the BE resets')
-
-    cl, conn = fault_cluster('option-mismatch', bmss=1400)
-    fault('option-mismatch', 'fault-option-mismatch.pcapng', cl, conn, 'the BE announced mss 1400, the FE 1460', exit_code=0)
-
-    cl, conn = fault_cluster('handoff-orphan')
-    fault('handoff-orphan', 'fault-handoff-orphan-req.pcapng', cl, conn, 'a handoff-req never answered (the FE serves after a timeout)', tagkeys=('["req", "alpha/77"]',))
-
-    cl, A, B, C = cluster4('f-orphan-term')
-    ch = cl.channel(A, B, 0.0)
-    conn = handoff(cl, A, B, '10.77.5.1', 40001, 0.01, size=6000)
-    ch.send(0.05, B, msg('terminate', B, hid='alpha/4242', reason='timeout', cbytes=0, sbytes=0), tag='fault')
-    cl.finish()
-    conn.hid = 'alpha/4242'
-    fault('handoff-orphan', 'fault-handoff-orphan-term.pcapng', cl, conn, 'a terminate for a hid never requested')
-
-    cl, conn = fault_cluster('late-forward', close='client-fin')
-    fault('late-forward', 'fault-late-forward.pcapng', cl, conn, 'the FE forwards the client\'s final ACK again after the terminate', exit_code=0, client='no')
-
-    for variant, raw, segmode, note in (
-            ('wrongtype', MP().enc_map([('v', 1), ('t', 'ping'), ('node', 'alpha'), ('at', 1), ('n', 'seven')]), None, 'a ping whose n is a string'),
-            ('notmap', MP().enc([1, 'ping', 'alpha']), None, 'a frame holding an array, not a map'),
-            ('nokey', MP().enc_map([('v', 1), ('t', 'ping'), ('at', 1), ('n', 3)]), None, 'a ping without node'),
-            ('zerolen', b'\0\0\0\0', 'rawframe', 'a frame of length 0'),
-            ('notmsgpack', b'\xc1\xc1\xc1', None, 'a frame whose body is not MessagePack (0xc1 never used)')):
-        cl, A, B, C = cluster4('f-framing-' + variant)
-        ch = cl.channel(A, B, 0.0)
-        conn = handoff(cl, A, B, '10.77.5.1', 40001, 0.01, size=6000)
-        ch.send(0.05, A, None, raw=raw, segmode=segmode, tag='fault')
-        ping_pong(cl, A, B, 0.06, 4)
-        cl.finish()
-        conn.hid = None
-        fault('control-framing', 'fault-control-framing-%s.pcapng' % variant, cl, conn, note)
+        for variant, raw, segmode, note in (
+                ('wrongtype', MP().enc_map([('v', 1), ('t', 'ping'), ('node', 'alpha'), ('at', 1), ('n', 'seven')]), None, 'a ping whose n is a string'),
+                ('notmap', MP().enc([1, 'ping', 'alpha']), None, 'a frame holding an array, not a map'),
+                ('nokey', MP().enc_map([('v', 1), ('t', 'ping'), ('at', 1), ('n', 3)]), None, 'a ping without node'),
+                ('zerolen', b'\0\0\0\0', 'rawframe', 'a frame of length 0'),
+                ('notmsgpack', b'\xc1\xc1\xc1', None, 'a frame whose body is not MessagePack (0xc1 never used)')):
+            cl, A, B, C = cluster4('f-framing-' + variant, ctl6=V6[0])
+            ch = cl.channel(A, B, 0.0)
+            conn = handoff(cl, A, B, caddr(1), 40001, 0.01, size=6000)
+            ch.send(0.05, A, None, raw=raw, segmode=segmode, tag='fault')
+            ping_pong(cl, A, B, 0.06, 4)
+            cl.finish()
+            conn.hid = None
+            fault('control-framing', 'fault-control-framing-%s.pcapng' % variant, cl, conn, note)
+    V6[0] = False
 
     with open(os.path.join(root, 'manifest.json'), 'w') as f:
         json.dump(dict(generator='spec-gen.py', traces=out.traces), f, indent=1)
