@@ -801,7 +801,7 @@ class Conn:
         self.cbytes = len(self.req)
 
     def decide_handoff(self, ch, mp=None, reqcfg=None):
-        fe, be = self.fe, self.be
+        fe = self.fe
         fe.hid_n += 1
         self.hid = self.cfg.get('hid') or '%s/%d' % (fe.name, fe.hid_n)
         self.tick(0.0005)
@@ -1583,7 +1583,6 @@ def main():
 
     # ---- clean traces
     cl = scenario_v4()
-    views = ['client', ('lan', 'lan-ctl'), *inside(cl), 'ctl']
     # one LAN file with everything (control on the same interface), pcap µs LE
     out.write_pcap(cl, 'v4-wire.pcap', ['lan', 'lan-ctl'])
     out.add('v4 one LAN pcap (µs, LE)', ['v4-wire.pcap'], 'clean', cl)
@@ -1694,8 +1693,6 @@ def main():
              and f['ip'][33] & ACK and not f['ip'][33] & SYN]
     v = struct.unpack('!I', first[0]['ip'][20 + 24:20 + 28])[0]   # TSval (NOP NOP TS after the 20-byte header)
     cl, conn = tsecr0((-v) & MASK)
-    zero = [f for f in cl.rec.frames if f['view'] == 'lan' and f['ip'][16:20] == ipb(conn.b.addr)
-            and struct.unpack('!I', f['ip'][20 + 28:20 + 32])[0] == (conn.x.tau if conn.x.tau is not None else -1)]
     assert any(struct.unpack('!I', f['ip'][20 + 28:20 + 32])[0] == 0 for f in cl.rec.frames
                if f['view'] == 'client' and f['ip'][12:16] == ipb('10.77.5.1') and f['ip'][20 + 12] >> 4 == 8), 'a TSecr of 0'
     out.write_pcapng(cl, 'nofire-tsecr0.pcapng', ['client', 'lan', *inside(cl), 'ctl'])
