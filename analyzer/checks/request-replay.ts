@@ -2,13 +2,17 @@
 // handoff-req) differ from what the client sent before the handoff.
 // What the client sent: its SYN, the ACK that completed the handshake (when
 // it was a segment of its own), and its data segments up to the end of the
-// HTTP request head (CRLF CRLF), first copies only (a retransmission is
-// absorbed by the FE), in sequence order — as seen at the client side, else
-// on the LAN. Compared field by field: addresses, ports, seq, ack, flags,
-// window, TCP options, payload (not TTL, IP ID or checksums: a checksum left
-// partial by offload on the client is not a difference). A client segment
-// the capture cut short (snap length) is compared on its captured bytes and
-// its length on the wire.
+// HTTP request head (CRLF CRLF), in sequence order — as seen at the client
+// side, else on the LAN. Compared field by field: addresses, ports, seq, ack,
+// flags, window, TCP options, payload (not TTL, IP ID or checksums: a
+// checksum left partial by offload on the client is not a difference). A
+// segment the client sent more than once (a SYN retransmitted because the
+// first was lost before the FE, a handshake ACK resent after the FE resent
+// its SYN/ACK, a request segment) may be replayed as any of its copies: the
+// FE stores the copy that reached it, which a capture beside the client
+// cannot tell; only a replayed segment equal to none of them differs. A
+// client segment the capture cut short (snap length) is compared on its
+// captured bytes and its length on the wire.
 //
 // `handoff check`'s control pass does not keep the `pkts` (they would be held
 // for every handoff of the trace until it is judged): it keeps a 64-bit
@@ -115,14 +119,15 @@ export function check(ctx: HandoffContext): void {
     if (req.pktsPrint !== undefined && samePrints(expected, req.pktsPrint)) return
     // What the comparison needs, not the whole context (it holds every segment of the handoff).
     const report = ctx.report
-    h.replayLater = (pkts) => compare(req, report, pkts, expected, done)
+    h.replayLater = (pkts) => compare(req, report, pkts, expected, segs, done)
     return
   }
-  compare(req, ctx.report, req.msg.pkts, expected, done)
+  compare(req, ctx.report, req.msg.pkts, expected, segs, done)
 }
 
 /** Reports how `pkts` differ from the segments the client sent before the handoff (expected: SYN, ACK, request). */
-function compare(req: FramedMessage, report: HandoffContext['report'], pkts: readonly Uint8Array[], expected: readonly Seg[], done: boolean): void {
+function compare(req: FramedMessage, report: HandoffContext['report'], pkts: readonly Uint8Array[], expected: readonly Seg[], segs: readonly Seg[],
+  done: boolean): void {
   const at = {file: req.file, frame: req.frame}
   // Pair each replayed segment with the client's segment of the same kind and seq (so one missing or extra
   // segment is reported as that, not as every later one differing).
@@ -147,7 +152,8 @@ function compare(req: FramedMessage, report: HandoffContext['report'], pkts: rea
     }
     lastJ = j
     const e = expected[j]!
-    const diff = firstDiff(fromSeg(e), p)
+    let diff = firstDiff(fromSeg(e), p)
+    if (diff !== null && segs.some((c) => c !== e && isCopyOf(c, e) && firstDiff(fromSeg(c), p) === null)) diff = null
     if (diff !== null) {
       report(id, null, `pkts[${i}] differs from what the client sent (${e.view.file} frame ${e.frame}) in ${diff.field}`,
         {...at, field: `pkts[${i}].${diff.field}`, expected: diff.expected, seen: diff.seen})
@@ -159,6 +165,11 @@ function compare(req: FramedMessage, report: HandoffContext['report'], pkts: rea
       (missing.length > 0 ? `; not replayed: frame ${missing.map((m) => m.frame).join(', ')}` : ''),
     {...at, field: 'pkts.length', expected: expected.length, seen: pkts.length})
   }
+}
+
+/** Another transmission by the client of the same segment: same flags, seq, ack and length (timestamps may differ). */
+function isCopyOf(c: Seg, e: Seg): boolean {
+  return c.seq === e.seq && c.flags === e.flags && c.len === e.len && c.ack === e.ack && c.hash === e.hash
 }
 
 function firstDiff(e: Pkt, p: Pkt): {field: string; expected: string | number; seen: string | number} | null {

@@ -368,7 +368,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
   const captureErrors: CollectResult['captureErrors'] = []
   let packets = 0
   // Reassemblers of the return stream: key hid|view.
-  const streams = new Map<string, {r: TcpStreamReassembler; started: boolean; arena: ByteArena}>()
+  const streams = new Map<string, {r: TcpStreamReassembler; started: boolean; arena: ByteArena; end: number}>()
   // Handoffs with a terminate, by its time: judged early while the last file is read (earlier files may
   // still hold segments of a handoff when several files are given, so not before).
   const due = handoffs.filter((h) => h.terminates.length > 0).sort((x, y) => x.terminates[0]!.t - y.terminates[0]!.t)
@@ -517,7 +517,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
                   }
                 },
               }, {copy: (src, a, e) => arena.copy(src, a, e)})
-              s = {r, started: false, arena}
+              s = {r, started: false, arena, end: 0}
               streams.set(key, s)
             }
             const bad = d.ipChecksumStatus === 'bad' || d.l4ChecksumStatus === 'bad'
@@ -528,6 +528,13 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
               if (!isSynAck && !s.started) return // stream must start from the FE's SYN/ACK
               // Pure ACKs carry no stream bytes (and one past a held FIN would read as a hole at the FIN).
               if (!isSynAck && d.payloadWireLen === 0 && !(d.tcpFlags & TCP_FLAG.FIN)) return
+              // A keep-alive probe carries no stream byte: seq = SND.NXT − 1 with one garbage octet
+              // (RFC 1122 §4.2.3.6, BSD stacks), which would otherwise read as a byte repeated with
+              // different content.
+              if (s.started && d.payloadWireLen === 1 && !(d.tcpFlags & (TCP_FLAG.SYN | TCP_FLAG.FIN)) &&
+                ((d.seq + 1) >>> 0) === s.end) return
+              const e = (d.seq + d.payloadWireLen + (d.tcpFlags & (TCP_FLAG.SYN | TCP_FLAG.FIN) ? 1 : 0)) >>> 0
+              if (!s.started || seqDiff(e, s.end) > 0) s.end = e
               s.started = true
               s.r.segment(d.seq, d.tcpFlags, d.bytes.subarray(d.payloadOffset, payloadEnd), rec.index, d.payloadWireLen)
             } else if (toVip && !bad && (d.tcpFlags & TCP_FLAG.ACK) && s.started) {

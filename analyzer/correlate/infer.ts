@@ -145,6 +145,8 @@ interface Conn {
   be: Map<string, WireSynAck>
   /** Segments per other address: forwarded to it, or sent by it to the client at a node inside. */
   others: Map<string, number>
+  /** TSecr of the client's first request segment: the TSval of the FE SYN/ACK it accepted last, null when unseen. */
+  echo: number | null
 }
 
 /**
@@ -324,13 +326,21 @@ export async function inferHandoffs(paths: readonly string[], opts: {
         return
       }
       if (view.kind !== 'client' && view.kind !== 'lan') return
-      const c: Conn = {cip: src, cport: sp, vip: dst, vport: dp, ciss: d.seq, t, fe: null, be: new Map(), others: new Map()}
+      const c: Conn = {cip: src, cport: sp, vip: dst, vport: dp, ciss: d.seq, t, fe: null, be: new Map(), others: new Map(), echo: null}
       if (fromList) fromList.push(c)
       else conns.set(`${src}|${sp}`, [c])
       all.push(c)
       return
     }
     if (fromList !== undefined) {
+      if (d.hasTimestamp && d.payloadWireLen > 0 && (view.kind === 'client' || view.kind === 'lan')) {
+        for (let i = fromList.length - 1; i >= 0; i--) {
+          const c = fromList[i]!
+          if (d.seq !== ((c.ciss + 1) >>> 0)) continue
+          if (c.echo === null && dp === c.vport && d.dstAddr() === c.vip) c.echo = d.tsEcr
+          break
+        }
+      }
       if (view.kind === 'client') return
       const dst = d.dstAddr()
       for (let i = fromList.length - 1; i >= 0; i--) {
@@ -351,15 +361,19 @@ export async function inferHandoffs(paths: readonly string[], opts: {
       return
     }
   }, captureErrors)
-  // Each connection's SYN/ACKs (they ack ciss + 1): the VIP's is the FE's (the first captured: a BE SYN/ACK
-  // that leaked to the client comes later), another node's at a node inside is that BE's.
+  // Each connection's SYN/ACKs (they ack ciss + 1): the VIP's is the FE's — the one whose TSval the client's
+  // request echoes (a SYN/ACK the FE resent carries a later TSval, and the FE records the last one it sent, the one
+  // the client answered), else the first captured (a BE SYN/ACK that leaked to the client comes later) —, another
+  // node's at a node inside is that BE's.
   for (const c of all) {
     const l = synAcks.get(`${c.cip}|${c.cport}|${(c.ciss + 1) >>> 0}`)
     if (l === undefined) continue
     for (const x of l) {
       if (x.sport !== c.vport) continue
       if (x.src === c.vip) {
-        if (c.fe === null || x.s.t < c.fe.t) c.fe = x.s
+        const echoed = c.echo !== null && x.s.tsVal === c.echo
+        const feEchoed = c.fe !== null && c.echo !== null && c.fe.tsVal === c.echo
+        if (c.fe === null || (echoed && !feEchoed) || (echoed === feEchoed && x.s.t < c.fe.t)) c.fe = x.s
       } else if (x.inside) {
         const b = c.be.get(x.src)
         if (b === undefined || x.s.t < b.t) c.be.set(x.src, x.s)

@@ -197,11 +197,29 @@ function fmt(a: string, p: number): string {
   return a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`
 }
 
-function pick(cands: Conn[] | undefined, t: number): Conn | undefined {
+/**
+ * The connection a packet with these endpoints belongs to. A client port may
+ * be reused — a later connection, possibly to another node — so the packet
+ * must also fall in the connection's sequence space (as the analyzer's
+ * assemble.ts does): from the client, seq near ciss; to the client, ack near
+ * ciss + 1 (no ACK flag: not decidable, taken). Among those that fit, the
+ * last requested before the packet.
+ */
+function pick(cands: Conn[] | undefined, t: number, fromClient: boolean, seq: number, ack: number, flags: number): Conn | undefined {
   if (cands === undefined) return undefined
-  let best = cands[0]
-  for (const c of cands) if (c.reqT <= t) best = c
+  let best: Conn | undefined
+  for (const c of cands) {
+    const ciss = c.h.req.msg.ciss
+    if (fromClient ? !near(seq, ciss) : (flags & 0x10) !== 0 && !near(ack, (ciss + 1) >>> 0)) continue
+    if (best === undefined || c.reqT <= t) best = c
+  }
   return best
+}
+
+/** x lies in the sequence space that begins at base (a window that no connection's lifetime outgrows). */
+function near(x: number, base: number): boolean {
+  const d = ((x - base) | 0)
+  return d > -(1 << 20) && d < 1 << 30
 }
 
 /**
@@ -369,22 +387,22 @@ export async function deriveLegs(paths: string[], handoffs: ControlHandoff[], wa
           return
         }
         const key = `${d.srcAddr()}|${d.srcPort}>${d.dstAddr()}|${d.dstPort}`
-        let c = pick(byFwd.get(key), t)
+        let c = pick(byFwd.get(key), t, true, d.seq, d.ack, d.tcpFlags)
         if (c !== undefined) {
           hold(c.client, viewOf(rec.interfaceId), heldOf(rec, file, t, base + res.packetsRead, (d.tcpFlags & 0x02) !== 0))
           return
         }
-        c = pick(byRet.get(key), t)
+        c = pick(byRet.get(key), t, false, d.seq, d.ack, d.tcpFlags)
         if (c !== undefined) {
           hold(c.be, viewOf(rec.interfaceId), heldOf(rec, file, t, base + res.packetsRead, (d.tcpFlags & 0x02) !== 0))
           return
         }
-        c = pick(byClientVip.get(key), t)
+        c = pick(byClientVip.get(key), t, false, d.seq, d.ack, d.tcpFlags)
         if (c !== undefined) {
           c.info.seenByClient++
           return
         }
-        c = pick(byClientBe.get(key), t)
+        c = pick(byClientBe.get(key), t, true, d.seq, d.ack, d.tcpFlags)
         if (c !== undefined) c.info.seenForwarded++
       },
     })

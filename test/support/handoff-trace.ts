@@ -71,6 +71,14 @@ export interface TraceSpec {
   reorder?: boolean
   requestRetransmit?: boolean
   beRetransmit?: boolean
+  /** The client's duplicate of its last ACK crosses the terminate: on the LAN just before it, forwarded 20 µs after. */
+  forwardInFlight?: boolean
+  /** The FE's first SYN/ACK (TSval fts − 1000) is answered by an ACK lost before the LAN; the FE resends it with fts. */
+  synAckRetransmit?: boolean
+  /** The client's first SYN is lost before the LAN (seen at the client side only); the FE stores the resent one. */
+  synRetransmit?: boolean
+  /** The BE probes the idle connection before closing: no data (Linux) or one garbage octet (BSD). */
+  beKeepAlive?: 'linux' | 'bsd'
   /** Capture time between two handed-off connections (default: none to speak of). */
   spacingMs?: number
   /** The locally served distractor reuses the first handed-off connection's client port. */
@@ -276,6 +284,13 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
   const tsOpt = (v: number, e: number) => (ts ? {timestamp: {tsVal: v, tsEcr: e}} : {})
 
   // 1. SYN
+  const synOptions = {mss: 1460, sackPermitted: true, ...(wsF !== null || wsB !== null ? {wscale: 7} : {})}
+  if (spec.synRetransmit) {
+    // Lost before the LAN; the client resends it a second later: same ISN, a later TSval.
+    sim.tick()
+    const lost = sim.tcp({...C, seq: ciss, flags: 'S', window: 64240, options: {...synOptions, ...tsOpt(u32(cts - 1000), 0)}})
+    sim.emit(['client'], off ? makePartial(lost) : lost)
+  }
   sim.tick()
   const syn = sim.tcp({...C, seq: ciss, flags: 'S', window: 64240,
     options: {mss: 1460, sackPermitted: true, ...(wsF !== null || wsB !== null ? {wscale: 7} : {}), ...tsOpt(cts, 0)}})
@@ -283,6 +298,18 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
   // 2. FE SYN/ACK
   sim.tick()
   const fopt: SynAckOptions = {mss: mssF, sack: true, ts, ...(wsF !== null ? {ws: wsF} : {})}
+  if (spec.synAckRetransmit) {
+    // The FE's first SYN/ACK; the client's ACK of it is lost before the LAN, so the FE resends it (a later
+    // TSval: fts, the one it records and the client's request echoes).
+    const first = sim.tcp({...FE, seq: fiss, ack: ciss + 1, flags: 'S.', window: 65160,
+      options: {mss: mssF, sackPermitted: true, ...(wsF !== null ? {wscale: wsF} : {}), ...tsOpt(u32(fts - 1000), cts)}})
+    sim.emit(['fe1-inside'], off ? makePartial(first) : first)
+    sim.emit(['lan', 'client'], first)
+    sim.tick()
+    const lost = sim.tcp({...C, seq: ciss + 1, ack: fiss + 1, flags: '.', window: 502, options: tsOpt(cts, u32(fts - 1000))})
+    sim.emit(['client'], off ? makePartial(lost) : lost)
+    sim.tick()
+  }
   const synack = sim.tcp({...FE, seq: fiss, ack: ciss + 1, flags: 'S.', window: 65160,
     options: {mss: mssF, sackPermitted: true, ...(wsF !== null ? {wscale: wsF} : {}), ...tsOpt(fts, cts)}})
   sim.emit(['fe1-inside'], off ? makePartial(synack) : synack)
@@ -512,6 +539,14 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
     forwardOf(c, fp, fault === 'addr-rewrite' && i === 0 ? ['lan'] : ['lan', 'be1-inside'])
   }
   void firstDataSeq
+  if (spec.beKeepAlive) {
+    // A keep-alive probe at SND.NXT − 1 (RFC 1122 §4.2.3.6); the client answers with an ACK.
+    sim.tick(3000); btsNow++
+    sendReturn(sim.tcp({...BE, seq: u32(bseqRaw - 1), ack: reqEnd, flags: '.', window: rcvWinRaw, options: tsOpt(btsNow, cts),
+      payload: spec.beKeepAlive === 'bsd' ? new Uint8Array([0]) : new Uint8Array(0)}))
+    lastVipTs = ts ? u32(btsNow - st.tau) : 0
+    forwardOf(clientAck(), undefined, ['lan', 'be1-inside'])
+  }
   // 11. Close: BE FIN, client FIN, BE last ACK.
   sim.tick(); btsNow++
   sendReturn(sim.tcp({...BE, seq: bseqRaw, ack: reqEnd, flags: 'F.', window: rcvWinRaw, options: tsOpt(btsNow, cts)}))
@@ -525,8 +560,14 @@ function handoff(sim: Sim, ctl: ControlChannel, n: number, fault: Fault | undefi
   sim.tick(); btsNow++
   sendReturn(sim.tcp({...BE, seq: bseqRaw + 1, ack: reqEnd + 1, flags: '.', window: rcvWinRaw, options: tsOpt(btsNow, cts)}))
   sim.tick(300)
+  let crossing: Uint8Array | null = null
+  if (spec.forwardInFlight) {
+    crossing = sim.tcp({...C, seq: reqEnd + 1, ack: clientRcv, flags: '.', window: 502, options: tsOpt(cts, lastVipTs)})
+    clientViews(crossing)
+  }
   const sb = chunks.reduce((n, c) => n + c.length, 0)
   ctl.send('be', {v: 1, t: 'terminate', node: 'be1', at: 0, hid, reason: 'fin', cbytes: u32(reqEnd - ciss - 1), sbytes: sb})
+  if (crossing !== null) forwardOf(crossing)
   if (fault === 'late-forward' && lastFwd !== null) {
     sim.tick(5000)
     sim.emit(['lan', 'be1-inside'], lastFwd)

@@ -94,6 +94,18 @@ test('estimator: a minority of pairs that disagree does not move Δ (LAN only, o
   }
 })
 
+test('estimator: the FE resent its SYN/ACK: τ from the one the client echoes (the FE records the last it sent), not the first', async () => {
+  for (const omit of [[], LAN_ONLY] as ViewSet[]) {
+    const p = noControl({synAckRetransmit: true, omit: [...omit]})
+    const r = await infer(p)
+    assert.equal(r.handoffs.length, 1, JSON.stringify(r.report))
+    const h = r.handoffs[0]!
+    assert.equal(h.inferred!.feSynAck.tsVal, DEFAULT.fts)
+    assert.equal(h.state!.tau, u32(DEFAULT.bts - DEFAULT.fts))
+    assert.equal(h.inferred!.matches.tauDisagree, 0)
+  }
+})
+
 test('estimator: with the BE\'s SYN/ACK captured, Δ is biss − fiss and a pair that disagrees is counted as such', async () => {
   const r = await infer(noControl({fault: 'ack-remap'}))
   const h = r.handoffs[0]!
