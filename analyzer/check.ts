@@ -24,9 +24,9 @@ import type {Readable} from 'node:stream'
 import {spoolStream} from './capture/spool.js'
 import {resolveControlPort} from './control/port-discovery.js'
 import {alignStateWithWire, assembleHandoffs, collectSegments, connectionLabel, type Handoff} from './correlate/assemble.js'
-import {inferHandoffs, type InferenceReport, type InferredHandoff} from './correlate/infer.js'
+import type {InferenceReport, InferredHandoff} from './correlate/infer.js'
 import {readControlPass, readRequestPkts} from './correlate/control-pass.js'
-import {inferViewKinds} from './correlate/vantage-infer.js'
+import {inferPlacing, inferViewKinds} from './correlate/vantage-infer.js'
 import {SkewEstimator} from './correlate/skew.js'
 import type {VantageAssignment, View} from './correlate/vantage.js'
 import * as lateForward from './checks/late-forward.js'
@@ -134,14 +134,10 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
   let inference: InferenceReport | undefined
   let inferErrors: {file: string; message: string}[] = []
   if (opts.infer) {
-    let inf = await inferHandoffs(paths, {controlPort: port, vantage, known: handoffs})
-    // Views still of unknown place, placed by the inferred handoffs' legs; then inferred again, now knowing where the
-    // BE's own segments (its SYN/ACK: wsB, the BE's options) were captured.
-    const placed = await inferViewKinds(paths, inf.handoffs.map((h) => ({...h, ciss: h.inferred!.ciss})), port, vantage)
-    if (placed.length > 0) {
-      vantage = [...vantage, ...placed]
-      inf = await inferHandoffs(paths, {controlPort: port, vantage, known: handoffs})
-    }
+    // Views still of unknown place are placed by the inferred handoffs' legs, which are then inferred again.
+    const placing = await inferPlacing(paths, {controlPort: port, vantage, known: handoffs})
+    const inf = placing.inferred
+    vantage = placing.vantage
     handoffs.push(...inf.handoffs)
     inference = inf.report
     inferErrors = inf.captureErrors

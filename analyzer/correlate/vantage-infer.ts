@@ -31,7 +31,8 @@ import {readCapture} from '../capture/read.js'
 import {joinSections} from '../capture/join-sections.js'
 import {CaptureError} from '../capture/types.js'
 import {PacketDecoder} from '../wire/decode.js'
-import {normAddr} from './assemble.js'
+import {normAddr, type Handoff} from './assemble.js'
+import {inferHandoffs, type InferenceResult} from './infer.js'
 import {FileViews, type VantageAssignment, type VantageKind, type View} from './vantage.js'
 
 export interface HandoffEndpoints {
@@ -162,4 +163,22 @@ export async function inferViewKinds(paths: readonly string[], handoffs: readonl
     }
   }
   return out
+}
+
+/**
+ * `--infer` with views of unknown place (check and sessions alike): the
+ * handoffs inferred with the views as they are place the views still unknown,
+ * then the handoffs are inferred again, now knowing where the BE's own
+ * segments (its SYN/ACK: wsB, the BE's options) were captured.
+ */
+export async function inferPlacing(paths: readonly string[], opts: {controlPort: number; vantage: readonly VantageAssignment[]; known: readonly Handoff[]}):
+  Promise<{inferred: InferenceResult; vantage: VantageAssignment[]}> {
+  let vantage = [...opts.vantage]
+  let inferred = await inferHandoffs(paths, {...opts, vantage})
+  const placed = await inferViewKinds(paths, inferred.handoffs.map((h) => ({...h, ciss: h.inferred!.ciss})), opts.controlPort, vantage)
+  if (placed.length > 0) {
+    vantage = [...vantage, ...placed]
+    inferred = await inferHandoffs(paths, {...opts, vantage})
+  }
+  return {inferred, vantage}
 }

@@ -149,7 +149,7 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
 
   for (let fi = 0; fi < paths.length; fi++) {
     const file = names[fi]!
-    const fileViews = new FileViews(fi, file, vantage, (v) => views.push(v))
+    const fileViews = new FileViews(fi, file, corr.vantage, (v) => views.push(v))
     const ifNames: (string | null)[] = []
     const pending: FlaggedPacket[] = []
     const shownStreams = new Set<number>()

@@ -44,7 +44,8 @@
 // inferred handoff by time, from the FE's SYN/ACK to the BE's (with slack).
 import {assembleHandoffs, normAddr, type Handoff} from '../correlate/assemble.js'
 import {collectControl} from '../correlate/control.js'
-import {inferHandoffs, type InferenceReport} from '../correlate/infer.js'
+import type {InferenceReport} from '../correlate/infer.js'
+import {inferPlacing, inferViewKinds} from '../correlate/vantage-infer.js'
 import {resolveView, type VantageAssignment, type VantageKind, type View} from '../correlate/vantage.js'
 
 /** A handoff as the sessions need it. */
@@ -119,6 +120,8 @@ export async function correlateHandoffs(paths: readonly string[], controlPort: n
     if (msg.t === 'hello') nodeAddrs.set(normAddr(msg.addr), msg.node)
   }
   const {handoffs} = assembleHandoffs(control.messages)
+  // Views whose place neither --vantage nor the name tells: placed by the legs they show, as check does.
+  let placed = [...vantage, ...await inferViewKinds(paths, handoffs, controlPort, vantage)]
   const out: HandoffInfo[] = []
   for (const h of handoffs) {
     if (!h.req) continue
@@ -127,16 +130,18 @@ export async function correlateHandoffs(paths: readonly string[], controlPort: n
     out.push(info(h))
   }
   const controlMessages = control.messages.length
-  if (!opts.infer) return {handoffs: out, nodeAddrs, controlPort, controlMessages, vantage}
+  if (!opts.infer) return {handoffs: out, nodeAddrs, controlPort, controlMessages, vantage: placed}
   // Capture errors are left out: the sessions pass reads the same files and reports them.
-  const inf = await inferHandoffs(paths, {controlPort, vantage, known: handoffs})
+  const placing = await inferPlacing(paths, {controlPort, vantage: placed, known: handoffs})
+  const inf = placing.inferred
+  placed = placing.vantage
   for (const h of inf.handoffs) {
     // No node names without the control channel: a node is known by its address.
     if (!nodeAddrs.has(h.vip)) nodeAddrs.set(h.vip, h.vip)
     if (!nodeAddrs.has(h.baddr)) nodeAddrs.set(h.baddr, h.baddr)
     out.push(inferredInfo(h))
   }
-  return {handoffs: out, nodeAddrs, controlPort, controlMessages, vantage, inference: inf.report}
+  return {handoffs: out, nodeAddrs, controlPort, controlMessages, vantage: placed, inference: inf.report}
 }
 
 function inferredInfo(h: Handoff): HandoffInfo {

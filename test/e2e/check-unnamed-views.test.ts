@@ -1,8 +1,9 @@
 // Views whose names say nothing of their place (eth0, eth1, … instead of the
 // lab's client / lan / <node>-inside / control) are placed by their traffic
-// (correlate/vantage-infer.ts): on every lab trace, and on synthetic traces
-// with every fault, `check` finds the same violations, the same handoffs and
-// the same per-view kinds as with the lab's names.
+// (correlate/vantage-infer.ts): on every lab trace (also with --infer and
+// the control channel left out), and on synthetic traces with every fault,
+// `check` finds the same violations, the same handoffs and the same per-view
+// kinds as with the lab's names; `sessions` the same rows and legs.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
@@ -11,6 +12,7 @@ import {readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {runCheck, type CheckReport} from '../../analyzer/check.js'
+import {collectSessions} from '../../analyzer/sessions/collect.js'
 import {buildHandoffTrace, FAULTS} from '../support/handoff-trace.js'
 import {repoRoot} from '../support/env.js'
 import {renameInterfaces} from '../support/rename-interfaces.js'
@@ -70,4 +72,17 @@ test('synthetic traces, every fault: interfaces named eth0… give the same chec
     assert.deepEqual(essence(rb), essence(ra), `fault ${fault ?? 'none'}`)
     assert.deepEqual(rb.views.map((v) => `${v.name}=${v.vantage}`), ['eth0=client', 'eth1=lan', 'eth2=lan', 'eth3=inside', 'eth4=control'])
   }
+})
+
+test('sessions places unnamed views the same way: the same rows, vantage points and legs as with the lab names', async () => {
+  const named = join(dir, 'sessions-lab-clean.pcapng')
+  writeFileSync(named, gunzipSync(readFileSync(join(labDir, 'lab-clean', 'lab.pcapng.gz'))))
+  const unnamed = join(dir, 'sessions-lab-clean-eth.pcapng')
+  renameInterfaces(named, unnamed, (_n, id) => `eth${id}`)
+  const rows = (r: Awaited<ReturnType<typeof collectSessions>>) => r.rows.map((x) => JSON.stringify([x.kind, x.hid, x.client, x.clientPort,
+    x.server, x.backend, x.state, x.history, x.packets, x.bytes, 'seenAt' in x ? x.seenAt.map((s) => `${s.vantage}/${s.leg}`) : x.vantage]))
+  const a = await collectSessions([named], {})
+  const b = await collectSessions([unnamed], {})
+  assert.deepEqual(rows(b), rows(a))
+  assert.ok(b.views.every((v) => v.from === 'traffic'), JSON.stringify(b.views))
 })
