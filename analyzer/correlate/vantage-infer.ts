@@ -20,7 +20,9 @@
 // an endpoint whose A that view saw before (the client's SYN comes before
 // any forwarding): LAN; at the first F or B of an endpoint without A: node
 // inside. Decided views are not looked at again,
-// and a file is read no further once all its views are decided. A view left
+// and a file is read no further once every view it has shown so far is
+// named or decided (an interface that first shows up after that keeps the
+// LAN default). A view left
 // undecided at the end of its file is client side if it saw A and R of an
 // endpoint, control if it saw only control-port traffic, else it stays as it
 // was (LAN, with the '?' of a guess).
@@ -110,7 +112,10 @@ export async function inferViewKinds(paths: readonly string[], handoffs: readonl
       await readCapture(path, joinSections({
         onInterface: (i) => { fileViews.get(i.id, i.name) },
         onPacket: (rec) => {
-          const t = tallies.get(fileViews.get(rec.interfaceId))
+          const view = fileViews.get(rec.interfaceId)
+          // Every view known so far is named or decided (the usual case: the lab's names): nothing to read for.
+          if (open === 0) { ac.abort(); return }
+          const t = tallies.get(view)
           if (t === undefined || t.decided !== null) return
           const d = dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset)
           if (d.transport !== 'tcp' || d.l4HeaderLen === 0) return
