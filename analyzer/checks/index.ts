@@ -18,7 +18,7 @@ import * as tsRemap from './ts-remap.js'
 import * as windowRescale from './window-rescale.js'
 import type {HandoffContext} from './context.js'
 
-export {check as checkOrphans} from './handoff-orphan.js'
+export {check as checkOrphans, checkOrphanMessages, checkUnanswered, cutConnections} from './handoff-orphan.js'
 export {check as checkControlFraming} from './control-framing.js'
 export {checkControl as checkControlIpChecksum} from './ip-checksum.js'
 export {checkControl as checkControlTcpChecksum} from './tcp-checksum.js'

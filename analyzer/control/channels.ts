@@ -299,7 +299,9 @@ export class ControlExtractor {
     this.curIface = 0
     this.lastFrame = 0
     this.table = new TcpConnectionTable({serverPort: this.port, open: (c) => this.openConnection(c),
-      ...(this.opts.historyBytes !== undefined ? {historyBytes: this.opts.historyBytes} : {})})
+      ...(this.opts.historyBytes !== undefined ? {historyBytes: this.opts.historyBytes} : {}),
+      // No message rows (check's framing pass over a long trace): closed connections are let go of.
+      ...(this.opts.messageRows === false ? {forgetClosedAfterSec: 120} : {})})
   }
 
   /**

@@ -19,18 +19,19 @@
 // request bytes are kept for `request-replay`. A handoff is judged, and its
 // segments let go, once the capture time is JUDGE_GRACE_SEC past its
 // terminate — while the LAST file is read (a segment of it may sit in any
-// earlier file, read before). So with one trace file (the lab's pcapng with
-// one interface per vantage point) memory grows with the connections active
-// at a time; with several files, with the handed-off traffic of all but the
-// last. Handoffs without a terminate are judged at the end. Other traffic is
-// decoded (no checksums summed) and dropped without allocating anything.
-// Still up front, for the whole pass: the handoffs' control messages (pass 1,
-// correlate/control-pass.ts; hello / ping / pong are not kept), lean: no
-// `pkts` (fingerprints instead), short strings shared. The translation state
-// is built when a handoff's segments are first read and goes when it is
-// judged. So what grows with the trace is the lean messages (about 1.9 KiB
-// per handoff, measured on the check benchmark's trace) and one summary per
-// handoff for the report (about 0.7 KiB).
+// earlier file, read before). Other traffic is decoded (no checksums summed)
+// and dropped without allocating anything. The handoffs come one of two ways:
+//   - a list, every handoff of the trace (several files; --infer; views
+//     placed by their traffic): all are indexed from the start, judged in the
+//     last file or at the end;
+//   - streaming (one file): a HandoffFeed (handoff-feed.ts) over the control
+//     pass's spool, kept LOOKAHEAD_SEC of capture time ahead of the packets;
+//     a handoff is indexed when its request is read from the spool, and let
+//     go (retire) LATE_FORWARD_SEC after its terminate, or IDLE_SEC after its
+//     last segment when it has none. So memory follows the handoffs in
+//     progress, not the trace's length.
+// The translation state is built when a handoff's segments are first read
+// and goes when it is judged.
 import {readCapture} from '../capture/read.js'
 import {joinSections} from '../capture/join-sections.js'
 import {reassembleIpv4} from '../flows/ipv4-defrag.js'
@@ -47,6 +48,7 @@ import type {FramedMessage} from './control.js'
 import type {InferredHandoff} from './infer.js'
 import {clientMss} from './offload.js'
 import {FileViews, type VantageAssignment, type View} from './vantage.js'
+import type {HandoffFeed} from './handoff-feed.js'
 
 export type Leg = 'client' | 'forward' | 'return' | 'be-raw' | 'fe-own' | 'stray-forward' | 'stray-return' | 'other'
 
@@ -313,6 +315,10 @@ interface Entry {
   cip4: number
   vip4: number
   baddr4: number
+  /** The order it came in (ties of the due heap). */
+  seq: number
+  /** Capture time of its last segment (or its request): a handoff without terminate is let go when idle. */
+  last: number
 }
 
 /** One empty list shared by every segment with no SACK block (read only). */
@@ -332,11 +338,17 @@ export const JUDGE_GRACE_SEC = 5
  * allocates nothing; only a kept segment has its checksums verified, its
  * header copied and its payload hashed.
  */
-export async function collectSegments(paths: readonly string[], handoffs: readonly Handoff[], opts: {
+export async function collectSegments(paths: readonly string[], source: readonly Handoff[] | StreamingSource, opts: {
   controlPort: number; vantage: readonly VantageAssignment[]
   /** Called once a handoff is over (terminate + JUDGE_GRACE_SEC of capture time, in the last file) or at the end. */
   judge?: (h: Handoff) => void
+  /**
+   * Called once the pass is done with a judged handoff: at the end for every handoff; while streaming, also
+   * LATE_FORWARD_SEC after its terminate (forwarded segments kept since judging are in h.segs: late-forward's).
+   */
+  retire?: (h: Handoff) => void
 }): Promise<CollectResult> {
+  const streaming = isStreaming(source) ? source : null
   // Handoffs by client endpoint (either side of a segment) and by address pair (tied despite a wrong port).
   const byEndpoint4 = new Map<number, Entry[]>()
   const byEndpoint6 = new Map<string, Entry[]>()
@@ -347,21 +359,74 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
     if (l) l.push(e)
     else m.set(k, [e])
   }
+  const drop = <K>(m: Map<K, Entry[]> | undefined, k: K, e: Entry) => {
+    const l = m?.get(k)
+    if (l === undefined) return
+    const i = l.indexOf(e)
+    if (i >= 0) l.splice(i, 1)
+    if (l.length === 0) m!.delete(k)
+  }
   const addPair = (a: string, a4: number, b: string, b4: number, e: Entry) => {
     if (a4 < 0 || b4 < 0) { add(byPair6, `${a}>${b}`, e); return }
     let m = byPair4.get(a4)
     if (m === undefined) byPair4.set(a4, (m = new Map()))
     add(m, b4, e)
   }
-  for (const h of handoffs) {
-    const e: Entry = {h, cip4: v4(h.cip), vip4: v4(h.vip), baddr4: h.baddr === '' ? -1 : v4(h.baddr)}
+  const dropPair = (a: string, a4: number, b: string, b4: number, e: Entry) => {
+    if (a4 < 0 || b4 < 0) { drop(byPair6, `${a}>${b}`, e); return }
+    const m = byPair4.get(a4)
+    drop(m, b4, e)
+    if (m !== undefined && m.size === 0) byPair4.delete(a4)
+  }
+  // Every handoff indexed, in the order it came (judged at the end in that order).
+  const entries = new Map<Handoff, Entry>()
+  let nextSeq = 0
+  const indexBaddr = (e: Entry) => {
+    const h = e.h
+    e.baddr4 = v4(h.baddr)
+    addPair(h.cip, e.cip4, h.baddr, e.baddr4, e)
+    addPair(h.baddr, e.baddr4, h.cip, e.cip4, e)
+  }
+  const index = (h: Handoff) => {
+    const e: Entry = {h, cip4: v4(h.cip), vip4: v4(h.vip), baddr4: -1, seq: nextSeq++, last: h.req?.t ?? -Infinity}
+    entries.set(h, e)
     if (e.cip4 >= 0) add(byEndpoint4, e.cip4 * 65536 + h.cport, e)
     else add(byEndpoint6, `${h.cip}|${h.cport}`, e)
-    if (h.baddr !== '') {
-      addPair(h.cip, e.cip4, h.baddr, e.baddr4, e)
-      addPair(h.baddr, e.baddr4, h.cip, e.cip4, e)
-    }
+    if (h.baddr !== '') indexBaddr(e)
     addPair(h.vip, e.vip4, h.cip, e.cip4, e)
+    return e
+  }
+  const unindex = (e: Entry) => {
+    const h = e.h
+    entries.delete(h)
+    if (e.cip4 >= 0) drop(byEndpoint4, e.cip4 * 65536 + h.cport, e)
+    else drop(byEndpoint6, `${h.cip}|${h.cport}`, e)
+    if (h.baddr !== '') {
+      dropPair(h.cip, e.cip4, h.baddr, e.baddr4, e)
+      dropPair(h.baddr, e.baddr4, h.cip, e.cip4, e)
+    }
+    dropPair(h.vip, e.vip4, h.cip, e.cip4, e)
+  }
+  // Handoffs with a terminate, by its time (then the order they came): judged early while the last file is
+  // read (earlier files may still hold segments of a handoff when several files are given, so not before).
+  const due = new DueHeap()
+  const handoffs = streaming ? streaming.feed.liveHandoffs() : source as readonly Handoff[]
+  for (const h of handoffs) {
+    const e = index(h)
+    if (h.terminates.length > 0) due.push(h.terminates[0]!.t, e.seq, h)
+  }
+  if (streaming) {
+    streaming.feed.attach({
+      handoff: (h) => { index(h) },
+      ack: (h) => {
+        const e = entries.get(h)
+        if (e !== undefined) indexBaddr(e)
+      },
+      terminate: (h) => {
+        const e = entries.get(h)
+        if (e !== undefined) due.push(h.terminates[0]!.t, e.seq, h)
+      },
+    })
   }
   const views: View[] = []
   const controlBad: ControlPacket[] = []
@@ -369,10 +434,6 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
   let packets = 0
   // Reassemblers of the return stream: key hid|view.
   const streams = new Map<string, {r: TcpStreamReassembler; started: boolean; arena: ByteArena; end: number}>()
-  // Handoffs with a terminate, by its time: judged early while the last file is read (earlier files may
-  // still hold segments of a handoff when several files are given, so not before).
-  const due = handoffs.filter((h) => h.terminates.length > 0).sort((x, y) => x.terminates[0]!.t - y.terminates[0]!.t)
-  let nextDue = 0
   const finishStreams = (h: Handoff) => {
     if (h.clientViews === null) return
     for (const vk of h.clientViews) {
@@ -387,6 +448,23 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
     finishStreams(h)
     opts.judge?.(h)
     h.judged = true
+  }
+  const retire = (e: Entry, now: number) => {
+    judgeNow(e.h)
+    unindex(e)
+    streaming?.feed.retire(e.h, now)
+    opts.retire?.(e.h)
+  }
+  // Streaming: once per second of capture time, the feed is read ahead and the handoffs done with are retired.
+  let nextSecond = -Infinity
+  const tick = (sec: number) => {
+    nextSecond = sec + 1
+    streaming!.feed.advanceTo(sec + 1 + streaming!.lookaheadSec)
+    for (const e of entries.values()) {
+      const h = e.h
+      const end = h.terminates.length > 0 ? h.terminates[0]!.t + LATE_FORWARD_SEC : e.last + IDLE_SEC
+      if (end < sec) retire(e, sec)
+    }
   }
 
   for (let fi = 0; fi < paths.length; fi++) {
@@ -404,9 +482,10 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
         onInterface: (i) => { fileViews.get(i.id, i.name) },
         onPacket: (rec) => {
           packets++
-          if (opts.judge && fi === paths.length - 1 && nextDue < due.length && (packets & 255) === 0) {
+          if (streaming !== null && rec.tsSec >= nextSecond) tick(rec.tsSec)
+          if (fi === paths.length - 1 && due.size > 0 && (packets & 255) === 0) {
             const now = rec.tsSec + rec.tsNsec / 1e9
-            while (nextDue < due.length && due[nextDue]!.terminates[0]!.t + JUDGE_GRACE_SEC < now) judgeNow(due[nextDue++]!)
+            while (due.size > 0 && due.firstT() + JUDGE_GRACE_SEC < now) judgeNow(due.pop())
           }
           // The record's buffer and offset, not rec.data: no view made per packet.
           const d = dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset)
@@ -422,7 +501,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
             }
             return
           }
-          if (handoffs.length === 0) return
+          if (entries.size === 0) return
           // Which handoff, if any: numbers only for IPv4.
           let src4 = -1
           let dst4 = -1
@@ -462,6 +541,8 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
             dst = dst4 === e.cip4 ? h.cip : dst4 === e.vip4 ? h.vip : dst4 === e.baddr4 ? h.baddr : d.dstAddr()
           }
           const leg = legOf(h, src, dst, sp, dp, view)
+          const t = rec.tsSec + rec.tsNsec / 1e9
+          if (t > e.last) e.last = t
           // Judged: only a forwarded segment still matters (late-forward).
           if (h.judged && leg !== 'forward' && leg !== 'stray-forward') return
           if (h.statePending && !h.judged) ensureState(h)
@@ -478,7 +559,7 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
           const arena = h.arena ??= new ByteArena()
           const hdr = arena.copy(d.bytes, d.start, hdrEnd)
           const seg: Seg = {
-            view, frame: rec.index, tsSec: rec.tsSec, tsNsec: rec.tsNsec, t: rec.tsSec + rec.tsNsec / 1e9,
+            view, frame: rec.index, tsSec: rec.tsSec, tsNsec: rec.tsNsec, t,
             linkType: rec.linkType, hdr, origLen: rec.origLen, v6: d.ipVersion === 6,
             src, dst, sport: sp, dport: dp, seq: d.seq, ack: d.ack, flags: d.tcpFlags, window: d.window,
             len: d.payloadWireLen, cut: d.payloadWireLen - d.payloadLen, hash: payloadHash(d.bytes, d.payloadOffset, payloadEnd),
@@ -550,8 +631,86 @@ export async function collectSegments(paths: readonly string[], handoffs: readon
   }
   for (const s of streams.values()) s.r.finish('end-of-trace')
   streams.clear()
-  for (const h of handoffs) judgeNow(h)
+  // Messages read ahead of the last packet, and any after it: their handoffs have no segment, but are judged.
+  streaming?.feed.advanceTo(Infinity)
+  for (const h of entries.keys()) judgeNow(h)
+  for (const e of [...entries.values()]) retire(e, Infinity)
   return {views, packets, controlBad, captureErrors}
+}
+
+/** The handoffs from the control spool as the pass reaches them (handoff-feed.ts), for one file read once. */
+export interface StreamingSource {
+  feed: HandoffFeed
+  /** How far ahead of the packets (capture seconds) the control messages are applied: see LOOKAHEAD_SEC. */
+  lookaheadSec: number
+}
+
+function isStreaming(s: readonly Handoff[] | StreamingSource): s is StreamingSource {
+  return !Array.isArray(s)
+}
+
+/**
+ * Streaming: how far ahead of the packets the handoffs are made. A connection's first segments come before its
+ * handoff-req (the FE sends it once it has read the request head), so a handoff must be known that long
+ * before: 120 s is twice nginx's default client_header_timeout (60 s), after which a front-end would have
+ * dropped the connection rather than handed it off.
+ */
+export const LOOKAHEAD_SEC = 120
+
+/** Streaming: capture time after a handoff's terminate during which a forwarded segment is still kept (late-forward). */
+export const LATE_FORWARD_SEC = 120
+
+/** Streaming: a handoff without terminate is judged and let go after this long without a segment of it. */
+export const IDLE_SEC = 300
+
+/** Handoffs by the time of their first terminate, then by the order they came (a binary heap). */
+class DueHeap {
+  private readonly t: number[] = []
+  private readonly seq: number[] = []
+  private readonly h: Handoff[] = []
+  get size(): number { return this.h.length }
+  firstT(): number { return this.t[0]! }
+
+  push(t: number, seq: number, h: Handoff): void {
+    let i = this.h.length
+    this.t.push(t); this.seq.push(seq); this.h.push(h)
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (!this.less(i, p)) break
+      this.swap(i, p)
+      i = p
+    }
+  }
+
+  pop(): Handoff {
+    const top = this.h[0]!
+    const last = this.h.length - 1
+    this.swap(0, last)
+    this.t.pop(); this.seq.pop(); this.h.pop()
+    let i = 0
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let m = i
+      if (l < this.h.length && this.less(l, m)) m = l
+      if (r < this.h.length && this.less(r, m)) m = r
+      if (m === i) break
+      this.swap(i, m)
+      i = m
+    }
+    return top
+  }
+
+  private less(a: number, b: number): boolean {
+    return this.t[a]! < this.t[b]! || (this.t[a] === this.t[b] && this.seq[a]! < this.seq[b]!)
+  }
+
+  private swap(a: number, b: number): void {
+    const {t, seq, h} = this
+    ;[t[a], t[b]] = [t[b]!, t[a]!]
+    ;[seq[a], seq[b]] = [seq[b]!, seq[a]!]
+    ;[h[a], h[b]] = [h[b]!, h[a]!]
+  }
 }
 
 /**

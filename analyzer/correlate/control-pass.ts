@@ -14,8 +14,9 @@
 // traffic, handed off or not; knowing the handoffs up front lets the segment
 // pass drop what belongs to none of them at once.
 //
-// What this pass keeps lives through the whole segment pass, for every
-// handoff of the trace, so it is kept lean: a handoff-req without its `pkts`
+// What this pass keeps is written to a spool file (control-spool.ts) that
+// the segment pass reads as it goes (handoff-feed.ts), and it is kept lean
+// all the same (it may all be read at once: several files): a handoff-req without its `pkts`
 // (the stored client segments, the bulk of it), only their fingerprints
 // (checks/replay-print.ts). request-replay compares those with the client's
 // segments; for the few requests whose fingerprints differ, readRequestPkts
@@ -28,6 +29,7 @@ import {ControlExtractor, type ControlRow} from '../control/channels.js'
 import {mayBeTcpPort} from '../wire/port-filter.js'
 import {PacketDecoder} from '../wire/decode.js'
 import {pktsPrint} from '../checks/replay-print.js'
+import type {ControlSpool} from './control-spool.js'
 import {byTime, ControlCollector, type ControlCollection, type FramedMessage} from './control.js'
 
 /** The `pkts` of every handoff-req this pass keeps: none (read only; see the header). */
@@ -43,12 +45,19 @@ export interface ControlPass {
   uncaptured: {connection: string}[]
 }
 
-export async function readControlPass(paths: readonly string[], port: number): Promise<ControlPass> {
-  // Only the handoffs' messages are held (through the whole segment pass), requests without their `pkts`:
-  // the others are counted.
+/**
+ * spool: write the handoffs' messages there (check: handoff-feed.ts reads them back as the segment pass goes)
+ * rather than returning them in `control.messages`. Frames seen are then remembered for deduplication over a
+ * window only when there is one file (ControlCollector's dedupeWindow).
+ */
+export async function readControlPass(paths: readonly string[], port: number, opts: {spool?: ControlSpool} = {}): Promise<ControlPass> {
+  // Only the handoffs' messages are kept, requests without their `pkts`: the others are counted.
   const messages: FramedMessage[] = []
   const lean = new LeanMessages()
-  const collector = new ControlCollector(port, {handoffOnly: true, onMessage: (m) => messages.push(lean.of(m))})
+  const spool = opts.spool
+  const collector = new ControlCollector(port, {handoffOnly: true,
+    onMessage: spool ? (m) => spool.write(leanMessage(m)) : (m) => messages.push(lean.of(m)),
+    ...(spool && paths.length === 1 ? {dedupeWindow: DEDUPE_WINDOW} : {})})
   // Framing errors only: no message rows, no retransmission notes (so no history of the streams).
   const extractor = new ControlExtractor({port, messageRows: false, historyBytes: 0})
   const dec = new PacketDecoder({verifyChecksums: false})
@@ -81,6 +90,15 @@ export async function readControlPass(paths: readonly string[], port: number): P
   return {control: {messages: messages.sort(byTime), count, captureErrors},
     framing: {rows: report.rows, captureErrors: report.captureErrors.map((e) => ({file: e.file, message: e.message}))},
     uncaptured: [...uncaptured].map((connection) => ({connection}))}
+}
+
+/** Frames per direction of a control connection remembered for deduplication (two generations of this many). */
+const DEDUPE_WINDOW = 8192
+
+/** A message without its request's `pkts` (their fingerprints instead), for the spool (which copies it). */
+function leanMessage(m: FramedMessage): FramedMessage {
+  if (m.msg.t !== 'handoff-req') return m
+  return {...m, msg: {...m.msg, pkts: PKTS_NOT_KEPT}, pktsPrint: pktsPrint(m.msg.pkts)}
 }
 
 /**

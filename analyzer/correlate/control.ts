@@ -74,6 +74,8 @@ export class ControlCollector {
    * as the trace is read).
    */
   private readonly seen = new Map<string, Set<number>>()
+  /** The generation before, per direction, when the sets are bounded (opts.dedupeWindow). */
+  private readonly seenOld = new Map<string, Set<number>>()
   private readonly reader = new MsgpackReader()
   private file = ''
   private fi = 0
@@ -88,7 +90,13 @@ export class ControlCollector {
    * (deduplicated, filtered) to the caller instead of keeping it, for a
    * caller that keeps less of it (finish() then returns no messages).
    */
-  constructor(readonly port: number, private readonly opts: {handoffOnly?: boolean; onMessage?: (m: FramedMessage) => void} = {}) {}
+  constructor(readonly port: number, private readonly opts: {handoffOnly?: boolean; onMessage?: (m: FramedMessage) => void
+    /**
+     * Remember only about the last 2 × dedupeWindow frames per direction (two generations of a set): for a single
+     * file, where the copies of a frame at several views lie close together, so that a long trace does not
+     * grow this. Unbounded without it (several files: the copy may be a whole file away).
+     */
+    dedupeWindow?: number} = {}) {}
 
   beginFile(fi: number, path: string): void {
     this.fi = fi
@@ -96,7 +104,9 @@ export class ControlCollector {
     this.cur = {iface: 0, tsSec: 0, tsNsec: 0}
     this.last = 0
     // No history of delivered bytes: it only serves to compare retransmissions, which no message depends on.
-    this.table = new TcpConnectionTable({serverPort: this.port, open: (c) => this.open(c), historyBytes: 0})
+    this.table = new TcpConnectionTable({serverPort: this.port, open: (c) => this.open(c), historyBytes: 0,
+      // Bounded (one file): a long trace may open control connection after connection; closed ones are let go.
+      ...(this.opts.dedupeWindow !== undefined ? {forgetClosedAfterSec: 120} : {})})
   }
 
   /**
@@ -136,8 +146,15 @@ export class ControlCollector {
       const r = fromClient ? c.server : c.client
       const dkey = `${s.addr}:${s.port} > ${r.addr}:${r.port}`
       const idx = fromClient ? 0 : 1
-      let seen = this.seen.get(dkey)
-      if (seen === undefined) this.seen.set(dkey, (seen = new Set()))
+      if (!this.seen.has(dkey)) {
+        this.seen.set(dkey, new Set())
+        // Bounded: the directions of long-gone connections are let go (oldest first: a Map keeps insertion order).
+        if (this.opts.dedupeWindow !== undefined && this.seen.size > MAX_DIRECTIONS) {
+          const oldest = this.seen.keys().next().value!
+          this.seen.delete(oldest)
+          this.seenOld.delete(oldest)
+        }
+      }
       let decoder: FrameDecoder | null = null
       let syncing = false
       return {
@@ -154,8 +171,16 @@ export class ControlCollector {
           for (const ev of decoder.push(chunk, off)) {
             if (ev.kind !== 'message') continue
             const key = c.streams![idx].seqOf(ev.offset) * 0x200000 + ev.length
-            if (seen.has(key)) continue
+            // Looked up each time: the views of one direction share its sets, and they rotate (dedupeWindow).
+            let seen = this.seen.get(dkey)
+            if (seen === undefined) this.seen.set(dkey, (seen = new Set())) // let go of (MAX_DIRECTIONS) while in use
+            if (seen.has(key) || this.seenOld.get(dkey)?.has(key)) continue
             seen.add(key)
+            const w = this.opts.dedupeWindow
+            if (w !== undefined && seen.size >= w) {
+              this.seenOld.set(dkey, seen)
+              this.seen.set(dkey, (seen = new Set()))
+            }
             this.count++
             if (this.opts.handoffOnly && !HANDOFF_TYPES.has(ev.msg.t)) continue
             const cur = this.cur
@@ -177,6 +202,9 @@ export class ControlCollector {
 export function byTime(a: FramedMessage, b: FramedMessage): number {
   return a.t - b.t || a.fileIndex - b.fileIndex || a.frame - b.frame
 }
+
+/** Bounded collector (dedupeWindow): directions of control connections remembered for deduplication. */
+const MAX_DIRECTIONS = 256
 
 /** The messages of a handoff (assemble.ts): the rest is hello and ping / pong. */
 const HANDOFF_TYPES: ReadonlySet<string> = new Set(['handoff-req', 'handoff-ack', 'handoff-nack', 'terminate'])

@@ -78,18 +78,30 @@ interface Tally {
 }
 
 /** Assignments (spec `FILE#ID`, from 'traffic') for the views of unknown place that the traffic places. */
-export async function inferViewKinds(paths: readonly string[], handoffs: readonly HandoffEndpoints[], controlPort: number,
+export async function inferViewKinds(paths: readonly string[],
+  handoffList: readonly HandoffEndpoints[] | (() => readonly HandoffEndpoints[]), controlPort: number,
   assignments: readonly VantageAssignment[]): Promise<VantageAssignment[]> {
-  if (handoffs.length === 0) return []
-  // Client endpoint → its handoffs (a client port may be reused, for connections to other nodes).
-  const byClient = new Map<string, Leg[]>()
-  for (const h of handoffs) {
-    if (h.baddr === '') continue
-    const k = `${normAddr(h.cip)}|${h.cport}`
-    let e = byClient.get(k)
-    if (!e) byClient.set(k, e = [])
-    e.push({vip: normAddr(h.vip), be: normAddr(h.baddr), ciss: h.ciss ?? h.req?.msg.ciss ?? -1})
+  // A function: the handoffs are asked for only when a view of unknown place shows up (check's come from its
+  // control spool: reading them all at once costs memory with the trace, so not for a trace of named views).
+  let byClient: Map<string, Leg[]> | null = null
+  let none = false
+  /** Builds byClient; false when there is no handoff (nothing can be placed). */
+  const clients = (): boolean => {
+    if (byClient !== null) return true
+    const list = typeof handoffList === 'function' ? handoffList() : handoffList
+    if (list.length === 0) { none = true; return false }
+    byClient = new Map()
+    // Client endpoint → its handoffs (a client port may be reused, for connections to other nodes).
+    for (const h of list) {
+      if (h.baddr === '') continue
+      const k = `${normAddr(h.cip)}|${h.cport}`
+      let e = byClient.get(k)
+      if (!e) byClient.set(k, e = [])
+      e.push({vip: normAddr(h.vip), be: normAddr(h.baddr), ciss: h.ciss ?? h.req?.msg.ciss ?? -1})
+    }
+    return true
   }
+  if (typeof handoffList !== 'function' && handoffList.length === 0) return []
   const out: VantageAssignment[] = []
   const dec = new PacketDecoder({verifyChecksums: false})
   for (let fi = 0; fi < paths.length; fi++) {
@@ -98,7 +110,7 @@ export async function inferViewKinds(paths: readonly string[], handoffs: readonl
     const tallies = new Map<View, Tally>()
     let open = 0
     const fileViews = new FileViews(fi, file, assignments, (v) => {
-      if (v.from !== 'default') return
+      if (v.from !== 'default' || none || !clients()) return
       tallies.set(v, {view: v, decided: null, seen: new Map(), control: 0, handoff: 0})
       open++
     })
@@ -123,9 +135,9 @@ export async function inferViewKinds(paths: readonly string[], handoffs: readonl
           const src = d.srcAddr()
           const dst = d.dstAddr()
           const sk = `${src}|${d.srcPort}`
-          const fromClient = byClient.get(sk)
+          const fromClient = byClient!.get(sk)
           const dk = fromClient ? '' : `${dst}|${d.dstPort}`
-          const toClient = fromClient ? undefined : byClient.get(dk)
+          const toClient = fromClient ? undefined : byClient!.get(dk)
           let bit = 0
           let key = ''
           if (fromClient) {
@@ -158,6 +170,7 @@ export async function inferViewKinds(paths: readonly string[], handoffs: readonl
       // Damage (or our own abort): what was read decides; the passes after this one report the damage.
       if (!(e instanceof CaptureError)) throw e
     }
+    if (none) return []
     for (const t of tallies.values()) {
       let kind = t.decided
       if (kind === null) {
