@@ -14,16 +14,25 @@
 // (correlate/infer.ts, two more passes); the checks that judge only the
 // control messages are not run on them (their `skip`).
 // Traffic of no handoff is read and dropped: it never raises a check id.
-// Files are read twice (steps 1 and 3); see assemble.ts for memory:
-// each handoff is judged as soon as it is over (step 4 runs inside step 3).
+// Files are read twice (steps 1 and 3). Memory follows the active
+// connections: step 1 writes the handoffs' messages to a temporary file
+// (correlate/control-spool.ts) and, with one file, step 3 makes each handoff
+// from it as the pass comes near (correlate/handoff-feed.ts); each handoff
+// is judged as soon as it is over (step 4 runs inside step 3), let go once
+// no late forward can come, and its summary goes to disk
+// (check-summaries.ts). With several files, --infer or views placed by their
+// traffic, every handoff is assembled before step 3 instead.
 // Step 1 keeps fingerprints of each request's `pkts`, not the `pkts`: when
 // request-replay finds a request whose fingerprints differ from the client's
 // segments, the control channel is read a third time after step 3, for the
 // `pkts` of those requests only (checks/request-replay.ts).
 import type {Readable} from 'node:stream'
 import {spoolStream} from './capture/spool.js'
+import {SummaryList} from './check-summaries.js'
 import {resolveControlPort} from './control/port-discovery.js'
-import {alignStateWithWire, assembleHandoffs, collectSegments, connectionLabel, type Handoff} from './correlate/assemble.js'
+import {alignStateWithWire, collectSegments, connectionLabel, LOOKAHEAD_SEC, type Handoff} from './correlate/assemble.js'
+import {ControlSpool} from './correlate/control-spool.js'
+import {HandoffFeed} from './correlate/handoff-feed.js'
 import type {InferenceReport, InferredHandoff} from './correlate/infer.js'
 import {readControlPass, readRequestPkts} from './correlate/control-pass.js'
 import {inferPlacing, inferViewKinds} from './correlate/vantage-infer.js'
@@ -32,7 +41,8 @@ import type {VantageAssignment, View} from './correlate/vantage.js'
 import * as lateForward from './checks/late-forward.js'
 import {countsForChecksum} from './checks/checksums.js'
 import {
-  addSkewSamples, buildContext, checkControlFraming, checkControlIpChecksum, checkControlTcpChecksum, checkOrphans, CHECK_IDS, CONNECTION_CHECKS,
+  addSkewSamples, buildContext, checkControlFraming, checkControlIpChecksum, checkControlTcpChecksum, checkOrphanMessages, checkUnanswered,
+  CHECK_IDS, CONNECTION_CHECKS, cutConnections,
   ViolationSink, type CheckId, type Violation,
 } from './checks/index.js'
 
@@ -43,6 +53,13 @@ export interface CheckOptions {
   vantage?: VantageAssignment[]
   /** Infer handoffs that no control message names from the traffic (correlate/infer.ts). */
   infer?: boolean
+  /**
+   * false: every handoff assembled before the segment pass, as with several files (the tests compare the two).
+   * Default: a single file is read with the handoffs made as the pass reaches them (correlate/handoff-feed.ts).
+   */
+  streaming?: boolean
+  /** Streaming: how far ahead of the packets the control messages are applied (capture seconds; LOOKAHEAD_SEC). */
+  lookaheadSec?: number
 }
 
 export interface HandoffSummary {
@@ -97,11 +114,27 @@ export interface CheckReport {
  * the report names it `<stdin>`.
  */
 export async function runCheck(paths: readonly string[], opts: CheckOptions = {}): Promise<CheckReport> {
-  if (!paths.includes('-')) return check(paths, opts)
+  const r = await runCheckWith(paths, opts, false)
+  return {...r, handoffs: r.handoffs.toArray()}
+}
+
+/** The report of a check whose per-handoff summaries can be walked only (check-summaries.ts). */
+export type SpooledCheckReport = Omit<CheckReport, 'handoffs'> & {handoffs: SummaryList}
+
+/**
+ * runCheck with the per-handoff summaries on disk, walked in order when the
+ * report is printed (the CLI: memory does not grow with the trace's handoffs).
+ */
+export async function runCheckSpooled(paths: readonly string[], opts: CheckOptions = {}): Promise<SpooledCheckReport> {
+  return runCheckWith(paths, opts, true)
+}
+
+async function runCheckWith(paths: readonly string[], opts: CheckOptions, onDisk: boolean): Promise<SpooledCheckReport> {
+  if (!paths.includes('-')) return check(paths, opts, onDisk)
   if (paths.filter((p) => p === '-').length > 1) throw new CheckUsageError('standard input (-) can be read once only: give it once')
   const spool = await spoolStream(opts.stdin ?? process.stdin)
   try {
-    return renameFile(await check(paths.map((p) => (p === '-' ? spool.path : p)), opts), spool.path, '<stdin>')
+    return renameFile(await check(paths.map((p) => (p === '-' ? spool.path : p)), opts, onDisk), spool.path, '<stdin>')
   } finally {
     spool.remove()
   }
@@ -113,6 +146,7 @@ export class CheckUsageError extends Error {}
 function renameFile<T>(report: T, from: string, to: string): T {
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') return v.split(from).join(to)
+    if (v instanceof SummaryList) return v.mapped((s) => walk(s) as HandoffSummary)
     if (Array.isArray(v)) return v.map(walk)
     if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]))
     return v
@@ -120,32 +154,52 @@ function renameFile<T>(report: T, from: string, to: string): T {
   return walk(report) as T
 }
 
-async function check(paths: readonly string[], opts: CheckOptions): Promise<CheckReport> {
+async function check(paths: readonly string[], opts: CheckOptions, onDisk: boolean): Promise<SpooledCheckReport> {
   // No --control-port: 7070, unless the control frames are on another port (control/port-discovery.ts).
   const portChoice = await resolveControlPort(paths, opts.controlPort)
   const port = portChoice.port
+  const spool = new ControlSpool()
+  try {
+    return await checkWithSpool(paths, opts, port, portChoice, spool, onDisk)
+  } finally {
+    spool.remove()
+  }
+}
+
+async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port: number,
+  portChoice: Awaited<ReturnType<typeof resolveControlPort>>, spool: ControlSpool, onDisk: boolean): Promise<SpooledCheckReport> {
   let vantage = opts.vantage ?? []
-  const {control, framing, uncaptured} = await readControlPass(paths, port)
+  const {control, framing, uncaptured} = await readControlPass(paths, port, {spool})
   const controlMessages = control.count
-  const {handoffs, orphans} = assembleHandoffs(control.messages, {deferState: true})
-  control.messages = []
+  const feed = new HandoffFeed(spool.reader())
+  // Every handoff of the trace at once (assembleHandoffs's): only when something needs them all before the
+  // segment pass. Otherwise the pass takes them from the feed as it reaches them (streaming, one file).
+  let all: Handoff[] | null = null
+  const loadAll = (): Handoff[] => (all ??= feed.all())
   // Views whose place neither --vantage nor the name tells: placed by the legs they show (correlate/vantage-infer.ts).
-  vantage = [...vantage, ...await inferViewKinds(paths, handoffs, port, vantage)]
+  vantage = [...vantage, ...await inferViewKinds(paths, loadAll, port, vantage)]
   let inference: InferenceReport | undefined
   let inferErrors: {file: string; message: string}[] = []
   if (opts.infer) {
     // Views still of unknown place are placed by the inferred handoffs' legs, which are then inferred again.
-    const placing = await inferPlacing(paths, {controlPort: port, vantage, known: handoffs})
+    const placing = await inferPlacing(paths, {controlPort: port, vantage, known: loadAll()})
     const inf = placing.inferred
     vantage = placing.vantage
-    handoffs.push(...inf.handoffs)
+    loadAll().push(...inf.handoffs)
     inference = inf.report
     inferErrors = inf.captureErrors
   }
+  // Several files: a handoff's segments may be in any of them, each read whole in turn, so all are held.
+  if (paths.length > 1 || opts.streaming === false) loadAll()
   const sink = new ViolationSink()
-  const summaries: HandoffSummary[] = []
+  const cut = cutConnections(uncaptured)
+  let orphansNotJudged = 0
+  let handoffCount = 0
+  const summaries = new SummaryList(onDisk)
+  // Each judged handoff's summary (its index), until it is retired.
+  const summaryOf = new Map<Handoff, number>()
   // Handoffs whose request-replay waits for their `pkts` (checks/request-replay.ts), in judging order.
-  const replayLater: {h: Handoff; sum: HandoffSummary}[] = []
+  const replayLater: {h: Handoff; sum: number}[] = []
   const skew = new SkewEstimator()
   const judge = (h: Handoff) => {
     const before = sink.list.length
@@ -156,8 +210,9 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
     for (const c of CONNECTION_CHECKS) if (skip === undefined || !skip.includes(c.id as CheckId)) c.check(ctx)
     const sum = summarize(h, ctx.fwd.length, ctx.fwd.filter((p) => p.exp !== null).length, ctx.ret.length,
       ctx.ret.filter((p) => p.exp !== null).length, sink.list.length - before)
-    summaries.push(sum)
-    if (h.replayLater) replayLater.push({h, sum})
+    const i = summaries.add(sum)
+    summaryOf.set(h, i)
+    if (h.replayLater) replayLater.push({h, sum: i})
     // Judged: let the headers go (forwarded segments seen later are collected again, for late-forward), and
     // what only judging used: the replayed packets and the translation state (late forwards are judged
     // without the client's segments, so without an expected rewrite).
@@ -169,35 +224,35 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
     h.clientViews = null
     h.state = null
   }
-  const collected = await collectSegments(paths, handoffs, {controlPort: port, vantage, judge})
+  // The pass is done with h (judged, and past the time a late forward could still come): late-forward on the
+  // segments forwarded since it was judged, and handoff-orphan on a request nobody answered.
+  const retire = (h: Handoff) => {
+    handoffCount++
+    const sum = summaryOf.get(h)
+    summaryOf.delete(h)
+    if (h.segs.length > 0) {
+      const ctx = buildContext(h, sink)
+      const before = sink.list.length
+      lateForward.check(ctx)
+      if (sum !== undefined) summaries.addViolations(sum, sink.list.length - before)
+      h.segs = []
+    }
+    h.arena?.release()
+    h.arena = null
+    orphansNotJudged += checkUnanswered(h, sink, cut)
+  }
+  const source = all ?? {feed, lookaheadSec: opts.lookaheadSec ?? LOOKAHEAD_SEC}
+  const collected = await collectSegments(paths, source, {controlPort: port, vantage, judge, retire})
   if (replayLater.length > 0) {
     const pkts = await readRequestPkts(paths, port, replayLater.map(({h}) => ({fileIndex: h.req!.fileIndex, frame: h.req!.frame, hid: h.hid})))
     for (const {h, sum} of replayLater) {
       const before = sink.list.length
       h.replayLater!(pkts.get(h.hid)!)
       h.replayLater = null
-      sum.violations += sink.list.length - before
+      summaries.addViolations(sum, sink.list.length - before)
     }
   }
-  // Segments forwarded after a handoff was judged (well after its terminate).
-  let summaryOf: Map<string, HandoffSummary> | null = null
-  for (const h of handoffs) {
-    if (h.segs.length === 0) continue
-    const ctx = buildContext(h, sink)
-    const before = sink.list.length
-    lateForward.check(ctx)
-    // The first summary of that hid (a Map built once: a search per handoff would be quadratic).
-    if (summaryOf === null) {
-      summaryOf = new Map()
-      for (const x of summaries) if (!summaryOf.has(x.hid)) summaryOf.set(x.hid, x)
-    }
-    const sum = summaryOf.get(h.hid)
-    if (sum) sum.violations += sink.list.length - before
-    h.segs = []
-    h.arena?.release()
-    h.arena = null
-  }
-  const orphansNotJudged = checkOrphans(handoffs, orphans, sink, uncaptured)
+  orphansNotJudged += checkOrphanMessages(feed.orphans(), sink, cut)
   const notes = uncaptured.map((u) => `control channel ${u.connection}: not captured whole (snap length): ` +
     'messages in the bytes cut off not decoded, handoffs they announce not checked' + (orphansNotJudged > 0 ? `, handoff-orphan not judged (${orphansNotJudged})` : ''))
   checkControlFraming(framing, sink)
@@ -228,7 +283,7 @@ async function check(paths: readonly string[], opts: CheckOptions): Promise<Chec
     summary: {
       errors: violations.filter((v) => v.severity === 'error').length,
       warnings: violations.filter((v) => v.severity === 'warning').length,
-      byId, handoffs: handoffs.length, controlMessages,
+      byId, handoffs: handoffCount, controlMessages,
     },
     captureErrors,
     ...(inference ? {inference} : {}),

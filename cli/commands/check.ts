@@ -2,14 +2,14 @@ import {controlPortFlag} from '../flags.js'
 import {writeJson} from '../render/json-stream.js'
 import {writeFileSync} from 'node:fs'
 import {Args, Command, Flags} from '@oclif/core'
-import {CheckUsageError, runCheck, type CheckReport} from '../../analyzer/check.js'
+import {CheckUsageError, runCheckSpooled, type SpooledCheckReport} from '../../analyzer/check.js'
 import {SpoolError} from '../../analyzer/capture/spool.js'
 import {parseVantageFlag, type VantageAssignment} from '../../analyzer/correlate/vantage.js'
 import {color} from '../render/color.js'
-import {renderCheck, renderJunit} from '../render/check.js'
+import {renderCheckTo, renderJunit} from '../render/check.js'
 import {LineWriter} from '../render/output.js'
 
-export type CheckResult = CheckReport & {exitCode: 0 | 1 | 2}
+export type CheckResult = SpooledCheckReport & {exitCode: 0 | 1 | 2}
 
 export default class Check extends Command {
   static override summary = 'Check handed-off connections in traces against the handoff protocol (spec §5): one violation per departure, with its frame and expected vs seen'
@@ -63,9 +63,9 @@ export default class Check extends Command {
     } catch (e) {
       this.error((e as Error).message, {exit: 2})
     }
-    let report: CheckReport
+    let report: SpooledCheckReport
     try {
-      report = await runCheck(argv as string[], {controlPort: flags['control-port'], vantage, infer: flags.infer})
+      report = await runCheckSpooled(argv as string[], {controlPort: flags['control-port'], vantage, infer: flags.infer})
     } catch (e) {
       if (e instanceof CheckUsageError || e instanceof SpoolError) this.error(e.message, {exit: 2})
       throw e
@@ -76,7 +76,7 @@ export default class Check extends Command {
     if (flags.junit) writeFileSync(flags.junit, renderJunit(report, failOn))
     if (!this.jsonEnabled()) {
       const out = new LineWriter()
-      out.line(renderCheck(report))
+      renderCheckTo(report, (s) => out.line(s))
       out.flush()
     }
     for (const e of report.captureErrors) process.stderr.write(color.red(`handoff check: ${e.message}`) + '\n')

@@ -17,8 +17,18 @@ export function groupKey(v: Violation): string {
   return v.hid !== undefined ? `${v.hid}  ${v.connection}` : v.connection
 }
 
-export function renderCheck(r: CheckReport): string {
+/** A report whose handoffs may be on disk (runCheckSpooled): they are walked once, in order. */
+export type CheckReportView = Omit<CheckReport, 'handoffs'> & {handoffs: Iterable<CheckReport['handoffs'][number]> & {length: number}}
+
+export function renderCheck(r: CheckReportView): string {
   const lines: string[] = []
+  renderCheckTo(r, (s) => lines.push(s))
+  return lines.join('\n')
+}
+
+/** The text, line by line (the CLI writes each as it comes, so the handoff table is never whole in memory). */
+export function renderCheckTo(r: CheckReportView, line: (s: string) => void): void {
+  const lines = {push: line}
   const groups = new Map<string, Violation[]>()
   for (const v of r.violations) {
     const k = groupKey(v)
@@ -39,7 +49,8 @@ export function renderCheck(r: CheckReport): string {
   }
   if (r.handoffs.length > 0) {
     lines.push(color.bold('handoffs'))
-    const w = Math.max(10, ...r.handoffs.map((h) => h.hid.length))
+    let w = 10
+    for (const h of r.handoffs) w = Math.max(w, h.hid.length)
     for (const h of r.handoffs) {
       const p = h.packetByPacket
       const how = h.outcome === 'handed-off'
@@ -74,7 +85,6 @@ export function renderCheck(r: CheckReport): string {
   const s = r.summary
   lines.push(`${r.packets} packet(s), ${s.handoffs} handoff(s), ${s.controlMessages} control message(s): ` +
     (s.errors + s.warnings === 0 ? color.green('no violations') : `${color.red(`${s.errors} error(s)`)}, ${color.yellow(`${s.warnings} warning(s)`)}${ids ? ` (${ids})` : ''}`))
-  return lines.join('\n')
 }
 
 type Summary = CheckReport['handoffs'][number]
@@ -103,7 +113,7 @@ function xml(s: string): string {
  * failOn is 'warning', else a <system-out> note. On a handoff inferred from
  * the traffic (--infer), the ids not judged on it are <skipped/>.
  */
-export function renderJunit(r: CheckReport, failOn: 'error' | 'warning'): string {
+export function renderJunit(r: CheckReportView, failOn: 'error' | 'warning'): string {
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>']
   const suites: {name: string; ids: readonly string[]; vs: Violation[]; notJudged?: readonly string[]}[] = []
   const byKey = new Map<string, Violation[]>()

@@ -12,6 +12,7 @@
 // which is what logJson prints when no colour theme is set: an element's
 // own lines are re-indented to its depth (a JSON string holds no raw
 // newline, so every newline in JSON.stringify's output is layout).
+import {SummaryList} from '../../analyzer/check-summaries.js'
 import {LineWriter} from './output.js'
 
 /** Levels walked before an element is serialised whole (report → rows → row). */
@@ -31,7 +32,7 @@ export function serializeJson(value: unknown, write: (s: string) => void): void 
 }
 
 function walkable(v: unknown): v is object {
-  return v !== null && typeof v === 'object' && typeof (v as {toJSON?: unknown}).toJSON !== 'function'
+  return v !== null && typeof v === 'object' && (typeof (v as {toJSON?: unknown}).toJSON !== 'function' || v instanceof SummaryList)
 }
 
 /** JSON.stringify's rule: such a member of an object is left out (in an array it is null). */
@@ -46,15 +47,18 @@ function emit(v: unknown, indent: string, depth: number, write: (s: string) => v
     return
   }
   const inner = `${indent}  `
-  if (Array.isArray(v)) {
+  // A SummaryList (check's summaries on disk) is walked as the array it stands for, one element read at a time.
+  if (Array.isArray(v) || v instanceof SummaryList) {
     if (v.length === 0) { write('[]'); return }
     write('[\n')
-    for (let i = 0; i < v.length; i++) {
+    let first = true
+    for (const x of v as Iterable<unknown>) {
+      if (!first) write(',\n')
+      first = false
       write(inner)
-      emit(omitted(v[i]) ? null : v[i], inner, depth + 1, write)
-      write(i < v.length - 1 ? ',\n' : '\n')
+      emit(omitted(x) ? null : x, inner, depth + 1, write)
     }
-    write(`${indent}]`)
+    write(`\n${indent}]`)
     return
   }
   const keys = Object.keys(v).filter((k) => !omitted((v as Record<string, unknown>)[k]))

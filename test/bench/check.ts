@@ -56,6 +56,17 @@
 //    control channel twice: framing errors and messages), payload hash 5 %,
 //    reading and pcapng parsing 11 %. Still far from the aims (tcpdump's
 //    pass-through is 0.8 s; a JS walk of the records alone is ~1.1 s of CPU).
+//  - then (flat memory: the control messages spooled to disk and made into
+//    handoffs 120 s ahead of the segment pass, handoffs let go 120 s after
+//    their terminate, summaries on disk, the control pass forgetting control
+//    connections closed or silent for 120 s — each clone of this trace opens
+//    its own and never closes them). `/usr/bin/time -f '%U %S %M'
+//    handoff check F` (text output), 2026-11-26, load as above: x1392 26.4 +
+//    3.1 s CPU, peak RSS 168,440 KiB (before: 336 MiB); x2784 52.2 + 4.6 s,
+//    169,872 KiB (before: 543 MiB). --trace-gc: the live set after each full
+//    GC stays at 14–17 MB through the segment pass on both (it grew to
+//    57 MB on x1392 before). Output byte-identical (--json and text, every
+//    sample trace, x3, x60).
 import {execFileSync, spawnSync} from 'node:child_process'
 import {closeSync, openSync, readSync} from 'node:fs'
 
