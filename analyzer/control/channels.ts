@@ -301,7 +301,7 @@ export class ControlExtractor {
     this.table = new TcpConnectionTable({serverPort: this.port, open: (c) => this.openConnection(c),
       ...(this.opts.historyBytes !== undefined ? {historyBytes: this.opts.historyBytes} : {}),
       // No message rows (check's framing pass over a long trace): closed connections are let go of.
-      ...(this.opts.messageRows === false ? {forgetClosedAfterSec: 120} : {})})
+      ...(this.opts.messageRows === false ? {forgetIdleAfterSec: 120} : {})})
   }
 
   /**

@@ -53,10 +53,9 @@ export interface ControlPass {
 export async function readControlPass(paths: readonly string[], port: number, opts: {spool?: ControlSpool} = {}): Promise<ControlPass> {
   // Only the handoffs' messages are kept, requests without their `pkts`: the others are counted.
   const messages: FramedMessage[] = []
-  const lean = new LeanMessages()
   const spool = opts.spool
   const collector = new ControlCollector(port, {handoffOnly: true,
-    onMessage: spool ? (m) => spool.write(leanMessage(m)) : (m) => messages.push(lean.of(m)),
+    onMessage: spool ? (m) => spool.write(leanMessage(m)) : (m) => messages.push(leanMessage(m)),
     ...(spool && paths.length === 1 ? {dedupeWindow: DEDUPE_WINDOW} : {})})
   // Framing errors only: no message rows, no retransmission notes (so no history of the streams).
   const extractor = new ControlExtractor({port, messageRows: false, historyBytes: 0})
@@ -95,42 +94,10 @@ export async function readControlPass(paths: readonly string[], port: number, op
 /** Frames per direction of a control connection remembered for deduplication (two generations of this many). */
 const DEDUPE_WINDOW = 8192
 
-/** A message without its request's `pkts` (their fingerprints instead), for the spool (which copies it). */
+/** A message without its request's `pkts` (their fingerprints instead): a new object, the decoded one is not changed. */
 function leanMessage(m: FramedMessage): FramedMessage {
   if (m.msg.t !== 'handoff-req') return m
   return {...m, msg: {...m.msg, pkts: PKTS_NOT_KEPT}, pktsPrint: pktsPrint(m.msg.pkts)}
-}
-
-/**
- * A message as the check keeps it: a fresh object (the decoder's map is
- * built key by key), a request without its `pkts`, and the short strings
- * that repeat from message to message (node names, URLs, hids of the replies,
- * reasons, addresses) shared rather than one copy per message.
- */
-class LeanMessages {
-  private readonly strings = new Map<string, string>()
-
-  of(m: FramedMessage): FramedMessage {
-    const msg = {...m.msg} as Record<string, unknown>
-    for (const k in msg) {
-      const v = msg[k]
-      if (typeof v === 'string' && v.length <= 64) msg[k] = this.intern(v)
-    }
-    const out: FramedMessage = {msg: msg as unknown as FramedMessage['msg'], file: m.file, fileIndex: m.fileIndex, iface: m.iface, frame: m.frame,
-      tsSec: m.tsSec, tsNsec: m.tsNsec, t: m.t, direction: m.direction}
-    if (m.msg.t === 'handoff-req') {
-      out.pktsPrint = pktsPrint(m.msg.pkts)
-      msg['pkts'] = PKTS_NOT_KEPT
-    }
-    return out
-  }
-
-  private intern(v: string): string {
-    const s = this.strings.get(v)
-    if (s !== undefined) return s
-    this.strings.set(v, v)
-    return v
-  }
 }
 
 /**

@@ -106,7 +106,7 @@ export class ControlCollector {
     // No history of delivered bytes: it only serves to compare retransmissions, which no message depends on.
     this.table = new TcpConnectionTable({serverPort: this.port, open: (c) => this.open(c), historyBytes: 0,
       // Bounded (one file): a long trace may open control connection after connection; closed ones are let go.
-      ...(this.opts.dedupeWindow !== undefined ? {forgetClosedAfterSec: 120} : {})})
+      ...(this.opts.dedupeWindow !== undefined ? {forgetIdleAfterSec: 120} : {})})
   }
 
   /**
@@ -138,6 +138,19 @@ export class ControlCollector {
     return {messages, count: this.count, captureErrors: this.captureErrors}
   }
 
+  /** The set of a direction not seen yet (or let go of); bounded, the directions of long-gone connections go. */
+  private newDirection(dkey: string): Set<number> {
+    const seen = new Set<number>()
+    this.seen.set(dkey, seen)
+    // Oldest first: a Map keeps insertion order.
+    if (this.opts.dedupeWindow !== undefined && this.seen.size > MAX_DIRECTIONS) {
+      const oldest = this.seen.keys().next().value!
+      this.seen.delete(oldest)
+      this.seenOld.delete(oldest)
+    }
+    return seen
+  }
+
   private open(c: TcpConnection): [StreamHandlers, StreamHandlers] {
     const {file, fi, reader, messages} = this
     const iface = this.cur.iface
@@ -146,15 +159,6 @@ export class ControlCollector {
       const r = fromClient ? c.server : c.client
       const dkey = `${s.addr}:${s.port} > ${r.addr}:${r.port}`
       const idx = fromClient ? 0 : 1
-      if (!this.seen.has(dkey)) {
-        this.seen.set(dkey, new Set())
-        // Bounded: the directions of long-gone connections are let go (oldest first: a Map keeps insertion order).
-        if (this.opts.dedupeWindow !== undefined && this.seen.size > MAX_DIRECTIONS) {
-          const oldest = this.seen.keys().next().value!
-          this.seen.delete(oldest)
-          this.seenOld.delete(oldest)
-        }
-      }
       let decoder: FrameDecoder | null = null
       let syncing = false
       return {
@@ -172,8 +176,7 @@ export class ControlCollector {
             if (ev.kind !== 'message') continue
             const key = c.streams![idx].seqOf(ev.offset) * 0x200000 + ev.length
             // Looked up each time: the views of one direction share its sets, and they rotate (dedupeWindow).
-            let seen = this.seen.get(dkey)
-            if (seen === undefined) this.seen.set(dkey, (seen = new Set())) // let go of (MAX_DIRECTIONS) while in use
+            let seen = this.seen.get(dkey) ?? this.newDirection(dkey)
             if (seen.has(key) || this.seenOld.get(dkey)?.has(key)) continue
             seen.add(key)
             const w = this.opts.dedupeWindow

@@ -493,12 +493,12 @@ export interface ConnectionTableOptions extends ReassemblyOptions {
   /** With no SYN seen, the endpoint on this port is the server. */
   serverPort?: number
   /**
-   * Forget a closed connection (both directions ended) once this many capture seconds have passed since it
-   * closed (late ACKs and retransmissions still find it until then), and keep no list of every connection
+   * Forget a connection silent for this many capture seconds (closed, or dead: a control channel pings far
+   * more often), ending its streams as the end of the trace would, and keep no list of every connection
    * (connections() is then empty): for a reader of a long trace with connection after connection, such as
    * check's control pass. Default: every connection kept to the end.
    */
-  forgetClosedAfterSec?: number
+  forgetIdleAfterSec?: number
 }
 
 function endpointKey(addr: string, port: number): string {
@@ -517,9 +517,7 @@ export class TcpConnectionTable {
   private nextId = 1
   /** Every connection, in order of appearance (superseded ones too). */
   readonly all: TcpConnection[] = []
-  /** Closed connections to forget (forgetClosedAfterSec), oldest first. */
-  private readonly closedQueue: {key: string; c: TcpConnection; at: number}[] = []
-  /** forgetClosedAfterSec: each connection's last capture second and its key (Map order: by first packet). */
+  /** forgetIdleAfterSec: each connection's last capture second and its key (Map order: by first packet). */
   private readonly lastSeen = new Map<TcpConnection, number>()
   private readonly keyOf = new Map<TcpConnection, string>()
   private nextSweep = -Infinity
@@ -564,7 +562,7 @@ export class TcpConnectionTable {
     }
     c.packets++
     c.lastFrame = frame
-    if (this.opts.forgetClosedAfterSec !== undefined) {
+    if (this.opts.forgetIdleAfterSec !== undefined) {
       this.lastSeen.set(c, tsSec)
       if (tsSec >= this.nextSweep) this.forgetIdle(tsSec)
     }
@@ -577,21 +575,14 @@ export class TcpConnectionTable {
     mine.segment(d.seq, flags, payload, frame, Math.max(d.payloadWireLen, d.payloadLen))
     if (flags & TCP_FLAG.ACK) peer.acked(d.ack, frame)
     if (flags & TCP_FLAG.RST) peer.finish('rst', frame)
-    if (mine.ended !== null && peer.ended !== null && !c.closed) {
-      c.closed = true
-      if (this.opts.forgetClosedAfterSec !== undefined) this.closedQueue.push({key, c, at: tsSec})
-    }
-    if (this.closedQueue.length > 0) this.forget(tsSec)
+    if (mine.ended !== null && peer.ended !== null) c.closed = true
     return c
   }
 
-  /**
-   * forgetClosedAfterSec also lets go of a connection silent that long (a control channel pings far more
-   * often): its streams end ('end-of-trace', as they would at the end). Once per capture second.
-   */
+  /** forgetIdleAfterSec: the connections silent that long let go of. Once per capture second. */
   private forgetIdle(now: number): void {
     this.nextSweep = now + 1
-    const limit = this.opts.forgetClosedAfterSec!
+    const limit = this.opts.forgetIdleAfterSec!
     for (const [c, at] of this.lastSeen) {
       if (at + limit >= now) continue
       this.lastSeen.delete(c)
@@ -605,20 +596,6 @@ export class TcpConnectionTable {
       }
       c.closed = true
     }
-  }
-
-  /** Drops the connections closed more than forgetClosedAfterSec ago (closedQueue is in closing order). */
-  private forget(now: number): void {
-    const q = this.closedQueue
-    const limit = this.opts.forgetClosedAfterSec!
-    let i = 0
-    while (i < q.length && q[i]!.at + limit < now) {
-      const {key, c} = q[i++]!
-      if (this.byKey.get(key) === c) this.byKey.delete(key)
-      this.lastSeen.delete(c)
-      this.keyOf.delete(c)
-    }
-    if (i > 0) this.closedQueue.splice(0, i)
   }
 
   /** End of the trace: finishes every open stream ('end-of-trace'). */
@@ -658,7 +635,7 @@ export class TcpConnectionTable {
     const h = this.opts.open(c)
     if (h !== null) c.streams = [new TcpStreamReassembler(h[0], this.opts), new TcpStreamReassembler(h[1], this.opts)]
     this.byKey.set(key, c)
-    if (this.opts.forgetClosedAfterSec === undefined) this.all.push(c)
+    if (this.opts.forgetIdleAfterSec === undefined) this.all.push(c)
     else this.keyOf.set(c, key)
     return c
   }
