@@ -221,7 +221,6 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
     if (!h.replayLater) h.arena?.release()
     h.arena = null
     h.streamEvents = null
-    h.clientViews = null
     h.state = null
   }
   // The pass is done with h (judged, and past the time a late forward could still come): late-forward on the

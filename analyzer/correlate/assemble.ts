@@ -135,8 +135,6 @@ export interface Handoff {
   arena?: ByteArena | null
   /** Reassembly events of the server → client stream seen from the VIP, per client-facing view ("file#iface"); null until one. */
   streamEvents: Map<string, StreamEvent[]> | null
-  /** client-facing views (client / lan) that saw segments of this handoff; null until one. */
-  clientViews: Set<string> | null
   /**
    * request-replay could not settle it from the fingerprints of `pkts` (the control pass keeps no `pkts`):
    * the comparison to run once they are decoded again (check.ts, after the segment pass).
@@ -181,7 +179,7 @@ export function assembleHandoffs(messages: readonly FramedMessage[], opts: {defe
       byHid.set(msg.hid, {
         hid: msg.hid, req: m as FramedMessage & {msg: HandoffReq}, terminates: [], state: null,
         cip: normAddr(msg.cip), cport: msg.cport, vip: normAddr(msg.vip), vport: msg.vport, baddr: '',
-        segs: [], judged: false, streamEvents: null, clientViews: null,
+        segs: [], judged: false, streamEvents: null,
       })
     }
   }
@@ -319,6 +317,17 @@ interface Entry {
   seq: number
   /** Capture time of its last segment (or its request): a handoff without terminate is let go when idle. */
   last: number
+  /** Reassemblers of its return stream, one per client-facing view that saw it from the VIP; null until one. */
+  streams: Map<View, ReturnStream> | null
+}
+
+/** A handoff's server → client stream as one client-facing view saw it from the VIP. */
+interface ReturnStream {
+  r: TcpStreamReassembler
+  started: boolean
+  arena: ByteArena
+  /** Sequence number after the highest stream byte (or SYN / FIN) seen. */
+  end: number
 }
 
 /** One empty list shared by every segment with no SACK block (read only). */
@@ -388,7 +397,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
     addPair(h.baddr, e.baddr4, h.cip, e.cip4, e)
   }
   const index = (h: Handoff) => {
-    const e: Entry = {h, cip4: v4(h.cip), vip4: v4(h.vip), baddr4: -1, seq: nextSeq++, last: h.req?.t ?? -Infinity}
+    const e: Entry = {h, cip4: v4(h.cip), vip4: v4(h.vip), baddr4: -1, seq: nextSeq++, last: h.req?.t ?? -Infinity, streams: null}
     entries.set(h, e)
     if (e.cip4 >= 0) add(byEndpoint4, e.cip4 * 65536 + h.cport, e)
     else add(byEndpoint6, `${h.cip}|${h.cport}`, e)
@@ -409,22 +418,32 @@ export async function collectSegments(paths: readonly string[], source: readonly
   }
   // Handoffs with a terminate, by its time (then the order they came): judged early while the last file is
   // read (earlier files may still hold segments of a handoff when several files are given, so not before).
-  const due = new DueHeap()
+  const due = new TimeHeap<Entry>()
+  // Streaming: handoffs by a time at or before the one they may be let go (endOf), checked once a second.
+  const ends = new TimeHeap<Entry>()
+  const endOf = (e: Entry) => e.h.terminates.length > 0 ? e.h.terminates[0]!.t + LATE_FORWARD_SEC : e.last + IDLE_SEC
   const handoffs = streaming ? streaming.feed.liveHandoffs() : source as readonly Handoff[]
   for (const h of handoffs) {
     const e = index(h)
-    if (h.terminates.length > 0) due.push(h.terminates[0]!.t, e.seq, h)
+    if (h.terminates.length > 0) due.push(h.terminates[0]!.t, e.seq, e)
+    if (streaming) ends.push(endOf(e), e.seq, e)
   }
   if (streaming) {
     streaming.feed.attach({
-      handoff: (h) => { index(h) },
+      handoff: (h) => {
+        const e = index(h)
+        ends.push(endOf(e), e.seq, e)
+      },
       ack: (h) => {
         const e = entries.get(h)
         if (e !== undefined) indexBaddr(e)
       },
       terminate: (h) => {
         const e = entries.get(h)
-        if (e !== undefined) due.push(h.terminates[0]!.t, e.seq, h)
+        if (e === undefined) return
+        due.push(h.terminates[0]!.t, e.seq, e)
+        // Its end may now come sooner than the idle one it was pushed with.
+        ends.push(endOf(e), e.seq, e)
       },
     })
   }
@@ -432,39 +451,42 @@ export async function collectSegments(paths: readonly string[], source: readonly
   const controlBad: ControlPacket[] = []
   const captureErrors: CollectResult['captureErrors'] = []
   let packets = 0
-  // Reassemblers of the return stream: key hid|view.
-  const streams = new Map<string, {r: TcpStreamReassembler; started: boolean; arena: ByteArena; end: number}>()
-  const finishStreams = (h: Handoff) => {
-    if (h.clientViews === null) return
-    for (const vk of h.clientViews) {
-      const key = `${h.hid}|${vk}`
-      const st = streams.get(key)
-      if (st) { st.r.finish('end-of-trace'); streams.delete(key); st.arena.release() }
-    }
+  const finishStreams = (e: Entry) => {
+    if (e.streams === null) return
+    for (const st of e.streams.values()) { st.r.finish('end-of-trace'); st.arena.release() }
+    e.streams = null
   }
-  const judgeNow = (h: Handoff) => {
+  const judgeNow = (e: Entry) => {
+    const h = e.h
     if (h.judged) return
     ensureState(h)
-    finishStreams(h)
+    finishStreams(e)
     opts.judge?.(h)
     h.judged = true
   }
   const retire = (e: Entry, now: number) => {
-    judgeNow(e.h)
+    judgeNow(e)
     unindex(e)
     streaming?.feed.retire(e.h, now)
     opts.retire?.(e.h)
   }
-  // Streaming: once per second of capture time, the feed is read ahead and the handoffs done with are retired.
+  // Streaming: once per second of capture time, the feed is read ahead and the handoffs done with are retired
+  // (in the order they came).
   let nextSecond = -Infinity
+  const done = new Set<Entry>()
   const tick = (sec: number) => {
     nextSecond = sec + 1
     streaming!.feed.advanceTo(sec + 1 + streaming!.lookaheadSec)
-    for (const e of entries.values()) {
-      const h = e.h
-      const end = h.terminates.length > 0 ? h.terminates[0]!.t + LATE_FORWARD_SEC : e.last + IDLE_SEC
-      if (end < sec) retire(e, sec)
+    while (ends.size > 0 && ends.firstT() < sec) {
+      const e = ends.pop()
+      if (!entries.has(e.h) || done.has(e)) continue // retired already, or pushed twice
+      const end = endOf(e)
+      if (end < sec) done.add(e)
+      else ends.push(end, e.seq, e)
     }
+    if (done.size === 0) return
+    for (const e of [...done].sort((a, b) => a.seq - b.seq)) retire(e, sec)
+    done.clear()
   }
 
   for (let fi = 0; fi < paths.length; fi++) {
@@ -575,16 +597,14 @@ export async function collectSegments(paths: readonly string[], source: readonly
           if (h.judged) return
           // Client-facing return stream from the VIP: reassembled as the client would see it.
           if ((view.kind === 'client' || view.kind === 'lan') && h.state !== null) {
-            const vk = viewKeys.get(view)!
-            ;(h.clientViews ??= new Set()).add(vk)
             const fromVip = src === h.vip && sp === h.vport && dst === h.cip && dp === h.cport
             const toVip = src === h.cip && sp === h.cport && dst === h.vip && dp === h.vport
             if (!fromVip && !toVip) return
-            const key = `${h.hid}|${vk}`
-            let s = streams.get(key)
+            const streams = e.streams ??= new Map()
+            let s = streams.get(view)
             if (s === undefined) {
               const evs: StreamEvent[] = []
-              ;(h.streamEvents ??= new Map()).set(vk, evs)
+              ;(h.streamEvents ??= new Map()).set(viewKeys.get(view)!, evs)
               // Copies into buffers of the stream's own (its chunks are read by no one: only gaps and mismatches matter).
               const arena = new ByteArena()
               const r: TcpStreamReassembler = new TcpStreamReassembler({
@@ -599,7 +619,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
                 },
               }, {copy: (src, a, e) => arena.copy(src, a, e)})
               s = {r, started: false, arena, end: 0}
-              streams.set(key, s)
+              streams.set(view, s)
             }
             const bad = d.ipChecksumStatus === 'bad' || d.l4ChecksumStatus === 'bad'
             if (fromVip && !bad && !(d.tcpFlags & TCP_FLAG.RST)) {
@@ -614,8 +634,8 @@ export async function collectSegments(paths: readonly string[], source: readonly
               // different content.
               if (s.started && d.payloadWireLen === 1 && !(d.tcpFlags & (TCP_FLAG.SYN | TCP_FLAG.FIN)) &&
                 ((d.seq + 1) >>> 0) === s.end) return
-              const e = (d.seq + d.payloadWireLen + (d.tcpFlags & (TCP_FLAG.SYN | TCP_FLAG.FIN) ? 1 : 0)) >>> 0
-              if (!s.started || seqDiff(e, s.end) > 0) s.end = e
+              const next = (d.seq + d.payloadWireLen + (d.tcpFlags & (TCP_FLAG.SYN | TCP_FLAG.FIN) ? 1 : 0)) >>> 0
+              if (!s.started || seqDiff(next, s.end) > 0) s.end = next
               s.started = true
               s.r.segment(d.seq, d.tcpFlags, d.bytes.subarray(d.payloadOffset, payloadEnd), rec.index, d.payloadWireLen)
             } else if (toVip && !bad && (d.tcpFlags & TCP_FLAG.ACK) && s.started) {
@@ -629,11 +649,9 @@ export async function collectSegments(paths: readonly string[], source: readonly
       captureErrors.push({file, message: e.message})
     }
   }
-  for (const s of streams.values()) s.r.finish('end-of-trace')
-  streams.clear()
   // Messages read ahead of the last packet, and any after it: their handoffs have no segment, but are judged.
   streaming?.feed.advanceTo(Infinity)
-  for (const h of entries.keys()) judgeNow(h)
+  for (const e of entries.values()) judgeNow(e)
   for (const e of [...entries.values()]) retire(e, Infinity)
   return {views, packets, controlBad, captureErrors}
 }
@@ -663,17 +681,17 @@ export const LATE_FORWARD_SEC = 120
 /** Streaming: a handoff without terminate is judged and let go after this long without a segment of it. */
 export const IDLE_SEC = 300
 
-/** Handoffs by the time of their first terminate, then by the order they came (a binary heap). */
-class DueHeap {
+/** Items by a time, then by the order they came (a binary heap; the same item may be pushed more than once). */
+class TimeHeap<T> {
   private readonly t: number[] = []
   private readonly seq: number[] = []
-  private readonly h: Handoff[] = []
-  get size(): number { return this.h.length }
+  private readonly item: T[] = []
+  get size(): number { return this.item.length }
   firstT(): number { return this.t[0]! }
 
-  push(t: number, seq: number, h: Handoff): void {
-    let i = this.h.length
-    this.t.push(t); this.seq.push(seq); this.h.push(h)
+  push(t: number, seq: number, x: T): void {
+    let i = this.item.length
+    this.t.push(t); this.seq.push(seq); this.item.push(x)
     while (i > 0) {
       const p = (i - 1) >> 1
       if (!this.less(i, p)) break
@@ -682,18 +700,18 @@ class DueHeap {
     }
   }
 
-  pop(): Handoff {
-    const top = this.h[0]!
-    const last = this.h.length - 1
+  pop(): T {
+    const top = this.item[0]!
+    const last = this.item.length - 1
     this.swap(0, last)
-    this.t.pop(); this.seq.pop(); this.h.pop()
+    this.t.pop(); this.seq.pop(); this.item.pop()
     let i = 0
     for (;;) {
       const l = 2 * i + 1
       const r = l + 1
       let m = i
-      if (l < this.h.length && this.less(l, m)) m = l
-      if (r < this.h.length && this.less(r, m)) m = r
+      if (l < this.item.length && this.less(l, m)) m = l
+      if (r < this.item.length && this.less(r, m)) m = r
       if (m === i) break
       this.swap(i, m)
       i = m
@@ -706,10 +724,10 @@ class DueHeap {
   }
 
   private swap(a: number, b: number): void {
-    const {t, seq, h} = this
-    ;[t[a], t[b]] = [t[b]!, t[a]!]
-    ;[seq[a], seq[b]] = [seq[b]!, seq[a]!]
-    ;[h[a], h[b]] = [h[b]!, h[a]!]
+    const {t, seq, item} = this
+    const ta = t[a]!; t[a] = t[b]!; t[b] = ta
+    const sa = seq[a]!; seq[a] = seq[b]!; seq[b] = sa
+    const xa = item[a]!; item[a] = item[b]!; item[b] = xa
   }
 }
 

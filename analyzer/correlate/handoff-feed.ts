@@ -113,7 +113,7 @@ export class HandoffFeed {
       const h: Handoff = {
         hid: msg.hid, req: m as FramedMessage & {msg: HandoffReq}, terminates: [], state: null,
         cip: normAddr(msg.cip), cport: msg.cport, vip: normAddr(msg.vip), vport: msg.vport, baddr: '',
-        segs: [], judged: false, streamEvents: null, clientViews: null, statePending: true,
+        segs: [], judged: false, streamEvents: null, statePending: true,
       }
       this.live.set(msg.hid, h)
       this.made++

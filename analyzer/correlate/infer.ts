@@ -480,7 +480,7 @@ export async function inferHandoffs(paths: readonly string[], opts: {
     const hid = `${INFERRED_HID_PREFIX}${next++}`
     handoffs.push({
       hid, terminates: [], state, cip: normAddr(c.cip), cport: c.cport, vip: normAddr(c.vip), vport: c.vport, baddr: k.baddr,
-      segs: [], judged: false, streamEvents: null, clientViews: null, inferred: inf.info,
+      segs: [], judged: false, streamEvents: null, inferred: inf.info,
     })
   }
   report.inferred = handoffs.length

@@ -55,13 +55,24 @@ export function formatMac(b: Uint8Array, off: number, len = 6): string {
 
 /** Parses a dotted-quad IPv4 address to a uint32; throws on bad input. */
 export function parseIpv4(s: string): number {
-  const p = s.split('.')
-  if (p.length !== 4) throw new Error(`bad IPv4 address: ${s}`)
+  // A character loop rather than split and a regex: check parses the handoffs' addresses per handoff judged.
   let v = 0
-  for (const x of p) {
-    if (!/^\d{1,3}$/.test(x) || Number(x) > 255) throw new Error(`bad IPv4 address: ${s}`)
-    v = v * 256 + Number(x)
+  let part = 0
+  let digits = 0
+  let parts = 0
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0x2e
+    if (c === 0x2e) { // '.', or the end
+      if (digits === 0 || part > 255 || ++parts > 4) throw new Error(`bad IPv4 address: ${s}`)
+      v = v * 256 + part
+      part = 0
+      digits = 0
+    } else if (c >= 0x30 && c <= 0x39 && digits < 3) {
+      part = part * 10 + (c - 0x30)
+      digits++
+    } else throw new Error(`bad IPv4 address: ${s}`)
   }
+  if (parts !== 4) throw new Error(`bad IPv4 address: ${s}`)
   return v >>> 0
 }
 
