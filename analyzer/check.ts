@@ -154,6 +154,13 @@ function renameFile<T>(report: T, from: string, to: string): T {
   return walk(report) as T
 }
 
+/** Whether the spool holds a handoff-req at all (read up to the first one: the first record, as a rule). */
+function spoolHasRequest(spool: ControlSpool): boolean {
+  const r = spool.reader()
+  for (let m = r.next(); m !== null; m = r.next()) if (m.msg.t === 'handoff-req') return true
+  return false
+}
+
 async function check(paths: readonly string[], opts: CheckOptions, onDisk: boolean): Promise<SpooledCheckReport> {
   // No --control-port: 7070, unless the control frames are on another port (control/port-discovery.ts).
   const portChoice = await resolveControlPort(paths, opts.controlPort)
@@ -176,8 +183,11 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
   // segment pass. Otherwise the pass takes them from the feed as it reaches them (streaming, one file).
   let all: Handoff[] | null = null
   const loadAll = (): Handoff[] => (all ??= feed.all())
-  // Views whose place neither --vantage nor the name tells: placed by the legs they show (correlate/vantage-infer.ts).
-  vantage = [...vantage, ...await inferViewKinds(paths, loadAll, port, vantage)]
+  // Views whose place neither --vantage nor the name tells: placed by the legs they show (correlate/vantage-infer.ts),
+  // the handoffs read from the spool as that pass goes.
+  const placed = await inferViewKinds(paths, {feed: () => new HandoffFeed(spool.reader()), any: () => spoolHasRequest(spool),
+    lookaheadSec: opts.lookaheadSec ?? LOOKAHEAD_SEC}, port, vantage)
+  vantage = [...vantage, ...placed]
   let inference: InferenceReport | undefined
   let inferErrors: {file: string; message: string}[] = []
   if (opts.infer) {

@@ -43,6 +43,7 @@ import {PacketDecoder, type ChecksumStatus} from '../wire/decode.js'
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import {EngineConfigError, TranslationState} from '../../replayer/engine/state.js'
+import {TimeHeap} from './time-heap.js'
 import {ByteArena} from './byte-arena.js'
 import type {FramedMessage} from './control.js'
 import type {InferredHandoff} from './infer.js'
@@ -680,56 +681,6 @@ export const LATE_FORWARD_SEC = 120
 
 /** Streaming: a handoff without terminate is judged and let go after this long without a segment of it. */
 export const IDLE_SEC = 300
-
-/** Items by a time, then by the order they came (a binary heap; the same item may be pushed more than once). */
-class TimeHeap<T> {
-  private readonly t: number[] = []
-  private readonly seq: number[] = []
-  private readonly item: T[] = []
-  get size(): number { return this.item.length }
-  firstT(): number { return this.t[0]! }
-
-  push(t: number, seq: number, x: T): void {
-    let i = this.item.length
-    this.t.push(t); this.seq.push(seq); this.item.push(x)
-    while (i > 0) {
-      const p = (i - 1) >> 1
-      if (!this.less(i, p)) break
-      this.swap(i, p)
-      i = p
-    }
-  }
-
-  pop(): T {
-    const top = this.item[0]!
-    const last = this.item.length - 1
-    this.swap(0, last)
-    this.t.pop(); this.seq.pop(); this.item.pop()
-    let i = 0
-    for (;;) {
-      const l = 2 * i + 1
-      const r = l + 1
-      let m = i
-      if (l < this.item.length && this.less(l, m)) m = l
-      if (r < this.item.length && this.less(r, m)) m = r
-      if (m === i) break
-      this.swap(i, m)
-      i = m
-    }
-    return top
-  }
-
-  private less(a: number, b: number): boolean {
-    return this.t[a]! < this.t[b]! || (this.t[a] === this.t[b] && this.seq[a]! < this.seq[b]!)
-  }
-
-  private swap(a: number, b: number): void {
-    const {t, seq, item} = this
-    const ta = t[a]!; t[a] = t[b]!; t[b] = ta
-    const sa = seq[a]!; seq[a] = seq[b]!; seq[b] = sa
-    const xa = item[a]!; item[a] = item[b]!; item[b] = xa
-  }
-}
 
 /**
  * Which handoff a segment tied by its client endpoint belongs to: a client

@@ -33,7 +33,9 @@ import {readCapture} from '../capture/read.js'
 import {joinSections} from '../capture/join-sections.js'
 import {CaptureError} from '../capture/types.js'
 import {PacketDecoder} from '../wire/decode.js'
-import {normAddr, type Handoff} from './assemble.js'
+import {LATE_FORWARD_SEC, LOOKAHEAD_SEC, normAddr, type Handoff} from './assemble.js'
+import type {HandoffFeed} from './handoff-feed.js'
+import {TimeHeap} from './time-heap.js'
 import {inferHandoffs, type InferenceResult} from './infer.js'
 import {FileViews, type VantageAssignment, type VantageKind, type View} from './vantage.js'
 
@@ -70,38 +72,69 @@ const R = 8
 interface Tally {
   view: View
   decided: VantageKind | null
-  /** Evidence bits per client endpoint ("addr|port"). */
+  /** Evidence bits per client endpoint ("addr|port") of the handoffs in progress. */
   seen: Map<string, number>
+  /** An endpoint let go of (streamed) showed this view both A and R. */
+  clientSeen: boolean
   /** Packets on the control port, and TCP packets of the handoffs' endpoints. */
   control: number
   handoff: number
 }
 
+/**
+ * check's handoffs, from its control spool (handoff-feed.ts) as the pass reaches them: each file is read with a
+ * feed of its own from the spool's start, kept LOOKAHEAD_SEC ahead of the packets, and a handoff's legs are let go
+ * LATE_FORWARD_SEC after its terminate, as the segment pass does. So placing views costs memory with the
+ * handoffs in progress, not with the trace.
+ */
+export interface StreamedHandoffs {
+  feed(): HandoffFeed
+  /** Whether there is a handoff at all (none: nothing can be placed). */
+  any(): boolean
+  /** How far ahead of the packets (capture seconds) the feed is read: LOOKAHEAD_SEC unless given. */
+  lookaheadSec?: number
+}
+
+/** Client endpoint ("addr|port") → the legs of its handoffs (a client port may be reused, for connections to other nodes). */
+type LegIndex = Map<string, Leg[]>
+
+function endpointKey(h: HandoffEndpoints): string {
+  return `${normAddr(h.cip)}|${h.cport}`
+}
+
+function legOf(h: HandoffEndpoints): Leg {
+  return {vip: normAddr(h.vip), be: normAddr(h.baddr), ciss: h.ciss ?? h.req?.msg.ciss ?? -1}
+}
+
+function addLeg(byClient: LegIndex, k: string, leg: Leg): void {
+  const e = byClient.get(k)
+  if (e) e.push(leg)
+  else byClient.set(k, [leg])
+}
+
 /** Assignments (spec `FILE#ID`, from 'traffic') for the views of unknown place that the traffic places. */
 export async function inferViewKinds(paths: readonly string[],
-  handoffList: readonly HandoffEndpoints[] | (() => readonly HandoffEndpoints[]), controlPort: number,
+  handoffs: readonly HandoffEndpoints[] | StreamedHandoffs, controlPort: number,
   assignments: readonly VantageAssignment[]): Promise<VantageAssignment[]> {
-  // A function: the handoffs are asked for only when a view of unknown place shows up (check's come from its
-  // control spool: reading them all at once costs memory with the trace, so not for a trace of named views).
-  let byClient: Map<string, Leg[]> | null = null
+  const streamed = Array.isArray(handoffs) ? null : handoffs as StreamedHandoffs
+  // All at once: built when a view of unknown place first shows up (never for a trace of named views).
+  let byClient: LegIndex | null = null
   let none = false
   /** Builds byClient; false when there is no handoff (nothing can be placed). */
   const clients = (): boolean => {
     if (byClient !== null) return true
-    const list = typeof handoffList === 'function' ? handoffList() : handoffList
+    if (streamed !== null) {
+      if (!streamed.any()) { none = true; return false }
+      byClient = new Map()
+      return true
+    }
+    const list = handoffs as readonly HandoffEndpoints[]
     if (list.length === 0) { none = true; return false }
     byClient = new Map()
-    // Client endpoint → its handoffs (a client port may be reused, for connections to other nodes).
-    for (const h of list) {
-      if (h.baddr === '') continue
-      const k = `${normAddr(h.cip)}|${h.cport}`
-      let e = byClient.get(k)
-      if (!e) byClient.set(k, e = [])
-      e.push({vip: normAddr(h.vip), be: normAddr(h.baddr), ciss: h.ciss ?? h.req?.msg.ciss ?? -1})
-    }
+    for (const h of list) if (h.baddr !== '') addLeg(byClient, endpointKey(h), legOf(h))
     return true
   }
-  if (typeof handoffList !== 'function' && handoffList.length === 0) return []
+  if (streamed === null && (handoffs as readonly HandoffEndpoints[]).length === 0) return []
   const out: VantageAssignment[] = []
   const dec = new PacketDecoder({verifyChecksums: false})
   for (let fi = 0; fi < paths.length; fi++) {
@@ -111,13 +144,56 @@ export async function inferViewKinds(paths: readonly string[],
     let open = 0
     const fileViews = new FileViews(fi, file, assignments, (v) => {
       if (v.from !== 'default' || none || !clients()) return
-      tallies.set(v, {view: v, decided: null, seen: new Map(), control: 0, handoff: 0})
+      if (streamed !== null && feed === null) startFeed()
+      tallies.set(v, {view: v, decided: null, seen: new Map(), clientSeen: false, control: 0, handoff: 0})
       open++
     })
     const ac = new AbortController()
     const decide = (t: Tally, kind: VantageKind) => {
       t.decided = kind
       if (--open === 0) ac.abort()
+    }
+    // Streamed: this file's own feed and index, from the first view of unknown place on.
+    if (streamed !== null) byClient = null
+    let feed: HandoffFeed | null = null
+    let nextSecond = -Infinity
+    const ends = new TimeHeap<Handoff>()
+    let endSeq = 0
+    const legs = new Map<Handoff, Leg>()
+    const startFeed = () => {
+      feed = streamed!.feed()
+      feed.attach({
+        handoff: () => {},
+        ack: (h) => {
+          const leg = legOf(h)
+          legs.set(h, leg)
+          addLeg(byClient!, endpointKey(h), leg)
+        },
+        terminate: (h) => { ends.push(h.terminates[0]!.t + LATE_FORWARD_SEC, endSeq++, h) },
+      })
+    }
+    // A handoff done with: its legs go, and what its endpoint showed each view is folded into the view's tally.
+    const letGo = (h: Handoff, now: number) => {
+      feed!.retire(h, now)
+      const leg = legs.get(h)
+      if (leg === undefined) return
+      legs.delete(h)
+      const k = endpointKey(h)
+      const l = byClient!.get(k)!
+      l.splice(l.indexOf(leg), 1)
+      if (l.length > 0) return
+      byClient!.delete(k)
+      for (const t of tallies.values()) {
+        const bits = t.seen.get(k)
+        if (bits === undefined) continue
+        if ((bits & (A | R)) === (A | R)) t.clientSeen = true
+        t.seen.delete(k)
+      }
+    }
+    const tick = (sec: number) => {
+      nextSecond = sec + 1
+      feed!.advanceTo(sec + 1 + (streamed!.lookaheadSec ?? LOOKAHEAD_SEC))
+      while (ends.size > 0 && ends.firstT() < sec) letGo(ends.pop(), sec)
     }
     try {
       // Sections joined as the segment pass joins them, so that a view here is the view there.
@@ -127,6 +203,7 @@ export async function inferViewKinds(paths: readonly string[],
           const view = fileViews.get(rec.interfaceId)
           // Every view known so far is named or decided (the usual case: the lab's names): nothing to read for.
           if (open === 0) { ac.abort(); return }
+          if (feed !== null && rec.tsSec >= nextSecond) tick(rec.tsSec)
           const t = tallies.get(view)
           if (t === undefined || t.decided !== null) return
           const d = dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset)
@@ -174,7 +251,7 @@ export async function inferViewKinds(paths: readonly string[],
     for (const t of tallies.values()) {
       let kind = t.decided
       if (kind === null) {
-        if ([...t.seen.values()].some((b) => (b & (A | R)) === (A | R))) kind = 'client'
+        if (t.clientSeen || [...t.seen.values()].some((b) => (b & (A | R)) === (A | R))) kind = 'client'
         else if (t.control > 0 && t.handoff === 0) kind = 'control'
       }
       if (kind !== null) out.push({spec: `${file}#${t.view.iface}`, kind, from: 'traffic'})

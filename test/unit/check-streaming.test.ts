@@ -8,10 +8,16 @@
 // front (streaming: false, as with several files).
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {readdirSync, rmSync} from 'node:fs'
+import {mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {runCheck, runCheckSpooled} from '../../analyzer/check.js'
+import {readControlPass} from '../../analyzer/correlate/control-pass.js'
+import {ControlSpool} from '../../analyzer/correlate/control-spool.js'
+import {HandoffFeed} from '../../analyzer/correlate/handoff-feed.js'
+import {inferViewKinds} from '../../analyzer/correlate/vantage-infer.js'
 import {repoRoot} from '../support/env.js'
+import {renameInterfaces} from '../support/rename-interfaces.js'
 import {checkBenchTrace, LAB_HANDOFFS} from '../bench/check-trace.js'
 
 const traces = join(repoRoot, 'samples', 'traces')
@@ -45,6 +51,51 @@ test('a trace longer than the windows: handoffs retired during the pass, control
       assert.deepEqual(streamed, whole, `lookahead ${lookaheadSec} s`)
     }
   } finally {
+    if (t.built) rmSync(t.path, {force: true}), rmSync(`${t.path}.json`, {force: true})
+  }
+})
+
+test('views placed by their traffic (interfaces named eth0…): handoffs from the spool as the pass goes, same places, same report', async () => {
+  const t = await checkBenchTrace(40)
+  const dir = mkdtempSync(join(tmpdir(), 'handoff-streaming-'))
+  const spool = new ControlSpool()
+  try {
+    const unnamed = join(dir, 'unnamed.pcapng')
+    renameInterfaces(t.path, unnamed, (_n, id) => `eth${id}`)
+    const whole = await runCheck([unnamed], {streaming: false})
+    assert.equal(whole.summary.handoffs, 40 * LAB_HANDOFFS)
+    assert.equal(whole.summary.errors + whole.summary.warnings, 0)
+    assert.deepEqual(await runCheck([unnamed], {lookaheadSec: 2}), whole)
+    // The places found from the spool, read as the pass goes, are those found from every handoff at once.
+    await readControlPass([unnamed], 7070, {spool})
+    const all = new HandoffFeed(spool.reader()).all()
+    assert.equal(all.length, 40 * LAB_HANDOFFS)
+    const fromList = await inferViewKinds([unnamed], all, 7070, [])
+    assert.deepEqual(fromList.map((a) => a.kind), ['client', 'lan', 'inside', 'inside', 'inside', 'control'])
+    let maxLive = 0
+    let feeds = 0
+    const fromSpool = await inferViewKinds([unnamed], {
+      feed: () => {
+        feeds++
+        const f = new HandoffFeed(spool.reader())
+        const advance = f.advanceTo.bind(f)
+        f.advanceTo = (at: number) => {
+          advance(at)
+          maxLive = Math.max(maxLive, f.liveHandoffs().length)
+        }
+        return f
+      },
+      any: () => true,
+      lookaheadSec: 2,
+    }, 7070, [])
+    assert.deepEqual(fromSpool, fromList)
+    assert.equal(feeds, 1)
+    // The client and control views are decided only at the end of the file, so it is read whole: handoffs are
+    // made 2 s ahead and let go 120 s (LATE_FORWARD_SEC) after their terminate, well before the end of this ~250 s trace.
+    assert.ok(maxLive > 0 && maxLive < 0.7 * all.length, `at most ${maxLive} of ${all.length} handoffs held at once`)
+  } finally {
+    spool.remove()
+    rmSync(dir, {recursive: true, force: true})
     if (t.built) rmSync(t.path, {force: true}), rmSync(`${t.path}.json`, {force: true})
   }
 })
