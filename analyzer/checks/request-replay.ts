@@ -76,7 +76,8 @@ function samePrints(expected: readonly Seg[], print: readonly number[]): boolean
   return mine.every((x, i) => x === print[i])
 }
 
-const CRLF2 = [13, 10, 13, 10]
+/** CR LF CR LF as a big-endian uint32. */
+const CRLF2 = 0x0d0a0d0a
 
 export function check(ctx: HandoffContext): void {
   const h = ctx.h
@@ -101,17 +102,19 @@ export function check(ctx: HandoffContext): void {
   const expected: Seg[] = [syn]
   if (ack) expected.push(ack)
   let next = (ciss + 1) >>> 0
-  let tail: number[] = []
+  // The last four request bytes (a byte a step), and how many there have been.
+  let tail = 0
+  let seen = 0
   let done = false
   for (const s of data) {
     if (done) break
     if (s.seq !== next) continue // a retransmission (or a hole: then the request is incomplete here)
     expected.push(s)
     next = (next + s.len) >>> 0
-    for (const b of s.payload!) {
-      tail.push(b)
-      if (tail.length > 4) tail = tail.slice(-4)
-      if (tail.length === 4 && tail.every((x, i) => x === CRLF2[i])) done = true
+    const p = s.payload!
+    for (let i = 0; i < p.length; i++) {
+      tail = ((tail << 8) | p[i]!) >>> 0
+      if (++seen >= 4 && tail === CRLF2) { done = true; break }
     }
   }
   if (req.msg.pkts === PKTS_NOT_KEPT) {

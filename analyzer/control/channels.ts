@@ -171,6 +171,14 @@ export interface ExtractOptions {
    * held per connection between its packets but the out-of-order ones.
    */
   historyBytes?: number
+  /**
+   * Every message decoded, before rows are deduplicated (check's control pass: its ControlCollector takes the
+   * messages from here rather than reassembling and decoding the channel a second time). seq: sequence number
+   * of the frame's first byte; direction: "sender ip:port > receiver ip:port"; frame and time: of the packet
+   * that completed the frame.
+   */
+  onMessage?: (msg: ControlMessage, seq: number, length: number, direction: string, iface: number, frame: number,
+    tsSec: number, tsNsec: number) => void
 }
 
 /** The key fields of each message type, as plain JSON values. */
@@ -365,7 +373,11 @@ export class ControlExtractor {
         notes.push({file, interface: iface, connection: connName, direction, frame, kind, streamOffset, detail})
       }
 
+      const plainDirection = `${sender.addr}:${sender.port} > ${receiver.addr}:${receiver.port}`
       const addRow = (ev: DecodeEvent, frame: number) => {
+        if (ev.kind === 'message' && opts.onMessage !== undefined) {
+          opts.onMessage(ev.msg, stream().seqOf(ev.offset), ev.length, plainDirection, iface, frame, this.tsSec, this.tsNsec)
+        }
         if (ev.kind === 'message' && opts.messageRows === false) return
         const seq = stream().seqOf(ev.offset)
         const key = `${dkey}|${seq}|${ev.length ?? -1}|${ev.kind === 'message' ? ev.msg.t : ev.reason}`

@@ -57,8 +57,11 @@ export async function readControlPass(paths: readonly string[], port: number, op
   const collector = new ControlCollector(port, {handoffOnly: true,
     onMessage: spool ? (m) => spool.write(leanMessage(m)) : (m) => messages.push(leanMessage(m)),
     ...(spool && paths.length === 1 ? {dedupeWindow: DEDUPE_WINDOW} : {})})
-  // Framing errors only: no message rows, no retransmission notes (so no history of the streams).
-  const extractor = new ControlExtractor({port, messageRows: false, historyBytes: 0})
+  // Framing errors only: no message rows, no retransmission notes (so no history of the streams). The messages
+  // it decodes on the way go to the collector, which then reads no packet itself: one decode of the channel.
+  const extractor = new ControlExtractor({port, messageRows: false, historyBytes: 0,
+    onMessage: (msg, seq, length, direction, iface, frame, tsSec, tsNsec) =>
+      collector.message(msg, seq, length, direction, iface, frame, tsSec, tsNsec)})
   const dec = new PacketDecoder({verifyChecksums: false})
   for (let fi = 0; fi < paths.length; fi++) {
     const path = paths[fi]!
@@ -71,7 +74,6 @@ export async function readControlPass(paths: readonly string[], port: number, op
           const d = mayBeTcpPort(rec.linkType, rec.buffer, rec.dataOffset, rec.capLen, port)
             ? dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset) : null
           extractor.packet(rec, d)
-          collector.packet(rec, d)
         },
       })))
     } catch (e) {

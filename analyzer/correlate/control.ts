@@ -103,8 +103,13 @@ export class ControlCollector {
     this.file = path === '-' ? '<stdin>' : path
     this.cur = {iface: 0, tsSec: 0, tsNsec: 0}
     this.last = 0
+    this.table = null
+  }
+
+  /** The current file's reassembly, made by the first packet() (none when messages come from elsewhere: message()). */
+  private newTable(): TcpConnectionTable {
     // No history of delivered bytes: it only serves to compare retransmissions, which no message depends on.
-    this.table = new TcpConnectionTable({serverPort: this.port, open: (c) => this.open(c), historyBytes: 0,
+    return new TcpConnectionTable({serverPort: this.port, open: (c) => this.open(c), historyBytes: 0,
       // Bounded (one file): a long trace may open control connection after connection; closed ones are let go.
       ...(this.opts.dedupeWindow !== undefined ? {forgetIdleAfterSec: 120} : {})})
   }
@@ -118,7 +123,7 @@ export class ControlCollector {
     const port = this.port
     if (dec === null || dec.transport !== 'tcp' || (dec.srcPort !== port && dec.dstPort !== port)) return
     this.cur = {iface: rec.interfaceId, tsSec: rec.tsSec, tsNsec: rec.tsNsec}
-    this.table!.add(dec, rec.index, rec.tsSec, rec.tsNsec, String(rec.interfaceId))
+    ;(this.table ??= this.newTable()).add(dec, rec.index, rec.tsSec, rec.tsNsec, String(rec.interfaceId))
   }
 
   fileError(e: CaptureError): void {
@@ -151,8 +156,32 @@ export class ControlCollector {
     return seen
   }
 
+  /**
+   * A message decoded from a control stream: by this collector's own reassembly (packet()), or by a
+   * ControlExtractor's for a caller that reads the channel once for both (check's control pass; then packet() is
+   * not called). seq: sequence number of the frame's first byte; length: the frame's; direction:
+   * "sender ip:port > receiver ip:port"; frame, time: of the packet that completed the frame.
+   */
+  message(msg: ControlMessage, seq: number, length: number, direction: string, iface: number, frame: number, tsSec: number, tsNsec: number): void {
+    const key = seq * 0x200000 + length
+    // Looked up each time: the views of one direction share its sets, and they rotate (dedupeWindow).
+    let seen = this.seen.get(direction) ?? this.newDirection(direction)
+    if (seen.has(key) || this.seenOld.get(direction)?.has(key)) return
+    seen.add(key)
+    const w = this.opts.dedupeWindow
+    if (w !== undefined && seen.size >= w) {
+      this.seenOld.set(direction, seen)
+      this.seen.set(direction, (seen = new Set()))
+    }
+    this.count++
+    if (this.opts.handoffOnly && !HANDOFF_TYPES.has(msg.t)) return
+    const m: FramedMessage = {msg, file: this.file, fileIndex: this.fi, iface, frame, tsSec, tsNsec, t: tsSec + tsNsec / 1e9, direction}
+    if (this.opts.onMessage) this.opts.onMessage(m)
+    else this.messages.push(m)
+  }
+
   private open(c: TcpConnection): [StreamHandlers, StreamHandlers] {
-    const {file, fi, reader, messages} = this
+    const {reader} = this
     const iface = this.cur.iface
     const make = (fromClient: boolean): StreamHandlers => {
       const s = fromClient ? c.client : c.server
@@ -174,23 +203,7 @@ export class ControlCollector {
           }
           for (const ev of decoder.push(chunk, off)) {
             if (ev.kind !== 'message') continue
-            const key = c.streams![idx].seqOf(ev.offset) * 0x200000 + ev.length
-            // Looked up each time: the views of one direction share its sets, and they rotate (dedupeWindow).
-            let seen = this.seen.get(dkey) ?? this.newDirection(dkey)
-            if (seen.has(key) || this.seenOld.get(dkey)?.has(key)) continue
-            seen.add(key)
-            const w = this.opts.dedupeWindow
-            if (w !== undefined && seen.size >= w) {
-              this.seenOld.set(dkey, seen)
-              this.seen.set(dkey, (seen = new Set()))
-            }
-            this.count++
-            if (this.opts.handoffOnly && !HANDOFF_TYPES.has(ev.msg.t)) continue
-            const cur = this.cur
-            const m: FramedMessage = {msg: ev.msg, file, fileIndex: fi, iface, frame, tsSec: cur.tsSec, tsNsec: cur.tsNsec,
-              t: cur.tsSec + cur.tsNsec / 1e9, direction: dkey}
-            if (this.opts.onMessage) this.opts.onMessage(m)
-            else messages.push(m)
+            this.message(ev.msg, c.streams![idx].seqOf(ev.offset), ev.length, dkey, iface, frame, this.cur.tsSec, this.cur.tsNsec)
           }
           if (decoder.isStopped) syncing = true
         },
