@@ -1,7 +1,9 @@
-// `handoff check`'s first pass: the control channel of every file, read once.
-// Two consumers share it: the control messages, whole (control.ts), and the
-// control-framing errors as `handoff messages` reports them
-// (control/channels.ts, message rows left out). Only frames that may be TCP
+// `handoff check`'s first pass: the control channel of every file, read once
+// and decoded once. The framing extractor of `handoff messages`
+// (control/channels.ts, message rows left out) reassembles and decodes it,
+// keeps the control-framing errors, and hands every message it decodes to
+// the collector (control.ts), which deduplicates them and keeps the
+// handoffs' messages. Only frames that may be TCP
 // on the control port are decoded: the rest is ruled out on its raw bytes
 // (wire/port-filter.ts), so this pass costs little more than reading the file.
 //
