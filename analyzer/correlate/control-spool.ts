@@ -6,7 +6,11 @@
 //
 // Format: records of a 4-byte big-endian length and node:v8's structured
 // serialisation of the FramedMessage (it keeps bigints, Uint8Arrays and
-// undefined as they were, which plain JSON or MessagePack would not). The
+// undefined as they were, which plain JSON or MessagePack would not), or,
+// for records that are plain JSON (external-sort.ts's), their JSON text:
+// written into the block buffer in place, where v8.serialize makes a new
+// malloc'd Buffer per record — on tens of thousands of records at the end
+// of check that grew the process by ~50 MiB before GC ran. The
 // file is private to the process and removed when the command ends, also on
 // an early exit.
 import {closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync} from 'node:fs'
@@ -17,6 +21,18 @@ import type {FramedMessage} from './control.js'
 
 const BUF = 1 << 16
 
+/** Directories of the spools not removed yet: removed on exit, also an early one (one listener for them all). */
+const live = new Set<string>()
+let exitHook = false
+function removeOnExit(dir: string): void {
+  live.add(dir)
+  if (exitHook) return
+  exitHook = true
+  process.once('exit', () => {
+    for (const d of live) rmSync(d, {recursive: true, force: true})
+  })
+}
+
 /** Records of any structured-clonable type on disk, written in order and read back in that order (any number of times). */
 export class RecordSpool<T> {
   private readonly dir: string
@@ -24,38 +40,47 @@ export class RecordSpool<T> {
   private readonly fd: number
   private buf = Buffer.allocUnsafe(BUF)
   private used = 0
-  private readonly onExit = () => rmSync(this.dir, {recursive: true, force: true})
   /** Records written. */
   count = 0
+  /** Bytes written (buffered ones included): where the next record will start. */
+  size = 0
 
-  constructor(prefix: string) {
+  constructor(prefix: string, private readonly format: 'v8' | 'json' = 'v8') {
     this.dir = mkdtempSync(join(tmpdir(), prefix))
     this.path = join(this.dir, 'messages.v8')
-    process.once('exit', this.onExit)
+    removeOnExit(this.dir)
     this.fd = openSync(this.path, 'w+')
   }
 
   write(m: T): void {
-    const body = serialize(m)
-    const need = 4 + body.length
+    const text = this.format === 'json' ? JSON.stringify(m) : null
+    const body = text === null ? serialize(m) : null
+    const len = text !== null ? Buffer.byteLength(text) : body!.length
+    const need = 4 + len
     if (this.used + need > this.buf.length) this.flush()
     if (need > this.buf.length) this.buf = Buffer.allocUnsafe(need)
-    this.buf.writeUInt32BE(body.length, this.used)
-    body.copy(this.buf, this.used + 4)
+    this.buf.writeUInt32BE(len, this.used)
+    if (text !== null) this.buf.write(text, this.used + 4, 'utf8')
+    else body!.copy(this.buf, this.used + 4)
     this.used += need
+    this.size += need
     this.count++
   }
 
-  /** A reader from the first record (the writes so far; call after the last write). */
-  reader(): SpoolReader<T> {
+  /**
+   * A reader from the first record (the writes so far; call after the last write), or of the
+   * records between byte positions `from` and `to` (`size` before and after writing them: a run
+   * of external-sort.ts). `bufBytes`: its read buffer (smaller when many are open at once).
+   */
+  reader(from = 0, to = Infinity, bufBytes = BUF): SpoolReader<T> {
     this.flush()
-    return new SpoolReader<T>(this.fd)
+    return new SpoolReader<T>(this.fd, from, to, bufBytes, this.format)
   }
 
   remove(): void {
     try { closeSync(this.fd) } catch { /* closed already */ }
-    process.off('exit', this.onExit)
-    this.onExit()
+    live.delete(this.dir)
+    rmSync(this.dir, {recursive: true, force: true})
   }
 
   private flush(): void {
@@ -73,14 +98,18 @@ export class ControlSpool extends RecordSpool<FramedMessage> {
 
 /** The records in the order written, read in 64 KiB blocks (synchronous: the segment pass calls it between packets). */
 export class SpoolReader<T = FramedMessage> {
-  private buf = Buffer.allocUnsafe(BUF)
+  private buf: Buffer
   private start = 0
   private end = 0
-  private pos = 0
+  private pos: number
   private peeked: T | null = null
   private done = false
 
-  constructor(private readonly fd: number) {}
+  constructor(private readonly fd: number, from = 0, private readonly to = Infinity, bufBytes = BUF,
+    private readonly format: 'v8' | 'json' = 'v8') {
+    this.pos = from
+    this.buf = Buffer.allocUnsafe(bufBytes)
+  }
 
   /** The next record without taking it; null at the end. */
   peek(): T | null {
@@ -98,7 +127,8 @@ export class SpoolReader<T = FramedMessage> {
     if (!this.fill(4)) return this.eof()
     const len = this.buf.readUInt32BE(this.start)
     if (!this.fill(4 + len)) return this.eof()
-    const m = deserialize(this.buf.subarray(this.start + 4, this.start + 4 + len)) as T
+    const m = (this.format === 'json' ? JSON.parse(this.buf.toString('utf8', this.start + 4, this.start + 4 + len))
+      : deserialize(this.buf.subarray(this.start + 4, this.start + 4 + len))) as T
     this.start += 4 + len
     return m
   }
@@ -119,7 +149,8 @@ export class SpoolReader<T = FramedMessage> {
     this.end -= this.start
     this.start = 0
     while (this.end < n) {
-      const got = readSync(this.fd, this.buf, this.end, this.buf.length - this.end, this.pos)
+      const want = Math.min(this.buf.length - this.end, this.to - this.pos)
+      const got = want <= 0 ? 0 : readSync(this.fd, this.buf, this.end, want, this.pos)
       if (got === 0) return false
       this.pos += got
       this.end += got
