@@ -29,7 +29,7 @@ export class SummaryList implements Iterable<HandoffSummary> {
       return
     }
     this.mem = onDisk ? null : []
-    this.spool = onDisk ? new RecordSpool<HandoffSummary>('handoff-summaries-') : null
+    this.spool = onDisk ? new RecordSpool<HandoffSummary>('handoff-summaries-', 'json') : null
     this.map = null
   }
 

@@ -43,8 +43,9 @@ import {countsForChecksum} from './checks/checksums.js'
 import {
   addSkewSamples, buildContext, checkControlFraming, checkControlIpChecksum, checkControlTcpChecksum, checkOrphanMessages, checkUnanswered,
   CHECK_IDS, CONNECTION_CHECKS, cutConnections,
-  ViolationSink, type CheckId, type Violation,
+  type CheckId, type Violation,
 } from './checks/index.js'
+import {ViolationCollector, violationRunSize, ViolationList} from './check-violations.js'
 
 export interface CheckOptions {
   /** Where '-' reads from (default process.stdin). */
@@ -60,6 +61,8 @@ export interface CheckOptions {
   streaming?: boolean
   /** Streaming: how far ahead of the packets the control messages are applied (capture seconds; LOOKAHEAD_SEC). */
   lookaheadSec?: number
+  /** Tests: violations per sorted run on disk (runCheckSpooled; default external-sort.ts's RUN_RECORDS). */
+  violationRunSize?: number
 }
 
 export interface HandoffSummary {
@@ -115,15 +118,15 @@ export interface CheckReport {
  */
 export async function runCheck(paths: readonly string[], opts: CheckOptions = {}): Promise<CheckReport> {
   const r = await runCheckWith(paths, opts, false)
-  return {...r, handoffs: r.handoffs.toArray()}
+  return {...r, handoffs: r.handoffs.toArray(), violations: r.violations.toArray()}
 }
 
-/** The report of a check whose per-handoff summaries can be walked only (check-summaries.ts). */
-export type SpooledCheckReport = Omit<CheckReport, 'handoffs'> & {handoffs: SummaryList}
+/** The report of a check whose per-handoff summaries and violations can be walked only (check-summaries.ts, check-violations.ts). */
+export type SpooledCheckReport = Omit<CheckReport, 'handoffs' | 'violations'> & {handoffs: SummaryList; violations: ViolationList}
 
 /**
- * runCheck with the per-handoff summaries on disk, walked in order when the
- * report is printed (the CLI: memory does not grow with the trace's handoffs).
+ * runCheck with the per-handoff summaries and the violations on disk, walked in order when the
+ * report is printed (the CLI: memory does not grow with the trace's handoffs or violations).
  */
 export async function runCheckSpooled(paths: readonly string[], opts: CheckOptions = {}): Promise<SpooledCheckReport> {
   return runCheckWith(paths, opts, true)
@@ -147,6 +150,7 @@ function renameFile<T>(report: T, from: string, to: string): T {
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') return v.split(from).join(to)
     if (v instanceof SummaryList) return v.mapped((s) => walk(s) as HandoffSummary)
+    if (v instanceof ViolationList) return v.mapped((x) => walk(x) as Violation)
     if (Array.isArray(v)) return v.map(walk)
     if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]))
     return v
@@ -201,7 +205,7 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
   }
   // Several files: a handoff's segments may be in any of them, each read whole in turn, so all are held.
   if (paths.length > 1 || opts.streaming === false) loadAll()
-  const sink = new ViolationSink()
+  const sink = new ViolationCollector(opts.violationRunSize ?? violationRunSize(onDisk))
   const cut = cutConnections(uncaptured)
   let orphansNotJudged = 0
   let handoffCount = 0
@@ -212,15 +216,18 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
   const replayLater: {h: Handoff; sum: number}[] = []
   const skew = new SkewEstimator()
   const judge = (h: Handoff) => {
-    const before = sink.list.length
+    const before = sink.count
+    // Violations found now count toward the summary about to be added (duplicates taken off at the end).
+    sink.scope = summaries.length
     addSkewSamples(h, skew)
     alignStateWithWire(h)
     const ctx = buildContext(h, sink)
     const skip = h.inferred?.skip
     for (const c of CONNECTION_CHECKS) if (skip === undefined || !skip.includes(c.id as CheckId)) c.check(ctx)
     const sum = summarize(h, ctx.fwd.length, ctx.fwd.filter((p) => p.exp !== null).length, ctx.ret.length,
-      ctx.ret.filter((p) => p.exp !== null).length, sink.list.length - before)
+      ctx.ret.filter((p) => p.exp !== null).length, sink.count - before)
     const i = summaries.add(sum)
+    sink.scope = -1
     summaryOf.set(h, i)
     if (h.replayLater) replayLater.push({h, sum: i})
     // Judged: let the headers go (forwarded segments seen later are collected again, for late-forward), and
@@ -241,13 +248,16 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
     summaryOf.delete(h)
     if (h.segs.length > 0) {
       const ctx = buildContext(h, sink)
-      const before = sink.list.length
+      const before = sink.count
+      sink.scope = sum ?? -1
       lateForward.check(ctx)
-      if (sum !== undefined) summaries.addViolations(sum, sink.list.length - before)
+      sink.scope = -1
+      if (sum !== undefined) summaries.addViolations(sum, sink.count - before)
       h.segs = []
     }
     h.arena?.release()
     h.arena = null
+    sink.scope = -1 // (not counted in its summary)
     orphansNotJudged += checkUnanswered(h, sink, cut)
   }
   const source = all ?? {feed, lookaheadSec: opts.lookaheadSec ?? LOOKAHEAD_SEC}
@@ -255,12 +265,15 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
   if (replayLater.length > 0) {
     const pkts = await readRequestPkts(paths, port, replayLater.map(({h}) => ({fileIndex: h.req!.fileIndex, frame: h.req!.frame, hid: h.hid})))
     for (const {h, sum} of replayLater) {
-      const before = sink.list.length
+      const before = sink.count
+      sink.scope = sum
       h.replayLater!(pkts.get(h.hid)!)
+      sink.scope = -1
       h.replayLater = null
-      summaries.addViolations(sum, sink.list.length - before)
+      summaries.addViolations(sum, sink.count - before)
     }
   }
+  sink.scope = -1
   orphansNotJudged += checkOrphanMessages(feed.orphans(), sink, cut)
   const notes = uncaptured.map((u) => `control channel ${u.connection}: not captured whole (snap length): ` +
     'messages in the bytes cut off not decoded, handoffs they announce not checked' + (orphansNotJudged > 0 ? `, handoff-orphan not judged (${orphansNotJudged})` : ''))
@@ -270,13 +283,17 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
 
   const offsets = skew.offsets(collected.views)
   const order = new Map(paths.map((p, i) => [p === '-' ? '<stdin>' : p, i]))
-  const violations = sink.list.sort((a, b) => (a.hid ?? '\uffff').localeCompare(b.hid ?? '\uffff') || a.connection.localeCompare(b.connection) ||
-    (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.frame - b.frame || CHECK_IDS.indexOf(a.id) - CHECK_IDS.indexOf(b.id))
-  const byId: Partial<Record<CheckId, number>> = {}
-  for (const id of CHECK_IDS) {
-    const n = violations.filter((v) => v.id === id).length
-    if (n > 0) byId[id] = n
-  }
+  // By handoff, connection, file, frame, check id. The raw comparisons after localeCompare's only order strings it
+  // finds equal but are not (ignorable characters): so a connection's violations are always next to each other, which
+  // the text and JUnit outputs rely on as they walk them once.
+  const raw = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+  const {list: violations, errors, warnings, byId} = sink.finish((a, b) => {
+    const ha = a.hid ?? '\uffff'
+    const hb = b.hid ?? '\uffff'
+    return ha.localeCompare(hb) || raw(ha, hb) || Number(a.hid === undefined) - Number(b.hid === undefined) ||
+      a.connection.localeCompare(b.connection) || raw(a.connection, b.connection) ||
+      (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.frame - b.frame || CHECK_IDS.indexOf(a.id) - CHECK_IDS.indexOf(b.id)
+  }, (sum) => summaries.addViolations(sum, -1))
   const captureErrors = dedupeErrors([...framing.captureErrors, ...control.captureErrors, ...inferErrors, ...collected.captureErrors])
   return {
     files: paths.map((p) => {
@@ -290,9 +307,7 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
     handoffs: summaries,
     violations,
     summary: {
-      errors: violations.filter((v) => v.severity === 'error').length,
-      warnings: violations.filter((v) => v.severity === 'warning').length,
-      byId, handoffs: handoffCount, controlMessages,
+      errors, warnings, byId, handoffs: handoffCount, controlMessages,
     },
     captureErrors,
     ...(inference ? {inference} : {}),

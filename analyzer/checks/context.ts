@@ -16,7 +16,7 @@ import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import type {SkewEstimator} from '../correlate/skew.js'
 import type {View} from '../correlate/vantage.js'
-import {viewFields, type CheckId, type Value, type ViolationSink} from './types.js'
+import {viewFields, type CheckId, type Value, type ViolationTarget} from './types.js'
 
 export interface Fields {
   src: string
@@ -134,7 +134,7 @@ export function addSkewSamples(h: Handoff, skew: SkewEstimator): void {
   }
 }
 
-export function buildContext(h: Handoff, sink: ViolationSink): HandoffContext {
+export function buildContext(h: Handoff, sink: ViolationTarget): HandoffContext {
   const conn = connectionLabel(h)
   const ctx: HandoffContext = {
     h, conn, client: [], clientView: null, ret: [], fwd: [], beRaw: [], feOwn: [], misplaced: [],

@@ -4,11 +4,11 @@
 // same code as `handoff messages`); a capture that ends inside a frame is
 // not a framing error.
 import type {ControlReport} from '../control/channels.js'
-import type {ViolationSink} from './types.js'
+import type {ViolationTarget} from './types.js'
 
 export const id = 'control-framing' as const
 
-export function check(report: Pick<ControlReport, 'rows'>, sink: ViolationSink): void {
+export function check(report: Pick<ControlReport, 'rows'>, sink: ViolationTarget): void {
   for (const r of report.rows) {
     if (r.kind !== 'error') continue
     sink.add({id, connection: r.connection, file: r.file, frame: r.frame, view: `${r.file}#${r.interface}`, vantage: 'control', time: r.time,

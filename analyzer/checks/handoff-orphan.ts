@@ -6,7 +6,7 @@
 import {formatIso} from '../inspect/timestamp.js'
 import type {FramedMessage} from '../correlate/control.js'
 import {connectionLabel, type Handoff, type Orphan} from '../correlate/assemble.js'
-import type {ViolationSink} from './types.js'
+import type {ViolationTarget} from './types.js'
 
 export const id = 'handoff-orphan' as const
 
@@ -14,7 +14,7 @@ function where(m: FramedMessage): {file: string; frame: number; time: string} {
   return {file: m.file, frame: m.frame, time: formatIso(m.tsSec, m.tsNsec)}
 }
 
-export function check(handoffs: readonly Handoff[], orphans: readonly Orphan[], sink: ViolationSink,
+export function check(handoffs: readonly Handoff[], orphans: readonly Orphan[], sink: ViolationTarget,
   uncaptured: readonly {connection: string}[] = []): number {
   const cut = cutConnections(uncaptured)
   let notJudged = 0
@@ -35,7 +35,7 @@ function onCut(cut: ReadonlySet<string>, m: FramedMessage): boolean {
 }
 
 /** One handoff (once its replies can no longer come): a request with no reply. Returns 1 when not judged (cut). */
-export function checkUnanswered(h: Handoff, sink: ViolationSink, cut: ReadonlySet<string>): number {
+export function checkUnanswered(h: Handoff, sink: ViolationTarget, cut: ReadonlySet<string>): number {
   if (!h.req || h.ack || h.nack) return 0
   if (onCut(cut, h.req)) return 1
   sink.add({id, hid: h.hid, connection: connectionLabel(h), ...where(h.req),
@@ -44,7 +44,7 @@ export function checkUnanswered(h: Handoff, sink: ViolationSink, cut: ReadonlySe
 }
 
 /** Replies and terminates no request announced. Returns how many were not judged (cut). */
-export function checkOrphanMessages(orphans: readonly Orphan[], sink: ViolationSink, cut: ReadonlySet<string>): number {
+export function checkOrphanMessages(orphans: readonly Orphan[], sink: ViolationTarget, cut: ReadonlySet<string>): number {
   let notJudged = 0
   for (const o of orphans) {
     if (onCut(cut, o.m)) { notJudged++; continue }

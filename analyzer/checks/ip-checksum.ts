@@ -3,7 +3,7 @@
 import type {ControlPacket} from '../correlate/assemble.js'
 import type {HandoffContext} from './context.js'
 import {countsForChecksum} from './checksums.js'
-import {viewFields, type ViolationSink} from './types.js'
+import {viewFields, type ViolationTarget} from './types.js'
 
 export const id = 'ip-checksum' as const
 
@@ -15,7 +15,7 @@ export function check(ctx: HandoffContext): void {
   }
 }
 
-export function checkControl(pkts: readonly ControlPacket[], sink: ViolationSink): void {
+export function checkControl(pkts: readonly ControlPacket[], sink: ViolationTarget): void {
   for (const p of pkts) {
     if (p.ipCsum !== 'bad') continue
     sink.add({id, connection: p.connection, file: p.view.file, frame: p.frame, ...viewFields(p.view),

@@ -4,7 +4,7 @@
 import type {ControlPacket} from '../correlate/assemble.js'
 import type {HandoffContext} from './context.js'
 import {countsForChecksum} from './checksums.js'
-import {viewFields, type ViolationSink} from './types.js'
+import {viewFields, type ViolationTarget} from './types.js'
 
 export const id = 'tcp-checksum' as const
 
@@ -16,7 +16,7 @@ export function check(ctx: HandoffContext): void {
   }
 }
 
-export function checkControl(pkts: readonly ControlPacket[], sink: ViolationSink): void {
+export function checkControl(pkts: readonly ControlPacket[], sink: ViolationTarget): void {
   for (const p of pkts) {
     if (p.tcpCsum !== 'bad') continue
     sink.add({id, connection: p.connection, file: p.view.file, frame: p.frame, ...viewFields(p.view),

@@ -53,8 +53,13 @@ export interface Violation {
   seen?: Value
 }
 
-/** Where a check reports. Duplicates (same id, file, frame, field) are dropped. */
-export class ViolationSink {
+/** Where a check reports: a ViolationSink, or check.ts's ViolationCollector (check-violations.ts: on disk, deduplicated at the end). */
+export interface ViolationTarget {
+  add(v: Omit<Violation, 'severity'>): void
+}
+
+/** Where a check reports, in memory. Duplicates (same id, file, frame, field) are dropped. */
+export class ViolationSink implements ViolationTarget {
   readonly list: Violation[] = []
   private readonly keys = new Set<string>()
 

@@ -4,13 +4,20 @@
 // (handoff-feed.ts). So what the first pass learns costs disk, not memory,
 // however long the trace (issue 5: memory grows with active connections).
 //
-// Format: records of a 4-byte big-endian length, a tag byte and the record:
-// tag 0, record-codec.ts's encoding (plain objects, arrays, strings, numbers,
-// booleans, null, undefined, bigints, Uint8Arrays: everything a
-// FramedMessage holds, kept as it was, which plain JSON or MessagePack would
-// not); tag 1, node:v8's structured serialisation, for a record holding
-// anything else. The file is private to the process (so are the codec's
-// string tables, shared by writer and readers) and removed when the command
+// Format: records of a 4-byte big-endian length and, in the default format
+// ('codec'), a tag byte and the record: tag 0, record-codec.ts's encoding
+// (plain objects, arrays, strings, numbers, booleans, null, undefined,
+// bigints, Uint8Arrays: everything a FramedMessage holds, kept as it was,
+// which plain JSON or MessagePack would not); tag 1, node:v8's structured
+// serialisation, for a record holding anything else. The codec refers to
+// what came before (numbered keys, "same string as last time"), so such a
+// spool is read from its first record only. In the 'json' format (plain
+// JSON records: external-sort.ts's, the report's summaries), the record's
+// JSON text, written into the block buffer in place (v8.serialize made a new
+// malloc'd Buffer per record: on tens of thousands of records at the end of
+// check that grew the process by ~50 MiB before GC ran); its readers may
+// start at any record. The file is private to the process (so are the
+// codec's tables, shared by writer and readers) and removed when the command
 // ends, also on an early exit.
 import {closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -20,9 +27,23 @@ import type {FramedMessage} from './control.js'
 import {CodecTables, NotPlain, RecordReader, RecordWriter} from './record-codec.js'
 
 const BUF = 1 << 16
-/** What follows a record's length: record-codec.ts's encoding, or node:v8's. */
+/** What follows a record's length in the 'codec' format: record-codec.ts's encoding, or node:v8's. */
 const TAG_CODEC = 0
 const TAG_V8 = 1
+
+export type SpoolFormat = 'codec' | 'json'
+
+/** Directories of the spools not removed yet: removed on exit, also an early one (one listener for them all). */
+const live = new Set<string>()
+let exitHook = false
+function removeOnExit(dir: string): void {
+  live.add(dir)
+  if (exitHook) return
+  exitHook = true
+  process.once('exit', () => {
+    for (const d of live) rmSync(d, {recursive: true, force: true})
+  })
+}
 
 /** Records of any structured-clonable type on disk, written in order and read back in that order (any number of times). */
 export class RecordSpool<T> {
@@ -31,49 +52,71 @@ export class RecordSpool<T> {
   private readonly fd: number
   private buf = Buffer.allocUnsafe(BUF)
   private used = 0
-  private readonly onExit = () => rmSync(this.dir, {recursive: true, force: true})
   private readonly tables = new CodecTables()
   private readonly writer = new RecordWriter(this.tables)
   /** Records written. */
   count = 0
+  /** Bytes written (buffered ones included): where the next record will start. */
+  size = 0
 
-  constructor(prefix: string) {
+  constructor(prefix: string, private readonly format: SpoolFormat = 'codec') {
     this.dir = mkdtempSync(join(tmpdir(), prefix))
     this.path = join(this.dir, 'records')
-    process.once('exit', this.onExit)
+    removeOnExit(this.dir)
     this.fd = openSync(this.path, 'w+')
   }
 
   write(m: T): void {
-    let tag = TAG_CODEC
-    let body: Buffer
-    try {
-      body = this.writer.encode(m)
-    } catch (e) {
-      if (!(e instanceof NotPlain)) throw e
-      tag = TAG_V8
-      body = serialize(m)
+    let need: number
+    if (this.format === 'json') {
+      const text = JSON.stringify(m)
+      const len = Buffer.byteLength(text)
+      need = 4 + len
+      this.room(need)
+      this.buf.writeUInt32BE(len, this.used)
+      this.buf.write(text, this.used + 4, 'utf8')
+    } else {
+      let tag = TAG_CODEC
+      let body: Buffer
+      try {
+        body = this.writer.encode(m)
+      } catch (e) {
+        if (!(e instanceof NotPlain)) throw e
+        tag = TAG_V8
+        body = serialize(m)
+      }
+      need = 5 + body.length
+      this.room(need)
+      this.buf.writeUInt32BE(1 + body.length, this.used)
+      this.buf[this.used + 4] = tag
+      body.copy(this.buf, this.used + 5)
     }
-    const need = 5 + body.length
-    if (this.used + need > this.buf.length) this.flush()
-    if (need > this.buf.length) this.buf = Buffer.allocUnsafe(need)
-    this.buf.writeUInt32BE(1 + body.length, this.used)
-    this.buf[this.used + 4] = tag
-    body.copy(this.buf, this.used + 5)
     this.used += need
+    this.size += need
     this.count++
   }
 
-  /** A reader from the first record (the writes so far; call after the last write). */
-  reader(): SpoolReader<T> {
+  /**
+   * A reader from the first record (the writes so far; call after the last write), or of the
+   * records between byte positions `from` and `to` (`size` before and after writing them: a run
+   * of external-sort.ts). `bufBytes`: its read buffer (smaller when many are open at once).
+   */
+  reader(from = 0, to = Infinity, bufBytes = BUF): SpoolReader<T> {
+    if (this.format === 'codec' && from !== 0) throw new Error('a codec spool is read from its first record (internal error)')
     this.flush()
-    return new SpoolReader<T>(this.fd, new RecordReader(this.tables))
+    return new SpoolReader<T>(this.fd, from, to, bufBytes, this.format === 'json' ? null : new RecordReader(this.tables))
   }
 
   remove(): void {
     try { closeSync(this.fd) } catch { /* closed already */ }
-    process.off('exit', this.onExit)
-    this.onExit()
+    live.delete(this.dir)
+    rmSync(this.dir, {recursive: true, force: true})
+  }
+
+  /** The buffer has room for n more bytes (flushed, or grown for a record larger than it). */
+  private room(n: number): void {
+    if (this.used + n > this.buf.length) this.flush()
+    if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n)
   }
 
   private flush(): void {
@@ -91,14 +134,19 @@ export class ControlSpool extends RecordSpool<FramedMessage> {
 
 /** The records in the order written, read in 64 KiB blocks (synchronous: the segment pass calls it between packets). */
 export class SpoolReader<T = FramedMessage> {
-  private buf = Buffer.allocUnsafe(BUF)
+  private buf: Buffer
   private start = 0
   private end = 0
-  private pos = 0
+  private pos: number
   private peeked: T | null = null
   private done = false
 
-  constructor(private readonly fd: number, private readonly codec: RecordReader) {}
+  constructor(private readonly fd: number, from = 0, private readonly to = Infinity, bufBytes = BUF,
+    /** The 'codec' format's decoder; null: 'json'. */
+    private readonly codec: RecordReader | null = null) {
+    this.pos = from
+    this.buf = Buffer.allocUnsafe(bufBytes)
+  }
 
   /** The next record without taking it; null at the end. */
   peek(): T | null {
@@ -116,9 +164,10 @@ export class SpoolReader<T = FramedMessage> {
     if (!this.fill(4)) return this.eof()
     const len = this.buf.readUInt32BE(this.start)
     if (!this.fill(4 + len)) return this.eof()
-    const at = this.start + 5
-    const m = (this.buf[this.start + 4] === TAG_CODEC ? this.codec.decode(this.buf, at, this.start + 4 + len)
-      : deserialize(this.buf.subarray(at, this.start + 4 + len))) as T
+    const end = this.start + 4 + len
+    const m = (this.codec === null ? JSON.parse(this.buf.toString('utf8', this.start + 4, end))
+      : this.buf[this.start + 4] === TAG_CODEC ? this.codec.decode(this.buf, this.start + 5, end)
+        : deserialize(this.buf.subarray(this.start + 5, end))) as T
     this.start += 4 + len
     return m
   }
@@ -139,7 +188,8 @@ export class SpoolReader<T = FramedMessage> {
     this.end -= this.start
     this.start = 0
     while (this.end < n) {
-      const got = readSync(this.fd, this.buf, this.end, this.buf.length - this.end, this.pos)
+      const want = Math.min(this.buf.length - this.end, this.to - this.pos)
+      const got = want <= 0 ? 0 : readSync(this.fd, this.buf, this.end, want, this.pos)
       if (got === 0) return false
       this.pos += got
       this.end += got

@@ -191,7 +191,8 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
     })
     files.push(r)
     // Per-view: only the shown sessions' packets; connections: which are shown is known at the end.
-    if (opts.flagged) flagged.push(...(merger === null ? pending.filter((p) => shownStreams.has(p.stream)) : pending))
+    // A loop, not push(...): one argument per flagged packet overflows the stack on a long trace.
+    if (opts.flagged) for (const p of pending) if (merger !== null || shownStreams.has(p.stream)) flagged.push(p)
   }
 
   const lat = latencies(corr, syns, (f, i) => ifaceNames.get(`${f}#${i}`) ?? null)

@@ -1,12 +1,12 @@
 import {controlPortFlag} from '../flags.js'
 import {writeJson} from '../render/json-stream.js'
-import {writeFileSync} from 'node:fs'
 import {Args, Command, Flags} from '@oclif/core'
 import {CheckUsageError, runCheckSpooled, type SpooledCheckReport} from '../../analyzer/check.js'
 import {SpoolError} from '../../analyzer/capture/spool.js'
 import {parseVantageFlag, type VantageAssignment} from '../../analyzer/correlate/vantage.js'
 import {color} from '../render/color.js'
-import {renderCheckTo, renderJunit} from '../render/check.js'
+import {renderCheckTo} from '../render/check.js'
+import {JunitWriteError, writeJunitFile} from '../render/junit.js'
 import {LineWriter} from '../render/output.js'
 
 export type CheckResult = SpooledCheckReport & {exitCode: 0 | 1 | 2}
@@ -73,7 +73,15 @@ export default class Check extends Command {
     const failOn = flags['fail-on'] === 'warning' ? 'warning' : 'error'
     const failing = report.summary.errors + (failOn === 'warning' ? report.summary.warnings : 0)
     const exitCode = report.captureErrors.length > 0 ? 2 : failing > 0 ? 1 : 0
-    if (flags.junit) writeFileSync(flags.junit, renderJunit(report, failOn))
+    // Written as it goes (render/junit.ts); a file that cannot be written is a usage error, named, not a stack trace.
+    if (flags.junit) {
+      try {
+        writeJunitFile(flags.junit, report, failOn)
+      } catch (e) {
+        if (e instanceof JunitWriteError) this.error(e.message, {exit: 2})
+        throw e
+      }
+    }
     if (!this.jsonEnabled()) {
       const out = new LineWriter()
       renderCheckTo(report, (s) => out.line(s))

@@ -1,13 +1,13 @@
-// Text and JUnit rendering of a CheckReport (`handoff check`): violations
-// grouped per connection (hid, else 4-tuple), each with its frame, the
-// expected and the seen value; then per-handoff coverage and the summary.
+// Text rendering of a CheckReport (`handoff check`; its JUnit file: junit.ts):
+// violations grouped per connection (hid, else 4-tuple), each with its frame,
+// the expected and the seen value; then per-handoff coverage and the summary.
 import type {CheckReport} from '../../analyzer/check.js'
 import type {Violation} from '../../analyzer/checks/types.js'
 import {CHECK_IDS, hex32} from '../../analyzer/checks/types.js'
 import {CONTROL_PORT} from '../../analyzer/control/messages.js'
 import {color} from './color.js'
 
-function val(v: unknown): string {
+export function val(v: unknown): string {
   if (v === undefined) return ''
   if (Array.isArray(v)) return `[${v.join(', ')}]`
   return String(v)
@@ -17,8 +17,11 @@ export function groupKey(v: Violation): string {
   return v.hid !== undefined ? `${v.hid}  ${v.connection}` : v.connection
 }
 
-/** A report whose handoffs may be on disk (runCheckSpooled): they are walked once, in order. */
-export type CheckReportView = Omit<CheckReport, 'handoffs'> & {handoffs: Iterable<CheckReport['handoffs'][number]> & {length: number}}
+/** A report whose handoffs and violations may be on disk (runCheckSpooled): they are walked in order. */
+export type CheckReportView = Omit<CheckReport, 'handoffs' | 'violations'> & {
+  handoffs: Iterable<CheckReport['handoffs'][number]> & {length: number}
+  violations: Iterable<Violation> & {length: number}
+}
 
 export function renderCheck(r: CheckReportView): string {
   const lines: string[] = []
@@ -29,24 +32,22 @@ export function renderCheck(r: CheckReportView): string {
 /** The text, line by line (the CLI writes each as it comes, so the handoff table is never whole in memory). */
 export function renderCheckTo(r: CheckReportView, line: (s: string) => void): void {
   const lines = {push: line}
-  const groups = new Map<string, Violation[]>()
+  // One group per connection: the report's order keeps a connection's violations together (analyzer/check.ts).
+  let group: string | null = null
   for (const v of r.violations) {
     const k = groupKey(v)
-    const g = groups.get(k)
-    if (g) g.push(v)
-    else groups.set(k, [v])
-  }
-  for (const [k, vs] of groups) {
-    lines.push(color.bold(k))
-    for (const v of vs) {
-      const sev = v.severity === 'error' ? color.red('error  ') : color.yellow('warning')
-      lines.push(`  ${sev} ${v.id.padEnd(15)} ${v.file} frame ${v.frame}${v.vantage ? ` [${v.vantage}]` : ''}: ${v.message}`)
-      if (v.field !== undefined || v.expected !== undefined || v.seen !== undefined) {
-        lines.push(`          ${v.field ? `${v.field}: ` : ''}expected ${val(v.expected)}, seen ${val(v.seen)}`)
-      }
+    if (k !== group) {
+      if (group !== null) lines.push('')
+      lines.push(color.bold(k))
+      group = k
     }
-    lines.push('')
+    const sev = v.severity === 'error' ? color.red('error  ') : color.yellow('warning')
+    lines.push(`  ${sev} ${v.id.padEnd(15)} ${v.file} frame ${v.frame}${v.vantage ? ` [${v.vantage}]` : ''}: ${v.message}`)
+    if (v.field !== undefined || v.expected !== undefined || v.seen !== undefined) {
+      lines.push(`          ${v.field ? `${v.field}: ` : ''}expected ${val(v.expected)}, seen ${val(v.seen)}`)
+    }
   }
+  if (group !== null) lines.push('')
   if (r.handoffs.length > 0) {
     lines.push(color.bold('handoffs'))
     let w = 10
@@ -100,60 +101,3 @@ function inferredLine(st: NonNullable<Summary['state']>, i: NonNullable<Summary[
     `, wsF ${st.wsF} wsB ${st.wsB}${extra.length > 0 ? `; not judged: ${extra.join(', ')} (BE's SYN/ACK not captured)` : ''}`
 }
 
-function xml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({'<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;'})[c]!)
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
-}
-
-/**
- * JUnit XML: one testsuite per connection (handoff, or the control channel
- * connection), one testcase per check id run on it; a violation of severity
- * error is a <failure>, a warning is a <failure type="warning"> only when
- * failOn is 'warning', else a <system-out> note. On a handoff inferred from
- * the traffic (--infer), the ids not judged on it are <skipped/>.
- */
-export function renderJunit(r: CheckReportView, failOn: 'error' | 'warning'): string {
-  const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>']
-  const suites: {name: string; ids: readonly string[]; vs: Violation[]; notJudged?: readonly string[]}[] = []
-  const byKey = new Map<string, Violation[]>()
-  for (const v of r.violations) {
-    const k = groupKey(v)
-    const l = byKey.get(k)
-    if (l) l.push(v)
-    else byKey.set(k, [v])
-  }
-  const perConn = CHECK_IDS.filter((id) => id !== 'control-framing')
-  for (const h of r.handoffs) {
-    const k = `${h.hid}  ${h.connection}`
-    suites.push({name: k, ids: perConn, vs: byKey.get(k) ?? [], ...(h.inferred ? {notJudged: h.inferred.notJudged} : {})})
-    byKey.delete(k)
-  }
-  for (const [k, vs] of byKey) suites.push({name: k, ids: [...new Set(vs.map((v) => v.id))], vs})
-  if (suites.length === 0) suites.push({name: 'traces', ids: ['control-framing', 'handoff-orphan'], vs: []})
-  let failures = 0
-  let tests = 0
-  const body: string[] = []
-  for (const s of suites) {
-    let sf = 0
-    const cases: string[] = []
-    for (const id of s.ids) {
-      const vs = s.vs.filter((v) => v.id === id)
-      const failing = vs.filter((v) => v.severity === 'error' || failOn === 'warning')
-      const text = vs.map((v) => `${v.file} frame ${v.frame}: ${v.message}; expected ${val(v.expected)}, seen ${val(v.seen)}`).join('\n')
-      let c = `    <testcase classname="${xml(s.name)}" name="${id}">`
-      if (failing.length > 0) {
-        sf++
-        c += `\n      <failure type="${vs[0]!.severity}" message="${xml(`${failing.length} violation(s) of ${id}`)}">${xml(text)}</failure>\n    `
-      } else if (vs.length > 0) c += `\n      <system-out>${xml(text)}</system-out>\n    `
-      else if (s.notJudged?.includes(id)) c += '\n      <skipped message="not judged: handoff inferred from the traffic (--infer)"/>\n    '
-      c += '</testcase>'
-      cases.push(c)
-    }
-    tests += s.ids.length
-    failures += sf
-    body.push(`  <testsuite name="${xml(s.name)}" tests="${s.ids.length}" failures="${sf}" errors="0">`, ...cases, '  </testsuite>')
-  }
-  out.push(`<testsuites name="handoff check" tests="${tests}" failures="${failures}" errors="${r.captureErrors.length}">`, ...body, '</testsuites>')
-  return out.join('\n') + '\n'
-}

@@ -13,6 +13,7 @@
 // own lines are re-indented to its depth (a JSON string holds no raw
 // newline, so every newline in JSON.stringify's output is layout).
 import {SummaryList} from '../../analyzer/check-summaries.js'
+import {ViolationList} from '../../analyzer/check-violations.js'
 import {LineWriter} from './output.js'
 
 /** Levels walked before an element is serialised whole (report → rows → row). */
@@ -31,8 +32,13 @@ export function serializeJson(value: unknown, write: (s: string) => void): void 
   write('\n')
 }
 
+/** check's summaries or violations on disk: walked as the arrays they stand for. */
+function onDisk(v: unknown): v is SummaryList | ViolationList {
+  return v instanceof SummaryList || v instanceof ViolationList
+}
+
 function walkable(v: unknown): v is object {
-  return v !== null && typeof v === 'object' && (typeof (v as {toJSON?: unknown}).toJSON !== 'function' || v instanceof SummaryList)
+  return v !== null && typeof v === 'object' && (typeof (v as {toJSON?: unknown}).toJSON !== 'function' || onDisk(v))
 }
 
 /** JSON.stringify's rule: such a member of an object is left out (in an array it is null). */
@@ -47,8 +53,8 @@ function emit(v: unknown, indent: string, depth: number, write: (s: string) => v
     return
   }
   const inner = `${indent}  `
-  // A SummaryList (check's summaries on disk) is walked as the array it stands for, one element read at a time.
-  if (Array.isArray(v) || v instanceof SummaryList) {
+  // A SummaryList or ViolationList (on disk) is walked as the array it stands for, one element read at a time.
+  if (Array.isArray(v) || onDisk(v)) {
     if (v.length === 0) { write('[]'); return }
     write('[\n')
     let first = true

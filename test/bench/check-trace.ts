@@ -1,6 +1,7 @@
 // Builds (once, then reuses) a large multi-view handoff trace for the `check`
 // benchmark by cloning the real lab recording samples/traces/lab-clean
-// (12 handoffs, 6 views: client, lan, n1..n3-inside, control) N times.
+// (12 handoffs, 6 views: client, lan, n1..n3-inside, control) N times, or
+// one of the fault runs recorded the same way.
 //
 // Clone k differs from the recording in:
 //  - the client addresses: 10.77.1.x → 10.77.(100 + i / 250).(i % 250 + 1),
@@ -204,11 +205,16 @@ function ethMacs(pkts: Pkt[], iface: number): Map<string, string> {
   return macs
 }
 
-/** The trace for `clones` clones, built into os.tmpdir()/handoff-bench unless already there. */
-export async function checkBenchTrace(clones: number): Promise<CheckTrace> {
+/**
+ * The trace for `clones` clones, built into os.tmpdir()/handoff-bench unless already there.
+ * `lab` names another recording of samples/traces (a fault run, e.g. lab-ack-remap: its
+ * violations come again in every clone, for a report with many of them).
+ */
+export async function checkBenchTrace(clones: number, lab = 'lab-clean'): Promise<CheckTrace> {
   const dir = join(tmpdir(), 'handoff-bench')
   mkdirSync(dir, {recursive: true})
-  const path = join(dir, `lab-clean-x${clones}.pcapng`)
+  const path = join(dir, `${lab}-x${clones}.pcapng`)
+  const LAB_TRACE = join(repoRoot, 'samples', 'traces', lab, 'lab.pcapng.gz')
   const meta = `${path}.json`
   if (existsSync(path) && existsSync(meta)) {
     const m = JSON.parse(readFileSync(meta, 'utf8')) as {packets: number}
@@ -260,7 +266,7 @@ export async function checkBenchTrace(clones: number): Promise<CheckTrace> {
   const span = last - first + 2 // whole seconds, ≥ the recording's length + 1 s
 
   const tmp = `${path}.partial`
-  const w = PcapngWriter.open(tmp, {application: 'handoff test/bench/check-trace.ts', comment: `lab-clean cloned ${clones} times`})
+  const w = PcapngWriter.open(tmp, {application: 'handoff test/bench/check-trace.ts', comment: `${lab} cloned ${clones} times`})
   for (const i of ifaces) w.addInterface({linkType: i.linkType, name: i.name, description: i.description, tsResolution: i.ns ? 'ns' : 'us'})
   let packets = 0
   const conList = [...conns.values()]

@@ -96,6 +96,16 @@ test('--junit: one testsuite per connection, a failure for the violated id', () 
   assert.equal(parseXml(readFileSync(x2, 'utf8')).attrs.failures, '0')
 })
 
+test('--junit to a file that cannot be written: a message naming it, exit 2, no stack trace', () => {
+  for (const target of [join(dir, 'no-such-dir', 'junit.xml'), dir]) {
+    const r = run(faulty, '--junit', target)
+    assert.equal(r.code, 2, target)
+    assert.match(r.err, /cannot write the JUnit report to .*junit\.xml|cannot write the JUnit report to /)
+    assert.ok(r.err.includes(target), r.err)
+    assert.doesNotMatch(r.err, /\n\s+at /, 'a stack trace')
+  }
+})
+
 test('warnings alone: exit 0, or 1 with --fail-on warning', () => {
   const r = run(warnOnly)
   assert.equal(r.code, 0)

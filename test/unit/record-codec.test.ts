@@ -104,6 +104,8 @@ test('the spool: codec records and node:v8 records, read back in order, twice', 
       for (let m; (m = rd.next()) !== null;) got.push(m)
       assert.deepEqual(got, recs)
     }
+    // A record refers to those before it (numbered keys, "same string"): no reader may start in the middle.
+    assert.throws(() => spool.reader(100), /first record/)
   } finally {
     spool.remove()
   }
