@@ -16,12 +16,16 @@
 // Traffic of no handoff is read and dropped: it never raises a check id.
 // Files are read twice (steps 1 and 3). Memory follows the active
 // connections: step 1 writes the handoffs' messages to a temporary file
-// (correlate/control-spool.ts) and, with one file, step 3 makes each handoff
-// from it as the pass comes near (correlate/handoff-feed.ts); each handoff
-// is judged as soon as it is over (step 4 runs inside step 3), let go once
-// no late forward can come, and its summary goes to disk
-// (check-summaries.ts). With several files, --infer or views placed by their
-// traffic, every handoff is assembled before step 3 instead.
+// (correlate/control-spool.ts) and step 3 makes each handoff from it as the
+// pass comes near (correlate/handoff-feed.ts); each handoff is judged as
+// soon as it is over (step 4 runs inside step 3), let go once no late
+// forward can come, and its summary goes to disk (check-summaries.ts).
+// Several files (several views of the same events) are read at once in
+// steps 1 and 3, merged by capture time (capture/merge.ts), so that they
+// stream as one file does — unless their clocks look too far apart for that
+// (MAX_CLOCK_SPREAD_SEC): they are then read one after the other, as whole.
+// With --infer or views placed by their traffic, every handoff is assembled
+// before step 3 instead.
 // Step 1 keeps fingerprints of each request's `pkts`, not the `pkts`: when
 // request-replay finds a request whose fingerprints differ from the client's
 // segments, the control channel is read a third time after step 3, for the
@@ -34,7 +38,7 @@ import {alignStateWithWire, collectSegments, connectionLabel, LOOKAHEAD_SEC, typ
 import {ControlSpool} from './correlate/control-spool.js'
 import {HandoffFeed} from './correlate/handoff-feed.js'
 import type {InferenceReport, InferredHandoff} from './correlate/infer.js'
-import {readControlPass, readRequestPkts} from './correlate/control-pass.js'
+import {readControlPass, readRequestPkts, type ControlPass} from './correlate/control-pass.js'
 import {inferPlacing, inferViewKinds} from './correlate/vantage-infer.js'
 import {SkewEstimator} from './correlate/skew.js'
 import type {VantageAssignment, View} from './correlate/vantage.js'
@@ -55,8 +59,8 @@ export interface CheckOptions {
   /** Infer handoffs that no control message names from the traffic (correlate/infer.ts). */
   infer?: boolean
   /**
-   * false: every handoff assembled before the segment pass, as with several files (the tests compare the two).
-   * Default: a single file is read with the handoffs made as the pass reaches them (correlate/handoff-feed.ts).
+   * false: every handoff assembled before the segment pass (the tests compare the two). Default: the handoffs
+   * made as the pass reaches them (correlate/handoff-feed.ts).
    */
   streaming?: boolean
   /** Streaming: how far ahead of the packets the control messages are applied (capture seconds; LOOKAHEAD_SEC). */
@@ -165,26 +169,52 @@ function spoolHasRequest(spool: ControlSpool): boolean {
   return false
 }
 
+/**
+ * Several files are read merged by capture time only when their clocks agree within this (seconds): the
+ * copies of one control frame in two files, and the files' first packets, no further apart. Merged, a file
+ * whose clock runs ahead by δ has its segments read δ late: a handoff is judged JUDGE_GRACE_SEC (5 s) after
+ * its terminate, so δ up to 2 s still leaves 3 s of grace; a clock behind shortens the 120 s lookahead by as
+ * much. Further apart, a merged pass could judge handoffs before some of their segments are read: the files
+ * are then read one after the other, every handoff held (as before the merge), and nothing is lost. The first
+ * packets cannot tell a late start from a clock that is off: captures started further apart than this are
+ * read that way too (more memory, same report).
+ */
+export const MAX_CLOCK_SPREAD_SEC = 2
+
 async function check(paths: readonly string[], opts: CheckOptions, onDisk: boolean): Promise<SpooledCheckReport> {
   // No --control-port: 7070, unless the control frames are on another port (control/port-discovery.ts).
   const portChoice = await resolveControlPort(paths, opts.controlPort)
   const port = portChoice.port
   const spool = new ControlSpool()
   try {
-    return await checkWithSpool(paths, opts, port, portChoice, spool, onDisk)
+    const pass = await readControlPass(paths, port, {spool})
+    if (paths.length === 1 || pass.clockSpreadSec! <= MAX_CLOCK_SPREAD_SEC) {
+      return await checkWithSpool(paths, opts, port, portChoice, spool, pass, paths.length > 1, onDisk)
+    }
   } finally {
     spool.remove()
   }
+  // Several files whose clocks look too far apart to be read merged: the control pass again, one file after the
+  // other (which copy of a frame is kept depends on it), and every handoff held.
+  const again = new ControlSpool()
+  try {
+    const pass = await readControlPass(paths, port, {spool: again, merged: false})
+    return await checkWithSpool(paths, opts, port, portChoice, again, pass, false, onDisk)
+  } finally {
+    again.remove()
+  }
 }
 
+/** merged: several files, read merged by time (both passes); false: one after the other, or one file. */
 async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port: number,
-  portChoice: Awaited<ReturnType<typeof resolveControlPort>>, spool: ControlSpool, onDisk: boolean): Promise<SpooledCheckReport> {
+  portChoice: Awaited<ReturnType<typeof resolveControlPort>>, spool: ControlSpool, pass: ControlPass, merged: boolean,
+  onDisk: boolean): Promise<SpooledCheckReport> {
   let vantage = opts.vantage ?? []
-  const {control, framing, uncaptured} = await readControlPass(paths, port, {spool})
+  const {control, framing, uncaptured} = pass
   const controlMessages = control.count
   const feed = new HandoffFeed(spool.reader())
   // Every handoff of the trace at once (assembleHandoffs's): only when something needs them all before the
-  // segment pass. Otherwise the pass takes them from the feed as it reaches them (streaming, one file).
+  // segment pass. Otherwise the pass takes them from the feed as it reaches them (streaming).
   let all: Handoff[] | null = null
   const loadAll = (): Handoff[] => (all ??= feed.all())
   // Views whose place neither --vantage nor the name tells: placed by the legs they show (correlate/vantage-infer.ts),
@@ -203,8 +233,9 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
     inference = inf.report
     inferErrors = inf.captureErrors
   }
-  // Several files: a handoff's segments may be in any of them, each read whole in turn, so all are held.
-  if (paths.length > 1 || opts.streaming === false) loadAll()
+  // Several files not read merged: a handoff's segments may be in any of them, each read whole in turn, so all
+  // are held. (Merged, the segment pass goes through them as through one file: collectSegments.)
+  if ((paths.length > 1 && !merged) || opts.streaming === false) loadAll()
   const sink = new ViolationCollector(opts.violationRunSize ?? violationRunSize(onDisk))
   const cut = cutConnections(uncaptured)
   let orphansNotJudged = 0
@@ -261,7 +292,7 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
     orphansNotJudged += checkUnanswered(h, sink, cut)
   }
   const source = all ?? {feed, lookaheadSec: opts.lookaheadSec ?? LOOKAHEAD_SEC}
-  const collected = await collectSegments(paths, source, {controlPort: port, vantage, judge, retire})
+  const collected = await collectSegments(paths, source, {controlPort: port, vantage, judge, retire, merged})
   if (replayLater.length > 0) {
     const pkts = await readRequestPkts(paths, port, replayLater.map(({h}) => ({fileIndex: h.req!.fileIndex, frame: h.req!.frame, hid: h.hid})))
     for (const {h, sum} of replayLater) {

@@ -31,17 +31,17 @@ export function displayName(path: string): string {
   return path === '-' ? '<stdin>' : path
 }
 
-function ioError(file: string, offset: number, e: unknown, what = 'read error'): CaptureError {
+export function ioError(file: string, offset: number, e: unknown, what = 'read error'): CaptureError {
   const msg = e instanceof Error ? e.message : String(e)
   return new CaptureError('io', offset, what, msg, file)
 }
 
-function isZlibError(e: unknown): boolean {
+export function isZlibError(e: unknown): boolean {
   const code = (e as {code?: unknown})?.code
   return typeof code === 'string' && code.startsWith('Z_')
 }
 
-function abortError(file: string, offset: number): CaptureError {
+export function abortError(file: string, offset: number): CaptureError {
   return new CaptureError('aborted', offset, 'reading aborted', '', file)
 }
 

@@ -26,6 +26,12 @@
 // - A CaptureError (damaged file) ends that file: everything read before the
 //   damage is kept, the error is listed in `captureErrors`, and the next file
 //   is read.
+// - Files may also be read all at once, merged by time (capture/merge.ts:
+//   `check` with several files): beginFile for each, select() before each of
+//   a file's packets, its error and its end. Each keeps its own reassembly;
+//   a frame's row is the copy of the file first in argument order, notes and
+//   errors are listed in file order: the report is the one the files read
+//   one after the other give.
 
 import {readCapture} from '../capture/read.js'
 import {joinSections} from '../capture/join-sections.js'
@@ -280,17 +286,9 @@ export class ControlExtractor {
   private readonly reader = new MsgpackReader()
   /** Display names of the files, in order. */
   private readonly files: string[] = []
-  // The file being read.
-  private file = ''
-  private fr: ControlFileResult = {file: '', packets: 0, controlPackets: 0}
-  private table: TcpConnectionTable | null = null
-  private tsSec = 0
-  private tsNsec = 0
-  private curIface = 0
-  private lastFrame = 0
-  // Payload bytes the capture cut off (snap length) per sender ("iface#addr|port"), not yet
-  // accounted for by a hole: a hole they explain is a capture matter, not a malformed frame.
-  private cut = new Map<string, number>()
+  // The file being read (several at once when merged: select()).
+  private cf: ExtractFile = newFile(-1, '')
+  private readonly open = new Map<number, ExtractFile>()
 
   constructor(opts: ExtractOptions = {}) {
     this.opts = opts
@@ -298,15 +296,11 @@ export class ControlExtractor {
   }
 
   beginFile(path: string): void {
-    this.file = path === '-' ? '<stdin>' : path
-    this.files.push(this.file)
-    this.fr = {file: this.file, packets: 0, controlPackets: 0}
-    this.fileResults.push(this.fr)
-    this.tsSec = 0
-    this.tsNsec = 0
-    this.curIface = 0
-    this.lastFrame = 0
-    this.table = new TcpConnectionTable({serverPort: this.port, open: (c) => this.openConnection(c),
+    const f = this.cf = newFile(this.files.length, path === '-' ? '<stdin>' : path)
+    this.open.set(f.index, f)
+    this.files.push(f.file)
+    this.fileResults.push(f.fr)
+    f.table = new TcpConnectionTable({serverPort: this.port, open: (c) => this.openConnection(c),
       ...(this.opts.historyBytes !== undefined ? {historyBytes: this.opts.historyBytes} : {}),
       // No message rows (check's framing pass over a long trace): closed connections are let go of.
       ...(this.opts.messageRows === false ? {forgetIdleAfterSec: 120} : {})})
@@ -318,43 +312,55 @@ export class ControlExtractor {
    * only counted then).
    */
   packet(rec: PacketRecord, dec: PacketDecoder | null): void {
-    this.fr.packets++
-    this.lastFrame = rec.index
+    const f = this.cf
+    f.fr.packets++
+    f.lastFrame = rec.index
     const port = this.port
     if (dec === null || dec.transport !== 'tcp' || (dec.srcPort !== port && dec.dstPort !== port)) return
-    this.fr.controlPackets++
-    this.tsSec = rec.tsSec
-    this.tsNsec = rec.tsNsec
-    this.curIface = rec.interfaceId
+    f.fr.controlPackets++
+    f.tsSec = rec.tsSec
+    f.tsNsec = rec.tsNsec
+    f.curIface = rec.interfaceId
     if (dec.payloadTruncated && dec.payloadOffset >= 0) {
       const k = `${rec.interfaceId}#${dec.srcAddr()}|${dec.srcPort}`
-      this.cut.set(k, (this.cut.get(k) ?? 0) + dec.payloadWireLen - dec.payloadLen)
+      f.cut.set(k, (f.cut.get(k) ?? 0) + dec.payloadWireLen - dec.payloadLen)
     }
-    this.table!.add(dec, rec.index, rec.tsSec, rec.tsNsec, String(rec.interfaceId))
+    f.table!.add(dec, rec.index, rec.tsSec, rec.tsNsec, String(rec.interfaceId))
+  }
+
+  /** Files read at once (merged by time): what follows is the fi-th file begun's (0-based). */
+  select(fi: number): void {
+    this.cf = this.open.get(fi)!
   }
 
   /** The current file is damaged: what was read before stays. */
   fileError(e: CaptureError): void {
-    this.fr.error = {code: e.code, offset: e.offset, message: e.message}
-    this.captureErrors.push({file: this.file, ...this.fr.error})
+    const f = this.cf
+    f.fr.error = {code: e.code, offset: e.offset, message: e.message}
+    this.captureErrors.push({file: f.file, ...f.fr.error})
   }
 
   endFile(): void {
-    this.table?.finish(this.lastFrame)
-    this.table = null
-    this.cut.clear()
+    const f = this.cf
+    f.table?.finish(f.lastFrame)
+    f.table = null
+    f.cut.clear()
+    this.open.delete(f.index)
   }
 
   private openConnection(c: TcpConnection): [StreamHandlers, StreamHandlers] {
-    const {file, notes, dedupe, conns, names, rows, reader, opts} = this
-    const iface = this.curIface
+    const {notes, dedupe, conns, names, rows, reader, opts} = this
+    // The current file's: its reassembly calls back only while one of its packets is read (or at its end).
+    const f = this.cf
+    const {file} = f
+    const iface = f.curIface
     const connName = `${fmtHostPort(c.client.addr, c.client.port)} ↔ ${fmtHostPort(c.server.addr, c.server.port)}`
     let cc = conns.get(connName)
     const view = `${file}#${iface}`
     if (cc === undefined) {
       cc = {
         connection: connName, client: {...c.client}, server: {...c.server}, seenIn: [view],
-        firstTime: formatIso(this.tsSec, this.tsNsec), messages: 0, errors: 0, syn: false,
+        firstTime: formatIso(f.tsSec, f.tsNsec), messages: 0, errors: 0, syn: false,
         end: {clientToServer: null, serverToClient: null},
       }
       conns.set(connName, cc)
@@ -376,19 +382,19 @@ export class ControlExtractor {
       const plainDirection = `${sender.addr}:${sender.port} > ${receiver.addr}:${receiver.port}`
       const addRow = (ev: DecodeEvent, frame: number) => {
         if (ev.kind === 'message' && opts.onMessage !== undefined) {
-          opts.onMessage(ev.msg, stream().seqOf(ev.offset), ev.length, plainDirection, iface, frame, this.tsSec, this.tsNsec)
+          opts.onMessage(ev.msg, stream().seqOf(ev.offset), ev.length, plainDirection, iface, frame, f.tsSec, f.tsNsec)
         }
         if (ev.kind === 'message' && opts.messageRows === false) return
         const seq = stream().seqOf(ev.offset)
         const key = `${dkey}|${seq}|${ev.length ?? -1}|${ev.kind === 'message' ? ev.msg.t : ev.reason}`
         const prior = dedupe.get(key)
-        if (prior !== undefined) {
+        if (prior !== undefined && !(prior.kind === 'error' && f.index < this.files.indexOf(prior.file))) {
           prior.duplicates++
           this.duplicatesMerged++
           return
         }
         const base: RowBase = {
-          time: formatIso(this.tsSec, this.tsNsec), tsSec: this.tsSec, tsNsec: this.tsNsec, frame, file, interface: iface,
+          time: formatIso(f.tsSec, f.tsNsec), tsSec: f.tsSec, tsNsec: f.tsNsec, frame, file, interface: iface,
           connection: connName, direction,
           sender: {addr: sender.addr, port: sender.port}, receiver: {addr: receiver.addr, port: receiver.port},
           streamOffset: ev.offset, duplicates: 0,
@@ -408,6 +414,14 @@ export class ControlExtractor {
           connInfo.messages++
         } else {
           row = {...base, kind: 'error', type: 'control-framing', reason: ev.reason, detail: ev.detail, fatal: ev.fatal}
+          if (prior !== undefined) {
+            // Files read merged by time: a copy from a file earlier in argument order stands for the frame, as
+            // it does when the files are read one after the other (only framing errors are checked: messages of
+            // `handoff messages` are never read merged).
+            Object.assign(prior, row, {duplicates: prior.duplicates + 1})
+            this.duplicatesMerged++
+            return
+          }
           connInfo.errors++
         }
         dedupe.set(key, row)
@@ -459,10 +473,10 @@ export class ControlExtractor {
             return
           }
           const ck = `${iface}#${sender.addr}|${sender.port}`
-          const cut = this.cut.get(ck) ?? 0
+          const cut = f.cut.get(ck) ?? 0
           if (cut >= length) {
             // Bytes the capture saw on the wire but did not keep (snap length): not a framing error.
-            this.cut.set(ck, cut - length)
+            f.cut.set(ck, cut - length)
             note('snaplen', frame, off, `${length} byte(s) at stream offset ${off} not captured (snap length): frames in them not decoded`)
           } else handle(st.decoder.gap(length), frame)
           st.mode = 'syncing'
@@ -526,6 +540,9 @@ export class ControlExtractor {
     }
 
     const fileIndex = new Map(this.files.map((f, i) => [f, i]))
+    // File by file (stable: each file's own order), as when the files are read one after the other.
+    this.notes.sort((a, b) => fileIndex.get(a.file)! - fileIndex.get(b.file)!)
+    this.captureErrors.sort((a, b) => fileIndex.get(a.file)! - fileIndex.get(b.file)!)
     this.rows.sort((a, b) => a.tsSec - b.tsSec || a.tsNsec - b.tsNsec || fileIndex.get(a.file)! - fileIndex.get(b.file)!
       || a.frame - b.frame || a.streamOffset - b.streamOffset)
 
@@ -551,6 +568,26 @@ export class ControlExtractor {
       captureErrors: this.captureErrors,
     }
   }
+}
+
+/** What the extractor keeps of the file being read. */
+interface ExtractFile {
+  /** Its place among the files begun (0-based). */
+  index: number
+  file: string
+  fr: ControlFileResult
+  table: TcpConnectionTable | null
+  tsSec: number
+  tsNsec: number
+  curIface: number
+  lastFrame: number
+  // Payload bytes the capture cut off (snap length) per sender ("iface#addr|port"), not yet
+  // accounted for by a hole: a hole they explain is a capture matter, not a malformed frame.
+  cut: Map<string, number>
+}
+
+function newFile(index: number, file: string): ExtractFile {
+  return {index, file, fr: {file, packets: 0, controlPackets: 0}, table: null, tsSec: 0, tsNsec: 0, curIface: 0, lastFrame: 0, cut: new Map()}
 }
 
 /** True when `chunk` starts with a whole frame whose body is a valid §3 message. */

@@ -18,24 +18,34 @@
 // segments are kept, with a payload hash; the client's first 64 KiB of
 // request bytes are kept for `request-replay`. A handoff is judged, and its
 // segments let go, once the capture time is JUDGE_GRACE_SEC past its
-// terminate — while the LAST file is read (a segment of it may sit in any
-// earlier file, read before). Other traffic is decoded (no checksums summed)
-// and dropped without allocating anything. The handoffs come one of two ways:
-//   - a list, every handoff of the trace (several files; --infer; views
-//     placed by their traffic): all are indexed from the start, judged in the
-//     last file or at the end;
-//   - streaming (one file): a HandoffFeed (handoff-feed.ts) over the control
-//     pass's spool, kept LOOKAHEAD_SEC of capture time ahead of the packets;
-//     a handoff is indexed when its request is read from the spool, and let
+// terminate — with files read one after the other, only while the LAST file
+// is read (a segment of it may sit in any earlier file, read before). Other
+// traffic is decoded (no checksums summed) and dropped without allocating
+// anything. The handoffs come one of two ways:
+//   - a list, every handoff of the trace (--infer; views placed by their
+//     traffic; several files whose clocks are too far apart to be read
+//     merged): all are indexed from the start; several files are read
+//     merged unless opts.merged is false: one after the other then, handoffs
+//     judged in the last file or at the end;
+//   - streaming: a HandoffFeed (handoff-feed.ts) over the control pass's
+//     spool, kept LOOKAHEAD_SEC of capture time ahead of the packets; a
+//     handoff is indexed when its request is read from the spool, and let
 //     go (retire) LATE_FORWARD_SEC after its terminate, or IDLE_SEC after its
 //     last segment when it has none. So memory follows the handoffs in
 //     progress, not the trace's length.
+// Several files are read at once, merged by capture time (capture/merge.ts),
+// so the pass moves through time once as with one file, and judges with
+// every file's segments up to then. What the report lists in file order
+// (views, checksum verdicts of the control channel, capture errors, each
+// handoff's segments) is put back in file order, as the files read one after
+// the other give it.
 // The translation state is built when a handoff's segments are first read
 // and goes when it is judged.
 import {readCapture} from '../capture/read.js'
+import {readMerged, type MergeInput} from '../capture/merge.js'
 import {joinSections} from '../capture/join-sections.js'
 import {reassembleIpv4} from '../flows/ipv4-defrag.js'
-import {CaptureError} from '../capture/types.js'
+import {CaptureError, type CaptureHandlers} from '../capture/types.js'
 import type {HandoffAck, HandoffNack, HandoffReq, Terminate} from '../control/messages.js'
 import {TcpStreamReassembler, type ReassemblyEvent} from '../flows/reassembly.js'
 import {formatIpv4, formatIpv6, parseIpv4, parseIpv6} from '../wire/addr.js'
@@ -350,15 +360,20 @@ export const JUDGE_GRACE_SEC = 5
  */
 export async function collectSegments(paths: readonly string[], source: readonly Handoff[] | StreamingSource, opts: {
   controlPort: number; vantage: readonly VantageAssignment[]
-  /** Called once a handoff is over (terminate + JUDGE_GRACE_SEC of capture time, in the last file) or at the end. */
+  /** Called once a handoff is over (terminate + JUDGE_GRACE_SEC of capture time, in the last file unless merged) or at the end. */
   judge?: (h: Handoff) => void
   /**
    * Called once the pass is done with a judged handoff: at the end for every handoff; while streaming, also
    * LATE_FORWARD_SEC after its terminate (forwarded segments kept since judging are in h.segs: late-forward's).
    */
   retire?: (h: Handoff) => void
+  /** Several files: false reads them one after the other (clocks too far apart to merge them; never when streaming). */
+  merged?: boolean
 }): Promise<CollectResult> {
   const streaming = isStreaming(source) ? source : null
+  // Several files read at once, merged by time (see the header).
+  const merged = paths.length > 1 && opts.merged !== false
+  if (streaming !== null && paths.length > 1 && !merged) throw new Error('internal error: several files are streamed only merged')
   // Handoffs by client endpoint (either side of a segment) and by address pair (tied despite a wrong port).
   const byEndpoint4 = new Map<number, Entry[]>()
   const byEndpoint6 = new Map<string, Entry[]>()
@@ -418,7 +433,8 @@ export async function collectSegments(paths: readonly string[], source: readonly
     dropPair(h.vip, e.vip4, h.cip, e.cip4, e)
   }
   // Handoffs with a terminate, by its time (then the order they came): judged early while the last file is
-  // read (earlier files may still hold segments of a handoff when several files are given, so not before).
+  // read (earlier files may still hold segments of a handoff when several files are read one after the
+  // other, so not before), or throughout when the files are read merged.
   const due = new TimeHeap<Entry>()
   // Streaming: handoffs by a time at or before the one they may be let go (endOf), checked once a second.
   const ends = new TimeHeap<Entry>()
@@ -457,9 +473,15 @@ export async function collectSegments(paths: readonly string[], source: readonly
     for (const st of e.streams.values()) { st.r.finish('end-of-trace'); st.arena.release() }
     e.streams = null
   }
+  // Merged files: a handoff's segments in file order (then each file's own), as reading the files one after the
+  // other gives them: the checks take the first of equals in that order.
+  const inFileOrder = (h: Handoff) => {
+    if (merged) h.segs.sort((a, b) => a.view.fileIndex - b.view.fileIndex)
+  }
   const judgeNow = (e: Entry) => {
     const h = e.h
     if (h.judged) return
+    inFileOrder(h)
     ensureState(h)
     finishStreams(e)
     opts.judge?.(h)
@@ -467,6 +489,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
   }
   const retire = (e: Entry, now: number) => {
     judgeNow(e)
+    inFileOrder(e.h)
     unindex(e)
     streaming?.feed.retire(e.h, now)
     opts.retire?.(e.h)
@@ -490,9 +513,16 @@ export async function collectSegments(paths: readonly string[], source: readonly
     done.clear()
   }
 
+  // Merged: the loop below only makes each file's handlers, and the files are read after it, all at once.
+  const mergeInputs: MergeInput[] = []
+  const read = async (path: string, handlers: CaptureHandlers) => {
+    if (merged) mergeInputs.push({path, handlers})
+    else await readCapture(path, handlers)
+  }
   for (let fi = 0; fi < paths.length; fi++) {
     const path = paths[fi]!
     const file = path === '-' ? '<stdin>' : path
+    const judgeEarly = merged || fi === paths.length - 1
     // "file#iface" of each view, made once.
     const viewKeys = new Map<View, string>()
     const fileViews = new FileViews(fi, file, opts.vantage, (v) => {
@@ -501,12 +531,12 @@ export async function collectSegments(paths: readonly string[], source: readonly
     })
     const dec = new PacketDecoder({verifyChecksums: false})
     try {
-      await readCapture(path, joinSections(reassembleIpv4({
+      await read(path, joinSections(reassembleIpv4({
         onInterface: (i) => { fileViews.get(i.id, i.name) },
         onPacket: (rec) => {
           packets++
           if (streaming !== null && rec.tsSec >= nextSecond) tick(rec.tsSec)
-          if (fi === paths.length - 1 && due.size > 0 && (packets & 255) === 0) {
+          if (judgeEarly && due.size > 0 && (packets & 255) === 0) {
             const now = rec.tsSec + rec.tsNsec / 1e9
             while (due.size > 0 && due.firstT() + JUDGE_GRACE_SEC < now) judgeNow(due.pop())
           }
@@ -650,6 +680,14 @@ export async function collectSegments(paths: readonly string[], source: readonly
       captureErrors.push({file, message: e.message})
     }
   }
+  if (merged) {
+    const errors: {fi: number; message: string}[] = []
+    await readMerged(mergeInputs, {onFileEnd: (fi, e) => { if (e !== null) errors.push({fi, message: e.message}) }})
+    // In file order (stable sorts: each file's own order kept), as the files read one after the other give them.
+    for (const {fi, message} of errors.sort((a, b) => a.fi - b.fi)) captureErrors.push({file: paths[fi] === '-' ? '<stdin>' : paths[fi]!, message})
+    views.sort((a, b) => a.fileIndex - b.fileIndex)
+    controlBad.sort((a, b) => a.view.fileIndex - b.view.fileIndex)
+  }
   // Messages read ahead of the last packet, and any after it: their handoffs have no segment, but are judged.
   streaming?.feed.advanceTo(Infinity)
   for (const e of entries.values()) judgeNow(e)
@@ -657,7 +695,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
   return {views, packets, controlBad, captureErrors}
 }
 
-/** The handoffs from the control spool as the pass reaches them (handoff-feed.ts), for one file read once. */
+/** The handoffs from the control spool as the pass reaches them (handoff-feed.ts), for files read once (several: merged by time). */
 export interface StreamingSource {
   feed: HandoffFeed
   /** How far ahead of the packets (capture seconds) the control messages are applied: see LOOKAHEAD_SEC. */

@@ -16,14 +16,25 @@
 // traffic, handed off or not; knowing the handoffs up front lets the segment
 // pass drop what belongs to none of them at once.
 //
+// Several files are read at once, merged by capture time (capture/merge.ts),
+// as the segment pass reads them: the copies of a frame at several views
+// then come close together, so the deduplication needs only a bounded
+// window, and the spool comes out in time order, as the segment pass reads
+// it. That pass also measures how far apart the files' clocks look (the
+// copies of one control frame in two files; each file's first packet): see
+// clockSpreadSec.
+//
 // What this pass keeps is written to a spool file (control-spool.ts) that
 // the segment pass reads as it goes (handoff-feed.ts), and it is kept lean
-// all the same (it may all be read at once: several files): a handoff-req without its `pkts`
+// all the same (it may all be read at once: --infer,
+// clocks too far apart): a handoff-req without its `pkts`
 // (the stored client segments, the bulk of it), only their fingerprints
 // (checks/replay-print.ts). request-replay compares those with the client's
 // segments; for the few requests whose fingerprints differ, readRequestPkts
 // decodes the `pkts` again after the segment pass, to report what differs.
 import {readCapture} from '../capture/read.js'
+import {readMerged} from '../capture/merge.js'
+import type {CaptureHandlers} from '../capture/types.js'
 import {joinSections} from '../capture/join-sections.js'
 import {reassembleIpv4} from '../flows/ipv4-defrag.js'
 import {CaptureError} from '../capture/types.js'
@@ -45,46 +56,92 @@ export interface ControlPass {
   /** Control connections ("a ↔ b", as in `handoff messages`) with bytes the capture cut off (snap length): messages
    *  may be missing from them, so a reply or request not seen on them is not judged missing. */
   uncaptured: {connection: string}[]
+  /**
+   * Several files read merged: how far apart their clocks look, in seconds — the largest of the time between
+   * the copies of one control frame in two files and the spread of the files' first packets (0 for one file;
+   * null when read one after the other).
+   */
+  clockSpreadSec: number | null
 }
 
 /**
  * spool: write the handoffs' messages there (check: handoff-feed.ts reads them back as the segment pass goes)
  * rather than returning them in `control.messages`. Frames seen are then remembered for deduplication over a
- * window only when there is one file (ControlCollector's dedupeWindow).
+ * window (ControlCollector's dedupeWindow), when there is one file or the files are read merged.
+ * merged (default true): several files read at once, merged by time; false: one after the other, as before
+ * the merge (check's fallback when the files' clocks are too far apart).
  */
-export async function readControlPass(paths: readonly string[], port: number, opts: {spool?: ControlSpool} = {}): Promise<ControlPass> {
+export async function readControlPass(paths: readonly string[], port: number, opts: {spool?: ControlSpool; merged?: boolean} = {}): Promise<ControlPass> {
+  const merged = paths.length > 1 && opts.merged !== false
   // Only the handoffs' messages are kept, requests without their `pkts`: the others are counted.
   const messages: FramedMessage[] = []
   const spool = opts.spool
   const collector = new ControlCollector(port, {handoffOnly: true,
     onMessage: spool ? (m) => spool.write(leanMessage(m)) : (m) => messages.push(leanMessage(m)),
-    ...(spool && paths.length === 1 ? {dedupeWindow: DEDUPE_WINDOW} : {})})
+    ...(spool && (paths.length === 1 || merged) ? {dedupeWindow: DEDUPE_WINDOW} : {}),
+    ...(merged ? {holdSec: HOLD_SEC} : {})})
   // Framing errors only: no message rows, no retransmission notes (so no history of the streams). The messages
-  // it decodes on the way go to the collector, which then reads no packet itself: one decode of the channel.
+  // it decodes on the way go to the collector, which then reassembles nothing itself: one decode of the channel.
   const extractor = new ControlExtractor({port, messageRows: false, historyBytes: 0,
     onMessage: (msg, seq, length, direction, iface, frame, tsSec, tsNsec) =>
       collector.message(msg, seq, length, direction, iface, frame, tsSec, tsNsec)})
   const dec = new PacketDecoder({verifyChecksums: false})
-  for (let fi = 0; fi < paths.length; fi++) {
-    const path = paths[fi]!
-    collector.beginFile(fi, path)
-    extractor.beginFile(path)
-    try {
-      await readCapture(path, joinSections(reassembleIpv4({
-        onPacket: (rec) => {
-          // The record's buffer and offset, not rec.data: no view made per packet.
-          const d = mayBeTcpPort(rec.linkType, rec.buffer, rec.dataOffset, rec.capLen, port)
-            ? dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset) : null
-          extractor.packet(rec, d)
-        },
-      })))
-    } catch (e) {
-      if (!(e instanceof CaptureError)) throw e
-      extractor.fileError(e)
-      collector.fileError(e)
+  // Each file's handlers; merged, the collector and extractor are told whose packet comes (select).
+  const handlers = (fi: number): CaptureHandlers => joinSections(reassembleIpv4({
+    onPacket: (rec) => {
+      if (merged) {
+        collector.select(fi)
+        extractor.select(fi)
+      }
+      // The record's buffer and offset, not rec.data: no view made per packet.
+      const d = mayBeTcpPort(rec.linkType, rec.buffer, rec.dataOffset, rec.capLen, port)
+        ? dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset) : null
+      collector.observe(rec)
+      extractor.packet(rec, d)
+    },
+  }))
+  let clockSpreadSec: number | null = null
+  if (merged) {
+    for (let fi = 0; fi < paths.length; fi++) {
+      collector.beginFile(fi, paths[fi]!)
+      extractor.beginFile(paths[fi]!)
     }
-    extractor.endFile()
-    collector.endFile()
+    // Each file's first packet time.
+    const first: number[] = paths.map(() => NaN)
+    await readMerged(paths.map((path, fi) => {
+      const h = handlers(fi)
+      return {path, handlers: {...h, onPacket: (rec) => {
+        if (Number.isNaN(first[fi]!) && rec.hasTimestamp) first[fi] = rec.tsSec + rec.tsNsec / 1e9
+        h.onPacket(rec)
+      }}}
+    }), {onFileEnd: (fi, e) => {
+      collector.select(fi)
+      extractor.select(fi)
+      if (e !== null) {
+        extractor.fileError(e)
+        collector.fileError(e)
+      }
+      extractor.endFile()
+      collector.endFile()
+    }})
+    const starts = first.filter((t) => !Number.isNaN(t))
+    clockSpreadSec = Math.max(collector.copySkewSec, starts.length > 0 ? Math.max(...starts) - Math.min(...starts) : 0)
+  } else {
+    for (let fi = 0; fi < paths.length; fi++) {
+      const path = paths[fi]!
+      collector.beginFile(fi, path)
+      extractor.beginFile(path)
+      try {
+        await readCapture(path, handlers(fi))
+      } catch (e) {
+        if (!(e instanceof CaptureError)) throw e
+        extractor.fileError(e)
+        collector.fileError(e)
+      }
+      extractor.endFile()
+      collector.endFile()
+    }
+    if (paths.length === 1) clockSpreadSec = 0
   }
   const report = extractor.finish()
   const uncaptured = new Set<string>()
@@ -92,8 +149,15 @@ export async function readControlPass(paths: readonly string[], port: number, op
   const {count, captureErrors} = collector.finish()
   return {control: {messages: messages.sort(byTime), count, captureErrors},
     framing: {rows: report.rows, captureErrors: report.captureErrors.map((e) => ({file: e.file, message: e.message}))},
-    uncaptured: [...uncaptured].map((connection) => ({connection}))}
+    uncaptured: [...uncaptured].map((connection) => ({connection})), clockSpreadSec}
 }
+
+/**
+ * Merged files: how long a new message waits for a copy from a file earlier in argument order (capture
+ * seconds). Copies at several views are microseconds to milliseconds apart; clocks further apart than
+ * check's bound (MAX_CLOCK_SPREAD_SEC) make check read the files one after the other instead.
+ */
+const HOLD_SEC = 10
 
 /** Frames per direction of a control connection remembered for deduplication (two generations of this many). */
 const DEDUPE_WINDOW = 8192

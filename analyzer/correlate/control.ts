@@ -8,7 +8,12 @@
 //
 // The same frame seen by several views is kept once (directed 4-tuple,
 // sequence number of the frame's first byte, frame length), the copy seen
-// first in argument order.
+// first in argument order. Files read merged by time (capture/merge.ts) are
+// read all at once: each has its own reassembly (beginFile for each, then
+// select() before each of its packets), and a new message is held back for
+// holdSec of capture time, so that a copy from a file earlier in argument
+// order (another view, a few ms apart) takes its place, as if the files had
+// been read one after the other.
 import {readCapture} from '../capture/read.js'
 import {joinSections} from '../capture/join-sections.js'
 import {CaptureError, type PacketRecord} from '../capture/types.js'
@@ -67,7 +72,7 @@ export async function collectControl(paths: readonly string[], port: number): Pr
 export class ControlCollector {
   private readonly messages: FramedMessage[] = []
   private count = 0
-  private readonly captureErrors: ControlCollection['captureErrors'] = []
+  private readonly captureErrors: (ControlCollection['captureErrors'][number] & {fileIndex: number})[] = []
   /**
    * Frames seen already, per directed 4-tuple: sequence number × 2^21 +
    * frame length (a number, not a key string per message: this lives as long
@@ -77,11 +82,18 @@ export class ControlCollector {
   /** The generation before, per direction, when the sets are bounded (opts.dedupeWindow). */
   private readonly seenOld = new Map<string, Set<number>>()
   private readonly reader = new MsgpackReader()
-  private file = ''
-  private fi = 0
-  private table: TcpConnectionTable | null = null
-  private cur = {iface: 0, tsSec: 0, tsNsec: 0}
-  private last = 0
+  /** The file being read (several at once when merged: select()). */
+  private f: FileState = {fi: 0, file: '', table: null, cur: {iface: 0, tsSec: 0, tsNsec: 0}, last: 0}
+  private readonly files = new Map<number, FileState>()
+  /** Merged reading (opts.holdSec): new messages held back, in the order they came, and by key. */
+  private readonly held: Held[] = []
+  private heldHead = 0
+  private readonly heldByKey = new Map<string, Held>()
+  /** Latest capture time of a packet given to packet() (merged reading: where the pass is). */
+  private now = -Infinity
+  /** Merged reading: the largest time between two copies of one frame in two files (seconds); Infinity when a copy
+   *  came after its message was passed on (holdSec). */
+  copySkewSec = 0
 
   /**
    * handoffOnly: keep only the messages of handoffs (req, ack, nack,
@@ -96,22 +108,29 @@ export class ControlCollector {
      * file, where the copies of a frame at several views lie close together, so that a long trace does not
      * grow this. Unbounded without it (several files: the copy may be a whole file away).
      */
-    dedupeWindow?: number} = {}) {}
+    dedupeWindow?: number
+    /**
+     * Files read merged by time (several at once): a new message is passed on only once the capture time is
+     * holdSec past it, replaced meanwhile by a copy from a file earlier in argument order.
+     */
+    holdSec?: number} = {}) {}
 
   beginFile(fi: number, path: string): void {
-    this.fi = fi
-    this.file = path === '-' ? '<stdin>' : path
-    this.cur = {iface: 0, tsSec: 0, tsNsec: 0}
-    this.last = 0
-    this.table = null
+    this.f = {fi, file: path === '-' ? '<stdin>' : path, cur: {iface: 0, tsSec: 0, tsNsec: 0}, last: 0, table: null}
+    this.files.set(fi, this.f)
   }
 
-  /** The current file's reassembly, made by the first packet() (none when messages come from elsewhere: message()). */
+  /** A file's reassembly, made by its first packet() (none when messages come from elsewhere: message()). */
   private newTable(): TcpConnectionTable {
     // No history of delivered bytes: it only serves to compare retransmissions, which no message depends on.
     return new TcpConnectionTable({serverPort: this.port, open: (c) => this.open(c), historyBytes: 0,
-      // Bounded (one file): a long trace may open control connection after connection; closed ones are let go.
+      // Bounded: a long trace may open control connection after connection; closed ones are let go.
       ...(this.opts.dedupeWindow !== undefined ? {forgetIdleAfterSec: 120} : {})})
+  }
+
+  /** Files read at once (merged): the packets, error and end that follow are file fi's (begun with beginFile). */
+  select(fi: number): void {
+    this.f = this.files.get(fi)!
   }
 
   /**
@@ -119,28 +138,75 @@ export class ControlCollector {
    * it, or null when the caller knows it is no control-port TCP packet.
    */
   packet(rec: PacketRecord, dec: PacketDecoder | null): void {
-    this.last = rec.index
+    this.observe(rec)
     const port = this.port
     if (dec === null || dec.transport !== 'tcp' || (dec.srcPort !== port && dec.dstPort !== port)) return
-    this.cur = {iface: rec.interfaceId, tsSec: rec.tsSec, tsNsec: rec.tsNsec}
-    ;(this.table ??= this.newTable()).add(dec, rec.index, rec.tsSec, rec.tsNsec, String(rec.interfaceId))
+    const f = this.f
+    f.cur = {iface: rec.interfaceId, tsSec: rec.tsSec, tsNsec: rec.tsNsec}
+    ;(f.table ??= this.newTable()).add(dec, rec.index, rec.tsSec, rec.tsNsec, String(rec.interfaceId))
+  }
+
+  /** A packet of the current file went by (what packet() does besides reassembly, for a caller that uses message()). */
+  observe(rec: PacketRecord): void {
+    this.f.last = rec.index
+    if (this.opts.holdSec !== undefined && rec.hasTimestamp) this.advance(rec.tsSec + rec.tsNsec / 1e9)
   }
 
   fileError(e: CaptureError): void {
-    this.captureErrors.push({file: this.file, message: e.message})
+    this.captureErrors.push({file: this.f.file, fileIndex: this.f.fi, message: e.message})
   }
 
   /** lastFrame: the file's last frame, for a caller that gave packet() only the control channel's packets. */
-  endFile(lastFrame = this.last): void {
-    this.table?.finish(lastFrame)
-    this.table = null
+  endFile(lastFrame = this.f.last): void {
+    this.f.table?.finish(lastFrame)
+    this.f.table = null
+    this.files.delete(this.f.fi)
   }
 
   /** The messages in time order (then file, frame). */
   finish(): ControlCollection {
+    this.advance(Infinity)
     const messages = this.messages
     messages.sort(byTime)
-    return {messages, count: this.count, captureErrors: this.captureErrors}
+    // In file order, as when the files are read one after the other (stable: a file's own order kept).
+    const captureErrors = this.captureErrors.sort((a, b) => a.fileIndex - b.fileIndex).map(({file, message}) => ({file, message}))
+    return {messages, count: this.count, captureErrors}
+  }
+
+  /** Merged reading: the capture time is t; held messages older than holdSec are passed on. */
+  private advance(t: number): void {
+    if (t > this.now) this.now = t
+    const held = this.held
+    if (this.heldHead === held.length) return
+    const until = this.now - this.opts.holdSec!
+    while (this.heldHead < held.length && held[this.heldHead]!.first <= until) {
+      const e = held[this.heldHead++]!
+      this.heldByKey.delete(e.key)
+      this.emit(e.m)
+    }
+    if (this.heldHead === held.length) {
+      held.length = 0
+      this.heldHead = 0
+    }
+  }
+
+  private emit(m: FramedMessage): void {
+    if (this.opts.onMessage) this.opts.onMessage(m)
+    else this.messages.push(m)
+  }
+
+  /** A copy of a frame already seen: with merged files, it replaces the held one when its file comes first. */
+  private copy(hkey: string, m: () => FramedMessage): void {
+    const e = this.heldByKey.get(hkey)
+    if (e === undefined) {
+      // Passed on already: a copy more than holdSec after the first (clocks that far apart, or a retransmission
+      // that late). Which copy reading the files one after the other keeps cannot be told: said by copySkewSec.
+      this.copySkewSec = Infinity
+      return
+    }
+    const c = m()
+    if (c.fileIndex !== e.m.fileIndex) this.copySkewSec = Math.max(this.copySkewSec, Math.abs(c.t - e.m.t))
+    if (c.fileIndex < e.m.fileIndex) e.m = c
   }
 
   /** The set of a direction not seen yet (or let go of); bounded, the directions of long-gone connections go. */
@@ -157,16 +223,22 @@ export class ControlCollector {
   }
 
   /**
-   * A message decoded from a control stream: by this collector's own reassembly (packet()), or by a
-   * ControlExtractor's for a caller that reads the channel once for both (check's control pass; then packet() is
-   * not called). seq: sequence number of the frame's first byte; length: the frame's; direction:
-   * "sender ip:port > receiver ip:port"; frame, time: of the packet that completed the frame.
+   * A message decoded from a control stream of the current file: by this collector's own reassembly (packet()),
+   * or by a ControlExtractor's for a caller that reads the channel once for both (check's control pass, which then
+   * calls observe() rather than packet()). seq: sequence number of the frame's first byte; length: the frame's;
+   * direction: "sender ip:port > receiver ip:port"; frame, time: of the packet that completed the frame.
    */
   message(msg: ControlMessage, seq: number, length: number, direction: string, iface: number, frame: number, tsSec: number, tsNsec: number): void {
     const key = seq * 0x200000 + length
+    const {file, fi} = this.f
+    const message = (): FramedMessage => ({msg, file, fileIndex: fi, iface, frame, tsSec, tsNsec, t: tsSec + tsNsec / 1e9, direction})
+    const hold = this.opts.holdSec !== undefined && (!this.opts.handoffOnly || HANDOFF_TYPES.has(msg.t))
     // Looked up each time: the views of one direction share its sets, and they rotate (dedupeWindow).
     let seen = this.seen.get(direction) ?? this.newDirection(direction)
-    if (seen.has(key) || this.seenOld.get(direction)?.has(key)) return
+    if (seen.has(key) || this.seenOld.get(direction)?.has(key)) {
+      if (hold) this.copy(`${direction}|${key}`, message)
+      return
+    }
     seen.add(key)
     const w = this.opts.dedupeWindow
     if (w !== undefined && seen.size >= w) {
@@ -175,14 +247,18 @@ export class ControlCollector {
     }
     this.count++
     if (this.opts.handoffOnly && !HANDOFF_TYPES.has(msg.t)) return
-    const m: FramedMessage = {msg, file: this.file, fileIndex: this.fi, iface, frame, tsSec, tsNsec, t: tsSec + tsNsec / 1e9, direction}
-    if (this.opts.onMessage) this.opts.onMessage(m)
-    else this.messages.push(m)
+    const m = message()
+    if (hold) {
+      const e: Held = {m, key: `${direction}|${key}`, first: m.t}
+      this.held.push(e)
+      this.heldByKey.set(e.key, e)
+    } else this.emit(m)
   }
 
   private open(c: TcpConnection): [StreamHandlers, StreamHandlers] {
     const {reader} = this
-    const iface = this.cur.iface
+    const f = this.f
+    const iface = f.cur.iface
     const make = (fromClient: boolean): StreamHandlers => {
       const s = fromClient ? c.client : c.server
       const r = fromClient ? c.server : c.client
@@ -203,7 +279,7 @@ export class ControlCollector {
           }
           for (const ev of decoder.push(chunk, off)) {
             if (ev.kind !== 'message') continue
-            this.message(ev.msg, c.streams![idx].seqOf(ev.offset), ev.length, dkey, iface, frame, this.cur.tsSec, this.cur.tsNsec)
+            this.message(ev.msg, c.streams![idx].seqOf(ev.offset), ev.length, dkey, iface, frame, f.cur.tsSec, f.cur.tsNsec)
           }
           if (decoder.isStopped) syncing = true
         },
@@ -212,6 +288,22 @@ export class ControlCollector {
     }
     return [make(true), make(false)]
   }
+}
+
+/** One file's reading state (its own reassembly: each file is a view of its own). */
+interface FileState {
+  fi: number
+  file: string
+  table: TcpConnectionTable | null
+  cur: {iface: number; tsSec: number; tsNsec: number}
+  last: number
+}
+
+/** A message held back (merged reading): its key ("direction|seq × 2^21 + length") and when it was first seen. */
+interface Held {
+  m: FramedMessage
+  key: string
+  first: number
 }
 
 /** Time order of messages (then file, frame; a stable sort keeps the decoding order of one frame's messages). */

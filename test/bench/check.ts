@@ -67,6 +67,20 @@
 //    GC stays at 14–17 MB through the segment pass on both (it grew to
 //    57 MB on x1392 before). Output byte-identical (--json and text, every
 //    sample trace, x3, x60).
+//  - then (several files streamed: both passes read them at once, merged by
+//    capture time, capture/merge.ts; before, with several files every
+//    handoff was held until the last file). x1392 split into one pcapng per
+//    interface (6 files, test/support/split-views.ts), `/usr/bin/time -f
+//    '%U %S %M' handoff check FILES…`, 2026-11-26, load 5 to 8: text 29.4 +
+//    4.4 s CPU, peak RSS 1,560,936 KiB before; 35.7 + 1.9 s, 290,556 KiB
+//    after; --json 29.1 + 3.6 s, 1,564,576 KiB before; 30.5 + 2.0 s,
+//    261,512 KiB after (the one unsplit file: 23.4 + 1.9 s, 168,300 KiB).
+//    Output identical before and after but for the order of 8 of the 16,704
+//    handoff lines, in the last clones (judged as the merged pass reaches
+//    them rather than at the end of the last file); identical to the unsplit
+//    file's but for file names, frame numbers, interface ids and the LAN's
+//    clock offset (−0.005 against +0.001 ms: of a packet seen at several
+//    views, the copy in the earlier file counts as the first).
 import {execFileSync, spawnSync} from 'node:child_process'
 import {closeSync, openSync, readSync} from 'node:fs'
 

@@ -1,0 +1,183 @@
+// check on several files streams as it does on one (issue 5 for traces
+// recorded one capture per vantage point): both passes read the files at
+// once, merged by capture time (capture/merge.ts), handoffs are made from the
+// spooled control messages as the pass reaches them and let go once done
+// with. None of that may change a verdict: the streamed report must be the
+// report of the files read one after the other with every handoff assembled
+// up front (streaming: false), on
+//  - every lab run, its one pcapng split into one file per interface;
+//  - the spec generator's traces given as several files, and its pcapngs with
+//    several interfaces split the same way;
+//  - 40 clones of lab-clean (~250 s, longer than the windows) split per
+//    interface, where handoffs must also be let go during the pass;
+//  - files whose clocks are too far apart to be read merged (read one after
+//    the other then, as whole).
+import {test} from 'node:test'
+import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
+import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {MAX_CLOCK_SPREAD_SEC, runCheck, runCheckSpooled} from '../../analyzer/check.js'
+import {readCapture} from '../../analyzer/capture/read.js'
+import {PcapngWriter} from '../../analyzer/capture/pcapng-writer.js'
+import {collectSegments} from '../../analyzer/correlate/assemble.js'
+import {readControlPass} from '../../analyzer/correlate/control-pass.js'
+import {ControlSpool} from '../../analyzer/correlate/control-spool.js'
+import {HandoffFeed} from '../../analyzer/correlate/handoff-feed.js'
+import {checkBenchTrace, LAB_HANDOFFS} from '../bench/check-trace.js'
+import {hasCommand, repoRoot, requireOrSkip} from '../support/env.js'
+import {splitViews} from '../support/split-views.js'
+
+const traces = join(repoRoot, 'samples', 'traces')
+const labRuns = readdirSync(traces).filter((d) => d.startsWith('lab-')).sort()
+
+function tempDir(t: {after: (fn: () => void) => void}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'handoff-streaming-files-'))
+  t.after(() => rmSync(dir, {recursive: true, force: true}))
+  return dir
+}
+
+/** The clock spread the merged control pass sees (check reads merged only within MAX_CLOCK_SPREAD_SEC). */
+async function clockSpread(files: string[]): Promise<number> {
+  const spool = new ControlSpool()
+  try {
+    return (await readControlPass(files, 7070, {spool})).clockSpreadSec!
+  } finally {
+    spool.remove()
+  }
+}
+
+test('every lab run split per interface: the streamed report (lookahead 1 s) is the whole report', async (t) => {
+  assert.ok(labRuns.length >= 15)
+  const dir = tempDir(t)
+  for (const run of labRuns) {
+    const files = (await splitViews(join(traces, run, 'lab.pcapng.gz'), dir, `${run}-`)).map((f) => f.path)
+    assert.equal(files.length, 6, run)
+    // Merged indeed (the lab's interfaces start within a second of each other).
+    assert.ok(await clockSpread(files) <= MAX_CLOCK_SPREAD_SEC, run)
+    const whole = await runCheck(files, {streaming: false})
+    assert.ok(whole.summary.handoffs >= LAB_HANDOFFS, run)
+    const streamed = await runCheck(files, {lookaheadSec: 1})
+    assert.deepEqual(streamed, whole, run)
+    const spooled = await runCheckSpooled(files)
+    assert.deepEqual(JSON.parse(JSON.stringify(spooled)), JSON.parse(JSON.stringify(whole)), `${run} (summaries on disk)`)
+    // The same verdicts as the one pcapng (file names and frame numbers aside).
+    const one = await runCheck([join(traces, run, 'lab.pcapng.gz')])
+    assert.deepEqual(whole.violations.map((v) => `${v.id} ${v.hid}`), one.violations.map((v) => `${v.id} ${v.hid}`), run)
+    assert.deepEqual(whole.handoffs.map((h) => [h.hid, h.outcome, h.legs, h.violations]), one.handoffs.map((h) => [h.hid, h.outcome, h.legs, h.violations]), run)
+    for (const f of files) rmSync(f)
+  }
+})
+
+test('spec generator traces as several files: the streamed report is the whole report', async (t) => {
+  if (!requireOrSkip(t, hasCommand('python3'), 'python3 not found (the generator is Python)')) return
+  const dir = tempDir(t)
+  const g = spawnSync('python3', [join(repoRoot, 'test', 'spec-traces', 'gen.py'), dir], {encoding: 'utf8'})
+  assert.equal(g.status, 0, g.stderr)
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {traces: {name: string; files: string[]; flags: string[]}[]}
+  const inputs: {name: string; files: string[]}[] = []
+  for (const tr of manifest.traces) {
+    if (tr.flags.length > 0) continue
+    const files = tr.files.map((f) => join(dir, f))
+    if (files.length > 1) inputs.push({name: tr.name, files})
+    else if (files[0]!.endsWith('.pcapng')) {
+      // One pcapng with several interfaces: one file per interface.
+      const split = await splitViews(files[0]!, dir, `${tr.files[0]!.replace(/\W/g, '_')}-`)
+      if (split.length > 1) inputs.push({name: `${tr.name} (split)`, files: split.map((f) => f.path)})
+    }
+  }
+  assert.ok(inputs.length >= 20, `${inputs.length} inputs`)
+  let merged = 0
+  for (const {name, files} of inputs) {
+    if (await clockSpread(files) <= MAX_CLOCK_SPREAD_SEC) merged++
+    const whole = await runCheck(files, {streaming: false})
+    // The default lookahead: some of these traces retransmit a SYN more than a second before the request (with
+    // lookahead 1 s its first copy comes before the handoff is known, as it does with the one pcapng).
+    const streamed = await runCheck(files)
+    assert.deepEqual(streamed, whole, name)
+  }
+  assert.ok(merged >= inputs.length - 2, `${merged} of ${inputs.length} read merged`)
+})
+
+test('40 clones of lab-clean split per interface: handoffs let go during the pass, the same report', async (t) => {
+  const dir = tempDir(t)
+  const trace = await checkBenchTrace(40)
+  let files: string[]
+  try {
+    files = (await splitViews(trace.path, dir)).map((f) => f.path)
+  } finally {
+    if (trace.built) rmSync(trace.path, {force: true}), rmSync(`${trace.path}.json`, {force: true})
+  }
+  assert.equal(files.length, 6)
+  const total = 40 * LAB_HANDOFFS
+  const whole = await runCheck(files, {streaming: false})
+  assert.equal(whole.summary.handoffs, total)
+  assert.equal(whole.summary.errors + whole.summary.warnings, 0)
+  assert.equal(whole.summary.controlMessages, 40 * 90)
+  for (const lookaheadSec of [120, 2]) {
+    const streamed = await runCheck(files, {lookaheadSec})
+    assert.deepEqual(streamed, whole, `lookahead ${lookaheadSec} s`)
+  }
+
+  // The segment pass itself: how many handoffs are alive at once, and how many are let go before its end.
+  const spool = new ControlSpool()
+  try {
+    const pass = await readControlPass(files, 7070, {spool})
+    assert.ok(pass.clockSpreadSec! <= MAX_CLOCK_SPREAD_SEC)
+    const feed = new HandoffFeed(spool.reader())
+    let ended = false
+    const advance = feed.advanceTo.bind(feed)
+    // collectSegments applies the rest of the spool (advanceTo(Infinity)) once every packet is read.
+    feed.advanceTo = (at: number) => {
+      if (at === Infinity) ended = true
+      advance(at)
+    }
+    let maxLive = 0
+    let judged = 0
+    let retired = 0
+    const sample = () => { if (!ended) maxLive = Math.max(maxLive, feed.liveHandoffs().length) }
+    await collectSegments(files, {feed, lookaheadSec: 2}, {controlPort: 7070, vantage: [],
+      judge: () => { sample(); if (!ended) judged++ },
+      retire: () => { sample(); if (!ended) retired++ }})
+    // Clones are ~6 s apart: a handoff lives from 2 s before its request to 120 s after its terminate
+    // (LATE_FORWARD_SEC), ~20 clones' worth; the handoffs of the first ~15 clones are let go while the files
+    // are still read. (Read one after the other, every handoff would be alive until the last file.)
+    assert.ok(judged >= total * 0.9, `${judged} of ${total} judged during the pass`)
+    assert.ok(retired >= total * 0.3, `${retired} of ${total} let go during the pass`)
+    assert.ok(maxLive <= total * 0.7, `at most ${maxLive} of ${total} handoffs alive at once`)
+  } finally {
+    spool.remove()
+  }
+})
+
+/** A copy of `src` with every timestamp moved by `sec`. */
+async function shifted(src: string, dst: string, sec: number): Promise<void> {
+  const w = PcapngWriter.open(dst)
+  try {
+    await readCapture(src, {
+      onInterface: (i) => { w.addInterface({linkType: i.linkType, ...(i.name !== undefined ? {name: i.name} : {})}) },
+      onPacket: (r) => w.writePacket(r.interfaceId, r.tsSec + sec, r.tsNsec, r.data, r.origLen),
+    })
+  } finally {
+    w.close()
+  }
+}
+
+test('clocks too far apart to read merged: the files are read one after the other, nothing lost', async (t) => {
+  const dir = tempDir(t)
+  const files = (await splitViews(join(traces, 'lab-clean', 'lab.pcapng.gz'), dir)).map((f) => f.path)
+  const reference = await runCheck(files)
+  // The client side's clock 30 s ahead: merged, its segments would be read after their handoffs were judged.
+  const client = files.findIndex((f) => f.endsWith('client.pcapng'))
+  const moved = join(dir, 'client-ahead.pcapng')
+  await shifted(files[client]!, moved, 30)
+  const skewed = files.map((f, i) => (i === client ? moved : f))
+  assert.ok(await clockSpread(skewed) > MAX_CLOCK_SPREAD_SEC)
+  const whole = await runCheck(skewed, {streaming: false})
+  const streamed = await runCheck(skewed)
+  assert.deepEqual(streamed, whole)
+  assert.equal(streamed.summary.handoffs, reference.summary.handoffs)
+  // Every segment still found: the same legs per handoff.
+  assert.deepEqual(streamed.handoffs.map((h) => h.legs), reference.handoffs.map((h) => h.legs))
+})
