@@ -171,13 +171,15 @@ function spoolHasRequest(spool: ControlSpool): boolean {
 
 /**
  * Several files are read merged by capture time only when their clocks agree within this (seconds): the
- * copies of one control frame in two files, and the files' first packets, no further apart. Merged, a file
+ * copies of one control frame in two files, and the client SYNs two files share (correlate/syn-clocks.ts), no
+ * further apart. Merged, a file
  * whose clock runs ahead by δ has its segments read δ late: a handoff is judged JUDGE_GRACE_SEC (5 s) after
  * its terminate, so δ up to 2 s still leaves 3 s of grace; a clock behind shortens the 120 s lookahead by as
  * much. Further apart, a merged pass could judge handoffs before some of their segments are read: the files
- * are then read one after the other, every handoff held (as before the merge), and nothing is lost. The first
- * packets cannot tell a late start from a clock that is off: captures started further apart than this are
- * read that way too (more memory, same report).
+ * are then read one after the other, every handoff held (as before the merge), and nothing is lost. Files that
+ * share no client SYN (a control-only capture) are compared by their first packets, which cannot tell a late
+ * start from a clock that is off: such captures started further apart than this are read that way too (more
+ * memory, same report).
  */
 export const MAX_CLOCK_SPREAD_SEC = 2
 

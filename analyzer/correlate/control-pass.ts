@@ -21,13 +21,13 @@
 // then come close together, so the deduplication needs only a bounded
 // window, and the spool comes out in time order, as the segment pass reads
 // it. That pass also measures how far apart the files' clocks look (the
-// copies of one control frame in two files; each file's first packet): see
-// clockSpreadSec.
+// copies of one control frame in two files; the client SYNs the files share,
+// syn-clocks.ts): see clockSpreadSec.
 //
 // What this pass keeps is written to a spool file (control-spool.ts) that
 // the segment pass reads as it goes (handoff-feed.ts), and it is kept lean
-// all the same (it may all be read at once: --infer,
-// clocks too far apart): a handoff-req without its `pkts`
+// all the same (it may all be read at once: --infer, clocks too far
+// apart): a handoff-req without its `pkts`
 // (the stored client segments, the bulk of it), only their fingerprints
 // (checks/replay-print.ts). request-replay compares those with the client's
 // segments; for the few requests whose fingerprints differ, readRequestPkts
@@ -40,6 +40,8 @@ import {reassembleIpv4} from '../flows/ipv4-defrag.js'
 import {CaptureError} from '../capture/types.js'
 import {ControlExtractor, type ControlRow} from '../control/channels.js'
 import {mayBeTcpPort} from '../wire/port-filter.js'
+import {TCP_FLAG} from '../wire/tcp.js'
+import {SynClocks} from './syn-clocks.js'
 import {PacketDecoder} from '../wire/decode.js'
 import {pktsPrint} from '../checks/replay-print.js'
 import type {ControlSpool} from './control-spool.js'
@@ -58,8 +60,9 @@ export interface ControlPass {
   uncaptured: {connection: string}[]
   /**
    * Several files read merged: how far apart their clocks look, in seconds — the largest of the time between
-   * the copies of one control frame in two files and the spread of the files' first packets (0 for one file;
-   * null when read one after the other).
+   * the copies of one control frame in two files and the clock offsets the files' shared client SYNs show
+   * (syn-clocks.ts: the first packets' spread between files that share none) (0 for one file; null when read
+   * one after the other).
    */
   clockSpreadSec: number | null
 }
@@ -76,8 +79,14 @@ export async function readControlPass(paths: readonly string[], port: number, op
   // Only the handoffs' messages are kept, requests without their `pkts`: the others are counted.
   const messages: FramedMessage[] = []
   const spool = opts.spool
+  // Merged: the clocks' offsets, from the client SYNs and handoff-reqs the files share (syn-clocks.ts).
+  const clocks = merged ? new SynClocks(paths.length) : null
   const collector = new ControlCollector(port, {handoffOnly: true,
-    onMessage: spool ? (m) => spool.write(leanMessage(m)) : (m) => messages.push(leanMessage(m)),
+    onMessage: (m) => {
+      if (clocks !== null && m.msg.t === 'handoff-req') clocks.request(m.fileIndex, m.msg.cport, m.msg.ciss, m.t)
+      if (spool) spool.write(leanMessage(m))
+      else messages.push(leanMessage(m))
+    },
     ...(spool && (paths.length === 1 || merged) ? {dedupeWindow: DEDUPE_WINDOW} : {}),
     ...(merged ? {holdSec: HOLD_SEC} : {})})
   // Framing errors only: no message rows, no retransmission notes (so no history of the streams). The messages
@@ -94,8 +103,18 @@ export async function readControlPass(paths: readonly string[], port: number, op
         extractor.select(fi)
       }
       // The record's buffer and offset, not rec.data: no view made per packet.
-      const d = mayBeTcpPort(rec.linkType, rec.buffer, rec.dataOffset, rec.capLen, port)
+      let d = mayBeTcpPort(rec.linkType, rec.buffer, rec.dataOffset, rec.capLen, port)
         ? dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset) : null
+      // Merged: the start of each file is looked at for client SYNs, which tell how far apart the clocks are.
+      if (clocks !== null && rec.hasTimestamp) {
+        const t = rec.tsSec + rec.tsNsec / 1e9
+        if (clocks.wants(fi, t)) {
+          d ??= dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset)
+          if (d.transport === 'tcp' && d.l4HeaderLen > 0 && (d.tcpFlags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN) {
+            clocks.syn(fi, d.srcPort, d.seq, t)
+          }
+        }
+      }
       collector.observe(rec)
       extractor.packet(rec, d)
     },
@@ -106,15 +125,7 @@ export async function readControlPass(paths: readonly string[], port: number, op
       collector.beginFile(fi, paths[fi]!)
       extractor.beginFile(paths[fi]!)
     }
-    // Each file's first packet time.
-    const first: number[] = paths.map(() => NaN)
-    await readMerged(paths.map((path, fi) => {
-      const h = handlers(fi)
-      return {path, handlers: {...h, onPacket: (rec) => {
-        if (Number.isNaN(first[fi]!) && rec.hasTimestamp) first[fi] = rec.tsSec + rec.tsNsec / 1e9
-        h.onPacket(rec)
-      }}}
-    }), {onFileEnd: (fi, e) => {
+    await readMerged(paths.map((path, fi) => ({path, handlers: handlers(fi)})), {onFileEnd: (fi, e) => {
       collector.select(fi)
       extractor.select(fi)
       if (e !== null) {
@@ -124,8 +135,6 @@ export async function readControlPass(paths: readonly string[], port: number, op
       extractor.endFile()
       collector.endFile()
     }})
-    const starts = first.filter((t) => !Number.isNaN(t))
-    clockSpreadSec = Math.max(collector.copySkewSec, starts.length > 0 ? Math.max(...starts) - Math.min(...starts) : 0)
   } else {
     for (let fi = 0; fi < paths.length; fi++) {
       const path = paths[fi]!
@@ -147,6 +156,8 @@ export async function readControlPass(paths: readonly string[], port: number, op
   const uncaptured = new Set<string>()
   for (const n of report.notes) if (n.kind === 'snaplen') uncaptured.add(n.connection)
   const {count, captureErrors} = collector.finish()
+  // After finish(): the messages held back (ControlCollector's holdSec) have all been passed on by then.
+  if (clocks !== null) clockSpreadSec = Math.max(collector.copySkewSec, clocks.spreadSec())
   return {control: {messages: messages.sort(byTime), count, captureErrors},
     framing: {rows: report.rows, captureErrors: report.captureErrors.map((e) => ({file: e.file, message: e.message}))},
     uncaptured: [...uncaptured].map((connection) => ({connection})), clockSpreadSec}

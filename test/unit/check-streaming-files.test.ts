@@ -181,3 +181,44 @@ test('clocks too far apart to read merged: the files are read one after the othe
   // Every segment still found: the same legs per handoff.
   assert.deepEqual(streamed.handoffs.map((h) => h.legs), reference.handoffs.map((h) => h.legs))
 })
+
+/** A copy of `src` whose capture started `sec` earlier: an ARP request (nothing check looks at) that long before its first packet. */
+async function startedEarlier(src: string, dst: string, sec: number): Promise<void> {
+  const w = PcapngWriter.open(dst)
+  // Broadcast ARP who-has 10.77.0.99 tell 10.77.0.98, from a made-up MAC.
+  const arp = Uint8Array.from([
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 0x98, 0x08, 0x06,
+    0, 1, 0x08, 0, 6, 4, 0, 1, 0x02, 0, 0, 0, 0, 0x98, 10, 77, 0, 98, 0, 0, 0, 0, 0, 0, 10, 77, 0, 99])
+  let first = true
+  try {
+    await readCapture(src, {
+      onInterface: (i) => { w.addInterface({linkType: i.linkType, ...(i.name !== undefined ? {name: i.name} : {})}) },
+      onPacket: (r) => {
+        if (first) {
+          assert.equal(r.linkType, 1, 'an Ethernet view')
+          w.writePacket(r.interfaceId, r.tsSec - sec, r.tsNsec, arp, arp.length)
+          first = false
+        }
+        w.writePacket(r.interfaceId, r.tsSec, r.tsNsec, r.data, r.origLen)
+      },
+    })
+  } finally {
+    w.close()
+  }
+}
+
+test('a capture started earlier (same clock) is still read merged: the shared client SYNs show the clocks agree', async (t) => {
+  const dir = tempDir(t)
+  const files = (await splitViews(join(traces, 'lab-clean', 'lab.pcapng.gz'), dir)).map((f) => f.path)
+  const reference = await runCheck(files)
+  const client = files.findIndex((f) => f.endsWith('client.pcapng'))
+  const early = join(dir, 'client-early.pcapng')
+  await startedEarlier(files[client]!, early, 30)
+  const started = files.map((f, i) => (i === client ? early : f))
+  // Its first packet 30 s before the others', but the SYNs it shares with the LAN and the BEs' insides agree.
+  assert.ok(await clockSpread(started) <= MAX_CLOCK_SPREAD_SEC)
+  const streamed = await runCheck(started)
+  assert.deepEqual(streamed, await runCheck(started, {streaming: false}))
+  assert.equal(streamed.summary.handoffs, reference.summary.handoffs)
+  assert.deepEqual(streamed.handoffs.map((h) => h.legs), reference.handoffs.map((h) => h.legs))
+})
