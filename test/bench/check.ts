@@ -81,6 +81,25 @@
 //    file's but for file names, frame numbers, interface ids and the LAN's
 //    clock offset (−0.005 against +0.001 ms: of a packet seen at several
 //    views, the copy in the earlier file counts as the first).
+//  - then (CPU: the control channel decoded once — the collector takes the
+//    framing extractor's messages —, handoffs let go through a heap of their
+//    end times instead of a scan of all every second, return streams kept
+//    per handoff and view, the control spool in a codec of its own instead
+//    of node:v8, capture files read synchronously from the page cache, no
+//    array sliced per request byte; memory: views named otherwise placed
+//    from the spool as the placing pass goes, client SYNs compared to tell
+//    whether several files' clocks agree). `/usr/bin/time -f '%U %S %M'
+//    handoff check F…` (text), 2026-11-26, load 4 to 9: x1392 18.65 +
+//    2.07 s CPU, 157,684 KiB (interleaved with the build before: 25.5 and
+//    28.5 s before, 18.5 and 20.0 s after; wall 37 and 29 s before, 18.7
+//    and 17.8 s after); x2784 32.3 + 3.6 s, 173,664 KiB; x1392 split in 6
+//    files 24.6 + 1.9 s, 273,388 KiB; x1392 with interfaces named eth0…
+//    19.9 + 2.0 s, 159,176 KiB (before: 364,476 KiB); lab-ack-remap x1392
+//    with --junit 23.5 + 2.9 s, 189,204 KiB. CPU profile (x1392): the
+//    segment pass's per-packet callback 12 % self, reading (page-cache
+//    copies of two passes over 931 MB) 10 %, GC 9 %, payload hash 5.5 %,
+//    judging 19 % inclusive, the control pass 13 % inclusive. Output
+//    byte-identical (--json, every sample trace, x60, x1392).
 import {execFileSync, spawnSync} from 'node:child_process'
 import {closeSync, openSync, readSync} from 'node:fs'
 
