@@ -1,7 +1,7 @@
 // `handoff check`: the traces against the spec (§5). Pipeline:
-//   1. one pass over the control channel (correlate/control-pass.ts): control
-//      messages, whole (correlate/control.ts), and the framing errors
-//      (control/channels.ts);
+//   1. one pass over the control channel (correlate/control-pass.ts), decoded
+//      once (control/channels.ts): the framing errors, and the control
+//      messages, deduplicated (correlate/control.ts);
 //   2. handoffs assembled by hid (correlate/assemble.ts);
 //   3. one pass over every packet of every trace: segments of those
 //      handoffs kept per leg and vantage point, return streams reassembled;
@@ -24,7 +24,9 @@
 // steps 1 and 3, merged by capture time (capture/merge.ts), so that they
 // stream as one file does — unless their clocks look too far apart for that
 // (MAX_CLOCK_SPREAD_SEC): they are then read one after the other, as whole.
-// With --infer or views placed by their traffic, every handoff is assembled
+// Views placed by their traffic are placed by a pass of their own before
+// step 3, which reads the handoffs from the spool as it goes too
+// (correlate/vantage-infer.ts). With --infer, every handoff is assembled
 // before step 3 instead.
 // Step 1 keeps fingerprints of each request's `pkts`, not the `pkts`: when
 // request-replay finds a request whose fingerprints differ from the client's
