@@ -143,6 +143,15 @@ export interface SessionTrackerOptions {
   closedLingerSec?: number
   /** Receives each session once, when it is finished. */
   onSession?: (s: TcpSession) => void
+  /**
+   * A FIN closes a session that has seen packets one way only (default false: both FINs or a RST).
+   * At a view that sees one direction of a connection (a forwarded leg on the LAN: client → BE,
+   * the replies go another way) the other FIN never comes, so without this the session is held,
+   * and its row kept back, to the end of the trace; with it, it lingers like any closed session.
+   */
+  oneWayFinCloses?: boolean
+  /** Receives each session when its first packet creates it (so a caller can tell which are still held). */
+  onOpen?: (s: TcpSession) => void
 }
 
 /** What add() needs from a capture record. */
@@ -160,6 +169,8 @@ export class SessionTracker {
   private readonly scopeByInterface: boolean
   private readonly linger: number
   private readonly onSession?: (s: TcpSession) => void
+  private readonly onOpen?: (s: TcpSession) => void
+  private readonly oneWayFinCloses: boolean
   private closing: TcpSession[] = []
   private sinceSweep = 0
   private nextId = 0
@@ -190,6 +201,8 @@ export class SessionTracker {
     this.scopeByInterface = opts.scopeByInterface ?? true
     this.linger = opts.closedLingerSec ?? 120
     this.onSession = opts.onSession
+    this.onOpen = opts.onOpen
+    this.oneWayFinCloses = opts.oneWayFinCloses ?? false
   }
 
   /** Sessions currently held (open, or closed and lingering). */
@@ -299,7 +312,7 @@ export class SessionTracker {
     s.lastFrame = rec.index
     s.lastSec = sec
     s.lastNsec = nsec
-    if (!s.closed && ((s.stats[0].fin > 0 && s.stats[1].fin > 0) || (tcpFlags & TCP_FLAG.RST))) {
+    if (!s.closed && ((s.stats[0].fin > 0 && s.stats[1].fin > 0) || (tcpFlags & TCP_FLAG.RST) || (this.oneWayFinCloses && this.oneWayFin(s)))) {
       s.closed = true
       this.closing.push(s)
     }
@@ -307,6 +320,12 @@ export class SessionTracker {
     this.fromClient = fromClient
     this.flags = flags
     return s
+  }
+
+  /** A FIN in the one direction seen (see oneWayFinCloses). */
+  private oneWayFin(s: TcpSession): boolean {
+    const [a, b] = s.stats
+    return (a.fin > 0 && b.packets === 0) || (b.fin > 0 && a.packets === 0)
   }
 
   /** End of the trace: finishes every session still held, in order of creation. */
@@ -329,6 +348,7 @@ export class SessionTracker {
     this.table.set(s)
     this.sessions++
     if (this.table.size > this.peakLive) this.peakLive = this.table.size
+    this.onOpen?.(s)
     return s
   }
 

@@ -11,15 +11,22 @@
 //      (correlate/skew.ts);
 //   3. per-view mode: the rows that pass the filters are kept, as before;
 //      connections mode (the default): every row goes to the merger
-//      (merge.ts), which makes one row per client connection at the end;
-//      the filters apply to the merged rows.
+//      (merge.ts), which makes one row per client connection; the filters
+//      apply to the merged rows, and the shown ones go to a ConnectionList
+//      (row-list.ts: sorted by first sighting, on disk for the CLI).
 // Standard input is copied to a temporary file first (capture/spool.ts says why).
-// Memory: the live sessions of the tracker, the kept rows (per-view: the
-// shown ones; connections: per connection its best row, per session per
-// view only its sighting — what `seenAt` prints — and rank, merge.ts), the
-// handoffs of the control channel, and the matcher's bounded sample. The
-// merged rows are made at the end, each group let go as its row is made,
-// and only the shown ones kept.
+// Memory: the live sessions of the tracker, the merger's open connections
+// (per connection its best row, per session per view only its sighting —
+// what `seenAt` prints — and rank, merge.ts), the handoffs of the control
+// channel, and the matcher's bounded sample. With one file, the merger
+// retires a connection (makes its row, lets its group go) once it has been
+// quiet past the tracker's linger and the merge's time slack and the
+// tracker holds no session of its endpoints (live-endpoints.ts), so it holds
+// the connections of the last two minutes or so of trace, not the trace;
+// its handoff latency comes from its own group's SYNs. With several files
+// every connection stays to the end (a row of a later file, on another
+// clock, may still join it). Per-view mode keeps the shown rows; --anomalies
+// keeps every flagged packet until the shown rows are known.
 import {displayName} from '../capture/read.js'
 import type {CaptureInterface} from '../capture/types.js'
 import {controlPortNote, resolveControlPort} from '../control/port-discovery.js'
@@ -29,8 +36,10 @@ import {normAddr} from '../correlate/assemble.js'
 import type {InferenceReport} from '../correlate/infer.js'
 import type {ConnState} from '../flows/history.js'
 import type {AnomalyName} from '../flows/tcp-analysis.js'
-import {correlateHandoffs, HandoffIndex, latencies, type SynSighting} from './handoff.js'
-import {ConnectionMerger, type ConnectionRow} from './merge.js'
+import {correlateHandoffs, HandoffIndex, latencies, latencyFor, type SynSighting} from './handoff.js'
+import {LiveEndpoints} from './live-endpoints.js'
+import {ConnectionMerger, type ConnectionRow, type MergeOptions} from './merge.js'
+import {ConnectionList} from './row-list.js'
 import {SegmentMatcher} from './segment-match.js'
 import {fileSessions, matches, type FileSessionsResult, type FlaggedPacket, type SessionFilter, type SessionKind,
   type SessionRow} from './sessions.js'
@@ -83,6 +92,16 @@ export type SessionsReport =
   | (ReportBase & {mode: 'per-view'; rows: SessionRow[]})
   | (ReportBase & {mode: 'connections'; rows: ConnectionRow[]})
 
+/** The same report with the merged rows on disk (the CLI's): walked, not indexed (collectSessionsSpooled). */
+export type SpooledSessionsReport =
+  | (ReportBase & {mode: 'per-view'; rows: SessionRow[]})
+  | (ReportBase & {mode: 'connections'; rows: ConnectionList})
+
+/** Trace seconds a connection stays in the merger after its last packet: the tracker's linger on closed sessions plus merge.ts's time slack. */
+export const RETIRE_AFTER_SEC = 120 + 5
+/** Trace seconds between two looks for connections to retire. */
+const RETIRE_EVERY_SEC = 1
+
 export interface CollectOptions {
   /** One row per session per vantage point instead of per connection. */
   perView?: boolean
@@ -96,6 +115,10 @@ export interface CollectOptions {
   stdin?: Readable
   /** Also recognise handoffs no control message names, from the traffic (correlate/infer.ts, as `check --infer`). */
   infer?: boolean
+  /** Retire quiet connections during the pass (default true; false: all merged at the end, as with several files — tests compare). */
+  retire?: boolean
+  /** Filled in with what the pass held at most (tests: retiring works). */
+  stats?: {peakConnections: number}
 }
 
 export const INFER_NOTE = '--infer: a connection no control message names is a handoff (hid inferred/<n>, the numbering of check --infer) when check --infer ' +
@@ -113,18 +136,31 @@ export class UsageError extends Error {}
 
 /** The report for `paths` ('-' = standard input, once). */
 export async function collectSessions(paths: string[], filter: SessionFilter, opts: CollectOptions = {}): Promise<SessionsReport> {
+  const r = await collectOn(paths, filter, opts, false)
+  if (r.mode === 'per-view') return r
+  const rows = r.rows.toArray()
+  r.rows.remove()
+  return {...r, rows}
+}
+
+/** The report with the merged rows sorted on disk (what the CLI prints, walking them): memory as the header says. */
+export async function collectSessionsSpooled(paths: string[], filter: SessionFilter, opts: CollectOptions = {}): Promise<SpooledSessionsReport> {
+  return collectOn(paths, filter, opts, true)
+}
+
+async function collectOn(paths: string[], filter: SessionFilter, opts: CollectOptions, onDisk: boolean): Promise<SpooledSessionsReport> {
   if (paths.filter((p) => p === '-').length > 1) throw new UsageError('standard input (-) can be read once only: give it once')
   let spool: Spool | null = null
   try {
     if (paths.includes('-')) spool = await spoolStream(opts.stdin ?? process.stdin)
     const real = paths.map((p) => (p === '-' ? spool!.path : p))
-    return await collect(real, paths.map(displayName), filter, opts)
+    return await collect(real, paths.map(displayName), filter, opts, onDisk)
   } finally {
     spool?.remove()
   }
 }
 
-async function collect(paths: string[], names: string[], filter: SessionFilter, opts: CollectOptions): Promise<SessionsReport> {
+async function collect(paths: string[], names: string[], filter: SessionFilter, opts: CollectOptions, onDisk: boolean): Promise<SpooledSessionsReport> {
   const perView = opts.perView ?? false
   const vantage = opts.vantage ?? []
   const portChoice = await resolveControlPort(paths, opts.controlPort)
@@ -147,6 +183,27 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
   const rowKinds: Partial<Record<SessionKind, number>> = {}
   let total = 0
 
+  // Connections mode: the merged rows as the merger makes them (retired, or all at the end).
+  const live = new LiveEndpoints()
+  const list = new ConnectionList(onDisk)
+  const states = new FirstSeenCounts<ConnState>()
+  const kinds = new FirstSeenCounts<SessionKind>()
+  // With --anomalies, the sessions of the shown connections (their flagged packets are listed).
+  const shownKeys = new Set<string>()
+  const label = (f: string, i: number) => ifaceNames.get(`${f}#${i}`) ?? null
+  const mergeOpts: MergeOptions = {latencyFor: (h, s) => latencyFor(h, s, label)}
+  const made = (firstSeen: number, c: ConnectionRow) => {
+    states.add(c.state, firstSeen)
+    kinds.add(c.kind, firstSeen)
+    if (!matchesConnection(c, filter)) return
+    list.add(firstSeen, c)
+    if (opts.flagged) for (const x of c.seenAt) shownKeys.add(`${x.file}#${x.stream}`)
+  }
+  // Retiring needs one clock: one file (see the header).
+  const retiring = merger !== null && paths.length === 1 && opts.retire !== false
+  let now = -Infinity
+  let nextRetire = -Infinity
+
   for (let fi = 0; fi < paths.length; fi++) {
     const file = names[fi]!
     const fileViews = new FileViews(fi, file, corr.vantage, (v) => views.push(v))
@@ -156,10 +213,24 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
     const r = await fileSessions(paths[fi]!, {
       name: file,
       verifyChecksums: opts.verifyChecksums,
-      onInterface: (i: CaptureInterface) => { ifNames[i.id] = i.name ?? null },
-      onTcp: (dec, rec) => matcher.add(dec, fileViews.get(rec.interfaceId, ifNames[rec.interfaceId]), rec.tsSec + rec.tsNsec / 1e9),
+      onInterface: (i: CaptureInterface) => {
+        ifNames[i.id] = i.name ?? null
+        // Known before any row of the interface: a retired handoff's latency names its ack's view (the control channel's row comes last).
+        ifaceNames.set(`${file}#${i.id}`, i.name ?? null)
+      },
+      onTcp: (dec, rec) => {
+        const t = rec.tsSec + rec.tsNsec / 1e9
+        matcher.add(dec, fileViews.get(rec.interfaceId, ifNames[rec.interfaceId]), t)
+        if (!retiring) return
+        if (t > now) now = t
+        if (now < nextRetire) return
+        nextRetire = now + RETIRE_EVERY_SEC
+        merger!.retire(now, RETIRE_AFTER_SEC, live, mergeOpts, made)
+      },
+      onOpen: merger === null ? undefined : (s) => live.open(s.client, s.clientPort, s.server, s.serverPort),
       onRow: (row, s) => {
         total++
+        if (merger !== null) live.close(s.client, s.clientPort, s.server, s.serverPort)
         ifaceNames.set(`${row.file}#${row.interface}`, row.interfaceName)
         const view = fileViews.get(row.interface, row.interfaceName)
         row.vantage = view.kind
@@ -175,13 +246,16 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
         // A latency candidate: the client's SYN to the VIP of a session classify() tied to this handoff (by its ISN,
         // or, when the req's ciss is not the wire's, by time), at a view that is not the control one.
         const h = c.handoff
+        let syn: SynSighting | null = null
         if (h !== null && s.synSec >= 0 && normAddr(row.server) === h.vip && view.kind !== 'control') {
-          syns.push({hid: h.hid, t: s.synSec + s.synNsec / 1e9, fileIndex: fi, view})
+          syn = {hid: h.hid, t: s.synSec + s.synNsec / 1e9, fileIndex: fi, view}
+          // Per-view rows get their latency from a table of every SYN; merged ones from their group's (merge.ts).
+          if (merger === null) syns.push(syn)
         }
         rowStates[row.state] = (rowStates[row.state] ?? 0) + 1
         rowKinds[row.kind] = (rowKinds[row.kind] ?? 0) + 1
         for (const [k, v] of Object.entries(row.anomalies)) anomalies[k as AnomalyName] = (anomalies[k as AnomalyName] ?? 0) + (v ?? 0)
-        if (merger !== null) merger.add({row, view, isn: clientIsn, first, last, handoff: c.handoff})
+        if (merger !== null) merger.add({row, view, isn: clientIsn, first, last, handoff: c.handoff, syn})
         else if (matches(row, filter)) {
           shown.push(row)
           shownStreams.add(row.stream)
@@ -195,8 +269,9 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
     if (opts.flagged) for (const p of pending) if (merger !== null || shownStreams.has(p.stream)) flagged.push(p)
   }
 
-  const lat = latencies(corr, syns, (f, i) => ifaceNames.get(`${f}#${i}`) ?? null)
-  // Per-view rows get their latency here; merged rows when they are made (merger.rows).
+  if (merger !== null) merger.retireAll(mergeOpts, made)
+  const lat = latencies(corr, syns, label)
+  // Per-view rows get their latency here; merged rows when they are made (merge.ts).
   for (const row of shown) {
     const l = row.hid === null || row.kind !== 'handoff' ? undefined : lat.get(row.hid)
     if (l === undefined) continue
@@ -235,25 +310,33 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
     return {...base, mode: 'per-view', rows: shown, ...(opts.flagged ? {flagged} : {}),
       summary: {...summaryOf(rowStates, rowKinds, null), shown: shown.length}}
   }
-  const byState: Partial<Record<ConnState, number>> = {}
-  const byKind: Partial<Record<SessionKind, number>> = {}
-  const connections = merger.connections
-  // Only the shown rows are kept; every one is counted.
-  const rows = merger.rows({
-    latency: (hid) => lat.get(hid),
-    keep: (c) => matchesConnection(c, filter),
-    each: (x) => {
-      byState[x.state] = (byState[x.state] ?? 0) + 1
-      byKind[x.kind] = (byKind[x.kind] ?? 0) + 1
-    },
-  })
-  const summary = {...summaryOf(byState, byKind, connections), shown: rows.length}
-  let shownFlagged: FlaggedPacket[] | undefined
-  if (opts.flagged) {
-    const keys = new Set(rows.flatMap((c) => c.seenAt.map((x) => `${x.file}#${x.stream}`)))
-    shownFlagged = flagged.filter((p) => keys.has(`${p.file}#${p.stream}`))
+  if (opts.stats) opts.stats.peakConnections = merger.peakOpen
+  const summary = {...summaryOf(states.toRecord(), kinds.toRecord(), merger.connections), shown: list.length}
+  const shownFlagged = opts.flagged ? flagged.filter((p) => shownKeys.has(`${p.file}#${p.stream}`)) : undefined
+  return {...base, mode: 'connections', rows: list, ...(shownFlagged ? {flagged: shownFlagged} : {}), summary}
+}
+
+/**
+ * Counts by key, the keys in order of their first connection by first sighting: the order the
+ * counts had when every merged row was made at the end in that order (JSON and the summary line show it).
+ */
+class FirstSeenCounts<K extends string> {
+  private readonly m = new Map<K, {n: number; first: number}>()
+
+  add(k: K, firstSeen: number): void {
+    const x = this.m.get(k)
+    if (x === undefined) this.m.set(k, {n: 1, first: firstSeen})
+    else {
+      x.n++
+      if (firstSeen < x.first) x.first = firstSeen
+    }
   }
-  return {...base, mode: 'connections', rows, ...(shownFlagged ? {flagged: shownFlagged} : {}), summary}
+
+  toRecord(): Partial<Record<K, number>> {
+    const out: Partial<Record<K, number>> = {}
+    for (const [k, x] of [...this.m].sort((a, b) => a[1].first - b[1].first)) out[k] = x.n
+    return out
+  }
 }
 
 /** The filters on a merged connection; --server also names a leg's server (the BE address of a forwarded leg). */

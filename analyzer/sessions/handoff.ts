@@ -263,28 +263,32 @@ export function latencies(corr: HandoffCorrelation, syns: readonly SynSighting[]
     if (l) l.push(s)
     else byHid.set(s.hid, [s])
   }
+  const out = new Map<string, Latency>()
+  for (const h of corr.handoffs) {
+    const l = latencyFor(h, byHid.get(h.hid) ?? [], ifaceName)
+    if (l !== undefined) out.set(h.hid, l)
+  }
+  return out
+}
+
+/** The latency of one handoff from its client SYNs (in the order seen); undefined without an ack or a SYN. */
+export function latencyFor(h: HandoffInfo, l: readonly SynSighting[], ifaceName: (file: string, iface: number) => string | null): Latency | undefined {
+  if (h.ackT === null || h.ackView === null || l.length === 0) return undefined
   const label = (file: string, iface: number) => {
     const n = ifaceName(file, iface)
     return `${file}#${iface}${n ? ` (${n})` : ''}`
   }
-  const out = new Map<string, Latency>()
-  for (const h of corr.handoffs) {
-    if (h.ackT === null || h.ackView === null) continue
-    const l = byHid.get(h.hid)
-    if (!l || l.length === 0) continue
-    const av = h.ackView
-    const rank = (s: SynSighting) => [s.fileIndex === av.fileIndex ? 0 : 1, KIND_RANK[s.view.kind], s.t] as const
-    const best = [...l].sort((a, b) => {
-      const ra = rank(a)
-      const rb = rank(b)
-      return ra[0] - rb[0] || ra[1] - rb[1] || ra[2] - rb[2]
-    })[0]!
-    out.set(h.hid, {
-      ms: Math.round((h.ackT - best.t) * 1e6) / 1e3,
-      synView: label(best.view.file, best.view.iface),
-      ackView: label(av.file, av.iface),
-      sameClock: best.fileIndex === av.fileIndex,
-    })
+  const av = h.ackView
+  const rank = (s: SynSighting) => [s.fileIndex === av.fileIndex ? 0 : 1, KIND_RANK[s.view.kind], s.t] as const
+  const best = [...l].sort((a, b) => {
+    const ra = rank(a)
+    const rb = rank(b)
+    return ra[0] - rb[0] || ra[1] - rb[1] || ra[2] - rb[2]
+  })[0]!
+  return {
+    ms: Math.round((h.ackT - best.t) * 1e6) / 1e3,
+    synView: label(best.view.file, best.view.iface),
+    ackView: label(av.file, av.iface),
+    sameClock: best.fileIndex === av.fileIndex,
   }
-  return out
 }

@@ -20,12 +20,20 @@
 // side, else the LAN's client ↔ VIP session, else the BE inside (the whole
 // request and reply, before the return rewrite), else the FE inside, else
 // the forwarded leg; `from` says which. Anomalies are listed per view.
+//
+// Retiring: the caller may call retire() as the trace goes on; a connection
+// quiet for longer than the tracker's linger plus the time slack below, none
+// of whose endpoints has a session the tracker still holds (live-endpoints.ts),
+// can get no more rows (short of a later session reusing its 4-tuple with its
+// very ISN), so its merged row is made and its group let go. Only for one
+// file: rows of other files may be on other clocks and come later anyway.
 import {normAddr, packetLeg} from '../correlate/assemble.js'
 import {viewLabel, type VantageKind, type View} from '../correlate/vantage.js'
 import type {AnomalyName} from '../flows/tcp-analysis.js'
 import type {ConnState} from '../flows/history.js'
 import type {RolesFrom} from '../flows/session.js'
-import type {HandoffInfo} from './handoff.js'
+import type {HandoffInfo, Latency, SynSighting} from './handoff.js'
+import {endpointKey, type LiveEndpoints} from './live-endpoints.js'
 import type {DirCounts, SessionKind, SessionRow} from './sessions.js'
 
 /** What a per-view session is of its connection. 'direct': a connection without handoff (the same at every view). */
@@ -96,6 +104,8 @@ export interface ViewRow {
   last: number
   /** The handoff the row belongs to (classification), if any. */
   handoff: HandoffInfo | null
+  /** Its client SYN as a handoff latency candidate (collect.ts decides), if any. */
+  syn?: SynSighting | null
 }
 
 /**
@@ -129,6 +139,10 @@ interface Group {
   latency: Pick<SessionRow, 'handoffLatencyMs' | 'handoffLatencyFrom'> | null
   /** Argument order, then frame: fileIndex · 2^32 + first frame of its earliest row. */
   firstSeen: number
+  /** A handoff's latency candidates: every client SYN of its hid (all its rows are in this group). */
+  syns: SynSighting[]
+  /** Its two endpoints (endpointKey) when merged by endpoints, else null. */
+  ends: [string, string] | null
 }
 
 const VANTAGE_RANK: Record<VantageKind, number> = {client: 0, lan: 1, inside: 2, control: 3}
@@ -178,6 +192,8 @@ export type LatencyOf = (hid: string) => {ms: number; synView: string; ackView: 
 export interface MergeOptions {
   /** Latency of a handed-off connection's hid; without it, the first row's latency as set before add(). */
   latency?: LatencyOf
+  /** Latency of a handoff from its client SYNs (the rows' `syn`): what a retired group uses (no hid-wide table). */
+  latencyFor?(h: HandoffInfo, syns: readonly SynSighting[]): Latency | undefined
   /** Which merged rows to return (default all); every connection goes to `each` first. */
   keep?(c: ConnectionRow): boolean
   each?(c: ConnectionRow): void
@@ -191,32 +207,80 @@ export interface MergeOptions {
 export class ConnectionMerger {
   private byHid = new Map<string, Group>()
   private byEndpoints = new Map<string, Group[]>()
-  private order: Group[] = []
+  /** Groups not retired yet, in order of creation. */
+  private open = new Set<Group>()
   private readonly labels = new Map<View, string>()
   private count = 0
+  /** Most groups held at once (what a test checks to see retiring work). */
+  peakOpen = 0
 
   add(v: ViewRow): void {
     const m = this.member(v)
     if (v.handoff !== null) {
       let g = this.byHid.get(v.handoff.hid)
       if (g === undefined) {
-        g = this.group(v, m, v.handoff, v.handoff.ciss)
+        g = this.group(v, m, v.handoff, v.handoff.ciss, null)
         this.byHid.set(v.handoff.hid, g)
       }
+      if (v.syn) g.syns.push(v.syn)
       this.join(g, m, v)
       return
     }
-    const a = `${normAddr(v.row.client)}|${v.row.clientPort}`
-    const b = `${normAddr(v.row.server)}|${v.row.serverPort}`
+    const a = endpointKey(v.row.client, v.row.clientPort)
+    const b = endpointKey(v.row.server, v.row.serverPort)
     const key = a < b ? `${a}|${b}` : `${b}|${a}`
     let list = this.byEndpoints.get(key)
     if (list === undefined) this.byEndpoints.set(key, (list = []))
     let g = this.pick(list, v)
     if (g === null) {
-      g = this.group(v, m, null, -1)
+      g = this.group(v, m, null, -1, [a, b])
       list.push(g)
     }
     this.join(g, m, v)
+  }
+
+  /**
+   * Makes the rows of the connections that can get no more rows at trace time `now` (see the header) and
+   * lets their groups go: quiet for longer than `afterSec`, no endpoint held by the tracker (`live`).
+   */
+  retire(now: number, afterSec: number, live: LiveEndpoints, opts: MergeOptions, out: (firstSeen: number, c: ConnectionRow) => void): void {
+    for (const g of this.open) {
+      const quiet = g.handoff !== null ? Math.max(g.last, g.handoff.endT) : g.last
+      if (now <= quiet + afterSec) continue
+      // A held session of the same endpoints (or, for a handoff, the same client endpoint) may still join.
+      if (g.handoff !== null ? live.has(endpointKey(g.handoff.cip, g.handoff.cport)) : live.has(g.ends![0]) && live.has(g.ends![1])) continue
+      this.drop(g)
+      out(g.firstSeen, merged(g, opts))
+    }
+  }
+
+  /** Every group left, in order of first sighting (end of the input); see retire(). */
+  retireAll(opts: MergeOptions, out: (firstSeen: number, c: ConnectionRow) => void): void {
+    const groups = [...this.open]
+    this.open = new Set()
+    this.byHid = new Map()
+    this.byEndpoints = new Map()
+    groups.sort((x, y) => x.firstSeen - y.firstSeen)
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i]!
+      ;(groups as (Group | undefined)[])[i] = undefined
+      out(g.firstSeen, merged(g, opts))
+    }
+  }
+
+  private drop(g: Group): void {
+    this.open.delete(g)
+    if (g.handoff !== null) {
+      this.byHid.delete(g.handoff.hid)
+      return
+    }
+    const [a, b] = g.ends!
+    const key = a < b ? `${a}|${b}` : `${b}|${a}`
+    const list = this.byEndpoints.get(key)
+    if (list === undefined) return
+    const i = list.indexOf(g)
+    if (i >= 0) list.splice(i, 1)
+    if (list.length === 0) this.byEndpoints.delete(key)
   }
 
   private label(view: View): string {
@@ -240,9 +304,11 @@ export class ConnectionMerger {
     return {view: v.view, leg, sighting, anomalies, firstFrame: r.firstFrame, r0, r1, r2}
   }
 
-  private group(v: ViewRow, m: Member, handoff: HandoffInfo | null, isn: number): Group {
-    const g: Group = {members: [], handoff, isn, first: v.first, last: v.last, best: m, bestRow: v.row, latency: null, firstSeen: Infinity}
-    this.order.push(g)
+  private group(v: ViewRow, m: Member, handoff: HandoffInfo | null, isn: number, ends: [string, string] | null): Group {
+    const g: Group = {members: [], handoff, isn, first: v.first, last: v.last, best: m, bestRow: v.row, latency: null, firstSeen: Infinity,
+      syns: [], ends}
+    this.open.add(g)
+    if (this.open.size > this.peakOpen) this.peakOpen = this.open.size
     this.count++
     return g
   }
@@ -289,23 +355,17 @@ export class ConnectionMerger {
    * per-view data is not held twice.
    */
   rows(opts: MergeOptions = {}): ConnectionRow[] {
-    const groups = this.order
-    this.order = []
-    this.byHid = new Map()
-    this.byEndpoints = new Map()
-    groups.sort((x, y) => x.firstSeen - y.firstSeen)
     const out: ConnectionRow[] = []
-    for (let i = 0; i < groups.length; i++) {
-      const c = merged(groups[i]!, opts.latency)
-      ;(groups as (Group | undefined)[])[i] = undefined
+    this.retireAll(opts, (_, c) => {
       opts.each?.(c)
       if (opts.keep === undefined || opts.keep(c)) out.push(c)
-    }
+    })
     return out
   }
 }
 
-function merged(g: Group, latencyOf: LatencyOf | undefined): ConnectionRow {
+function merged(g: Group, opts: MergeOptions): ConnectionRow {
+  const latencyOf = opts.latency
   const best = g.best
   const r = g.bestRow
   const h = g.handoff
@@ -319,7 +379,14 @@ function merged(g: Group, latencyOf: LatencyOf | undefined): ConnectionRow {
   // Every row of a hid has its kind and latency: the connection's.
   let handoffLatencyMs: number | null = null
   let handoffLatencyFrom: ConnectionRow['handoffLatencyFrom'] = null
-  if (latencyOf !== undefined) {
+  if (opts.latencyFor !== undefined) {
+    // Every row of a hid is in its group (byHid), so its SYNs are all here: the hid-wide table's answer.
+    const l = r.kind === 'handoff' && h !== null && r.hid === h.hid ? opts.latencyFor(h, g.syns) : undefined
+    if (l !== undefined) {
+      handoffLatencyMs = l.ms
+      handoffLatencyFrom = {synView: l.synView, ackView: l.ackView, sameClock: l.sameClock}
+    }
+  } else if (latencyOf !== undefined) {
     const l = r.kind === 'handoff' && r.hid !== null ? latencyOf(r.hid) : undefined
     if (l !== undefined) {
       handoffLatencyMs = l.ms

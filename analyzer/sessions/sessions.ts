@@ -123,6 +123,8 @@ export interface SessionsOptions {
   onFlagged?(p: FlaggedPacket): void
   verifyChecksums?: boolean
   closedLingerSec?: number
+  /** Each session as it is created (its row comes later, through onRow). */
+  onOpen?(session: TcpSession): void
 }
 
 function ms(aSec: number, aNsec: number, bSec: number, bNsec: number): number | null {
@@ -177,6 +179,9 @@ export async function fileSessions(path: string, opts: SessionsOptions): Promise
   const names: (string | null)[] = []
   const tracker = new SessionTracker({
     closedLingerSec: opts.closedLingerSec,
+    // One-way legs (the forwarded client → BE leg) would otherwise be held, rows and all, to the end.
+    oneWayFinCloses: true,
+    onOpen: opts.onOpen,
     onSession: (s) => opts.onRow(sessionRow(file, s, names[s.scope] ?? null), s),
   })
   const onFlagged = opts.onFlagged

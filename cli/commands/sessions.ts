@@ -1,13 +1,13 @@
 import {controlPortFlag} from '../flags.js'
 import {Args, Command, Flags} from '@oclif/core'
-import {collectSessions, UsageError, type SessionsReport} from '../../analyzer/sessions/collect.js'
+import {collectSessionsSpooled, UsageError, type SpooledSessionsReport} from '../../analyzer/sessions/collect.js'
 import {parseVantageFlag, type VantageAssignment} from '../../analyzer/correlate/vantage.js'
 import {color} from '../render/color.js'
 import {writeJson} from '../render/json-stream.js'
 import {LineWriter} from '../render/output.js'
-import {renderSessions} from '../render/sessions.js'
+import {writeSessions} from '../render/sessions.js'
 
-export type SessionsResult = SessionsReport & {exitCode: 0 | 2}
+export type SessionsResult = SpooledSessionsReport & {exitCode: 0 | 2}
 
 export default class Sessions extends Command {
   static override summary = 'List the client connections in traces, merged over every vantage point: kind (handoff, fallback, local, plain), hid, FE → BE, handoff latency, client, VIP, state, bytes each way, duration, Zeek-style history, anomalies per view, where each was seen, and the clock offsets between views'
@@ -72,9 +72,10 @@ export default class Sessions extends Command {
     } catch (e) {
       this.error((e as Error).message, {exit: 2})
     }
-    let report: SessionsReport
+    let report: SpooledSessionsReport
     try {
-      report = await collectSessions(paths,
+      // The merged rows on disk, sorted: printed (text or --json) by walking them, never all held.
+      report = await collectSessionsSpooled(paths,
         {client: flags.client, server: flags.server, state: flags.state, kind: flags.kind, hid: flags.hid, backend: flags.backend},
         {perView: flags['per-view'], flagged: flags.anomalies, verifyChecksums: !flags['no-verify'], controlPort: flags['control-port'], vantage,
           infer: flags.infer})
@@ -86,7 +87,7 @@ export default class Sessions extends Command {
     const exitCode = failed.length > 0 ? 2 : 0
     if (!this.jsonEnabled()) {
       const out = new LineWriter()
-      out.line(renderSessions(report))
+      writeSessions(report, (l) => out.line(l))
       out.flush()
       for (const f of failed) process.stderr.write(color.red(`handoff sessions: ${f.error!.message}`) + '\n')
     }

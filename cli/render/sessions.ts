@@ -2,11 +2,14 @@
 // one table row per client connection (or, with --per-view, per TCP session
 // per vantage point), the flagged packets with --anomalies, the notes, the
 // clock offsets between views, the summary line and any capture errors.
+// writeSessions prints the CLI's report, whose merged rows are on disk
+// (analyzer/sessions/row-list.ts): walked twice, once for the column widths
+// and once for the lines, so the table is never held whole.
 import type {FlaggedPacket, SessionRow} from '../../analyzer/sessions/sessions.js'
-import type {SessionsReport, ViewInfo} from '../../analyzer/sessions/collect.js'
+import type {SessionsReport, SpooledSessionsReport, ViewInfo} from '../../analyzer/sessions/collect.js'
 import type {ConnectionRow, Sighting} from '../../analyzer/sessions/merge.js'
 import {color} from './color.js'
-import {table} from './table.js'
+import {FAST_ROWS, PlainTableLayout, table, type Align} from './table.js'
 import {humanBytes} from './units.js'
 
 function hostPort(addr: string, port: number): string {
@@ -58,6 +61,15 @@ export function renderSessions(r: SessionsReport): string {
   return r.mode === 'per-view' ? renderPerView(r) : renderConnections(r)
 }
 
+/** The text of renderSessions, line by line, for a report whose merged rows may be on disk. */
+export function writeSessions(r: SessionsReport | SpooledSessionsReport, line: (s: string) => void): void {
+  if (r.mode === 'per-view') { line(renderPerView(r)); return }
+  if (Array.isArray(r.rows)) { line(renderConnections(r as SessionsReport & {mode: 'connections'})); return }
+  const spooled = r as SpooledSessionsReport & {mode: 'connections'}
+  const rows = spooled.rows
+  if (rows.length <= FAST_ROWS || !streamConnections(spooled, line)) line(renderConnections({...r, rows: [...rows]}))
+}
+
 function renderPerView(r: SessionsReport & {mode: 'per-view'}): string {
   const out: string[] = []
   const multiFile = r.files.length > 1
@@ -96,7 +108,7 @@ function renderPerView(r: SessionsReport & {mode: 'per-view'}): string {
   return out.join('\n')
 }
 
-function flaggedTable(r: SessionsReport, out: string[]): void {
+function flaggedTable(r: SessionsReport | SpooledSessionsReport, out: string[]): void {
   const multiFile = r.files.length > 1
   if (r.flagged && r.flagged.length > 0) {
     out.push('')
@@ -108,7 +120,7 @@ function flaggedTable(r: SessionsReport, out: string[]): void {
   }
 }
 
-function footer(r: SessionsReport, out: string[]): void {
+function footer(r: SessionsReport | SpooledSessionsReport, out: string[]): void {
   out.push('')
   for (const n of r.notes) out.push(color.dim(`note: ${n}`))
   const skew = offsetsLine(r)
@@ -123,7 +135,7 @@ function footer(r: SessionsReport, out: string[]): void {
   }
 }
 
-export function summaryLine(r: SessionsReport): string {
+export function summaryLine(r: SessionsReport | SpooledSessionsReport): string {
   const s = r.summary
   const states = Object.entries(s.byState).sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0)).map(([k, v]) => `${k} ${v}`).join(', ')
   const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`
@@ -172,17 +184,25 @@ function connAnomalies(c: ConnectionRow, short: Map<string, string>, withViews: 
   return [...byText].map(([t, vs]) => (withViews ? `${t} (${vs.join(', ')})` : t)).join('; ')
 }
 
-function renderConnections(r: SessionsReport & {mode: 'connections'}): string {
-  const out: string[] = []
-  const multiFile = r.files.length > 1
-  const multiView = r.views.length > 1
-  const short = new Map(r.views.map((v) => [label(v), shortName(v, multiFile)]))
-  const ho = r.rows.some((x) => x.kind !== 'plain' || x.hid !== null)
-  if (r.rows.length > 0) {
-    const head = [...(ho ? ['kind', 'hid', 'FE → BE', 'handoff ms'] : []), 'client', 'server', 'state', 'bytes →/←', 'duration s', 'history',
-      'anomalies', ...(multiView ? ['seen at'] : [])]
-    out.push(table(head, r.rows.map((x) => [
-      ...(ho ? [kindText(x.kind), x.hid ?? '-', nodesText(x), num(x.handoffLatencyMs) + (x.handoffLatencyFrom && !x.handoffLatencyFrom.sameClock ? color.dim(' ≠clk') : '')] : []),
+interface ConnCells {
+  /** The handoff columns (shown when any row has a kind or hid). */
+  ho: string[]
+  rest: string[]
+}
+
+const HO_HEAD = ['kind', 'hid', 'FE → BE', 'handoff ms']
+const HO_ALIGN: Align[] = ['left', 'left', 'left', 'right']
+
+function connHead(multiView: boolean): string[] {
+  return ['client', 'server', 'state', 'bytes →/←', 'duration s', 'history', 'anomalies', ...(multiView ? ['seen at'] : [])]
+}
+
+const CONN_ALIGN: Align[] = ['left', 'left', 'left', 'right', 'right', 'left', 'left', 'left']
+
+function connCells(x: ConnectionRow, short: Map<string, string>, multiView: boolean): ConnCells {
+  return {
+    ho: [kindText(x.kind), x.hid ?? '-', nodesText(x), num(x.handoffLatencyMs) + (x.handoffLatencyFrom && !x.handoffLatencyFrom.sameClock ? color.dim(' ≠clk') : '')],
+    rest: [
       hostPort(x.client, x.clientPort) + (x.from.rolesFrom === 'first-packet' ? color.dim(' ?') : ''),
       hostPort(x.server, x.serverPort),
       stateText(x.state),
@@ -191,15 +211,45 @@ function renderConnections(r: SessionsReport & {mode: 'connections'}): string {
       x.history || '-',
       connAnomalies(x, short, multiView),
       ...(multiView ? [seenText(x, short)] : []),
-    ]), {align: [...(ho ? ['left' as const, 'left' as const, 'left' as const, 'right' as const] : []), 'left', 'left', 'left',
-      'right', 'right', 'left', 'left', 'left']}))
-    if (r.rows.some((x) => x.from.rolesFrom === 'first-packet')) out.push(color.dim('? no SYN or SYN+ACK seen: the client is the first sender'))
-    if (r.rows.some((x) => x.handoffLatencyFrom && !x.handoffLatencyFrom.sameClock)) {
-      out.push(color.dim('≠clk the SYN and the handoff-ack were captured in different files (different clocks)'))
-    }
-    if (multiView) {
-      out.push(color.dim('seen at: the views of the connection; * = the view state, bytes, duration and history come from; →BE = the forwarded leg (client → BE address); ? = a leg that fits no rule'))
-    }
+    ],
+  }
+}
+
+/** What the lines under the table depend on, from every row. */
+interface ConnNotes {
+  ho: boolean
+  firstPacket: boolean
+  otherClock: boolean
+}
+
+function noteRow(n: ConnNotes, x: ConnectionRow): void {
+  if (x.kind !== 'plain' || x.hid !== null) n.ho = true
+  if (x.from.rolesFrom === 'first-packet') n.firstPacket = true
+  if (x.handoffLatencyFrom && !x.handoffLatencyFrom.sameClock) n.otherClock = true
+}
+
+function connNotes(n: ConnNotes, multiView: boolean, out: string[]): void {
+  if (n.firstPacket) out.push(color.dim('? no SYN or SYN+ACK seen: the client is the first sender'))
+  if (n.otherClock) out.push(color.dim('≠clk the SYN and the handoff-ack were captured in different files (different clocks)'))
+  if (multiView) {
+    out.push(color.dim('seen at: the views of the connection; * = the view state, bytes, duration and history come from; →BE = the forwarded leg (client → BE address); ? = a leg that fits no rule'))
+  }
+}
+
+function renderConnections(r: SessionsReport & {mode: 'connections'}): string {
+  const out: string[] = []
+  const multiFile = r.files.length > 1
+  const multiView = r.views.length > 1
+  const short = new Map(r.views.map((v) => [label(v), shortName(v, multiFile)]))
+  const n: ConnNotes = {ho: false, firstPacket: false, otherClock: false}
+  for (const x of r.rows) noteRow(n, x)
+  if (r.rows.length > 0) {
+    const head = [...(n.ho ? HO_HEAD : []), ...connHead(multiView)]
+    out.push(table(head, r.rows.map((x) => {
+      const c = connCells(x, short, multiView)
+      return n.ho ? [...c.ho, ...c.rest] : c.rest
+    }), {align: [...(n.ho ? HO_ALIGN : []), ...CONN_ALIGN]}))
+    connNotes(n, multiView, out)
   } else {
     out.push(color.dim(r.summary.sessions === 0 ? 'no TCP sessions found' : 'no connections match the filters'))
   }
@@ -208,8 +258,50 @@ function renderConnections(r: SessionsReport & {mode: 'connections'}): string {
   return out.join('\n')
 }
 
+/**
+ * renderConnections' text for more than FAST_ROWS rows on disk (table() lays those out
+ * as plainTable), in two walks: the widths of every column (the handoff ones too, dropped
+ * when no row has them), then the lines. False, having written nothing, when a cell holds
+ * a newline (table() would use cli-table3: the caller renders it whole).
+ */
+function streamConnections(r: SpooledSessionsReport & {mode: 'connections'}, line: (s: string) => void): boolean {
+  const multiFile = r.files.length > 1
+  const multiView = r.views.length > 1
+  const short = new Map(r.views.map((v) => [label(v), shortName(v, multiFile)]))
+  const n: ConnNotes = {ho: false, firstPacket: false, otherClock: false}
+  const ho = new PlainTableLayout()
+  const rest = new PlainTableLayout()
+  const hoHead = HO_HEAD.map((h) => color.bold(h))
+  const restHead = connHead(multiView).map((h) => color.bold(h))
+  ho.measure(hoHead)
+  rest.measure(restHead)
+  for (const x of r.rows) {
+    noteRow(n, x)
+    const c = connCells(x, short, multiView)
+    ho.measure(c.ho)
+    rest.measure(c.rest)
+  }
+  if (ho.multiLine || rest.multiLine) return false
+  // One layout of all the columns, as plainTable would measure them.
+  const all = new PlainTableLayout()
+  const align = [...(n.ho ? HO_ALIGN : []), ...CONN_ALIGN]
+  const joined = (h: string[], x: string[]) => (n.ho ? [...h, ...x] : x)
+  all.copyWidths(n.ho ? [ho, rest] : [rest])
+  line(all.line(joined(hoHead, restHead), align))
+  for (const x of r.rows) {
+    const c = connCells(x, short, multiView)
+    line(all.line(joined(c.ho, c.rest), align))
+  }
+  const out: string[] = []
+  connNotes(n, multiView, out)
+  flaggedTable(r, out)
+  footer(r, out)
+  line(out.join('\n'))
+  return true
+}
+
 /** "clock offsets (ms) from segments seen at two views, vs client: lan +0.004 (n 120), …; control: no shared segment". */
-function offsetsLine(r: SessionsReport): string | null {
+function offsetsLine(r: SessionsReport | SpooledSessionsReport): string | null {
   if (r.views.length < 2) return null
   const multiFile = r.files.length > 1
   const name = new Map(r.views.map((v) => [`${v.file}#${v.iface}`, shortName(v, multiFile)]))

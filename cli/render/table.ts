@@ -63,3 +63,39 @@ export function plainTable(head: string[], rows: string[][], align: Align[] = []
 function visibleWidth(s: string): number {
   return stripVTControlCharacters(s).length
 }
+
+/**
+ * plainTable for rows walked twice instead of held (sessions' merged rows on
+ * disk): measure() the header and every row, then line() each; the lines are
+ * plainTable's. `multiLine`: a cell had a newline, where table() would have
+ * used cli-table3 (the caller then builds the table whole).
+ */
+export class PlainTableLayout {
+  multiLine = false
+  private readonly width: number[] = []
+
+  measure(cells: readonly string[]): void {
+    for (let i = 0; i < cells.length; i++) {
+      const c = cells[i]!
+      if (c.includes('\n')) this.multiLine = true
+      const w = visibleWidth(c)
+      if (!(w <= this.width[i]!)) this.width[i] = w
+    }
+  }
+
+  /** The widths of these layouts' columns side by side (tables measured in parts). */
+  copyWidths(parts: readonly PlainTableLayout[]): void {
+    this.width.length = 0
+    for (const p of parts) this.width.push(...p.width)
+  }
+
+  line(cells: readonly string[], align: readonly Align[] = []): string {
+    let line = ''
+    for (let i = 0; i < this.width.length; i++) {
+      const c = cells[i] ?? ''
+      const pad = ' '.repeat(this.width[i]! - visibleWidth(c))
+      line += (align[i] === 'right' ? pad + c : c + pad) + '  '
+    }
+    return line.trimEnd()
+  }
+}

@@ -2,7 +2,8 @@
 // cli-table3 prints for the same cells (see cli/render/table.ts).
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {cliTable, FAST_ROWS, plainTable, table, type Align} from '../../cli/render/table.js'
+import {cliTable, FAST_ROWS, plainTable, PlainTableLayout, table, type Align} from '../../cli/render/table.js'
+import {color} from '../../cli/render/color.js'
 import {pick, prng, randInt} from '../support/random.js'
 
 const CELLS = ['', 'a', 'bb', '10.77.0.1:80', '[2001:db8::1]:443', 'n1 → n2', 'n1/12', 'SYN SYN/ACK FIN', '1.2 kB', '—', '·',
@@ -31,4 +32,24 @@ test('table() takes the fast layout past FAST_ROWS rows and prints the same', ()
 test('multi-line cells keep cli-table3', () => {
   const rows = Array.from({length: FAST_ROWS + 1}, (_, i) => [i === 7 ? 'two\nlines' : 'one'])
   assert.equal(table(['c'], rows), cliTable(['c'], rows.map((r) => r.map(String))))
+})
+
+test('PlainTableLayout (two walks: measure, then lines; columns measured in parts) gives plainTable\'s lines', () => {
+  const head = ['a', 'bb', 'right', 'last']
+  const rows = [['x', '', '12', 'trailing'], ['long cell', '\u001b[2mdim\u001b[22m', '3', ''], ['', 'y', '1234567', 'z']]
+  const align: Align[] = ['left', 'left', 'right', 'left']
+  const left = new PlainTableLayout()
+  const right = new PlainTableLayout()
+  for (const r of [head.map((h) => color.bold(h)), ...rows]) {
+    left.measure(r.slice(0, 2))
+    right.measure(r.slice(2))
+  }
+  const all = new PlainTableLayout()
+  all.copyWidths([left, right])
+  const lines = [head.map((h) => color.bold(h)), ...rows].map((r) => all.line(r, align))
+  assert.equal(lines.join('\n'), plainTable(head, rows, align))
+  assert.equal(left.multiLine || right.multiLine, false)
+  const m = new PlainTableLayout()
+  m.measure(['a\nb'])
+  assert.equal(m.multiLine, true)
 })
