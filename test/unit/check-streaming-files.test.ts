@@ -20,6 +20,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {MAX_CLOCK_SPREAD_SEC, runCheck, runCheckSpooled} from '../../analyzer/check.js'
 import {readCapture} from '../../analyzer/capture/read.js'
+import type {PacketRecord} from '../../analyzer/capture/types.js'
 import {PcapngWriter} from '../../analyzer/capture/pcapng-writer.js'
 import {collectSegments} from '../../analyzer/correlate/assemble.js'
 import {readControlPass} from '../../analyzer/correlate/control-pass.js'
@@ -151,17 +152,22 @@ test('40 clones of lab-clean split per interface: handoffs let go during the pas
   }
 })
 
-/** A copy of `src` with every timestamp moved by `sec`. */
-async function shifted(src: string, dst: string, sec: number): Promise<void> {
+/** A copy of `src`, each packet written through `write` (its interfaces as they were). */
+async function copyCapture(src: string, dst: string, write: (w: PcapngWriter, r: PacketRecord) => void): Promise<void> {
   const w = PcapngWriter.open(dst)
   try {
     await readCapture(src, {
       onInterface: (i) => { w.addInterface({linkType: i.linkType, ...(i.name !== undefined ? {name: i.name} : {})}) },
-      onPacket: (r) => w.writePacket(r.interfaceId, r.tsSec + sec, r.tsNsec, r.data, r.origLen),
+      onPacket: (r) => write(w, r),
     })
   } finally {
     w.close()
   }
+}
+
+/** A copy of `src` with every timestamp moved by `sec`. */
+async function shifted(src: string, dst: string, sec: number): Promise<void> {
+  await copyCapture(src, dst, (w, r) => w.writePacket(r.interfaceId, r.tsSec + sec, r.tsNsec, r.data, r.origLen))
 }
 
 test('clocks too far apart to read merged: the files are read one after the other, nothing lost', async (t) => {
@@ -184,27 +190,19 @@ test('clocks too far apart to read merged: the files are read one after the othe
 
 /** A copy of `src` whose capture started `sec` earlier: an ARP request (nothing check looks at) that long before its first packet. */
 async function startedEarlier(src: string, dst: string, sec: number): Promise<void> {
-  const w = PcapngWriter.open(dst)
   // Broadcast ARP who-has 10.77.0.99 tell 10.77.0.98, from a made-up MAC.
   const arp = Uint8Array.from([
     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 0x98, 0x08, 0x06,
     0, 1, 0x08, 0, 6, 4, 0, 1, 0x02, 0, 0, 0, 0, 0x98, 10, 77, 0, 98, 0, 0, 0, 0, 0, 0, 10, 77, 0, 99])
   let first = true
-  try {
-    await readCapture(src, {
-      onInterface: (i) => { w.addInterface({linkType: i.linkType, ...(i.name !== undefined ? {name: i.name} : {})}) },
-      onPacket: (r) => {
-        if (first) {
-          assert.equal(r.linkType, 1, 'an Ethernet view')
-          w.writePacket(r.interfaceId, r.tsSec - sec, r.tsNsec, arp, arp.length)
-          first = false
-        }
-        w.writePacket(r.interfaceId, r.tsSec, r.tsNsec, r.data, r.origLen)
-      },
-    })
-  } finally {
-    w.close()
-  }
+  await copyCapture(src, dst, (w, r) => {
+    if (first) {
+      assert.equal(r.linkType, 1, 'an Ethernet view')
+      w.writePacket(r.interfaceId, r.tsSec - sec, r.tsNsec, arp, arp.length)
+      first = false
+    }
+    w.writePacket(r.interfaceId, r.tsSec, r.tsNsec, r.data, r.origLen)
+  })
 }
 
 test('a capture started earlier (same clock) is still read merged: the shared client SYNs show the clocks agree', async (t) => {
