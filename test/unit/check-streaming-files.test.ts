@@ -170,15 +170,24 @@ async function shifted(src: string, dst: string, sec: number): Promise<void> {
   await copyCapture(src, dst, (w, r) => w.writePacket(r.interfaceId, r.tsSec + sec, r.tsNsec, r.data, r.origLen))
 }
 
-test('clocks too far apart to read merged: the files are read one after the other, nothing lost', async (t) => {
+/**
+ * lab-clean split per interface, its check, and the same files with the client side's replaced by a copy
+ * that `make` writes.
+ */
+async function clientReplaced(t: {after: (fn: () => void) => void}, make: (src: string, dst: string) => Promise<void>):
+  Promise<{reference: Awaited<ReturnType<typeof runCheck>>; files: string[]}> {
   const dir = tempDir(t)
   const files = (await splitViews(join(traces, 'lab-clean', 'lab.pcapng.gz'), dir)).map((f) => f.path)
   const reference = await runCheck(files)
-  // The client side's clock 30 s ahead: merged, its segments would be read after their handoffs were judged.
   const client = files.findIndex((f) => f.endsWith('client.pcapng'))
-  const moved = join(dir, 'client-ahead.pcapng')
-  await shifted(files[client]!, moved, 30)
-  const skewed = files.map((f, i) => (i === client ? moved : f))
+  const copy = join(dir, 'client-copy.pcapng')
+  await make(files[client]!, copy)
+  return {reference, files: files.map((f, i) => (i === client ? copy : f))}
+}
+
+test('clocks too far apart to read merged: the files are read one after the other, nothing lost', async (t) => {
+  // The client side's clock 30 s ahead: merged, its segments would be read after their handoffs were judged.
+  const {reference, files: skewed} = await clientReplaced(t, (src, dst) => shifted(src, dst, 30))
   assert.ok(await clockSpread(skewed) > MAX_CLOCK_SPREAD_SEC)
   const whole = await runCheck(skewed, {streaming: false})
   const streamed = await runCheck(skewed)
@@ -206,13 +215,7 @@ async function startedEarlier(src: string, dst: string, sec: number): Promise<vo
 }
 
 test('a capture started earlier (same clock) is still read merged: the shared client SYNs show the clocks agree', async (t) => {
-  const dir = tempDir(t)
-  const files = (await splitViews(join(traces, 'lab-clean', 'lab.pcapng.gz'), dir)).map((f) => f.path)
-  const reference = await runCheck(files)
-  const client = files.findIndex((f) => f.endsWith('client.pcapng'))
-  const early = join(dir, 'client-early.pcapng')
-  await startedEarlier(files[client]!, early, 30)
-  const started = files.map((f, i) => (i === client ? early : f))
+  const {reference, files: started} = await clientReplaced(t, (src, dst) => startedEarlier(src, dst, 30))
   // Its first packet 30 s before the others', but the SYNs it shares with the LAN and the BEs' insides agree.
   assert.ok(await clockSpread(started) <= MAX_CLOCK_SPREAD_SEC)
   const streamed = await runCheck(started)
