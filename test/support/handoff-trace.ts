@@ -11,6 +11,9 @@
 // one rule of §4/§2/§3 on one segment or message, the way a buggy daemon
 // would; the rest of the simulation goes on as a real one would (a return
 // segment the client drops is retransmitted correctly by the BE, and so on).
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {PcapngWriter} from '../../analyzer/capture/pcapng-writer.js'
 import {encodeFrame} from '../../analyzer/control/codec.js'
 import type {ControlMessage, HandoffAck, HandoffReq, SynAckOptions} from '../../analyzer/control/messages.js'
@@ -601,6 +604,21 @@ function distractors(sim: Sim, localPort: number): void {
 }
 
 /** Writes the trace; returns what it holds. */
+/**
+ * A temporary directory (removed on exit) and a function that builds a trace of a spec in it, a new file each
+ * time: for tests that build many.
+ */
+export function handoffTraces(prefix: string): {dir: string; trace: (spec: TraceSpec) => string} {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  process.on('exit', () => rmSync(dir, {recursive: true, force: true}))
+  let seq = 0
+  return {dir, trace: (spec) => {
+    const p = join(dir, `t${seq++}.pcapng`)
+    buildHandoffTrace(p, spec)
+    return p
+  }}
+}
+
 export function buildHandoffTrace(path: string, spec: TraceSpec = {}): BuiltTrace {
   const base = spec.family === 6 ? V6 : V4
   const sim = new Sim(spec, spec.addrs === undefined ? base : {...base, ...spec.addrs})

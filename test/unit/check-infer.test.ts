@@ -10,24 +10,15 @@
 // the terminate) is not judged and nothing is reported.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {runCheck} from '../../analyzer/check.js'
 import {CONTROL_PORT} from '../../analyzer/control/messages.js'
 import type {Handoff} from '../../analyzer/correlate/assemble.js'
 import {inferHandoffs, INFERRED_HID_PREFIX} from '../../analyzer/correlate/infer.js'
-import {buildHandoffTrace, faultCheckId, FAULTS, type Fault, type TraceSpec} from '../support/handoff-trace.js'
+import {buildHandoffTrace, faultCheckId, FAULTS, handoffTraces, type Fault, type TraceSpec} from '../support/handoff-trace.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'handoff-check-infer-'))
-process.on('exit', () => rmSync(dir, {recursive: true, force: true}))
-
-let seq = 0
-function trace(spec: TraceSpec): string {
-  const p = join(dir, `t${seq++}.pcapng`)
-  buildHandoffTrace(p, spec)
-  return p
-}
+const {dir, trace} = handoffTraces('handoff-check-infer-')
 
 function noControl(spec: TraceSpec): string {
   return trace({...spec, omit: [...(spec.omit ?? []), 'control']})

@@ -9,24 +9,13 @@
 // --infer adds nothing.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {readCapture} from '../../analyzer/capture/read.js'
 import {runCheck} from '../../analyzer/check.js'
 import {collectSessions, type SessionsReport} from '../../analyzer/sessions/collect.js'
 import {PacketDecoder} from '../../analyzer/wire/decode.js'
-import {buildHandoffTrace, type TraceSpec} from '../support/handoff-trace.js'
+import {handoffTraces, type TraceSpec} from '../support/handoff-trace.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'handoff-sessions-infer-'))
-process.on('exit', () => rmSync(dir, {recursive: true, force: true}))
-
-let seq = 0
-function trace(spec: TraceSpec): string {
-  const p = join(dir, `t${seq++}.pcapng`)
-  buildHandoffTrace(p, spec)
-  return p
-}
+const {dir, trace} = handoffTraces('handoff-sessions-infer-')
 
 type Conns = SessionsReport & {mode: 'connections'}
 const connections = async (p: string, infer: boolean): Promise<Conns> => (await collectSessions([p], {}, {infer})) as Conns
