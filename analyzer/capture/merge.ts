@@ -35,7 +35,7 @@ import {createReadStream} from 'node:fs'
 import {pipeline, type Readable} from 'node:stream'
 import {createGunzip} from 'node:zlib'
 import {CaptureParser} from './parser.js'
-import {abortError, displayName, ioError, isZlibError, type ReadResult} from './read.js'
+import {abortError, ChunkFileReader, displayName, ioError, isZlibError, type ReadResult} from './read.js'
 import {ParsedPacket} from './stream-parser.js'
 import {CaptureError, type CaptureHandlers, type CaptureInterface, type CaptureWarning, type FileInfo, type PacketRecord} from './types.js'
 
@@ -82,6 +82,7 @@ interface ChunkReader {
 function plainReader(fh: FileHandle, buf: Uint8Array, first: number, file: string): ChunkReader {
   let pos = first
   let pending: number | null = first
+  const reader = new ChunkFileReader(fh.fd, file)
   return {
     gzip: false,
     read: async () => {
@@ -90,11 +91,7 @@ function plainReader(fh: FileHandle, buf: Uint8Array, first: number, file: strin
         n = pending
         pending = null
       } else {
-        try {
-          n = (await fh.read(buf, 0, buf.length, pos)).bytesRead
-        } catch (e) {
-          throw ioError(file, pos, e)
-        }
+        n = await reader.read(buf, pos)
         pos += n
       }
       if (n === 0) return null
