@@ -223,7 +223,8 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
   const loadAll = (): Handoff[] => (all ??= feed.all())
   // Views whose place neither --vantage nor the name tells: placed by the legs they show (correlate/vantage-infer.ts),
   // the handoffs read from the spool as that pass goes.
-  const placed = await inferViewKinds(paths, {feed: () => new HandoffFeed(spool.reader()), any: () => spoolHasRequest(spool),
+  let anyRequest: boolean | undefined
+  const placed = await inferViewKinds(paths, {feed: () => new HandoffFeed(spool.reader()), any: () => (anyRequest ??= spoolHasRequest(spool)),
     lookaheadSec: opts.lookaheadSec ?? LOOKAHEAD_SEC}, port, vantage)
   vantage = [...vantage, ...placed]
   let inference: InferenceReport | undefined
