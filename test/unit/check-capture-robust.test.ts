@@ -172,23 +172,17 @@ for (const family of [4, 6] as const) {
     }
   })
 
-  if (family === 4) {
-    test('IPv4 options on every IPv4 packet → the same findings', async () => {
-      const opt = (t: Trace) => mapFrames(t, null, (d) => [withIpv4Options(d)])
-      const c = await checkOf(opt(clean.trace))
-      assert.deepEqual(c.ids, [], JSON.stringify(c.r.violations.slice(0, 3)))
-      assertJudged(c.r)
-      for (const [f, b] of Object.entries(faulty)) assert.deepEqual((await checkOf(opt(b.trace))).ids, await wantFault[f], f)
-    })
-  } else {
-    test('IPv6 hop-by-hop and destination options before TCP on every packet → the same findings', async () => {
-      const ext = (t: Trace) => mapFrames(t, null, (d) => [withIpv6ExtHeaders(d)])
-      const c = await checkOf(ext(clean.trace))
-      assert.deepEqual(c.ids, [], JSON.stringify(c.r.violations.slice(0, 3)))
-      assertJudged(c.r)
-      for (const [f, b] of Object.entries(faulty)) assert.deepEqual((await checkOf(ext(b.trace))).ids, await wantFault[f], f)
-    })
-  }
+  // Optional IP headers: IPv4 options, or IPv6 extension headers before TCP.
+  const extra = family === 4
+    ? {what: 'IPv4 options on every IPv4 packet', add: withIpv4Options}
+    : {what: 'IPv6 hop-by-hop and destination options before TCP on every packet', add: withIpv6ExtHeaders}
+  test(`${extra.what} → the same findings`, async () => {
+    const withExtra = (t: Trace) => mapFrames(t, null, (d) => [extra.add(d)])
+    const c = await checkOf(withExtra(clean.trace))
+    assert.deepEqual(c.ids, [], JSON.stringify(c.r.violations.slice(0, 3)))
+    assertJudged(c.r)
+    for (const [f, b] of Object.entries(faulty)) assert.deepEqual((await checkOf(withExtra(b.trace))).ids, await wantFault[f], f)
+  })
 
   test(`IPv${family}: every frame of the client and LAN views captured twice (-i any) → the same findings`, async () => {
     const dup = (t: Trace) => mapFrames(t, ['client', 'lan'], (d) => [d, d.slice()])
