@@ -1,4 +1,5 @@
-import {Command, Errors, Flags} from '@oclif/core'
+import {Errors, Flags} from '@oclif/core'
+import {HandoffCommand} from '../command.js'
 import {captureToFile, type CaptureProgress, type CaptureSummary} from '../../analyzer/capture/live-capture.js'
 import {DEFAULT_SNAPLEN, LiveCaptureError} from '../../analyzer/capture/live.js'
 import {linkTypeName} from '../../analyzer/wire/linktype.js'
@@ -11,7 +12,7 @@ function statusLine(p: CaptureProgress): string {
   return `${p.elapsedSec.toFixed(1)}s  ${parts.join(' | ')}  total ${p.total.packets} pkts`
 }
 
-export default class Capture extends Command {
+export default class Capture extends HandoffCommand {
   static override summary = 'Capture live traffic from one or more interfaces into one pcapng file'
 
   static override description = [

@@ -1,6 +1,7 @@
 import {controlPortFlag} from '../flags.js'
 import {writeJson} from '../render/json-stream.js'
-import {Args, Command, Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
+import {HandoffCommand} from '../command.js'
 import {CheckUsageError, runCheckSpooled, type SpooledCheckReport} from '../../analyzer/check.js'
 import {SpoolError} from '../../analyzer/capture/spool.js'
 import {parseVantageFlag, type VantageAssignment} from '../../analyzer/correlate/vantage.js'
@@ -11,7 +12,7 @@ import {LineWriter} from '../render/output.js'
 
 export type CheckResult = SpooledCheckReport & {exitCode: 0 | 1 | 2}
 
-export default class Check extends Command {
+export default class Check extends HandoffCommand {
   static override summary = 'Check handed-off connections in traces against the handoff protocol (spec §5): one violation per departure, with its frame and expected vs seen'
 
   static override description = [

@@ -1,9 +1,10 @@
-import {Args, Command, Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
+import {HandoffCommand} from '../command.js'
 import {inspectFile, type InspectResult} from '../../analyzer/inspect/inspect-file.js'
 import {renderInspectReport} from '../render/inspect-report.js'
 import {LineWriter} from '../render/output.js'
 
-export default class Inspect extends Command {
+export default class Inspect extends HandoffCommand {
   static override summary = 'Describe capture files: format, interfaces, counts, time span, protocols, TCP conversations, checksum failures'
 
   static override description = [

@@ -1,6 +1,7 @@
 import {controlPortFlag} from '../flags.js'
 import {controlPortNote, resolveControlPort} from '../../analyzer/control/port-discovery.js'
-import {Args, Command, Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
+import {HandoffCommand} from '../command.js'
 import {extractControlMessages, type ControlReport} from '../../analyzer/control/channels.js'
 import {MESSAGE_TYPES} from '../../analyzer/control/messages.js'
 import {color} from '../render/color.js'
@@ -14,7 +15,7 @@ export type MessagesResult = ControlReport & {
   exitCode: 0 | 1 | 2
 }
 
-export default class Messages extends Command {
+export default class Messages extends HandoffCommand {
   static override summary = 'List the control-channel messages in traces (spec §3): hello, handoff-req/ack/nack, terminate, ping/pong, and malformed frames'
 
   static override description = [

@@ -1,5 +1,6 @@
 import {controlPortFlag} from '../flags.js'
-import {Args, Command, Errors, Flags} from '@oclif/core'
+import {Args, Errors, Flags} from '@oclif/core'
+import {HandoffCommand} from '../command.js'
 import {LiveCaptureError} from '../../analyzer/capture/live.js'
 import {EngineConfigError} from '../../replayer/engine/index.js'
 import {ReplayError, replayLive, replayToFile, type LiveOutcome, type WriteOutcome} from '../../replayer/replay.js'
@@ -24,7 +25,7 @@ const positive = (name: string) =>
     },
   })
 
-export default class Replay extends Command {
+export default class Replay extends HandoffCommand {
   static override summary = 'Replay handed-off connections: write the legs the FE and BE must carry to a file, inject them onto one live interface, or replay them statefully against a live back-end (--live)'
 
   static override description = [

@@ -1,5 +1,6 @@
 import {controlPortFlag} from '../flags.js'
-import {Args, Command, Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
+import {HandoffCommand} from '../command.js'
 import {collectSessionsSpooled, UsageError, type SpooledSessionsReport} from '../../analyzer/sessions/collect.js'
 import {parseVantageFlag, type VantageAssignment} from '../../analyzer/correlate/vantage.js'
 import {color} from '../render/color.js'
@@ -9,7 +10,7 @@ import {writeSessions} from '../render/sessions.js'
 
 export type SessionsResult = SpooledSessionsReport & {exitCode: 0 | 2}
 
-export default class Sessions extends Command {
+export default class Sessions extends HandoffCommand {
   static override summary = 'List the client connections in traces, merged over every vantage point: kind (handoff, fallback, local, plain), hid, FE → BE, handoff latency, client, VIP, state, bytes each way, duration, Zeek-style history, anomalies per view, where each was seen, and the clock offsets between views'
 
   static override description = [

@@ -140,6 +140,19 @@ test('usage errors: exit 2', () => {
   assert.equal(run().code, 2)
 })
 
+test('usage errors under --json: exit 2 (not 1, which means violations), the message as JSON and on stderr', () => {
+  for (const args of [[clean, '--json', '--bogus'], [clean, '--json', '--fail-on', 'never'], ['--json'], ['-', '-', '--json']]) {
+    const r = run(...args)
+    assert.equal(r.code, 2, args.join(' '))
+    const j = JSON.parse(r.out) as {error: {message: string; exit: number}}
+    assert.deepEqual(Object.keys(j), ['error'])
+    assert.equal(j.error.exit, 2)
+    assert.ok(j.error.message.length > 0 && r.err.includes(j.error.message.split('\n')[0]!), r.err)
+    assert.doesNotMatch(r.out + r.err, /\bat .*\.js:\d+/) // no stack trace
+  }
+  assert.match(JSON.parse(run(clean, '--json', '--bogus').out).error.message, /Nonexistent flag: --bogus/)
+})
+
 test('--vantage assigns interfaces; --control-port moves the control channel', () => {
   const p = join(dir, 'unnamed.pcapng')
   buildHandoffTrace(p, {fault: 'window-rescale', names: {client: 'eth0', lan: 'eth1', 'fe1-inside': 'eth2', 'be1-inside': 'eth3', control: 'eth4'}})

@@ -191,4 +191,11 @@ test('sessions from standard input: the handoff columns and the filters, as from
   assert.equal(twice.status, 2)
   assert.match(twice.stderr, /standard input \(-\) can be read once only/)
   assert.doesNotMatch(twice.stderr, /\n\s+at /)
+  // The same under --json: exit 2, the message as the JSON's error.
+  const twiceJson = spawnSync(process.execPath, [cliBin, 'sessions', '--json', '-', '-'], {cwd: repoRoot, encoding: 'utf8', input: ''})
+  assert.equal(twiceJson.status, 2)
+  assert.match((JSON.parse(twiceJson.stdout) as {error: {message: string}}).error.message, /can be read once only/)
+  const badFlag = spawnSync(process.execPath, [cliBin, 'sessions', '--json', '--kind', 'bogus', '-'], {cwd: repoRoot, encoding: 'utf8', input: ''})
+  assert.equal(badFlag.status, 2)
+  assert.deepEqual(JSON.parse(badFlag.stdout).error.exit, 2)
 })

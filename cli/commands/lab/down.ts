@@ -1,9 +1,10 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
+import {HandoffCommand} from '../../command.js'
 import {listLabIds, validId} from '../../../samples/lab/config.js'
 import {checkPrerequisites, labDown, labDownAll, type DownResult} from '../../../samples/lab/topology.js'
 import {renderLabDown} from '../../render/lab.js'
 
-export default class LabDown extends Command {
+export default class LabDown extends HandoffCommand {
   static override summary = 'Stop a lab and remove everything it created (namespaces, veths, bridges, processes, state)'
 
   static override description =

@@ -1,10 +1,11 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
+import {HandoffCommand} from '../../command.js'
 import {listLabIds} from '../../../samples/lab/config.js'
 import {runWorkload, type RunSummary} from '../../../samples/lab/run.js'
 import {renderRunSummary} from '../../render/lab.js'
 import {FAULTS} from '../../../samples/lab/faults.js'
 
-export default class LabRun extends Command {
+export default class LabRun extends HandoffCommand {
   static override summary = 'Run HTTP clients against a lab: every body checked byte for byte, handoffs, latency and throughput reported'
 
   static override description = [

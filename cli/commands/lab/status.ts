@@ -1,9 +1,10 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
+import {HandoffCommand} from '../../command.js'
 import {listLabIds} from '../../../samples/lab/config.js'
 import {labStatus, type LabStatus} from '../../../samples/lab/topology.js'
 import {renderLabStatus} from '../../render/lab.js'
 
-export default class LabStatusCommand extends Command {
+export default class LabStatusCommand extends HandoffCommand {
   static override summary = 'Show the labs that are up: nodes, addresses, MACs, daemon and server pids, control peers and daemon counters'
 
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --id demo --json']

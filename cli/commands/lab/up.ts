@@ -1,10 +1,11 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
+import {HandoffCommand} from '../../command.js'
 import {LabCommandError} from '../../../samples/lab/sh.js'
 import {labUp} from '../../../samples/lab/topology.js'
 import type {LabState} from '../../../samples/lab/config.js'
 import {renderLabUp} from '../../render/lab.js'
 
-export default class LabUp extends Command {
+export default class LabUp extends HandoffCommand {
   static override summary = 'Start a handoff cluster in network namespaces: a client, a LAN, N nodes with kernel TCP, web server and handoff daemon'
 
   static override description = [

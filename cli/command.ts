@@ -1,0 +1,33 @@
+// The base of every `handoff` command: oclif's Command, with errors under
+// --json handled as without it.
+//
+// Why: with --json, oclif's Command.catch prints the error object as JSON and
+// sets the exit status from `err.exitCode ?? 1`. Its own parse errors (an
+// unknown flag, a missing argument, a value outside `options`) and
+// `this.error(msg, {exit: 2})` carry their status in `err.oclif.exit`, so a
+// usage error under --json exited 1 — the status that means "violations" for
+// `check` — and printed oclif's whole parser state as the "error".
+import {Command} from '@oclif/core'
+
+/** The exit status an error asks for: oclif's `oclif.exit`, else `exitCode`, else 1. */
+export function exitStatusOf(err: unknown): number {
+  const e = err as {oclif?: {exit?: unknown}; exitCode?: unknown} | null
+  if (typeof e?.oclif?.exit === 'number') return e.oclif.exit
+  if (typeof e?.exitCode === 'number') return e.exitCode
+  return 1
+}
+
+export abstract class HandoffCommand extends Command {
+  protected override async catch(err: Error & {exitCode?: number}): Promise<unknown> {
+    if (!this.jsonEnabled()) return super.catch(err)
+    const status = exitStatusOf(err)
+    process.exitCode = status
+    // this.exit(n): the command has said what it had to; only the status is left to set.
+    if ((err as {code?: unknown}).code === 'EEXIT') return undefined
+    // The error alone: what went wrong and the exit status (oclif's parser state is no use to a reader of the JSON).
+    this.logJson({error: {message: err.message, exit: status}})
+    // Also where a person running the command looks for it, as the plain-text mode prints it.
+    process.stderr.write(`${this.config.bin} ${this.id ?? ''}: ${err.message}\n`.replace(/ : /, ': '))
+    return undefined
+  }
+}
