@@ -14,7 +14,7 @@
 // a timestamp (pcapng Simple Packet Block) sorts at its file's previous one.
 //
 // Each file has its own handlers (its own onInterface, joinSections /
-// reassembleIpv4 wrappers, interface ids): the merge calls them, one record
+// reassembleIp wrappers, interface ids): the merge calls them, one record
 // at a time, in merged order. Interface, info and warning events are
 // delivered as soon as they reach the head of their file's queue.
 //

@@ -44,7 +44,7 @@
 import {readCapture} from '../capture/read.js'
 import {readMerged, type MergeInput} from '../capture/merge.js'
 import {joinSections} from '../capture/join-sections.js'
-import {reassembleIpv4} from '../flows/ipv4-defrag.js'
+import {reassembleIp} from '../flows/ip-defrag.js'
 import {CaptureError, type CaptureHandlers} from '../capture/types.js'
 import type {HandoffAck, HandoffNack, HandoffReq, Terminate} from '../control/messages.js'
 import {TcpStreamReassembler, type ReassemblyEvent} from '../flows/reassembly.js'
@@ -531,7 +531,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
     })
     const dec = new PacketDecoder({verifyChecksums: false})
     try {
-      await read(path, joinSections(reassembleIpv4({
+      await read(path, joinSections(reassembleIp({
         onInterface: (i) => { fileViews.get(i.id, i.name) },
         onPacket: (rec) => {
           packets++

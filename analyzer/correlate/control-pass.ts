@@ -36,7 +36,7 @@ import {readCapture} from '../capture/read.js'
 import {readMerged} from '../capture/merge.js'
 import type {CaptureHandlers} from '../capture/types.js'
 import {joinSections} from '../capture/join-sections.js'
-import {reassembleIpv4} from '../flows/ipv4-defrag.js'
+import {reassembleIp} from '../flows/ip-defrag.js'
 import {CaptureError} from '../capture/types.js'
 import {ControlExtractor, type ControlRow} from '../control/channels.js'
 import {mayBeTcpPort} from '../wire/port-filter.js'
@@ -96,7 +96,7 @@ export async function readControlPass(paths: readonly string[], port: number, op
       collector.message(msg, seq, length, direction, iface, frame, tsSec, tsNsec)})
   const dec = new PacketDecoder({verifyChecksums: false})
   // Each file's handlers; merged, the collector and extractor are told whose packet comes (select).
-  const handlers = (fi: number): CaptureHandlers => joinSections(reassembleIpv4({
+  const handlers = (fi: number): CaptureHandlers => joinSections(reassembleIp({
     onPacket: (rec) => {
       if (merged) {
         collector.select(fi)

@@ -67,7 +67,7 @@
 // distinct segment seen on each leg. Packets are decoded in place.
 import {readCapture} from '../capture/read.js'
 import {joinSections} from '../capture/join-sections.js'
-import {reassembleIpv4} from '../flows/ipv4-defrag.js'
+import {reassembleIp} from '../flows/ip-defrag.js'
 import {CaptureError} from '../capture/types.js'
 import type {CheckId} from '../checks/types.js'
 import {PacketDecoder} from '../wire/decode.js'
@@ -262,7 +262,7 @@ async function pass(paths: readonly string[], opts: {controlPort: number; vantag
     const views = new FileViews(fi, file, opts.vantage)
     const dec = new PacketDecoder({verifyChecksums: false})
     try {
-      await readCapture(path, joinSections(reassembleIpv4({
+      await readCapture(path, joinSections(reassembleIp({
         onInterface: (i) => { views.get(i.id, i.name) },
         onPacket: (rec) => {
           const d = dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen)

@@ -11,7 +11,7 @@
 import {closeSync, openSync, readSync} from 'node:fs'
 import {readCapture, readCaptureSync, displayName} from '../capture/read.js'
 import {joinSections} from '../capture/join-sections.js'
-import {reassembleIpv4} from '../flows/ipv4-defrag.js'
+import {reassembleIp} from '../flows/ip-defrag.js'
 import {CaptureError, type CaptureInterface} from '../capture/types.js'
 import {PacketDecoder} from '../wire/decode.js'
 import {formatIso} from '../inspect/timestamp.js'
@@ -189,7 +189,7 @@ export async function fileSessions(path: string, opts: SessionsOptions): Promise
   let error: FileSessionsResult['error']
   const read = path !== '-' && !isGzipFile(path) ? readCaptureSync : readCapture
   try {
-    await read(path, joinSections(reassembleIpv4({
+    await read(path, joinSections(reassembleIp({
       onInterface: (i: CaptureInterface) => {
         names[i.id] = i.name ?? null
         opts.onInterface?.(i)

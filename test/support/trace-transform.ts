@@ -237,6 +237,37 @@ export function fragmentIpv4(eth: Uint8Array, size: number): Uint8Array[] {
   return out
 }
 
+/**
+ * An IPv6 packet split into fragments of at most `size` bytes of its fragmentable part (a multiple of 8),
+ * RFC 8200 §4.5: the unfragmentable part (the IPv6 header and the hop-by-hop, routing and destination-options
+ * headers before the upper layer) in each, then a Fragment header (identification `id`) naming the upper layer.
+ */
+export function fragmentIpv6(eth: Uint8Array, size: number, id = 0x1234abcd): Uint8Array[] {
+  const d = decodeFrame(eth)
+  if (d.ipVersion !== 6) return [eth]
+  const o = d.ipOffset
+  let nh = eth[o + 6]!
+  let nhAt = o + 6
+  let x = o + 40
+  while (nh === 0 || nh === 43 || nh === 60) {
+    nhAt = x
+    nh = eth[x]!
+    x += (eth[x + 1]! + 1) * 8
+  }
+  const body = eth.subarray(x, d.ipEnd)
+  const out: Uint8Array[] = []
+  for (let off = 0; off < body.length; off += size) {
+    const piece = body.subarray(off, Math.min(body.length, off + size))
+    const more = off + size < body.length
+    const fh = Uint8Array.of(nh, 0, (off >> 8) & 0xff, (off & 0xf8) | (more ? 1 : 0), id >>> 24, (id >>> 16) & 255, (id >>> 8) & 255, id & 255)
+    const b = concat(eth.subarray(0, x), fh, piece)
+    b[nhAt] = 44
+    setU16(b, o + 4, x - (o + 40) + 8 + piece.length)
+    out.push(b)
+  }
+  return out
+}
+
 /** Trailing bytes after the datagram up to a 60-byte frame (non-zero: a sloppy NIC's leftovers). */
 export function padFrame(eth: Uint8Array, fill = 0xa5): Uint8Array {
   if (eth.length >= 60) return eth

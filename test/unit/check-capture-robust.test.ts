@@ -15,7 +15,7 @@ import {join} from 'node:path'
 import {runCheck, type CheckReport} from '../../analyzer/check.js'
 import {buildHandoffTrace, type Fault, type TraceSpec} from '../support/handoff-trace.js'
 import {
-  decodeFrame, fixChecksums, fragmentIpv4, ifaceId, loadTrace, mapFrames, mergeRuns, padFrame, pcapngBytes, relink, withIpv4Options, withIpv6ExtHeaders, writePcap, writePcapng,
+  decodeFrame, fixChecksums, fragmentIpv4, fragmentIpv6, ifaceId, loadTrace, mapFrames, mergeRuns, padFrame, pcapngBytes, relink, withIpv4Options, withIpv6ExtHeaders, writePcap, writePcapng,
   type Link, type PcapngOptions, type Trace,
 } from '../support/trace-transform.js'
 import {writeFileSync} from 'node:fs'
@@ -261,26 +261,30 @@ for (const family of [4, 6] as const) {
   })
 }
 
-// ---- IPv4 fragments ------------------------------------------------------------------
+// ---- IP fragments (IPv4, and IPv6 Fragment headers) -------------------------------------
 
-test('IPv4: every data segment fragmented at the client and LAN views (TCP header whole, and split) → the same findings, judged', async () => {
-  const frag = (t: Trace, size: number) => mapFrames(t, ['client', 'lan'], (d) => {
-    const x = decodeFrame(d)
-    return x.ipVersion === 4 && x.transport === 'tcp' && x.payloadWireLen > 0 ? fragmentIpv4(d, size) : null
+for (const family of [4, 6] as const) {
+  const fragment = family === 4 ? fragmentIpv4 : fragmentIpv6
+  test(`IPv${family}: every data segment fragmented at the client and LAN views (TCP header whole, and split) → the same findings, judged`, async () => {
+    const frag = (t: Trace, size: number) => mapFrames(t, ['client', 'lan'], (d) => {
+      const x = decodeFrame(d)
+      return x.ipVersion === family && x.transport === 'tcp' && x.payloadWireLen > 0 ? fragment(d, size) : null
+    })
+    const clean = base({family})
+    for (const size of [48, 16]) {
+      const c = await checkOf(frag(clean.trace, size))
+      assert.deepEqual(c.r.violations, [], `fragments of ${size}: ${JSON.stringify(c.r.violations.slice(0, 2))}`)
+      assertJudged(c.r)
+      const orig = (await runCheck([clean.path])).handoffs.find((x) => x.outcome === 'handed-off')!
+      assert.deepEqual(c.h.packetByPacket, orig.packetByPacket)
+    }
+    for (const f of ['seq-remap', 'tcp-checksum', 'ip-checksum', 'request-replay'] as const) {
+      if (f === 'ip-checksum' && family === 6) continue // IPv6 has no header checksum
+      const b = base({family, fault: f})
+      assert.deepEqual((await checkOf(frag(b.trace, 16))).ids, await ids(runCheck([b.path])), f)
+    }
   })
-  const clean = base()
-  for (const size of [48, 16]) {
-    const c = await checkOf(frag(clean.trace, size))
-    assert.deepEqual(c.r.violations, [], `fragments of ${size}: ${JSON.stringify(c.r.violations.slice(0, 2))}`)
-    assertJudged(c.r)
-    const orig = (await runCheck([clean.path])).handoffs.find((x) => x.outcome === 'handed-off')!
-    assert.deepEqual(c.h.packetByPacket, orig.packetByPacket)
-  }
-  for (const f of ['seq-remap', 'tcp-checksum', 'ip-checksum', 'request-replay'] as const) {
-    const b = base({fault: f})
-    assert.deepEqual((await checkOf(frag(b.trace, 16))).ids, await ids(runCheck([b.path])), f)
-  }
-})
+}
 
 test('control channel on another port (--control-port) and on the same interface as the data → the same findings', async () => {
   for (const fault of [undefined, 'seq-remap', 'handoff-orphan'] as const) {

@@ -1,6 +1,6 @@
 // `sessions` on what other capture tools make of the same traffic
 // (test/support/trace-transform.ts): other link types, several pcapng
-// sections, IPv4 fragments, Ethernet padding, IPv4 options and IPv6
+// sections, IP fragments, Ethernet padding, IPv4 options and IPv6
 // extension headers, frames cut by the snap length. One row per session and
 // view, and its kind, state, history, packets and bytes, must be the same as
 // for the original trace.
@@ -12,7 +12,7 @@ import {join} from 'node:path'
 import {collectSessions} from '../../analyzer/sessions/collect.js'
 import {buildHandoffTrace} from '../support/handoff-trace.js'
 import {
-  decodeFrame, fragmentIpv4, loadTrace, mapFrames, padFrame, relink, withIpv4Options, withIpv6ExtHeaders, writePcapng, type PcapngOptions, type Trace,
+  decodeFrame, fragmentIpv4, fragmentIpv6, loadTrace, mapFrames, padFrame, relink, withIpv4Options, withIpv6ExtHeaders, writePcapng, type PcapngOptions, type Trace,
 } from '../support/trace-transform.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'handoff-sessions-robust-'))
@@ -41,12 +41,10 @@ for (const family of [4, 6] as const) {
     'IP options / extension headers': () => rows(mapFrames(t, null, (d) => [family === 4 ? withIpv4Options(d) : withIpv6ExtHeaders(d)])),
     'data frames cut past their headers (snap length)': () => rows(t, {snaplen: family === 4 ? 70 : 90, snaplenIfaces: VIEWS.slice(0, 4)}),
   }
-  if (family === 4) {
-    CASES['data segments in IPv4 fragments'] = () => rows(mapFrames(t, ['client', 'lan', 'be1-inside'], (d) => {
-      const x = decodeFrame(d)
-      return x.transport === 'tcp' && x.payloadWireLen > 0 ? fragmentIpv4(d, 16) : null
-    }))
-  }
+  CASES[`data segments in IPv${family} fragments`] = () => rows(mapFrames(t, ['client', 'lan', 'be1-inside'], (d) => {
+    const x = decodeFrame(d)
+    return x.transport === 'tcp' && x.payloadWireLen > 0 ? (family === 4 ? fragmentIpv4 : fragmentIpv6)(d, 16) : null
+  }))
   for (const [name, f] of Object.entries(CASES)) {
     test(`sessions, IPv${family}: ${name} → the same rows`, async () => {
       assert.deepEqual(await f(), await want)
