@@ -22,8 +22,11 @@
 // forward can come, and its summary goes to disk (check-summaries.ts).
 // Several files (several views of the same events) are read at once in
 // steps 1 and 3, merged by capture time (capture/merge.ts), so that they
-// stream as one file does — unless their clocks look too far apart for that
-// (MAX_CLOCK_SPREAD_SEC): they are then read one after the other, as whole.
+// stream as one file does. Files whose clocks look too far apart for that
+// (MAX_CLOCK_SPREAD_SEC) are merged by corrected times when the client SYNs
+// and requests they share tell each one's offset (correlate/syn-clocks.ts;
+// step 1 is then read again, on those times); else they are read one after
+// the other, as whole.
 // Views placed by their traffic are placed by a pass of their own before
 // step 3, which reads the handoffs from the spool as it goes too
 // (correlate/vantage-infer.ts). With --infer, every handoff is assembled
@@ -178,10 +181,12 @@ function spoolHasRequest(spool: ControlSpool): boolean {
  * whose clock runs ahead by δ has its segments read δ late: a handoff is judged JUDGE_GRACE_SEC (5 s) after
  * its terminate, so δ up to 2 s still leaves 3 s of grace; a clock behind shortens the 120 s lookahead by as
  * much. Further apart, a merged pass could judge handoffs before some of their segments are read: the files
- * are then read one after the other, every handoff held (as before the merge), and nothing is lost. Files that
- * share no client SYN (a control-only capture) are compared by their first packets, which cannot tell a late
- * start from a clock that is off: such captures started further apart than this are read that way too (more
- * memory, same report).
+ * are then merged by corrected times when every file's clock offset is known (the client SYNs and requests they
+ * share, within this of agreeing with each other), with the handoffs' messages from one file, whose clock the
+ * pass keeps; else they are read one after the other, every handoff held (as before the merge), and nothing is
+ * lost. Files that share no client SYN nor request with the others are compared by their first packets, which
+ * cannot tell a late start from a clock that is off: such captures started further apart than this are read
+ * that way too (more memory, same report).
  */
 export const MAX_CLOCK_SPREAD_SEC = 2
 
@@ -190,13 +195,34 @@ async function check(paths: readonly string[], opts: CheckOptions, onDisk: boole
   const portChoice = await resolveControlPort(paths, opts.controlPort)
   const port = portChoice.port
   const spool = new ControlSpool()
+  let offsets: number[] | null = null
   try {
     const pass = await readControlPass(paths, port, {spool})
     if (paths.length === 1 || pass.clockSpreadSec! <= MAX_CLOCK_SPREAD_SEC) {
       return await checkWithSpool(paths, opts, port, portChoice, spool, pass, paths.length > 1, onDisk)
     }
+    // Clocks apart, but every file linked to the others by client SYNs (or requests) they share, consistently:
+    // read merged by the corrected times.
+    if (pass.clockOffsets !== null && pass.clockOffsets.residualSec <= MAX_CLOCK_SPREAD_SEC) offsets = pass.clockOffsets.offsets
   } finally {
     spool.remove()
+  }
+  if (offsets !== null) {
+    // The control pass again, merged by the corrected times (which copy of a frame is kept depends on the
+    // order). The handoffs' times are those of the file their messages come from: the offsets are taken from
+    // its clock. Messages kept from several files (on several clocks), or clocks that still look apart once
+    // corrected: read one after the other, below.
+    const corrected = new ControlSpool()
+    try {
+      const pass = await readControlPass(paths, port, {spool: corrected, clockOffsetsSec: offsets})
+      if (pass.messageFiles.length <= 1 && pass.clockSpreadSec! <= MAX_CLOCK_SPREAD_SEC) {
+        const ref = offsets[pass.messageFiles[0] ?? 0]!
+        const clockOffsetsSec = offsets.map((o) => o - ref)
+        return await checkWithSpool(paths, opts, port, portChoice, corrected, pass, true, onDisk, clockOffsetsSec)
+      }
+    } finally {
+      corrected.remove()
+    }
   }
   // Several files whose clocks look too far apart to be read merged: the control pass again, one file after the
   // other (which copy of a frame is kept depends on it), and every handoff held.
@@ -209,10 +235,13 @@ async function check(paths: readonly string[], opts: CheckOptions, onDisk: boole
   }
 }
 
-/** merged: several files, read merged by time (both passes); false: one after the other, or one file. */
+/**
+ * merged: several files, read merged by time (both passes); false: one after the other, or one file.
+ * clockOffsetsSec: merged by corrected times (seconds off each file's capture times, the messages' file 0).
+ */
 async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port: number,
   portChoice: Awaited<ReturnType<typeof resolveControlPort>>, spool: ControlSpool, pass: ControlPass, merged: boolean,
-  onDisk: boolean): Promise<SpooledCheckReport> {
+  onDisk: boolean, clockOffsetsSec?: readonly number[]): Promise<SpooledCheckReport> {
   let vantage = opts.vantage ?? []
   const {control, framing, uncaptured} = pass
   const controlMessages = control.count
@@ -225,7 +254,7 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
   // the handoffs read from the spool as that pass goes.
   let anyRequest: boolean | undefined
   const placed = await inferViewKinds(paths, {feed: () => new HandoffFeed(spool.reader()), any: () => (anyRequest ??= spoolHasRequest(spool)),
-    lookaheadSec: opts.lookaheadSec ?? LOOKAHEAD_SEC}, port, vantage)
+    lookaheadSec: opts.lookaheadSec ?? LOOKAHEAD_SEC, ...(clockOffsetsSec ? {clockOffsetsSec} : {})}, port, vantage)
   vantage = [...vantage, ...placed]
   let inference: InferenceReport | undefined
   let inferErrors: {file: string; message: string}[] = []
@@ -297,7 +326,8 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
     orphansNotJudged += checkUnanswered(h, sink, cut)
   }
   const source = all ?? {feed, lookaheadSec: opts.lookaheadSec ?? LOOKAHEAD_SEC}
-  const collected = await collectSegments(paths, source, {controlPort: port, vantage, judge, retire, merged})
+  const collected = await collectSegments(paths, source, {controlPort: port, vantage, judge, retire, merged,
+    ...(clockOffsetsSec ? {clockOffsetsSec} : {})})
   if (replayLater.length > 0) {
     const pkts = await readRequestPkts(paths, port, replayLater.map(({h}) => ({fileIndex: h.req!.fileIndex, frame: h.req!.frame, hid: h.hid})))
     for (const {h, sum} of replayLater) {

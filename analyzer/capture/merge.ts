@@ -6,8 +6,9 @@
 // merged, the pass moves through capture time once, as with one file, and
 // what it holds follows the connections in progress.
 //
-// Order: every record of every file, ordered by timestamp; ties go to the
-// lower file index (then the file's own order). Only the heads of the
+// Order: every record of every file, ordered by timestamp (less the file's
+// clock offset, when one is given); ties go to the lower file index (then the
+// file's own order). Only the heads of the
 // per-file queues are compared: a file's own records are never reordered,
 // even where they are a little out of time order (real captures are), so
 // each file reads exactly as readCapture() would read it. A record without
@@ -43,6 +44,11 @@ export interface MergeInput {
   /** A capture file ('-': standard input). */
   path: string
   handlers: CaptureHandlers
+  /**
+   * Seconds to subtract from this file's capture times for the merge order (its clock's offset from the
+   * others', when they are known to differ: check.ts). The records keep their own times.
+   */
+  clockOffsetSec?: number
 }
 
 export interface MergeOptions {
@@ -190,6 +196,15 @@ class RecordQueue {
   readonly dropCount: (number | undefined)[] = []
   private lastSec = 0
   private lastNsec = 0
+  /** The file's clock offset, whole seconds and nanoseconds (0 ≤ offNsec < 1e9), taken off the merge key. */
+  private offSec = 0
+  private offNsec = 0
+
+  setOffset(sec: number): void {
+    const ns = Math.round(sec * 1e9)
+    this.offSec = Math.floor(ns / 1e9)
+    this.offNsec = ns - this.offSec * 1e9
+  }
 
   get empty(): boolean {
     return this.head === this.n
@@ -228,8 +243,16 @@ class RecordQueue {
       this.lastSec = rec.tsSec
       this.lastNsec = rec.tsNsec
     }
-    this.kSec[i] = this.lastSec
-    this.kNsec[i] = this.lastNsec
+    if (this.offSec === 0 && this.offNsec === 0) {
+      this.kSec[i] = this.lastSec
+      this.kNsec[i] = this.lastNsec
+    } else {
+      let ns = this.lastNsec - this.offNsec
+      let sec = this.lastSec - this.offSec
+      if (ns < 0) { ns += 1e9; sec-- }
+      this.kSec[i] = sec
+      this.kNsec[i] = ns
+    }
     this.index[i] = rec.index
     this.iface[i] = rec.interfaceId
     this.linkType[i] = rec.linkType
@@ -279,8 +302,9 @@ class MergeFile {
   /** The chunk being parsed (records in it are kept as views). */
   private chunk: ArrayBufferLike | null = null
 
-  constructor(readonly fi: number, readonly path: string, readonly handlers: CaptureHandlers) {
+  constructor(readonly fi: number, readonly path: string, readonly handlers: CaptureHandlers, clockOffsetSec = 0) {
     this.file = displayName(path)
+    this.q.setOffset(clockOffsetSec)
   }
 
   private readonly enqueue: CaptureHandlers = {
@@ -376,7 +400,7 @@ class MergeFile {
 export async function readMerged(inputs: readonly MergeInput[], opts: MergeOptions = {}): Promise<MergedFileResult[]> {
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK
   const signal = opts.signal
-  const files = inputs.map((x, fi) => new MergeFile(fi, x.path, x.handlers))
+  const files = inputs.map((x, fi) => new MergeFile(fi, x.path, x.handlers, x.clockOffsetSec))
   try {
     let live = files
     for (;;) {

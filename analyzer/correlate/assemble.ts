@@ -369,6 +369,12 @@ export async function collectSegments(paths: readonly string[], source: readonly
   retire?: (h: Handoff) => void
   /** Several files: false reads them one after the other (clocks too far apart to merge them; never when streaming). */
   merged?: boolean
+  /**
+   * Merged files on clocks that differ: seconds to subtract from each file's capture times to put them on the
+   * clock of the control messages (check.ts). The merge, and when handoffs are judged and let go, go by the
+   * corrected times; segments keep their own.
+   */
+  clockOffsetsSec?: readonly number[]
 }): Promise<CollectResult> {
   const streaming = isStreaming(source) ? source : null
   // Several files read at once, merged by time (see the header).
@@ -515,14 +521,16 @@ export async function collectSegments(paths: readonly string[], source: readonly
 
   // Merged: the loop below only makes each file's handlers, and the files are read after it, all at once.
   const mergeInputs: MergeInput[] = []
-  const read = async (path: string, handlers: CaptureHandlers) => {
-    if (merged) mergeInputs.push({path, handlers})
+  const read = async (path: string, handlers: CaptureHandlers, clockOffsetSec: number) => {
+    if (merged) mergeInputs.push({path, handlers, clockOffsetSec})
     else await readCapture(path, handlers)
   }
   for (let fi = 0; fi < paths.length; fi++) {
     const path = paths[fi]!
     const file = path === '-' ? '<stdin>' : path
     const judgeEarly = merged || fi === paths.length - 1
+    // This file's clock offset from the control messages' (merged only): 0 as a rule.
+    const off = merged ? opts.clockOffsetsSec?.[fi] ?? 0 : 0
     // "file#iface" of each view, made once.
     const viewKeys = new Map<View, string>()
     const fileViews = new FileViews(fi, file, opts.vantage, (v) => {
@@ -535,9 +543,11 @@ export async function collectSegments(paths: readonly string[], source: readonly
         onInterface: (i) => { fileViews.get(i.id, i.name) },
         onPacket: (rec) => {
           packets++
-          if (streaming !== null && rec.tsSec >= nextSecond) tick(rec.tsSec)
+          // The second of the pass, on the messages' clock.
+          const sec = off === 0 ? rec.tsSec : Math.floor(rec.tsSec + rec.tsNsec / 1e9 - off)
+          if (streaming !== null && sec >= nextSecond) tick(sec)
           if (judgeEarly && due.size > 0 && (packets & 255) === 0) {
-            const now = rec.tsSec + rec.tsNsec / 1e9
+            const now = rec.tsSec + rec.tsNsec / 1e9 - off
             while (due.size > 0 && due.firstT() + JUDGE_GRACE_SEC < now) judgeNow(due.pop())
           }
           // The record's buffer and offset, not rec.data: no view made per packet.
@@ -595,7 +605,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
           }
           const leg = legOf(h, src, dst, sp, dp, view)
           const t = rec.tsSec + rec.tsNsec / 1e9
-          if (t > e.last) e.last = t
+          if (t - off > e.last) e.last = t - off
           // Judged: only a forwarded segment still matters (late-forward).
           if (h.judged && leg !== 'forward' && leg !== 'stray-forward') return
           if (h.statePending && !h.judged) ensureState(h)
@@ -674,7 +684,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
             }
           }
         },
-      })))
+      })), off)
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e
       captureErrors.push({file, message: e.message})

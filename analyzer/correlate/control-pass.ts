@@ -65,6 +65,16 @@ export interface ControlPass {
    * one after the other).
    */
   clockSpreadSec: number | null
+  /**
+   * Several files read merged: each file's clock offset from the first file's (seconds to subtract from its
+   * capture times), from the client SYNs and requests they share (syn-clocks.ts), and how far those disagree
+   * with the offsets; null when some file shares nothing with the others (or one file, or read one after the
+   * other). check reads files whose clocks are too far apart (clockSpreadSec) merged by the corrected times
+   * when the residual is small. With clockOffsetsSec given, measured on the corrected times.
+   */
+  clockOffsets: {offsets: number[]; residualSec: number} | null
+  /** The files the kept messages come from, in order (a message seen in several files is kept from the first). */
+  messageFiles: number[]
 }
 
 /**
@@ -74,21 +84,32 @@ export interface ControlPass {
  * merged (default true): several files read at once, merged by time; false: one after the other, as before
  * the merge (check's fallback when the files' clocks are too far apart).
  */
-export async function readControlPass(paths: readonly string[], port: number, opts: {spool?: ControlSpool; merged?: boolean} = {}): Promise<ControlPass> {
+export async function readControlPass(paths: readonly string[], port: number, opts: {spool?: ControlSpool; merged?: boolean
+  /**
+   * Merged by corrected times: seconds to subtract from each file's capture times (a previous pass's
+   * clockOffsets) — for merging, holding, and measuring the clocks (clockSpreadSec is then what is left).
+   */
+  clockOffsetsSec?: readonly number[]} = {}): Promise<ControlPass> {
   const merged = paths.length > 1 && opts.merged !== false
+  const offsets = merged ? opts.clockOffsetsSec : undefined
+  const onClock = (t: number, fi: number) => (offsets === undefined ? t : t - (offsets[fi] ?? 0))
   // Only the handoffs' messages are kept, requests without their `pkts`: the others are counted.
   const messages: FramedMessage[] = []
   const spool = opts.spool
   // Merged: the clocks' offsets, from the client SYNs and handoff-reqs the files share (syn-clocks.ts).
   const clocks = merged ? new SynClocks(paths.length) : null
+  // The files the kept messages come from.
+  const messageFiles = new Set<number>()
   const collector = new ControlCollector(port, {handoffOnly: true,
     onMessage: (m) => {
-      if (clocks !== null && m.msg.t === 'handoff-req') clocks.request(m.fileIndex, m.msg.cport, m.msg.ciss, m.t)
+      messageFiles.add(m.fileIndex)
+      if (clocks !== null && m.msg.t === 'handoff-req') clocks.request(m.fileIndex, m.msg.cport, m.msg.ciss, onClock(m.t, m.fileIndex))
       if (spool) spool.write(leanMessage(m))
       else messages.push(leanMessage(m))
     },
     ...(spool && (paths.length === 1 || merged) ? {dedupeWindow: DEDUPE_WINDOW} : {}),
-    ...(merged ? {holdSec: HOLD_SEC} : {})})
+    ...(merged ? {holdSec: HOLD_SEC} : {}),
+    ...(offsets !== undefined ? {clockOffsetsSec: offsets} : {})})
   // Framing errors only: no message rows, no retransmission notes (so no history of the streams). The messages
   // it decodes on the way go to the collector, which then reassembles nothing itself: one decode of the channel.
   const extractor = new ControlExtractor({port, messageRows: false, historyBytes: 0,
@@ -107,7 +128,7 @@ export async function readControlPass(paths: readonly string[], port: number, op
         ? dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset) : null
       // Merged: the start of each file is looked at for client SYNs, which tell how far apart the clocks are.
       if (clocks !== null && rec.hasTimestamp) {
-        const t = rec.tsSec + rec.tsNsec / 1e9
+        const t = onClock(rec.tsSec + rec.tsNsec / 1e9, fi)
         if (clocks.wants(fi, t)) {
           d ??= dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset)
           if (d.transport === 'tcp' && d.l4HeaderLen > 0 && (d.tcpFlags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN) {
@@ -125,7 +146,7 @@ export async function readControlPass(paths: readonly string[], port: number, op
       collector.beginFile(fi, paths[fi]!)
       extractor.beginFile(paths[fi]!)
     }
-    await readMerged(paths.map((path, fi) => ({path, handlers: handlers(fi)})), {onFileEnd: (fi, e) => {
+    await readMerged(paths.map((path, fi) => ({path, handlers: handlers(fi), clockOffsetSec: offsets?.[fi] ?? 0})), {onFileEnd: (fi, e) => {
       collector.select(fi)
       extractor.select(fi)
       if (e !== null) {
@@ -157,10 +178,15 @@ export async function readControlPass(paths: readonly string[], port: number, op
   for (const n of report.notes) if (n.kind === 'snaplen') uncaptured.add(n.connection)
   const {count, captureErrors} = collector.finish()
   // After finish(): the messages held back (ControlCollector's holdSec) have all been passed on by then.
-  if (clocks !== null) clockSpreadSec = Math.max(collector.copySkewSec, clocks.spreadSec())
+  let clockOffsets: ControlPass['clockOffsets'] = null
+  if (clocks !== null) {
+    clockSpreadSec = Math.max(collector.copySkewSec, clocks.spreadSec())
+    clockOffsets = clocks.offsetsSec(0)
+  }
   return {control: {messages: messages.sort(byTime), count, captureErrors},
     framing: {rows: report.rows, captureErrors: report.captureErrors.map((e) => ({file: e.file, message: e.message}))},
-    uncaptured: [...uncaptured].map((connection) => ({connection})), clockSpreadSec}
+    uncaptured: [...uncaptured].map((connection) => ({connection})), clockSpreadSec, clockOffsets,
+    messageFiles: [...messageFiles].sort((a, b) => a - b)}
 }
 
 /**

@@ -113,7 +113,18 @@ export class ControlCollector {
      * Files read merged by time (several at once): a new message is passed on only once the capture time is
      * holdSec past it, replaced meanwhile by a copy from a file earlier in argument order.
      */
-    holdSec?: number} = {}) {}
+    holdSec?: number
+    /**
+     * Merged reading by corrected times (check, files on clocks too far apart): seconds to subtract from each
+     * file's capture times to put them on one clock. Holding, and the time between copies, go by those.
+     */
+    clockOffsetsSec?: readonly number[]} = {}) {}
+
+  /** A capture time of file fi on the one clock of the merged reading (itself unless clockOffsetsSec). */
+  private onClock(t: number, fi: number): number {
+    const o = this.opts.clockOffsetsSec
+    return o === undefined ? t : t - (o[fi] ?? 0)
+  }
 
   beginFile(fi: number, path: string): void {
     this.f = {fi, file: path === '-' ? '<stdin>' : path, cur: {iface: 0, tsSec: 0, tsNsec: 0}, last: 0, table: null}
@@ -149,7 +160,7 @@ export class ControlCollector {
   /** A packet of the current file went by (what packet() does besides reassembly, for a caller that uses message()). */
   observe(rec: PacketRecord): void {
     this.f.last = rec.index
-    if (this.opts.holdSec !== undefined && rec.hasTimestamp) this.advance(rec.tsSec + rec.tsNsec / 1e9)
+    if (this.opts.holdSec !== undefined && rec.hasTimestamp) this.advance(this.onClock(rec.tsSec + rec.tsNsec / 1e9, this.f.fi))
   }
 
   fileError(e: CaptureError): void {
@@ -205,7 +216,9 @@ export class ControlCollector {
       return
     }
     const c = m()
-    if (c.fileIndex !== e.m.fileIndex) this.copySkewSec = Math.max(this.copySkewSec, Math.abs(c.t - e.m.t))
+    if (c.fileIndex !== e.m.fileIndex) {
+      this.copySkewSec = Math.max(this.copySkewSec, Math.abs(this.onClock(c.t, c.fileIndex) - this.onClock(e.m.t, e.m.fileIndex)))
+    }
     if (c.fileIndex < e.m.fileIndex) e.m = c
   }
 
@@ -249,7 +262,7 @@ export class ControlCollector {
     if (this.opts.handoffOnly && !HANDOFF_TYPES.has(msg.t)) return
     const m = message()
     if (hold) {
-      const e: Held = {m, key: `${direction}|${key}`, first: m.t}
+      const e: Held = {m, key: `${direction}|${key}`, first: this.onClock(m.t, fi)}
       this.held.push(e)
       this.heldByKey.set(e.key, e)
     } else this.emit(m)

@@ -16,6 +16,9 @@
 // requests matched with another file's SYNs is that file's clock offset
 // from the control capture's, give or take the fastest request.
 //
+// The same links give each file's offset from one file's clock (offsetsSec):
+// check then merges files whose clocks are far apart by corrected times.
+//
 // Only each file's first MAX_SYNS client SYNs (and requests) are kept, and a
 // file is looked at for SYNs during its first MAX_PACKETS packets: enough
 // for a median, at the cost of decoding the start of each file.
@@ -62,16 +65,14 @@ export class SynClocks {
   }
 
   /**
-   * The largest offset between two files' clocks, in seconds: the median difference of the SYNs a pair shares,
-   * or the smallest gap from a SYN to its handoff-req in another file; between files that no chain of those links, how far apart their first packets are (a late start cannot
-   * be told from a clock that is off then).
+   * What links two files' clocks: `t_b − t_a ≈ d` (seconds) for the same instant. A pair of files sharing
+   * MIN_COMMON client SYNs gives the median of their capture-time differences; a file of handoff-reqs (a)
+   * and one of SYNs (b), the smallest request − SYN gap, which is a's clock minus b's (plus the fastest
+   * client's time to its request).
    */
-  spreadSec(): number {
+  private links(): {a: number; b: number; d: number}[] {
     const n = this.syns.length
-    let spread = 0
-    // Files linked by shared SYNs (union-find).
-    const root = Array.from({length: n}, (_, i) => i)
-    const find = (i: number): number => (root[i] === i ? i : (root[i] = find(root[i]!)))
+    const out: {a: number; b: number; d: number}[] = []
     for (let a = 0; a < n; a++) {
       for (let b = a + 1; b < n; b++) {
         const d: number[] = []
@@ -81,8 +82,7 @@ export class SynClocks {
         }
         if (d.length < MIN_COMMON) continue
         d.sort((x, y) => x - y)
-        spread = Math.max(spread, Math.abs(d[d.length >> 1]!))
-        root[find(a)] = find(b)
+        out.push({a, b, d: d[d.length >> 1]!})
       }
     }
     // Requests of file a after SYNs of file b: the smallest gap is the offset (the fastest request taking ~0).
@@ -98,9 +98,26 @@ export class SynClocks {
           min = Math.min(min, tr - ts)
         }
         if (common < MIN_COMMON) continue
-        spread = Math.max(spread, Math.abs(min))
-        root[find(a)] = find(b)
+        out.push({a: b, b: a, d: min})
       }
+    }
+    return out
+  }
+
+  /**
+   * The largest offset between two files' clocks, in seconds: the links' (see links()); between files that no
+   * chain of links joins, how far apart their first packets are (a late start cannot be told from a clock that
+   * is off then).
+   */
+  spreadSec(): number {
+    const n = this.syns.length
+    let spread = 0
+    // Files joined by links (union-find).
+    const root = Array.from({length: n}, (_, i) => i)
+    const find = (i: number): number => (root[i] === i ? i : (root[i] = find(root[i]!)))
+    for (const {a, b, d} of this.links()) {
+      spread = Math.max(spread, Math.abs(d))
+      root[find(a)] = find(b)
     }
     for (let a = 0; a < n; a++) {
       for (let b = a + 1; b < n; b++) {
@@ -109,5 +126,32 @@ export class SynClocks {
       }
     }
     return spread
+  }
+
+  /**
+   * Each file's clock offset from file `ref`'s (seconds to subtract from its capture times to get ref's), from
+   * the links, and how far the links disagree with those offsets (the largest residual: around a loop of
+   * links that do not add up, or a link off from the path that placed its files). Null when some file is
+   * joined to ref by no chain of links.
+   */
+  offsetsSec(ref: number): {offsets: number[]; residualSec: number} | null {
+    const n = this.syns.length
+    const links = this.links()
+    const off: (number | null)[] = new Array<number | null>(n).fill(null)
+    off[ref] = 0
+    // Breadth first from ref, through the links in their order (the SYN medians come first: the closer estimates).
+    const queue = [ref]
+    while (queue.length > 0) {
+      const x = queue.shift()!
+      for (const {a, b, d} of links) {
+        if (a === x && off[b] === null) { off[b] = off[a]! + d; queue.push(b) }
+        else if (b === x && off[a] === null) { off[a] = off[b]! - d; queue.push(a) }
+      }
+    }
+    if (off.some((o) => o === null)) return null
+    const offsets = off as number[]
+    let residualSec = 0
+    for (const {a, b, d} of links) residualSec = Math.max(residualSec, Math.abs(offsets[b]! - offsets[a]! - d))
+    return {offsets, residualSec}
   }
 }

@@ -93,6 +93,8 @@ export interface StreamedHandoffs {
   any(): boolean
   /** How far ahead of the packets (capture seconds) the feed is read: LOOKAHEAD_SEC unless given. */
   lookaheadSec?: number
+  /** Seconds to subtract from each file's capture times to put them on the control messages' clock (check.ts). */
+  clockOffsetsSec?: readonly number[]
 }
 
 /** Client endpoint ("addr|port") → the legs of its handoffs (a client port may be reused, for connections to other nodes). */
@@ -155,6 +157,8 @@ export async function inferViewKinds(paths: readonly string[],
     }
     // Streamed: this file's own feed and index, from the first view of unknown place on.
     if (streamed !== null) byClient = null
+    // This file's clock offset from the messages' (the feed is read ahead by their times).
+    const off = streamed?.clockOffsetsSec?.[fi] ?? 0
     let feed: HandoffFeed | null = null
     let nextSecond = -Infinity
     const ends = new TimeHeap<Handoff>()
@@ -203,7 +207,10 @@ export async function inferViewKinds(paths: readonly string[],
           const view = fileViews.get(rec.interfaceId)
           // Every view known so far is named or decided (the usual case: the lab's names): nothing to read for.
           if (open === 0) { ac.abort(); return }
-          if (feed !== null && rec.tsSec >= nextSecond) tick(rec.tsSec)
+          if (feed !== null) {
+            const sec = off === 0 ? rec.tsSec : Math.floor(rec.tsSec + rec.tsNsec / 1e9 - off)
+            if (sec >= nextSecond) tick(sec)
+          }
           const t = tallies.get(view)
           if (t === undefined || t.decided !== null) return
           const d = dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset)

@@ -10,7 +10,9 @@
 //    several interfaces split the same way;
 //  - 40 clones of lab-clean (~250 s, longer than the windows) split per
 //    interface, where handoffs must also be let go during the pass;
-//  - files whose clocks are too far apart to be read merged (read one after
+//  - files on clocks tens of seconds apart, linked by the client SYNs they
+//    share: merged by the corrected times;
+//  - a file nothing links, started long before the others (read one after
 //    the other then, as whole).
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
@@ -185,17 +187,123 @@ async function clientReplaced(t: {after: (fn: () => void) => void}, make: (src: 
   return {reference, files: files.map((f, i) => (i === client ? copy : f))}
 }
 
-test('clocks too far apart to read merged: the files are read one after the other, nothing lost', async (t) => {
-  // The client side's clock 30 s ahead: merged, its segments would be read after their handoffs were judged.
+test('a clock 30 s ahead, linked to the others by the client SYNs they share: read merged on corrected clocks, the same report', async (t) => {
+  // The client side's clock 30 s ahead: merged by raw times, its segments would be read after their handoffs were judged.
   const {reference, files: skewed} = await clientReplaced(t, (src, dst) => shifted(src, dst, 30))
-  assert.ok(await clockSpread(skewed) > MAX_CLOCK_SPREAD_SEC)
+  const client = skewed.findIndex((f) => f.endsWith('client-copy.pcapng'))
+  const spool = new ControlSpool()
+  let offsets: number[]
+  try {
+    const pass = await readControlPass(skewed, 7070, {spool})
+    assert.ok(pass.clockSpreadSec! > MAX_CLOCK_SPREAD_SEC)
+    assert.ok(pass.clockOffsets !== null)
+    offsets = pass.clockOffsets.offsets
+    assert.ok(pass.clockOffsets.residualSec < 0.1, `residual ${pass.clockOffsets.residualSec}`)
+  } finally {
+    spool.remove()
+  }
+  // The client file's clock 30 s ahead of every other (give or take the propagation: microseconds here).
+  const base = offsets[client === 0 ? 1 : 0]!
+  for (const [i, o] of offsets.entries()) assert.ok(Math.abs(o - base - (i === client ? 30 : 0)) < 0.01, `file ${i}: ${o}`)
+  // Merged again by the corrected times, the clocks agree.
+  const corrected = new ControlSpool()
+  try {
+    const pass = await readControlPass(skewed, 7070, {spool: corrected, clockOffsetsSec: offsets})
+    assert.ok(pass.clockSpreadSec! < 0.1, `spread once corrected ${pass.clockSpreadSec}`)
+    assert.equal(pass.messageFiles.length, 1)
+  } finally {
+    corrected.remove()
+  }
   const whole = await runCheck(skewed, {streaming: false})
-  const streamed = await runCheck(skewed)
-  assert.deepEqual(streamed, whole)
-  assert.equal(streamed.summary.handoffs, reference.summary.handoffs)
-  // Every segment still found: the same legs per handoff.
+  for (const lookaheadSec of [120, 1]) assert.deepEqual(await runCheck(skewed, {lookaheadSec}), whole, `lookahead ${lookaheadSec} s`)
+  assert.equal(whole.summary.handoffs, reference.summary.handoffs)
+  // Every segment still found: the same legs per handoff, the same verdicts.
+  assert.deepEqual(whole.handoffs.map((h) => [h.hid, h.legs, h.violations]), reference.handoffs.map((h) => [h.hid, h.legs, h.violations]))
+})
+
+test('40 clones split per interface, the client side 45 s ahead: the corrected merge still lets handoffs go during the pass', async (t) => {
+  const dir = tempDir(t)
+  const trace = await checkBenchTrace(40)
+  let files: string[]
+  try {
+    files = (await splitViews(trace.path, dir)).map((f) => f.path)
+  } finally {
+    if (trace.built) rmSync(trace.path, {force: true}), rmSync(`${trace.path}.json`, {force: true})
+  }
+  const client = files.findIndex((f) => f.endsWith('client.pcapng'))
+  const copy = join(dir, 'client-ahead.pcapng')
+  await shifted(files[client]!, copy, 45)
+  files[client] = copy
+  const total = 40 * LAB_HANDOFFS
+  const whole = await runCheck(files, {streaming: false})
+  assert.equal(whole.summary.handoffs, total)
+  assert.equal(whole.summary.errors + whole.summary.warnings, 0)
+  assert.deepEqual(await runCheck(files), whole)
+  // The segment pass on the corrected clocks: handoffs judged and let go while the files are read.
+  const spool = new ControlSpool()
+  const firstSpool = new ControlSpool()
+  try {
+    const first = await readControlPass(files, 7070, {spool: firstSpool})
+    assert.ok(first.clockSpreadSec! > 40 && first.clockOffsets !== null)
+    const pass = await readControlPass(files, 7070, {spool, clockOffsetsSec: first.clockOffsets.offsets})
+    const ref = first.clockOffsets.offsets[pass.messageFiles[0]!]!
+    const clockOffsetsSec = first.clockOffsets.offsets.map((o) => o - ref)
+    const feed = new HandoffFeed(spool.reader())
+    let ended = false
+    const advance = feed.advanceTo.bind(feed)
+    feed.advanceTo = (at: number) => {
+      if (at === Infinity) ended = true
+      advance(at)
+    }
+    let judged = 0
+    let retired = 0
+    let clientSeen = 0
+    const r = await collectSegments(files, {feed, lookaheadSec: 2}, {controlPort: 7070, vantage: [], clockOffsetsSec,
+      judge: (h) => { if (!ended) judged++; if (h.segs.some((s) => s.view.kind === 'client')) clientSeen++ },
+      retire: () => { if (!ended) retired++ }})
+    assert.ok(r.packets > 0)
+    assert.ok(judged >= total * 0.9, `${judged} of ${total} judged during the pass`)
+    assert.ok(retired >= total * 0.3, `${retired} of ${total} let go during the pass`)
+    // Not judged before the client side's segments were read.
+    assert.equal(clientSeen, total)
+  } finally {
+    spool.remove()
+    firstSpool.remove()
+  }
+})
+
+test('a file that shares nothing with the others, started 30 s before them: read one after the other, nothing lost', async (t) => {
+  const {reference, files} = await clientReplaced(t, (src, dst) => shifted(src, dst, 0))
+  // An extra capture of nothing check looks at (an ARP request), 30 s before the rest: nothing links its clock.
+  const lone = join(tempDir(t), 'lone.pcapng')
+  const w = PcapngWriter.open(lone)
+  w.addInterface({linkType: 1, name: 'elsewhere'})
+  const arp = Uint8Array.from([
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 0x98, 0x08, 0x06,
+    0, 1, 0x08, 0, 6, 4, 0, 1, 0x02, 0, 0, 0, 0, 0x98, 10, 77, 0, 98, 0, 0, 0, 0, 0, 0, 10, 77, 0, 99])
+  w.writePacket(0, (await firstTime(files[0]!)) - 30, 0, arp, arp.length)
+  w.close()
+  const all = [...files, lone]
+  const spool = new ControlSpool()
+  try {
+    const pass = await readControlPass(all, 7070, {spool})
+    assert.ok(pass.clockSpreadSec! > MAX_CLOCK_SPREAD_SEC)
+    assert.equal(pass.clockOffsets, null)
+  } finally {
+    spool.remove()
+  }
+  const streamed = await runCheck(all)
+  assert.deepEqual(streamed, await runCheck(all, {streaming: false}))
   assert.deepEqual(streamed.handoffs.map((h) => h.legs), reference.handoffs.map((h) => h.legs))
 })
+
+/** Capture time (whole seconds) of a file's first packet. */
+async function firstTime(path: string): Promise<number> {
+  let sec = NaN
+  const ac = new AbortController()
+  await readCapture(path, {onPacket: (r) => { if (Number.isNaN(sec)) { sec = r.tsSec; ac.abort() } }}, {signal: ac.signal}).catch(() => {})
+  return sec
+}
 
 /** A copy of `src` whose capture started `sec` earlier: an ARP request (nothing check looks at) that long before its first packet. */
 async function startedEarlier(src: string, dst: string, sec: number): Promise<void> {

@@ -68,3 +68,45 @@ test('only the start of each file is looked at', () => {
   syns(d, 0, 2048, 0)
   assert.equal(d.wants(0, T0), false)
 })
+
+test('offsets per file from one file\'s clock: through shared SYNs and requests, with what the links leave unexplained', () => {
+  const c = new SynClocks(4)
+  const isns = syns(c, 0, 12, 0)
+  syns(c, 1, 12, 30) // 30 s ahead of file 0
+  syns(c, 2, 12, -4.5) // 4.5 s behind
+  // File 3: the control channel alone, 7 s ahead of file 0, its requests 3 ms (and more) after their SYNs.
+  isns.forEach((isn, i) => c.request(3, 40000 + i, isn, T0 + i + 7 + 0.003 + (i % 3)))
+  assert.ok(Math.abs(c.spreadSec() - 34.5) < 1e-6) // between files 1 and 2
+  const from0 = c.offsetsSec(0)!
+  const want = [0, 30, -4.5, 7.003]
+  from0.offsets.forEach((o, i) => assert.ok(Math.abs(o - want[i]!) < 1e-6, `file ${i}: ${o}`))
+  // Three SYN links and three request links, every one of them consistent with the offsets.
+  assert.ok(from0.residualSec < 1e-6)
+  // From another file's clock: the same offsets, shifted.
+  const from3 = c.offsetsSec(3)!
+  from3.offsets.forEach((o, i) => assert.ok(Math.abs(o - (want[i]! - 7.003)) < 1e-6, `file ${i}: ${o}`))
+})
+
+test('offsets: none when a file is linked to nothing; the residual shows links that do not add up', () => {
+  const c = new SynClocks(3)
+  syns(c, 0, 10, 0)
+  syns(c, 1, 10, 3)
+  assert.ok(c.wants(2, T0)) // a packet, no SYN shared
+  assert.equal(c.offsetsSec(0), null)
+  // Three files whose pairwise medians disagree: 0 → 1 +3 s, 1 → 2 +3 s, but 0 → 2 +10 s (each pair its own SYNs).
+  const d = new SynClocks(3)
+  const pair = (a: number, b: number, port: number, delta: number) => {
+    for (let i = 0; i < 5; i++) {
+      d.syn(a, port + i, 777 + i, T0 + i)
+      d.syn(b, port + i, 777 + i, T0 + i + delta)
+    }
+  }
+  pair(0, 1, 40000, 3)
+  pair(1, 2, 50000, 3)
+  pair(0, 2, 60000, 10)
+  const r = d.offsetsSec(0)!
+  assert.ok(Math.abs(r.offsets[1]! - 3) < 1e-6)
+  // Placed from file 0 by its own links (file 2 at +10 s): the link 1 → 2 disagrees by 4 s.
+  assert.ok(Math.abs(r.offsets[2]! - 10) < 1e-6)
+  assert.ok(Math.abs(r.residualSec - 4) < 1e-6, `residual ${r.residualSec}`)
+})
