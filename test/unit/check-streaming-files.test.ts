@@ -103,15 +103,51 @@ test('spec generator traces as several files: the streamed report is the whole r
   assert.ok(merged >= inputs.length - 2, `${merged} of ${inputs.length} read merged`)
 })
 
-test('40 clones of lab-clean split per interface: handoffs let go during the pass, the same report', async (t) => {
-  const dir = tempDir(t)
+/** 40 clones of lab-clean (~250 s, check-trace.ts) split into one file per interface in dir. */
+async function splitClones(dir: string): Promise<string[]> {
   const trace = await checkBenchTrace(40)
-  let files: string[]
   try {
-    files = (await splitViews(trace.path, dir)).map((f) => f.path)
+    return (await splitViews(trace.path, dir)).map((f) => f.path)
   } finally {
     if (trace.built) rmSync(trace.path, {force: true}), rmSync(`${trace.path}.json`, {force: true})
   }
+}
+
+/**
+ * The segment pass itself over files (lookahead 2 s), the handoffs from the control pass's spool: how many are
+ * judged and let go before the files are read to their end, the most alive at once, and how many had their
+ * client-side segments when judged. clockOffsetsSec: both passes merged by corrected times (as check does).
+ */
+async function watchPass(files: string[], clockOffsetsSec?: number[]): Promise<{judged: number; retired: number; maxLive: number; clientSeen: number}> {
+  const spool = new ControlSpool()
+  try {
+    const pass = await readControlPass(files, 7070, {spool, ...(clockOffsetsSec ? {clockOffsetsSec} : {})})
+    assert.ok(pass.clockSpreadSec! <= MAX_CLOCK_SPREAD_SEC)
+    const feed = new HandoffFeed(spool.reader())
+    let ended = false
+    const advance = feed.advanceTo.bind(feed)
+    // collectSegments applies the rest of the spool (advanceTo(Infinity)) once every packet is read.
+    feed.advanceTo = (at: number) => {
+      if (at === Infinity) ended = true
+      advance(at)
+    }
+    const n = {judged: 0, retired: 0, maxLive: 0, clientSeen: 0}
+    const sample = () => { if (!ended) n.maxLive = Math.max(n.maxLive, feed.liveHandoffs().length) }
+    await collectSegments(files, {feed, lookaheadSec: 2}, {controlPort: 7070, vantage: [], ...(clockOffsetsSec ? {clockOffsetsSec} : {}),
+      judge: (h) => {
+        sample()
+        if (!ended) n.judged++
+        if (h.segs.some((x) => x.view.kind === 'client')) n.clientSeen++
+      },
+      retire: () => { sample(); if (!ended) n.retired++ }})
+    return n
+  } finally {
+    spool.remove()
+  }
+}
+
+test('40 clones of lab-clean split per interface: handoffs let go during the pass, the same report', async (t) => {
+  const files = await splitClones(tempDir(t))
   assert.equal(files.length, 6)
   const total = 40 * LAB_HANDOFFS
   const whole = await runCheck(files, {streaming: false})
@@ -122,36 +158,13 @@ test('40 clones of lab-clean split per interface: handoffs let go during the pas
     const streamed = await runCheck(files, {lookaheadSec})
     assert.deepEqual(streamed, whole, `lookahead ${lookaheadSec} s`)
   }
-
-  // The segment pass itself: how many handoffs are alive at once, and how many are let go before its end.
-  const spool = new ControlSpool()
-  try {
-    const pass = await readControlPass(files, 7070, {spool})
-    assert.ok(pass.clockSpreadSec! <= MAX_CLOCK_SPREAD_SEC)
-    const feed = new HandoffFeed(spool.reader())
-    let ended = false
-    const advance = feed.advanceTo.bind(feed)
-    // collectSegments applies the rest of the spool (advanceTo(Infinity)) once every packet is read.
-    feed.advanceTo = (at: number) => {
-      if (at === Infinity) ended = true
-      advance(at)
-    }
-    let maxLive = 0
-    let judged = 0
-    let retired = 0
-    const sample = () => { if (!ended) maxLive = Math.max(maxLive, feed.liveHandoffs().length) }
-    await collectSegments(files, {feed, lookaheadSec: 2}, {controlPort: 7070, vantage: [],
-      judge: () => { sample(); if (!ended) judged++ },
-      retire: () => { sample(); if (!ended) retired++ }})
-    // Clones are ~6 s apart: a handoff lives from 2 s before its request to 120 s after its terminate
-    // (LATE_FORWARD_SEC), ~20 clones' worth; the handoffs of the first ~15 clones are let go while the files
-    // are still read. (Read one after the other, every handoff would be alive until the last file.)
-    assert.ok(judged >= total * 0.9, `${judged} of ${total} judged during the pass`)
-    assert.ok(retired >= total * 0.3, `${retired} of ${total} let go during the pass`)
-    assert.ok(maxLive <= total * 0.7, `at most ${maxLive} of ${total} handoffs alive at once`)
-  } finally {
-    spool.remove()
-  }
+  const {judged, retired, maxLive} = await watchPass(files)
+  // Clones are ~6 s apart: a handoff lives from 2 s before its request to 120 s after its terminate
+  // (LATE_FORWARD_SEC), ~20 clones' worth; the handoffs of the first ~15 clones are let go while the files
+  // are still read. (Read one after the other, every handoff would be alive until the last file.)
+  assert.ok(judged >= total * 0.9, `${judged} of ${total} judged during the pass`)
+  assert.ok(retired >= total * 0.3, `${retired} of ${total} let go during the pass`)
+  assert.ok(maxLive <= total * 0.7, `at most ${maxLive} of ${total} handoffs alive at once`)
 })
 
 /** A copy of `src`, each packet written through `write` (its interfaces as they were). */
@@ -223,13 +236,7 @@ test('a clock 30 s ahead, linked to the others by the client SYNs they share: re
 
 test('40 clones split per interface, the client side 45 s ahead: the corrected merge still lets handoffs go during the pass', async (t) => {
   const dir = tempDir(t)
-  const trace = await checkBenchTrace(40)
-  let files: string[]
-  try {
-    files = (await splitViews(trace.path, dir)).map((f) => f.path)
-  } finally {
-    if (trace.built) rmSync(trace.path, {force: true}), rmSync(`${trace.path}.json`, {force: true})
-  }
+  const files = await splitClones(dir)
   const client = files.findIndex((f) => f.endsWith('client.pcapng'))
   const copy = join(dir, 'client-ahead.pcapng')
   await shifted(files[client]!, copy, 45)
@@ -239,37 +246,22 @@ test('40 clones split per interface, the client side 45 s ahead: the corrected m
   assert.equal(whole.summary.handoffs, total)
   assert.equal(whole.summary.errors + whole.summary.warnings, 0)
   assert.deepEqual(await runCheck(files), whole)
-  // The segment pass on the corrected clocks: handoffs judged and let go while the files are read.
+  // The offsets check takes, from the clock of the file the messages come from (the control view).
   const spool = new ControlSpool()
-  const firstSpool = new ControlSpool()
+  let offsets: number[]
   try {
-    const first = await readControlPass(files, 7070, {spool: firstSpool})
+    const first = await readControlPass(files, 7070, {spool})
     assert.ok(first.clockSpreadSec! > 40 && first.clockOffsets !== null)
-    const pass = await readControlPass(files, 7070, {spool, clockOffsetsSec: first.clockOffsets.offsets})
-    const ref = first.clockOffsets.offsets[pass.messageFiles[0]!]!
-    const clockOffsetsSec = first.clockOffsets.offsets.map((o) => o - ref)
-    const feed = new HandoffFeed(spool.reader())
-    let ended = false
-    const advance = feed.advanceTo.bind(feed)
-    feed.advanceTo = (at: number) => {
-      if (at === Infinity) ended = true
-      advance(at)
-    }
-    let judged = 0
-    let retired = 0
-    let clientSeen = 0
-    const r = await collectSegments(files, {feed, lookaheadSec: 2}, {controlPort: 7070, vantage: [], clockOffsetsSec,
-      judge: (h) => { if (!ended) judged++; if (h.segs.some((s) => s.view.kind === 'client')) clientSeen++ },
-      retire: () => { if (!ended) retired++ }})
-    assert.ok(r.packets > 0)
-    assert.ok(judged >= total * 0.9, `${judged} of ${total} judged during the pass`)
-    assert.ok(retired >= total * 0.3, `${retired} of ${total} let go during the pass`)
-    // Not judged before the client side's segments were read.
-    assert.equal(clientSeen, total)
+    assert.deepEqual(first.messageFiles, [files.findIndex((f) => f.endsWith('control.pcapng'))])
+    offsets = first.clockOffsets.offsets.map((o) => o - first.clockOffsets!.offsets[first.messageFiles[0]!]!)
   } finally {
     spool.remove()
-    firstSpool.remove()
   }
+  const {judged, retired, clientSeen} = await watchPass(files, offsets)
+  assert.ok(judged >= total * 0.9, `${judged} of ${total} judged during the pass`)
+  assert.ok(retired >= total * 0.3, `${retired} of ${total} let go during the pass`)
+  // None judged before the client side's segments were read (by raw times, none would have them).
+  assert.equal(clientSeen, total)
 })
 
 test('a file that shares nothing with the others, started 30 s before them: read one after the other, nothing lost', async (t) => {
