@@ -330,6 +330,8 @@ interface Entry {
   last: number
   /** Reassemblers of its return stream, one per client-facing view that saw it from the VIP; null until one. */
   streams: Map<View, ReturnStream> | null
+  /** Streaming, an inferred handoff: done with, waiting for the inferred ones before it to be retired first. */
+  ready?: boolean
 }
 
 /** A handoff's server → client stream as one client-facing view saw it from the VIP. */
@@ -438,7 +440,8 @@ export async function collectSegments(paths: readonly string[], source: readonly
   const due = new TimeHeap<Entry>()
   // Streaming: handoffs by a time at or before the one they may be let go (endOf), checked once a second.
   const ends = new TimeHeap<Entry>()
-  const endOf = (e: Entry) => e.h.terminates.length > 0 ? e.h.terminates[0]!.t + LATE_FORWARD_SEC : e.last + IDLE_SEC
+  const idleSec = streaming?.idleSec ?? IDLE_SEC
+  const endOf = (e: Entry) => e.h.terminates.length > 0 ? e.h.terminates[0]!.t + LATE_FORWARD_SEC : e.last + idleSec
   const handoffs = streaming ? streaming.feed.liveHandoffs() : source as readonly Handoff[]
   for (const h of handoffs) {
     const e = index(h)
@@ -501,6 +504,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
   const tick = (sec: number) => {
     nextSecond = sec + 1
     streaming!.feed.advanceTo(sec + 1 + streaming!.lookaheadSec)
+    takeInferred(sec + 1 + streaming!.lookaheadSec)
     while (ends.size > 0 && ends.firstT() < sec) {
       const e = ends.pop()
       if (!entries.has(e.h) || done.has(e)) continue // retired already, or pushed twice
@@ -509,8 +513,32 @@ export async function collectSegments(paths: readonly string[], source: readonly
       else ends.push(end, e.seq, e)
     }
     if (done.size === 0) return
-    for (const e of [...done].sort((a, b) => a.seq - b.seq)) retire(e, sec)
+    for (const e of [...done].sort((a, b) => a.seq - b.seq)) {
+      if (e.h.inferred === undefined) retire(e, sec)
+      else e.ready = true
+    }
     done.clear()
+    // Inferred handoffs are retired in the order they came (hid order), as they were all judged at the end.
+    while (inferredHead < inferredQueue.length && inferredQueue[inferredHead]!.ready) retire(inferredQueue[inferredHead++]!, sec)
+    if (inferredHead > 1024 && inferredHead * 2 > inferredQueue.length) {
+      inferredQueue.splice(0, inferredHead)
+      inferredHead = 0
+    }
+  }
+  // Streaming: the inferred handoffs (source.inferred) taken on so far and not retired, in the order they came.
+  const inferredQueue: Entry[] = []
+  let inferredHead = 0
+  /** Streaming: the inferred handoffs whose client SYN is at or before `until`, indexed. */
+  const takeInferred = (until: number) => {
+    const inf = streaming?.inferred
+    if (inf === undefined) return
+    for (let t = inf.peekT(); t !== null && t <= until; t = inf.peekT()) {
+      const x = inf.next()!
+      const e = index(x.h)
+      e.last = x.t
+      ends.push(endOf(e), e.seq, e)
+      inferredQueue.push(e)
+    }
   }
 
   // Merged: the loop below only makes each file's handlers, and the files are read after it, all at once.
@@ -690,6 +718,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
   }
   // Messages read ahead of the last packet, and any after it: their handoffs have no segment, but are judged.
   streaming?.feed.advanceTo(Infinity)
+  takeInferred(Infinity)
   for (const e of entries.values()) judgeNow(e)
   for (const e of [...entries.values()]) retire(e, Infinity)
   return {views, packets, controlBad, captureErrors}
@@ -700,6 +729,14 @@ export interface StreamingSource {
   feed: HandoffFeed
   /** How far ahead of the packets (capture seconds) the control messages are applied: see LOOKAHEAD_SEC. */
   lookaheadSec: number
+  /**
+   * Handoffs inferred from the traffic (check --infer: inferred-spool.ts), in hid order, which is the order of
+   * their client SYNs' times: each taken on lookaheadSec before its SYN, let go IDLE_SEC after its last segment
+   * (it has no terminate), after the inferred ones before it.
+   */
+  inferred?: {peekT(): number | null; next(): {h: Handoff; t: number} | null}
+  /** How long a handoff without terminate may go without a segment before it is let go: IDLE_SEC unless given (tests). */
+  idleSec?: number
 }
 
 function isStreaming(s: readonly Handoff[] | StreamingSource): s is StreamingSource {

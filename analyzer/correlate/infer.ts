@@ -74,8 +74,9 @@ import {PacketDecoder} from '../wire/decode.js'
 import {LINKTYPE} from '../wire/linktype.js'
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
-import {EngineConfigError, TranslationState} from '../../replayer/engine/state.js'
-import {connectionLabel, normAddr, type Handoff} from './assemble.js'
+import {EngineConfigError, TranslationState, type TranslationValues} from '../../replayer/engine/state.js'
+import {connectionLabel, IDLE_SEC, LOOKAHEAD_SEC, normAddr, type Handoff} from './assemble.js'
+import {TimeHeap} from './time-heap.js'
 import {FileViews, type VantageAssignment, type View} from './vantage.js'
 
 /** Prefix of an inferred handoff's hid (`inferred/1`, …; a number a control hid already uses is skipped). */
@@ -171,6 +172,12 @@ interface Cand {
   beRaw: Index
   bmac: string | null
   bmacFromLan: boolean
+  /** Its place in the candidates (by SYN time): the order hids are given in. */
+  idx: number
+  /** Capture time of its last segment seen by pass B (its SYN's before one). */
+  last: number
+  /** Decided: its segments no longer read. */
+  done: boolean
 }
 
 const SA = TCP_FLAG.SYN | TCP_FLAG.ACK
@@ -255,11 +262,11 @@ type PacketFn = (d: PacketDecoder, view: View, t: number, linkType: number, fram
 
 /** One pass over the traces: every TCP segment outside the control port and control views, decoded in place. */
 async function pass(paths: readonly string[], opts: {controlPort: number; vantage: readonly VantageAssignment[]}, fn: PacketFn,
-  errors: {file: string; message: string}[] | null): Promise<void> {
+  errors: {file: string; message: string}[] | null, onView?: (v: View) => void): Promise<void> {
   for (let fi = 0; fi < paths.length; fi++) {
     const path = paths[fi]!
     const file = path === '-' ? '<stdin>' : path
-    const views = new FileViews(fi, file, opts.vantage)
+    const views = new FileViews(fi, file, opts.vantage, onView)
     const dec = new PacketDecoder({verifyChecksums: false})
     try {
       await readCapture(path, joinSections(reassembleIpv4({
@@ -286,6 +293,46 @@ function synAckOf(d: PacketDecoder, view: View, frame: number, t: number): WireS
 }
 
 /**
+ * What inference needs of the handoffs assembled from the control channel: the connections they name (client
+ * endpoint, ISN), left to them, and their hids that look like an inferred one's, not reused. A few numbers per
+ * handoff (check takes them from its spool, not from every handoff held).
+ */
+export class KnownHandoffs {
+  private readonly byEp = new Map<string, number[]>()
+  private readonly hids = new Set<string>()
+
+  static of(list: readonly Handoff[]): KnownHandoffs {
+    const k = new KnownHandoffs()
+    for (const h of list) k.add(h)
+    return k
+  }
+
+  add(h: Handoff): void {
+    if (h.hid.startsWith(INFERRED_HID_PREFIX)) this.hids.add(h.hid)
+    if (h.req === undefined) return
+    const k = `${h.cip}|${h.cport}`
+    const l = this.byEp.get(k)
+    if (l) l.push(h.req.msg.ciss)
+    else this.byEp.set(k, [h.req.msg.ciss])
+  }
+
+  /** Whether a control message names the connection of client cip:cport with ISN ciss. */
+  names(cip: string, cport: number, ciss: number): boolean {
+    return this.byEp.get(`${cip}|${cport}`)?.some((x) => near(ciss, x)) ?? false
+  }
+
+  taken(hid: string): boolean {
+    return this.hids.has(hid)
+  }
+}
+
+/**
+ * A handoff inferred, with the capture time of its client's SYN (when the segment pass must know it) and
+ * the values its translation state was made of (to make it again: inferred-spool.ts).
+ */
+export type InferredEmit = (h: Handoff, t: number, values: TranslationValues) => void
+
+/**
  * Handoffs of the traces that no control message names, recovered from the
  * traffic. `known`: the handoffs assembled from the control channel — their
  * connections (client endpoint and ISN) are left to them, and their hids are
@@ -294,7 +341,35 @@ function synAckOf(d: PacketDecoder, view: View, frame: number, t: number): WireS
 export async function inferHandoffs(paths: readonly string[], opts: {
   controlPort: number; vantage: readonly VantageAssignment[]; known: readonly Handoff[]
 }): Promise<InferenceResult> {
+  const handoffs: Handoff[] = []
+  const r = await inferStreamed(paths, {...opts, known: KnownHandoffs.of(opts.known), windowed: false}, (h) => { handoffs.push(h) })
+  return {handoffs, report: r.report, captureErrors: r.captureErrors}
+}
+
+export interface StreamedInference {
+  report: InferenceReport
+  captureErrors: {file: string; message: string}[]
+  /** A view of the traces is of unknown place (vantage.ts's 'default'): what the inferred handoffs' legs may place. */
+  unplaced: boolean
+  /** The most candidates pass B held at once (their segments' keys). */
+  peakCandidates: number
+}
+
+/**
+ * inferHandoffs, each handoff given to `emit` as soon as it is decided, in hid order (the order of the
+ * client SYNs' capture times). windowed (one file): pass B takes a candidate on LOOKAHEAD_SEC before its
+ * SYN and decides it IDLE_SEC after the last segment it saw of it, so it holds the candidates in progress
+ * only; otherwise all are read to the end of the traces (several files, read one after the other).
+ */
+export async function inferStreamed(paths: readonly string[], opts: {
+  controlPort: number; vantage: readonly VantageAssignment[]; known: KnownHandoffs; windowed: boolean
+  /** Windowed: LOOKAHEAD_SEC and IDLE_SEC unless given (tests). */
+  lookaheadSec?: number; idleSec?: number
+}, emit: InferredEmit): Promise<StreamedInference> {
+  const lookahead = opts.lookaheadSec ?? LOOKAHEAD_SEC
+  const idle = opts.idleSec ?? IDLE_SEC
   const captureErrors: {file: string; message: string}[] = []
+  let unplaced = false
   // Pass A: client connections (by their SYN), their SYN/ACKs, and the other addresses their segments go to / come from.
   const conns = new Map<string, Conn[]>()
   const all: Conn[] = []
@@ -360,7 +435,7 @@ export async function inferHandoffs(paths: readonly string[], opts: {
       if (src !== c.vip && view.kind === 'inside') bump(c, src)
       return
     }
-  }, captureErrors)
+  }, captureErrors, (v) => { if (v.from === 'default') unplaced = true })
   // Each connection's SYN/ACKs (they ack ciss + 1): the VIP's is the FE's — the one whose TSval the client's
   // request echoes (a SYN/ACK the FE resent carries a later TSval, and the FE records the last one it sent, the one
   // the client answered), else the first captured (a BE SYN/ACK that leaked to the client comes later) —, another
@@ -385,17 +460,10 @@ export async function inferHandoffs(paths: readonly string[], opts: {
 
   // Candidates: forwarded or answered by another node, not named by a control message.
   const report: InferenceReport = {candidates: 0, inferred: 0, rejected: []}
-  const knownByEp = new Map<string, Handoff[]>()
-  for (const h of opts.known) {
-    const k = `${h.cip}|${h.cport}`
-    const l = knownByEp.get(k)
-    if (l) l.push(h)
-    else knownByEp.set(k, [h])
-  }
-  const cands: Cand[] = []
+  const cands: (Cand | null)[] = []
   for (const c of all.sort((a, b) => a.t - b.t)) {
     if (c.others.size === 0) continue
-    if (knownByEp.get(`${c.cip}|${c.cport}`)?.some((h) => h.req !== undefined && near(c.ciss, h.req.msg.ciss))) continue
+    if (opts.known.names(c.cip, c.cport, c.ciss)) continue
     report.candidates++
     if (c.fe === null) {
       report.rejected.push({connection: connectionLabel(c), reason: 'the FE\'s SYN/ACK was not captured'})
@@ -405,19 +473,92 @@ export async function inferHandoffs(paths: readonly string[], opts: {
     let n = 0
     for (const [a, k] of c.others) if (k > n) { baddr = a; n = k }
     cands.push({c, baddr: normAddr(baddr), biss: c.be.get(baddr)?.seq ?? null, cli: new Map(), fwd: new Map(), ret: new Map(), beRaw: new Map(),
-      bmac: null, bmacFromLan: false})
+      bmac: null, bmacFromLan: false, idx: cands.length, last: c.t, done: false})
   }
-  if (cands.length === 0) return {handoffs: [], report, captureErrors}
+  // Pass A's connections are done with: only the candidates' go on.
+  conns.clear()
+  all.length = 0
+  if (cands.length === 0) return {report, captureErrors, unplaced, peakCandidates: 0}
 
-  // Pass B: the candidates' segments on each leg, by the fields the rewrites leave alone.
+  // Decided candidates, given out in candidate order (hids and rejections in that order, as they were when all
+  // were decided at the end): one decided before an earlier one waits for it.
+  let next = 1
+  let inferred = 0
+  let emitted = 0
+  const decided = new Map<number, {k: Cand; inf: ReturnType<typeof estimate>}>()
+  const giveOut = (k: Cand, inf: ReturnType<typeof estimate>) => {
+    const c = k.c
+    if (typeof inf === 'string') {
+      report.rejected.push({connection: connectionLabel(c), reason: inf})
+      return
+    }
+    let state: TranslationState
+    const values = stateValues(c, k.baddr, inf)
+    try {
+      state = TranslationState.fromValues(values)
+    } catch (e) {
+      if (!(e instanceof EngineConfigError)) throw e
+      report.rejected.push({connection: connectionLabel(c), reason: e.message})
+      return
+    }
+    while (opts.known.taken(`${INFERRED_HID_PREFIX}${next}`)) next++
+    const hid = `${INFERRED_HID_PREFIX}${next++}`
+    inferred++
+    emit({
+      hid, terminates: [], state, cip: normAddr(c.cip), cport: c.cport, vip: normAddr(c.vip), vport: c.vport, baddr: k.baddr,
+      segs: [], judged: false, streamEvents: null, inferred: inf.info,
+    }, c.t, values)
+  }
+  // Pass B: the candidates' segments on each leg, by the fields the rewrites leave alone; each candidate on the
+  // index from LOOKAHEAD_SEC before its SYN (windowed) until decided.
   const byEp = new Map<string, Cand[]>()
-  for (const k of cands) {
+  let taken = 0
+  let held = 0
+  let peakCandidates = 0
+  const takeOn = (until: number) => {
+    for (; taken < cands.length && cands[taken]!.c.t <= until; taken++) {
+      const k = cands[taken]!
+      const key = `${k.c.cip}|${k.c.cport}`
+      const l = byEp.get(key)
+      if (l) l.push(k)
+      else byEp.set(key, [k])
+      if (opts.windowed) ends.push(k.last + idle, k.idx, k)
+      if (++held > peakCandidates) peakCandidates = held
+    }
+  }
+  const decide = (k: Cand) => {
+    k.done = true
+    held--
     const key = `${k.c.cip}|${k.c.cport}`
     const l = byEp.get(key)
-    if (l) l.push(k)
-    else byEp.set(key, [k])
+    if (l !== undefined) {
+      l.splice(l.indexOf(k), 1)
+      if (l.length === 0) byEp.delete(key)
+    }
+    decided.set(k.idx, {k, inf: estimate(k)})
+    k.cli.clear(); k.fwd.clear(); k.ret.clear(); k.beRaw.clear()
+    cands[k.idx] = null
+    for (let x = decided.get(emitted); x !== undefined; x = decided.get(emitted)) {
+      decided.delete(emitted)
+      giveOut(x.k, x.inf)
+      emitted++
+    }
   }
-  await pass(paths, opts, (d, view, _t, linkType) => {
+  const ends = new TimeHeap<Cand>()
+  let nextSecond = -Infinity
+  const tick = (sec: number) => {
+    nextSecond = sec + 1
+    takeOn(sec + 1 + lookahead)
+    while (ends.size > 0 && ends.firstT() < sec) {
+      const k = ends.pop()
+      if (k.done) continue
+      if (k.last + idle < sec) decide(k)
+      else ends.push(k.last + idle, k.idx, k)
+    }
+  }
+  if (!opts.windowed) takeOn(Infinity)
+  await pass(paths, opts, (d, view, t, linkType) => {
+    if (opts.windowed && t >= nextSecond) tick(Math.floor(t))
     const sp = d.srcPort
     const dp = d.dstPort
     const src = d.srcAddr()
@@ -434,6 +575,7 @@ export async function inferHandoffs(paths: readonly string[], opts: {
         : near(d.seq, x.c.fe!.seq) || (x.biss !== null && near(d.seq, x.biss))) k = x
     }
     if (k === undefined) return
+    if (t > k.last) k.last = t
     const c = k.c
     const len = d.payloadWireLen
     const ipId = d.ipVersion === 4 ? d.ipv4Id : -1
@@ -456,35 +598,17 @@ export async function inferHandoffs(paths: readonly string[], opts: {
     addRecord(fromVip ? k.ret : k.beRaw, d.ack, flags, len, fnv(d.bytes, d.payloadOffset, d.payloadOffset + d.payloadLen), 0, ipId,
       d.seq, ts ? d.tsVal : -1)
   }, null)
+  // The rest (all of them unless windowed), in candidate order.
+  takeOn(Infinity)
+  for (const k of cands) if (k !== null && !k.done) decide(k)
+  report.inferred = inferred
+  return {report, captureErrors, unplaced, peakCandidates}
+}
 
-  const taken = new Set(opts.known.map((h) => h.hid))
-  let next = 1
-  const handoffs: Handoff[] = []
-  for (const k of cands) {
-    const c = k.c
-    const inf = estimate(k)
-    if (typeof inf === 'string') {
-      report.rejected.push({connection: connectionLabel(c), reason: inf})
-      continue
-    }
-    let state: TranslationState
-    try {
-      state = TranslationState.fromValues({cip: c.cip, cport: c.cport, vip: c.vip, vport: c.vport, baddr: k.baddr,
-        ...(inf.bmac ? {bmac: inf.bmac} : {}), delta: inf.delta, ...(inf.tau !== null ? {tau: inf.tau} : {}), wsF: inf.wsF, wsB: inf.wsB})
-    } catch (e) {
-      if (!(e instanceof EngineConfigError)) throw e
-      report.rejected.push({connection: connectionLabel(c), reason: e.message})
-      continue
-    }
-    while (taken.has(`${INFERRED_HID_PREFIX}${next}`)) next++
-    const hid = `${INFERRED_HID_PREFIX}${next++}`
-    handoffs.push({
-      hid, terminates: [], state, cip: normAddr(c.cip), cport: c.cport, vip: normAddr(c.vip), vport: c.vport, baddr: k.baddr,
-      segs: [], judged: false, streamEvents: null, inferred: inf.info,
-    })
-  }
-  report.inferred = handoffs.length
-  return {handoffs, report, captureErrors}
+/** The translation state's values of an inferred handoff (TranslationState.fromValues). */
+function stateValues(c: Conn, baddr: string, inf: Exclude<ReturnType<typeof estimate>, string>): TranslationValues {
+  return {cip: c.cip, cport: c.cport, vip: c.vip, vport: c.vport, baddr,
+    ...(inf.bmac ? {bmac: inf.bmac} : {}), delta: inf.delta, ...(inf.tau !== null ? {tau: inf.tau} : {}), wsF: inf.wsF, wsB: inf.wsB}
 }
 
 /** Δ, τ and the window-scale shifts of one candidate, or why it is not a handoff. */
