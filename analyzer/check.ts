@@ -11,8 +11,13 @@
 //      checksums).
 // With `infer`, between 2 and 3: handoffs of connections no control message
 // names are recognised from the traffic and their Δ / τ recovered
-// (correlate/infer.ts, two more passes); the checks that judge only the
-// control messages are not run on them (their `skip`).
+// (correlate/infer.ts, two more passes, each holding the connections in
+// progress only), written to a spool of their own in hid order
+// (correlate/inferred-spool.ts) and taken from it by step 3 as it comes
+// near, like the control channel's; the checks that judge only the control
+// messages are not run on them (their `skip`). The report lists them after
+// the control channel's handoffs, as if judged at the end: their summaries,
+// clock samples and violations are kept apart to that end.
 // Traffic of no handoff is read and dropped: it never raises a check id.
 // Files are read twice (steps 1 and 3). Memory follows the active
 // connections: step 1 writes the handoffs' messages to a temporary file
@@ -26,8 +31,9 @@
 // (MAX_CLOCK_SPREAD_SEC): they are then read one after the other, as whole.
 // Views placed by their traffic are placed by a pass of their own before
 // step 3, which reads the handoffs from the spool as it goes too
-// (correlate/vantage-infer.ts). With --infer, every handoff is assembled
-// before step 3 instead.
+// (correlate/vantage-infer.ts). With --infer, views still of unknown place
+// are placed by the inferred handoffs' legs (their endpoints read from their
+// spool, the only time they are all in memory), and the inference runs again.
 // Step 1 keeps fingerprints of each request's `pkts`, not the `pkts`: when
 // request-replay finds a request whose fingerprints differ from the client's
 // segments, the control channel is read a third time after step 3, for the

@@ -22,17 +22,21 @@
 // is read (a segment of it may sit in any earlier file, read before). Other
 // traffic is decoded (no checksums summed) and dropped without allocating
 // anything. The handoffs come one of two ways:
-//   - a list, every handoff of the trace (--infer; views placed by their
-//     traffic; several files whose clocks are too far apart to be read
-//     merged): all are indexed from the start; several files are read
-//     merged unless opts.merged is false: one after the other then, handoffs
-//     judged in the last file or at the end;
+//   - a list, every handoff of the trace (several files whose clocks are
+//     too far apart to be read merged; tests): all are indexed from the
+//     start; several files are read merged unless opts.merged is false: one
+//     after the other then, handoffs judged in the last file or at the end;
 //   - streaming: a HandoffFeed (handoff-feed.ts) over the control pass's
 //     spool, kept LOOKAHEAD_SEC of capture time ahead of the packets; a
 //     handoff is indexed when its request is read from the spool, and let
 //     go (retire) LATE_FORWARD_SEC after its terminate, or IDLE_SEC after its
-//     last segment when it has none. So memory follows the handoffs in
-//     progress, not the trace's length.
+//     last segment when it has none. With --infer, the handoffs inferred from
+//     the traffic come the same way, from their own spool
+//     (inferred-spool.ts): each indexed LOOKAHEAD_SEC before its client's
+//     SYN, let go IDLE_SEC after its last segment (it has no terminate), and
+//     in hid order, after the inferred ones before it (the report lists
+//     them in that order). So memory follows the handoffs in progress, not
+//     the trace's length.
 // Several files are read at once, merged by capture time (capture/merge.ts),
 // so the pass moves through time once as with one file, and judges with
 // every file's segments up to then. What the report lists in file order
