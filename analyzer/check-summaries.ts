@@ -18,14 +18,17 @@ export class SummaryList implements Iterable<HandoffSummary> {
   private readonly extra = new Map<number, number>()
   /** Applied to each summary read back (the stdin spool's name made `<stdin>`). */
   private readonly map: ((s: HandoffSummary) => HandoffSummary) | null
+  /** Walked after these (followedBy). */
+  private readonly tail: SummaryList | null = null
 
-  constructor(onDisk: boolean, from?: SummaryList, map?: (s: HandoffSummary) => HandoffSummary) {
+  constructor(onDisk: boolean, from?: SummaryList, map?: (s: HandoffSummary) => HandoffSummary, tail?: SummaryList | null) {
     if (from !== undefined) {
       this.mem = from.mem
       this.spool = from.spool
       this.extra = from.extra
-      this.length = from.length
       this.map = map ?? null
+      this.tail = tail === undefined ? from.tail?.mapped(map ?? ((x) => x)) ?? null : tail
+      this.length = from.length - (from.tail?.length ?? 0) + (this.tail?.length ?? 0)
       return
     }
     this.mem = onDisk ? null : []
@@ -51,13 +54,24 @@ export class SummaryList implements Iterable<HandoffSummary> {
     return new SummaryList(this.mem === null, this, map)
   }
 
+  /** These summaries, then `next`'s (a list not added to any more: a view of both). */
+  followedBy(next: SummaryList): SummaryList {
+    if (this.tail !== null) throw new Error('internal error: a summary list followed twice')
+    return new SummaryList(this.mem === null, this, this.map ?? undefined, next)
+  }
+
   /** In memory only: the array itself. */
   toArray(): HandoffSummary[] {
-    if (this.mem === null) return [...this]
+    if (this.mem === null || this.tail !== null) return [...this]
     return this.map ? this.mem.map(this.map) : this.mem
   }
 
   * [Symbol.iterator](): Iterator<HandoffSummary> {
+    yield* this.own()
+    if (this.tail !== null) yield* this.tail
+  }
+
+  private * own(): Iterator<HandoffSummary> & Iterable<HandoffSummary> {
     if (this.mem !== null) {
       for (const s of this.mem) yield this.map ? this.map(s) : s
       return

@@ -23,6 +23,9 @@ interface Found {
   v: Violation
 }
 
+/** Added to the order found of a violation found `later`. */
+const LATER = 2 ** 40
+
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
 /** Where the checks report (the ViolationSink of checks/types.ts, deduplicated at the end: finish). */
@@ -30,6 +33,12 @@ export class ViolationCollector {
   /** Violations added, duplicates of the same scope left out. */
   count = 0
   private sum = -1
+  /**
+   * Violations added while this is true are taken as found after every other one (ties, and which of two
+   * duplicates stays): check --infer judges inferred handoffs as it goes, found after every control one as
+   * when they were all judged at the end.
+   */
+  later = false
   private readonly scopeKeys = new Set<string>()
   private readonly found: ExternalSorter<Found>
 
@@ -48,7 +57,7 @@ export class ViolationCollector {
     const key = `${v.id}|${v.file}|${v.frame}|${v.field ?? ''}`
     if (this.scopeKeys.has(key)) return
     this.scopeKeys.add(key)
-    this.found.add({seq: this.count++, sum: this.sum, v: {...v, severity: SEVERITY[v.id]} as Violation})
+    this.found.add({seq: this.count++ + (this.later ? LATER : 0), sum: this.sum, v: {...v, severity: SEVERITY[v.id]} as Violation})
   }
 
   /**

@@ -11,8 +11,13 @@
 //      checksums).
 // With `infer`, between 2 and 3: handoffs of connections no control message
 // names are recognised from the traffic and their Δ / τ recovered
-// (correlate/infer.ts, two more passes); the checks that judge only the
-// control messages are not run on them (their `skip`).
+// (correlate/infer.ts, two more passes, each holding the connections in
+// progress only), written to a spool of their own in hid order
+// (correlate/inferred-spool.ts) and taken from it by step 3 as it comes
+// near, like the control channel's; the checks that judge only the control
+// messages are not run on them (their `skip`). The report lists them after
+// the control channel's handoffs, as if judged at the end: their summaries,
+// clock samples and violations are kept apart to that end.
 // Traffic of no handoff is read and dropped: it never raises a check id.
 // Files are read twice (steps 1 and 3). Memory follows the active
 // connections: step 1 writes the handoffs' messages to a temporary file
@@ -29,8 +34,9 @@
 // the other, as whole.
 // Views placed by their traffic are placed by a pass of their own before
 // step 3, which reads the handoffs from the spool as it goes too
-// (correlate/vantage-infer.ts). With --infer, every handoff is assembled
-// before step 3 instead.
+// (correlate/vantage-infer.ts). With --infer, views still of unknown place
+// are placed by the inferred handoffs' legs (their endpoints read from their
+// spool, the only time they are all in memory), and the inference runs again.
 // Step 1 keeps fingerprints of each request's `pkts`, not the `pkts`: when
 // request-replay finds a request whose fingerprints differ from the client's
 // segments, the control channel is read a third time after step 3, for the
@@ -42,9 +48,10 @@ import {resolveControlPort} from './control/port-discovery.js'
 import {alignStateWithWire, collectSegments, connectionLabel, LOOKAHEAD_SEC, type Handoff} from './correlate/assemble.js'
 import {ControlSpool} from './correlate/control-spool.js'
 import {HandoffFeed} from './correlate/handoff-feed.js'
-import type {InferenceReport, InferredHandoff} from './correlate/infer.js'
+import {inferStreamed, KnownHandoffs, type InferenceReport, type InferredHandoff, type StreamedInference} from './correlate/infer.js'
+import {InferredSpool} from './correlate/inferred-spool.js'
 import {readControlPass, readRequestPkts, type ControlPass} from './correlate/control-pass.js'
-import {inferPlacing, inferViewKinds} from './correlate/vantage-infer.js'
+import {inferViewKinds, type HandoffEndpoints} from './correlate/vantage-infer.js'
 import {SkewEstimator} from './correlate/skew.js'
 import type {VantageAssignment, View} from './correlate/vantage.js'
 import * as lateForward from './checks/late-forward.js'
@@ -70,6 +77,9 @@ export interface CheckOptions {
   streaming?: boolean
   /** Streaming: how far ahead of the packets the control messages are applied (capture seconds; LOOKAHEAD_SEC). */
   lookaheadSec?: number
+  /** Streaming: how long a handoff without terminate (an inferred one) may go without a segment before it is let go
+   *  (capture seconds; IDLE_SEC), and, with --infer, how long pass B waits before deciding a quiet candidate. */
+  idleSec?: number
   /** Tests: violations per sorted run on disk (runCheckSpooled; default external-sort.ts's RUN_RECORDS). */
   violationRunSize?: number
 }
@@ -190,6 +200,9 @@ function spoolHasRequest(spool: ControlSpool): boolean {
  */
 export const MAX_CLOCK_SPREAD_SEC = 2
 
+/** Index of the first inferred handoff's summary (check --infer keeps them in a list of their own). */
+const INFERRED_SUM = 2 ** 30
+
 async function check(paths: readonly string[], opts: CheckOptions, onDisk: boolean): Promise<SpooledCheckReport> {
   // No --control-port: 7070, unless the control frames are on another port (control/port-discovery.ts).
   const portChoice = await resolveControlPort(paths, opts.controlPort)
@@ -202,8 +215,9 @@ async function check(paths: readonly string[], opts: CheckOptions, onDisk: boole
       return await checkWithSpool(paths, opts, port, portChoice, spool, pass, paths.length > 1, onDisk)
     }
     // Clocks apart, but every file linked to the others by client SYNs (or requests) they share, consistently:
-    // read merged by the corrected times.
-    if (pass.clockOffsets !== null && pass.clockOffsets.residualSec <= MAX_CLOCK_SPREAD_SEC) offsets = pass.clockOffsets.offsets
+    // read merged by the corrected times. (Not with --infer: its handoffs' times are those of the files their
+    // SYNs were seen in, on clocks of their own.)
+    if (!opts.infer && pass.clockOffsets !== null && pass.clockOffsets.residualSec <= MAX_CLOCK_SPREAD_SEC) offsets = pass.clockOffsets.offsets
   } finally {
     spool.remove()
   }
@@ -243,8 +257,7 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
   portChoice: Awaited<ReturnType<typeof resolveControlPort>>, spool: ControlSpool, pass: ControlPass, merged: boolean,
   onDisk: boolean, clockOffsetsSec?: readonly number[]): Promise<SpooledCheckReport> {
   let vantage = opts.vantage ?? []
-  const {control, framing, uncaptured} = pass
-  const controlMessages = control.count
+  const controlMessages = pass.control.count
   const feed = new HandoffFeed(spool.reader())
   // Every handoff of the trace at once (assembleHandoffs's): only when something needs them all before the
   // segment pass. Otherwise the pass takes them from the feed as it reaches them (streaming).
@@ -258,41 +271,105 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
   vantage = [...vantage, ...placed]
   let inference: InferenceReport | undefined
   let inferErrors: {file: string; message: string}[] = []
-  if (opts.infer) {
-    // Views still of unknown place are placed by the inferred handoffs' legs, which are then inferred again.
-    const placing = await inferPlacing(paths, {controlPort: port, vantage, known: loadAll()})
-    const inf = placing.inferred
-    vantage = placing.vantage
-    loadAll().push(...inf.handoffs)
-    inference = inf.report
-    inferErrors = inf.captureErrors
+  let inferred = null as InferredSpool | null
+  try {
+    if (opts.infer) {
+      const known = knownFromSpool(spool)
+      // One file: pass B decides each candidate once it has been quiet long enough (infer.ts).
+      const infer = async (): Promise<StreamedInference> => {
+        inferred?.remove()
+        const into: InferredSpool = inferred = new InferredSpool()
+        return inferStreamed(paths, {controlPort: port, vantage, known, windowed: paths.length === 1,
+          ...(opts.lookaheadSec !== undefined ? {lookaheadSec: opts.lookaheadSec} : {}), ...(opts.idleSec !== undefined ? {idleSec: opts.idleSec} : {})},
+        (h, t, values) => into.write(h, t, values))
+      }
+      let inf = await infer()
+      // Views still of unknown place are placed by the inferred handoffs' legs, which are then inferred again
+      // (vantage-infer.ts's inferPlacing).
+      if (inf.unplaced) {
+        const placedByLegs = await inferViewKinds(paths, endpointsOf(inferred!), port, vantage)
+        if (placedByLegs.length > 0) {
+          vantage = [...vantage, ...placedByLegs]
+          inf = await infer()
+        }
+      }
+      inference = inf.report
+      inferErrors = inf.captureErrors
+    }
+    // Several files not read merged: a handoff's segments may be in any of them, each read whole in turn, so all
+    // are held. (Merged, the segment pass goes through them as through one file: collectSegments.)
+    if ((paths.length > 1 && !merged) || opts.streaming === false) {
+      loadAll()
+      if (inferred !== null) for (const r = inferred.reader(), x = {v: r.next()}; x.v !== null; x.v = r.next()) all!.push(x.v.h)
+    }
+    return await segmentPass(paths, opts, port, portChoice, feed, all, inferred, vantage, pass, merged, onDisk, controlMessages, inference, inferErrors,
+      clockOffsetsSec)
+  } finally {
+    inferred?.remove()
   }
-  // Several files not read merged: a handoff's segments may be in any of them, each read whole in turn, so all
-  // are held. (Merged, the segment pass goes through them as through one file: collectSegments.)
-  if ((paths.length > 1 && !merged) || opts.streaming === false) loadAll()
+}
+
+/** What check --infer needs of the control channel's handoffs (infer.ts's KnownHandoffs), read from the spool. */
+function knownFromSpool(spool: ControlSpool): KnownHandoffs {
+  const known = new KnownHandoffs()
+  const feed = new HandoffFeed(spool.reader())
+  // Each handoff let go as soon as it is made: its hid is remembered (a second request of it is ignored, as
+  // assembleHandoffs does), nothing else.
+  feed.attach({handoff: (h) => { known.add(h); feed.retire(h, -Infinity) }, ack: () => {}, terminate: () => {}})
+  feed.advanceTo(Infinity)
+  return known
+}
+
+/** The legs of the inferred handoffs, for placing views by them (inferViewKinds). */
+function endpointsOf(inferred: InferredSpool): HandoffEndpoints[] {
+  const out: HandoffEndpoints[] = []
+  const r = inferred.reader()
+  for (let x = r.next(); x !== null; x = r.next()) out.push({cip: x.h.cip, cport: x.h.cport, vip: x.h.vip, baddr: x.h.baddr, ciss: x.h.inferred!.ciss})
+  return out
+}
+
+async function segmentPass(paths: readonly string[], opts: CheckOptions, port: number,
+  portChoice: Awaited<ReturnType<typeof resolveControlPort>>, feed: HandoffFeed, all: Handoff[] | null, inferred: InferredSpool | null,
+  vantage: VantageAssignment[], pass: ControlPass, merged: boolean, onDisk: boolean, controlMessages: number,
+  inference: InferenceReport | undefined, inferErrors: {file: string; message: string}[],
+  clockOffsetsSec: readonly number[] | undefined): Promise<SpooledCheckReport> {
+  const {framing, uncaptured, control} = pass
   const sink = new ViolationCollector(opts.violationRunSize ?? violationRunSize(onDisk))
   const cut = cutConnections(uncaptured)
   let orphansNotJudged = 0
   let handoffCount = 0
+  // The report lists the control channel's handoffs, then the inferred ones (in hid order): each kind has its
+  // summaries, clock samples and violations apart, so that judging inferred handoffs as the pass goes gives
+  // the report that judging them all at the end gave. A summary's index is its list's, the inferred ones' from
+  // INFERRED_SUM on.
   const summaries = new SummaryList(onDisk)
+  const inferredSummaries = new SummaryList(onDisk)
+  const addViolations = (i: number, n: number) => {
+    if (i >= INFERRED_SUM) inferredSummaries.addViolations(i - INFERRED_SUM, n)
+    else summaries.addViolations(i, n)
+  }
   // Each judged handoff's summary (its index), until it is retired.
   const summaryOf = new Map<Handoff, number>()
   // Handoffs whose request-replay waits for their `pkts` (checks/request-replay.ts), in judging order.
   const replayLater: {h: Handoff; sum: number}[] = []
   const skew = new SkewEstimator()
+  const inferredSkew = new SkewEstimator()
   const judge = (h: Handoff) => {
     const before = sink.count
+    const isInferred = h.inferred !== undefined
     // Violations found now count toward the summary about to be added (duplicates taken off at the end).
-    sink.scope = summaries.length
-    addSkewSamples(h, skew)
+    sink.scope = isInferred ? INFERRED_SUM + inferredSummaries.length : summaries.length
+    sink.later = isInferred
+    addSkewSamples(h, isInferred ? inferredSkew : skew)
     alignStateWithWire(h)
     const ctx = buildContext(h, sink)
     const skip = h.inferred?.skip
     for (const c of CONNECTION_CHECKS) if (skip === undefined || !skip.includes(c.id as CheckId)) c.check(ctx)
     const sum = summarize(h, ctx.fwd.length, ctx.fwd.filter((p) => p.exp !== null).length, ctx.ret.length,
       ctx.ret.filter((p) => p.exp !== null).length, sink.count - before)
-    const i = summaries.add(sum)
+    const i = isInferred ? INFERRED_SUM + inferredSummaries.add(sum) : summaries.add(sum)
     sink.scope = -1
+    sink.later = false
     summaryOf.set(h, i)
     if (h.replayLater) replayLater.push({h, sum: i})
     // Judged: let the headers go (forwarded segments seen later are collected again, for late-forward), and
@@ -315,9 +392,11 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
       const ctx = buildContext(h, sink)
       const before = sink.count
       sink.scope = sum ?? -1
+      sink.later = h.inferred !== undefined
       lateForward.check(ctx)
       sink.scope = -1
-      if (sum !== undefined) summaries.addViolations(sum, sink.count - before)
+      sink.later = false
+      if (sum !== undefined) addViolations(sum, sink.count - before)
       h.segs = []
     }
     h.arena?.release()
@@ -325,7 +404,8 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
     sink.scope = -1 // (not counted in its summary)
     orphansNotJudged += checkUnanswered(h, sink, cut)
   }
-  const source = all ?? {feed, lookaheadSec: opts.lookaheadSec ?? LOOKAHEAD_SEC}
+  const source = all ?? {feed, lookaheadSec: opts.lookaheadSec ?? LOOKAHEAD_SEC, ...(inferred !== null ? {inferred: inferred.reader()} : {}),
+    ...(opts.idleSec !== undefined ? {idleSec: opts.idleSec} : {})}
   const collected = await collectSegments(paths, source, {controlPort: port, vantage, judge, retire, merged,
     ...(clockOffsetsSec ? {clockOffsetsSec} : {})})
   if (replayLater.length > 0) {
@@ -347,6 +427,7 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
   checkControlIpChecksum(collected.controlBad, sink)
   checkControlTcpChecksum(collected.controlBad, sink)
 
+  skew.append(inferredSkew)
   const offsets = skew.offsets(collected.views)
   const order = new Map(paths.map((p, i) => [p === '-' ? '<stdin>' : p, i]))
   // By handoff, connection, file, frame, check id. The raw comparisons after localeCompare's only order strings it
@@ -359,7 +440,7 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
     return ha.localeCompare(hb) || raw(ha, hb) || Number(a.hid === undefined) - Number(b.hid === undefined) ||
       a.connection.localeCompare(b.connection) || raw(a.connection, b.connection) ||
       (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.frame - b.frame || CHECK_IDS.indexOf(a.id) - CHECK_IDS.indexOf(b.id)
-  }, (sum) => summaries.addViolations(sum, -1))
+  }, (sum) => addViolations(sum, -1))
   const captureErrors = dedupeErrors([...framing.captureErrors, ...control.captureErrors, ...inferErrors, ...collected.captureErrors])
   return {
     files: paths.map((p) => {
@@ -370,7 +451,7 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
     views: collected.views.map((v: View, i) => ({file: v.file, iface: v.iface, name: v.name, vantage: v.kind, from: v.from,
       offsetMs: offsets[i]!.offset === null ? null : Math.round(offsets[i]!.offset! * 1e6) / 1e3, reference: offsets[i]!.reference})),
     packets: collected.packets,
-    handoffs: summaries,
+    handoffs: summaries.followedBy(inferredSummaries),
     violations,
     summary: {
       errors, warnings, byId, handoffs: handoffCount, controlMessages,

@@ -22,17 +22,21 @@
 // is read (a segment of it may sit in any earlier file, read before). Other
 // traffic is decoded (no checksums summed) and dropped without allocating
 // anything. The handoffs come one of two ways:
-//   - a list, every handoff of the trace (--infer; views placed by their
-//     traffic; several files whose clocks are too far apart to be read
-//     merged): all are indexed from the start; several files are read
-//     merged unless opts.merged is false: one after the other then, handoffs
-//     judged in the last file or at the end;
+//   - a list, every handoff of the trace (several files whose clocks are
+//     too far apart to be read merged; tests): all are indexed from the
+//     start; several files are read merged unless opts.merged is false: one
+//     after the other then, handoffs judged in the last file or at the end;
 //   - streaming: a HandoffFeed (handoff-feed.ts) over the control pass's
 //     spool, kept LOOKAHEAD_SEC of capture time ahead of the packets; a
 //     handoff is indexed when its request is read from the spool, and let
 //     go (retire) LATE_FORWARD_SEC after its terminate, or IDLE_SEC after its
-//     last segment when it has none. So memory follows the handoffs in
-//     progress, not the trace's length.
+//     last segment when it has none. With --infer, the handoffs inferred from
+//     the traffic come the same way, from their own spool
+//     (inferred-spool.ts): each indexed LOOKAHEAD_SEC before its client's
+//     SYN, let go IDLE_SEC after its last segment (it has no terminate), and
+//     in hid order, after the inferred ones before it (the report lists
+//     them in that order). So memory follows the handoffs in progress, not
+//     the trace's length.
 // Several files are read at once, merged by capture time (capture/merge.ts),
 // so the pass moves through time once as with one file, and judges with
 // every file's segments up to then. What the report lists in file order
@@ -330,6 +334,8 @@ interface Entry {
   last: number
   /** Reassemblers of its return stream, one per client-facing view that saw it from the VIP; null until one. */
   streams: Map<View, ReturnStream> | null
+  /** Streaming, an inferred handoff: done with, waiting for the inferred ones before it to be retired first. */
+  ready?: boolean
 }
 
 /** A handoff's server → client stream as one client-facing view saw it from the VIP. */
@@ -444,7 +450,8 @@ export async function collectSegments(paths: readonly string[], source: readonly
   const due = new TimeHeap<Entry>()
   // Streaming: handoffs by a time at or before the one they may be let go (endOf), checked once a second.
   const ends = new TimeHeap<Entry>()
-  const endOf = (e: Entry) => e.h.terminates.length > 0 ? e.h.terminates[0]!.t + LATE_FORWARD_SEC : e.last + IDLE_SEC
+  const idleSec = streaming?.idleSec ?? IDLE_SEC
+  const endOf = (e: Entry) => e.h.terminates.length > 0 ? e.h.terminates[0]!.t + LATE_FORWARD_SEC : e.last + idleSec
   const handoffs = streaming ? streaming.feed.liveHandoffs() : source as readonly Handoff[]
   for (const h of handoffs) {
     const e = index(h)
@@ -507,6 +514,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
   const tick = (sec: number) => {
     nextSecond = sec + 1
     streaming!.feed.advanceTo(sec + 1 + streaming!.lookaheadSec)
+    takeInferred(sec + 1 + streaming!.lookaheadSec)
     while (ends.size > 0 && ends.firstT() < sec) {
       const e = ends.pop()
       if (!entries.has(e.h) || done.has(e)) continue // retired already, or pushed twice
@@ -515,8 +523,32 @@ export async function collectSegments(paths: readonly string[], source: readonly
       else ends.push(end, e.seq, e)
     }
     if (done.size === 0) return
-    for (const e of [...done].sort((a, b) => a.seq - b.seq)) retire(e, sec)
+    for (const e of [...done].sort((a, b) => a.seq - b.seq)) {
+      if (e.h.inferred === undefined) retire(e, sec)
+      else e.ready = true
+    }
     done.clear()
+    // Inferred handoffs are retired in the order they came (hid order), as they were all judged at the end.
+    while (inferredHead < inferredQueue.length && inferredQueue[inferredHead]!.ready) retire(inferredQueue[inferredHead++]!, sec)
+    if (inferredHead > 1024 && inferredHead * 2 > inferredQueue.length) {
+      inferredQueue.splice(0, inferredHead)
+      inferredHead = 0
+    }
+  }
+  // Streaming: the inferred handoffs (source.inferred) taken on so far and not retired, in the order they came.
+  const inferredQueue: Entry[] = []
+  let inferredHead = 0
+  /** Streaming: the inferred handoffs whose client SYN is at or before `until`, indexed. */
+  const takeInferred = (until: number) => {
+    const inf = streaming?.inferred
+    if (inf === undefined) return
+    for (let t = inf.peekT(); t !== null && t <= until; t = inf.peekT()) {
+      const x = inf.next()!
+      const e = index(x.h)
+      e.last = x.t
+      ends.push(endOf(e), e.seq, e)
+      inferredQueue.push(e)
+    }
   }
 
   // Merged: the loop below only makes each file's handlers, and the files are read after it, all at once.
@@ -700,6 +732,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
   }
   // Messages read ahead of the last packet, and any after it: their handoffs have no segment, but are judged.
   streaming?.feed.advanceTo(Infinity)
+  takeInferred(Infinity)
   for (const e of entries.values()) judgeNow(e)
   for (const e of [...entries.values()]) retire(e, Infinity)
   return {views, packets, controlBad, captureErrors}
@@ -710,6 +743,14 @@ export interface StreamingSource {
   feed: HandoffFeed
   /** How far ahead of the packets (capture seconds) the control messages are applied: see LOOKAHEAD_SEC. */
   lookaheadSec: number
+  /**
+   * Handoffs inferred from the traffic (check --infer: inferred-spool.ts), in hid order, which is the order of
+   * their client SYNs' times: each taken on lookaheadSec before its SYN, let go IDLE_SEC after its last segment
+   * (it has no terminate), after the inferred ones before it.
+   */
+  inferred?: {peekT(): number | null; next(): {h: Handoff; t: number} | null}
+  /** How long a handoff without terminate may go without a segment before it is let go: IDLE_SEC unless given (tests). */
+  idleSec?: number
 }
 
 function isStreaming(s: readonly Handoff[] | StreamingSource): s is StreamingSource {

@@ -15,8 +15,8 @@
 // which in a file can be a little out of time order, so records are read
 // REORDER_SEC past the horizon and sorted before they are applied.
 // all() reads the whole spool: the handoffs of the trace at once, as
-// assembleHandoffs gives them (check with several files, --infer, views
-// placed by their legs).
+// assembleHandoffs gives them (check with several files whose clocks are
+// too far apart to be read merged).
 import type {HandoffAck, HandoffNack, HandoffReq, Terminate} from '../control/messages.js'
 import {normAddr, type Handoff, type Orphan} from './assemble.js'
 import type {SpoolReader} from './control-spool.js'

@@ -64,7 +64,19 @@
 //
 // Memory: pass A keeps a few numbers per connection whose SYN was captured
 // and per SYN/ACK; pass B keeps, for the candidates only, one short key per
-// distinct segment seen on each leg. Packets are decoded in place.
+// distinct segment seen on each leg. Packets are decoded in place. With one
+// file (`windowed`: check), both follow the connections in progress, not the
+// trace: pass A is done with a connection IDLE_SEC after the last packet it
+// tied to it (a SYN/ACK whose SYN it has not seen is kept as long), and the
+// candidates go to disk sorted by the time of their SYN (external-sort.ts);
+// pass B takes each on LOOKAHEAD_SEC before its SYN and decides it IDLE_SEC
+// after the last segment it saw of it, forgetting its keys; the handoffs are
+// given out in hid order (one decided before an earlier one waits for it).
+// So a connection quiet for IDLE_SEC that speaks again (or a SYN/ACK more
+// than IDLE_SEC after its connection's last packet) is not seen whole, as
+// with a handoff without terminate in the segment pass (assemble.ts). With
+// several files (read one after the other, not in time order) every
+// connection is held to the end.
 import {readCapture} from '../capture/read.js'
 import {joinSections} from '../capture/join-sections.js'
 import {reassembleIp} from '../flows/ip-defrag.js'
@@ -74,8 +86,10 @@ import {PacketDecoder} from '../wire/decode.js'
 import {LINKTYPE} from '../wire/linktype.js'
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
-import {EngineConfigError, TranslationState} from '../../replayer/engine/state.js'
-import {connectionLabel, normAddr, type Handoff} from './assemble.js'
+import {EngineConfigError, TranslationState, type TranslationValues} from '../../replayer/engine/state.js'
+import {connectionLabel, IDLE_SEC, LOOKAHEAD_SEC, normAddr, type Handoff} from './assemble.js'
+import {TimeHeap} from './time-heap.js'
+import {ExternalSorter} from '../external-sort.js'
 import {FileViews, type VantageAssignment, type View} from './vantage.js'
 
 /** Prefix of an inferred handoff's hid (`inferred/1`, …; a number a control hid already uses is skipped). */
@@ -147,6 +161,40 @@ interface Conn {
   others: Map<string, number>
   /** TSecr of the client's first request segment: the TSval of the FE SYN/ACK it accepted last, null when unseen. */
   echo: number | null
+  /** Made n-th by pass A (orders connections whose SYNs have the same time). */
+  seq: number
+  /** Capture time of the last packet pass A tied to it. */
+  last: number
+  /** The SYN/ACKs that ack ciss + 1, in the order pass A read them; null: none. */
+  synAcks: SynAckSeen[] | null
+}
+
+interface SynAckSeen {
+  src: string
+  sport: number
+  inside: boolean
+  s: WireSynAck
+}
+
+/**
+ * A candidate as pass A leaves it (a plain record: candidates are sorted on disk by the time of their SYN,
+ * external-sort.ts): its connection, its SYN/ACKs, and the other address most of its segments went to or
+ * came from.
+ */
+interface CandConn {
+  seq: number
+  t: number
+  cip: string
+  cport: number
+  vip: string
+  vport: number
+  ciss: number
+  fe: WireSynAck | null
+  /** The other address, as the decoder wrote it. */
+  baddr: string
+  /** The BE SYN/ACK from baddr (its seq is biss), and the one from normAddr(baddr) (what estimate reads). */
+  be: WireSynAck | null
+  beNorm: WireSynAck | null
 }
 
 /**
@@ -162,7 +210,7 @@ type Index = Map<number, number[]>
 const REC = 8
 
 interface Cand {
-  c: Conn
+  c: CandConn
   baddr: string
   biss: number | null
   cli: Index
@@ -171,6 +219,12 @@ interface Cand {
   beRaw: Index
   bmac: string | null
   bmacFromLan: boolean
+  /** Its place in the candidates (by SYN time): the order hids are given in. */
+  idx: number
+  /** Capture time of its last segment seen by pass B (its SYN's before one). */
+  last: number
+  /** Decided: its segments no longer read. */
+  done: boolean
 }
 
 const SA = TCP_FLAG.SYN | TCP_FLAG.ACK
@@ -255,11 +309,11 @@ type PacketFn = (d: PacketDecoder, view: View, t: number, linkType: number, fram
 
 /** One pass over the traces: every TCP segment outside the control port and control views, decoded in place. */
 async function pass(paths: readonly string[], opts: {controlPort: number; vantage: readonly VantageAssignment[]}, fn: PacketFn,
-  errors: {file: string; message: string}[] | null): Promise<void> {
+  errors: {file: string; message: string}[] | null, onView?: (v: View) => void): Promise<void> {
   for (let fi = 0; fi < paths.length; fi++) {
     const path = paths[fi]!
     const file = path === '-' ? '<stdin>' : path
-    const views = new FileViews(fi, file, opts.vantage)
+    const views = new FileViews(fi, file, opts.vantage, onView)
     const dec = new PacketDecoder({verifyChecksums: false})
     try {
       await readCapture(path, joinSections(reassembleIp({
@@ -286,6 +340,46 @@ function synAckOf(d: PacketDecoder, view: View, frame: number, t: number): WireS
 }
 
 /**
+ * What inference needs of the handoffs assembled from the control channel: the connections they name (client
+ * endpoint, ISN), left to them, and their hids that look like an inferred one's, not reused. A few numbers per
+ * handoff (check takes them from its spool, not from every handoff held).
+ */
+export class KnownHandoffs {
+  private readonly byEp = new Map<string, number[]>()
+  private readonly hids = new Set<string>()
+
+  static of(list: readonly Handoff[]): KnownHandoffs {
+    const k = new KnownHandoffs()
+    for (const h of list) k.add(h)
+    return k
+  }
+
+  add(h: Handoff): void {
+    if (h.hid.startsWith(INFERRED_HID_PREFIX)) this.hids.add(h.hid)
+    if (h.req === undefined) return
+    const k = `${h.cip}|${h.cport}`
+    const l = this.byEp.get(k)
+    if (l) l.push(h.req.msg.ciss)
+    else this.byEp.set(k, [h.req.msg.ciss])
+  }
+
+  /** Whether a control message names the connection of client cip:cport with ISN ciss. */
+  names(cip: string, cport: number, ciss: number): boolean {
+    return this.byEp.get(`${cip}|${cport}`)?.some((x) => near(ciss, x)) ?? false
+  }
+
+  taken(hid: string): boolean {
+    return this.hids.has(hid)
+  }
+}
+
+/**
+ * A handoff inferred, with the capture time of its client's SYN (when the segment pass must know it) and
+ * the values its translation state was made of (to make it again: inferred-spool.ts).
+ */
+export type InferredEmit = (h: Handoff, t: number, values: TranslationValues) => void
+
+/**
  * Handoffs of the traces that no control message names, recovered from the
  * traffic. `known`: the handoffs assembled from the control channel — their
  * connections (client endpoint and ISN) are left to them, and their hids are
@@ -294,81 +388,60 @@ function synAckOf(d: PacketDecoder, view: View, frame: number, t: number): WireS
 export async function inferHandoffs(paths: readonly string[], opts: {
   controlPort: number; vantage: readonly VantageAssignment[]; known: readonly Handoff[]
 }): Promise<InferenceResult> {
+  const handoffs: Handoff[] = []
+  const r = await inferStreamed(paths, {...opts, known: KnownHandoffs.of(opts.known), windowed: false}, (h) => { handoffs.push(h) })
+  return {handoffs, report: r.report, captureErrors: r.captureErrors}
+}
+
+export interface StreamedInference {
+  report: InferenceReport
+  captureErrors: {file: string; message: string}[]
+  /** A view of the traces is of unknown place (vantage.ts's 'default'): what the inferred handoffs' legs may place. */
+  unplaced: boolean
+  /** The most candidates pass B held at once (their segments' keys). */
+  peakCandidates: number
+  /** The most client connections pass A held at once (their SYNs). */
+  peakConnections: number
+}
+
+/**
+ * inferHandoffs, each handoff given to `emit` as soon as it is decided, in hid order (the order of the
+ * client SYNs' capture times). windowed (one file): pass B takes a candidate on LOOKAHEAD_SEC before its
+ * SYN and decides it IDLE_SEC after the last segment it saw of it, so it holds the candidates in progress
+ * only; otherwise all are read to the end of the traces (several files, read one after the other).
+ */
+export async function inferStreamed(paths: readonly string[], opts: {
+  controlPort: number; vantage: readonly VantageAssignment[]; known: KnownHandoffs; windowed: boolean
+  /** Windowed: LOOKAHEAD_SEC and IDLE_SEC unless given (tests). */
+  lookaheadSec?: number; idleSec?: number
+}, emit: InferredEmit): Promise<StreamedInference> {
+  const lookahead = opts.lookaheadSec ?? LOOKAHEAD_SEC
+  const idle = opts.idleSec ?? IDLE_SEC
   const captureErrors: {file: string; message: string}[] = []
+  let unplaced = false
   // Pass A: client connections (by their SYN), their SYN/ACKs, and the other addresses their segments go to / come from.
+  // Windowed, a connection is done with IDLE_SEC after the last packet tied to it; else at the end of the pass.
   const conns = new Map<string, Conn[]>()
-  const all: Conn[] = []
+  let made = 0
+  let live = 0
+  let peakConnections = 0
   const bump = (c: Conn, addr: string) => c.others.set(addr, (c.others.get(addr) ?? 0) + 1)
-  // SYN/ACKs by "client address|client port|ack".
-  const synAcks = new Map<string, {src: string; sport: number; inside: boolean; s: WireSynAck}[]>()
-  await pass(paths, opts, (d, view, t, _lt, frame) => {
-    const flags = d.tcpFlags
-    const sp = d.srcPort
-    const dp = d.dstPort
-    const src = d.srcAddr()
-    if ((flags & SA) === SA) {
-      // Kept whatever the order of the files: tied to their connection after the pass.
-      const k = `${d.dstAddr()}|${dp}|${d.ack}`
-      const sa = {src, sport: sp, inside: view.kind === 'inside', s: synAckOf(d, view, frame, t)}
-      const l = synAcks.get(k)
-      if (l) l.push(sa)
-      else synAcks.set(k, [sa])
-      return
-    }
-    const fromList = conns.get(`${src}|${sp}`)
-    if ((flags & SA) === TCP_FLAG.SYN) {
-      const dst = d.dstAddr()
-      let same: Conn | undefined
-      if (fromList) for (let i = fromList.length - 1; i >= 0 && same === undefined; i--) if (fromList[i]!.ciss === d.seq) same = fromList[i]
-      if (same !== undefined) {
-        // The client's SYN again (another view), or its replay to the BE.
-        if (dst !== same.vip && dp === same.vport && view.kind !== 'client') bump(same, dst)
-        return
-      }
-      if (view.kind !== 'client' && view.kind !== 'lan') return
-      const c: Conn = {cip: src, cport: sp, vip: dst, vport: dp, ciss: d.seq, t, fe: null, be: new Map(), others: new Map(), echo: null}
-      if (fromList) fromList.push(c)
-      else conns.set(`${src}|${sp}`, [c])
-      all.push(c)
-      return
-    }
-    if (fromList !== undefined) {
-      if (d.hasTimestamp && d.payloadWireLen > 0 && (view.kind === 'client' || view.kind === 'lan')) {
-        for (let i = fromList.length - 1; i >= 0; i--) {
-          const c = fromList[i]!
-          if (d.seq !== ((c.ciss + 1) >>> 0)) continue
-          if (c.echo === null && dp === c.vport && d.dstAddr() === c.vip) c.echo = d.tsEcr
-          break
-        }
-      }
-      if (view.kind === 'client') return
-      const dst = d.dstAddr()
-      for (let i = fromList.length - 1; i >= 0; i--) {
-        const c = fromList[i]!
-        if (!near(d.seq, c.ciss)) continue
-        if (dst !== c.vip && dp === c.vport) bump(c, dst)
-        return
-      }
-      return
-    }
-    const toList = conns.get(`${d.dstAddr()}|${dp}`)
-    if (toList === undefined) return
-    for (let i = toList.length - 1; i >= 0; i--) {
-      const c = toList[i]!
-      if (sp !== c.vport) continue
-      if (!(flags & TCP_FLAG.ACK) || !near(d.ack, c.ciss)) continue
-      if (src !== c.vip && view.kind === 'inside') bump(c, src)
-      return
-    }
-  }, captureErrors)
+  // SYN/ACKs by "client address|client port|ack" whose connection pass A has not (yet) seen the SYN of: taken by
+  // it when it comes (kept whatever the order of the files); windowed, forgotten IDLE_SEC after.
+  const loose = new Map<string, SynAckSeen[]>()
+  const looseEnds = new TimeHeap<string>()
+  let looseSeq = 0
+  // Candidates: forwarded or answered by another node, not named by a control message; sorted by the time of
+  // their SYN (stable: in the order pass A made them), in memory or in runs on disk.
+  const candidates = new ExternalSorter<CandConn>((a, b) => a.t - b.t || a.seq - b.seq, 'handoff-infer-candidates-')
+  let viable = 0
+  const connEnds = new TimeHeap<Conn>()
   // Each connection's SYN/ACKs (they ack ciss + 1): the VIP's is the FE's — the one whose TSval the client's
   // request echoes (a SYN/ACK the FE resent carries a later TSval, and the FE records the last one it sent, the one
   // the client answered), else the first captured (a BE SYN/ACK that leaked to the client comes later) —, another
   // node's at a node inside is that BE's.
-  for (const c of all) {
-    const l = synAcks.get(`${c.cip}|${c.cport}|${(c.ciss + 1) >>> 0}`)
-    if (l === undefined) continue
-    for (const x of l) {
+  const finish = (c: Conn) => {
+    for (const x of c.synAcks ?? []) {
       if (x.sport !== c.vport) continue
       if (x.src === c.vip) {
         const echoed = c.echo !== null && x.s.tsVal === c.echo
@@ -380,44 +453,237 @@ export async function inferHandoffs(paths: readonly string[], opts: {
         bump(c, x.src)
       }
     }
-  }
-  synAcks.clear()
-
-  // Candidates: forwarded or answered by another node, not named by a control message.
-  const report: InferenceReport = {candidates: 0, inferred: 0, rejected: []}
-  const knownByEp = new Map<string, Handoff[]>()
-  for (const h of opts.known) {
-    const k = `${h.cip}|${h.cport}`
-    const l = knownByEp.get(k)
-    if (l) l.push(h)
-    else knownByEp.set(k, [h])
-  }
-  const cands: Cand[] = []
-  for (const c of all.sort((a, b) => a.t - b.t)) {
-    if (c.others.size === 0) continue
-    if (knownByEp.get(`${c.cip}|${c.cport}`)?.some((h) => h.req !== undefined && near(c.ciss, h.req.msg.ciss))) continue
-    report.candidates++
-    if (c.fe === null) {
-      report.rejected.push({connection: connectionLabel(c), reason: 'the FE\'s SYN/ACK was not captured'})
-      continue
-    }
+    c.synAcks = null
+    if (c.others.size === 0) return
+    if (opts.known.names(c.cip, c.cport, c.ciss)) return
     let baddr = ''
     let n = 0
     for (const [a, k] of c.others) if (k > n) { baddr = a; n = k }
-    cands.push({c, baddr: normAddr(baddr), biss: c.be.get(baddr)?.seq ?? null, cli: new Map(), fwd: new Map(), ret: new Map(), beRaw: new Map(),
-      bmac: null, bmacFromLan: false})
+    if (c.fe !== null) viable++
+    candidates.add({seq: c.seq, t: c.t, cip: c.cip, cport: c.cport, vip: c.vip, vport: c.vport, ciss: c.ciss, fe: c.fe, baddr,
+      be: c.be.get(baddr) ?? null, beNorm: c.be.get(normAddr(baddr)) ?? null})
   }
-  if (cands.length === 0) return {handoffs: [], report, captureErrors}
+  const forget = (c: Conn) => {
+    const key = `${c.cip}|${c.cport}`
+    const l = conns.get(key)!
+    l.splice(l.indexOf(c), 1)
+    if (l.length === 0) conns.delete(key)
+    live--
+    finish(c)
+  }
+  let nextSecondA = -Infinity
+  const tickA = (sec: number) => {
+    nextSecondA = sec + 1
+    while (connEnds.size > 0 && connEnds.firstT() < sec) {
+      const c = connEnds.pop()
+      if (c.last + idle < sec) forget(c)
+      else connEnds.push(c.last + idle, c.seq, c)
+    }
+    while (looseEnds.size > 0 && looseEnds.firstT() < sec) {
+      const k = looseEnds.pop()
+      const l = loose.get(k)
+      if (l === undefined) continue
+      const kept = l.filter((x) => x.s.t + idle >= sec)
+      if (kept.length === 0) loose.delete(k)
+      else loose.set(k, kept)
+    }
+  }
+  await pass(paths, opts, (d, view, t, _lt, frame) => {
+    if (opts.windowed && t >= nextSecondA) tickA(Math.floor(t))
+    const flags = d.tcpFlags
+    const sp = d.srcPort
+    const dp = d.dstPort
+    const src = d.srcAddr()
+    if ((flags & SA) === SA) {
+      const dst = d.dstAddr()
+      const sa = {src, sport: sp, inside: view.kind === 'inside', s: synAckOf(d, view, frame, t)}
+      const l = conns.get(`${dst}|${dp}`)
+      if (l !== undefined) {
+        for (const c of l) {
+          if (((c.ciss + 1) >>> 0) !== d.ack) continue
+          ;(c.synAcks ??= []).push(sa)
+          if (t > c.last) c.last = t
+          return
+        }
+      }
+      const k = `${dst}|${dp}|${d.ack}`
+      const w = loose.get(k)
+      if (w) w.push(sa)
+      else loose.set(k, [sa])
+      if (opts.windowed) looseEnds.push(t + idle, looseSeq++, k)
+      return
+    }
+    const fromList = conns.get(`${src}|${sp}`)
+    if ((flags & SA) === TCP_FLAG.SYN) {
+      const dst = d.dstAddr()
+      let same: Conn | undefined
+      if (fromList) for (let i = fromList.length - 1; i >= 0 && same === undefined; i--) if (fromList[i]!.ciss === d.seq) same = fromList[i]
+      if (same !== undefined) {
+        // The client's SYN again (another view), or its replay to the BE.
+        if (dst !== same.vip && dp === same.vport && view.kind !== 'client') bump(same, dst)
+        if (t > same.last) same.last = t
+        return
+      }
+      if (view.kind !== 'client' && view.kind !== 'lan') return
+      const c: Conn = {cip: src, cport: sp, vip: dst, vport: dp, ciss: d.seq, t, fe: null, be: new Map(), others: new Map(), echo: null,
+        seq: made++, last: t, synAcks: null}
+      const k = `${src}|${sp}|${(d.seq + 1) >>> 0}`
+      const w = loose.get(k)
+      if (w !== undefined) { c.synAcks = w; loose.delete(k) }
+      if (fromList) fromList.push(c)
+      else conns.set(`${src}|${sp}`, [c])
+      if (opts.windowed) connEnds.push(t + idle, c.seq, c)
+      if (++live > peakConnections) peakConnections = live
+      return
+    }
+    if (fromList !== undefined) {
+      if (d.hasTimestamp && d.payloadWireLen > 0 && (view.kind === 'client' || view.kind === 'lan')) {
+        for (let i = fromList.length - 1; i >= 0; i--) {
+          const c = fromList[i]!
+          if (d.seq !== ((c.ciss + 1) >>> 0)) continue
+          if (c.echo === null && dp === c.vport && d.dstAddr() === c.vip) c.echo = d.tsEcr
+          if (t > c.last) c.last = t
+          break
+        }
+      }
+      if (view.kind === 'client') return
+      const dst = d.dstAddr()
+      for (let i = fromList.length - 1; i >= 0; i--) {
+        const c = fromList[i]!
+        if (!near(d.seq, c.ciss)) continue
+        if (dst !== c.vip && dp === c.vport) bump(c, dst)
+        if (t > c.last) c.last = t
+        return
+      }
+      return
+    }
+    const toList = conns.get(`${d.dstAddr()}|${dp}`)
+    if (toList === undefined) return
+    for (let i = toList.length - 1; i >= 0; i--) {
+      const c = toList[i]!
+      if (sp !== c.vport) continue
+      if (!(flags & TCP_FLAG.ACK) || !near(d.ack, c.ciss)) continue
+      if (src !== c.vip && view.kind === 'inside') bump(c, src)
+      if (t > c.last) c.last = t
+      return
+    }
+  }, captureErrors, (v) => { if (v.from === 'default') unplaced = true })
+  // The connections left (all of them unless windowed).
+  for (const l of conns.values()) for (const c of l) finish(c)
+  conns.clear()
+  loose.clear()
 
-  // Pass B: the candidates' segments on each leg, by the fields the rewrites leave alone.
+  const report: InferenceReport = {candidates: 0, inferred: 0, rejected: []}
+  // Rejected for want of the FE's SYN/ACK are listed first, then those pass B rejects (both in candidate order).
+  const rejectedLater: InferenceReport['rejected'] = []
+  const sorted = candidates.sorted()
+  let ahead: CandConn | null = null
+  /** The next candidate pass B can take (counted, or rejected without the FE's SYN/ACK, on the way); null at the end. */
+  const peekCand = (): CandConn | null => {
+    while (ahead === null) {
+      const x = sorted.next()
+      if (x.done) return null
+      report.candidates++
+      if (x.value.fe === null) report.rejected.push({connection: connectionLabel(x.value), reason: 'the FE\'s SYN/ACK was not captured'})
+      else ahead = x.value
+    }
+    return ahead
+  }
+  if (viable === 0) {
+    while (peekCand() !== null) ahead = null
+    candidates.remove()
+    return {report, captureErrors, unplaced, peakCandidates: 0, peakConnections}
+  }
+  let nCands = 0
+  const active = new Map<number, Cand>()
+  const takeCand = (): Cand => {
+    const c = ahead!
+    ahead = null
+    const k: Cand = {c, baddr: normAddr(c.baddr), biss: c.be?.seq ?? null, cli: new Map(), fwd: new Map(), ret: new Map(), beRaw: new Map(),
+      bmac: null, bmacFromLan: false, idx: nCands++, last: c.t, done: false}
+    active.set(k.idx, k)
+    return k
+  }
+
+  // Decided candidates, given out in candidate order (hids and rejections in that order, as they were when all
+  // were decided at the end): one decided before an earlier one waits for it.
+  let next = 1
+  let inferred = 0
+  let emitted = 0
+  const decided = new Map<number, {k: Cand; inf: ReturnType<typeof estimate>}>()
+  const giveOut = (k: Cand, inf: ReturnType<typeof estimate>) => {
+    const c = k.c
+    if (typeof inf === 'string') {
+      rejectedLater.push({connection: connectionLabel(c), reason: inf})
+      return
+    }
+    let state: TranslationState
+    const values = stateValues(c, k.baddr, inf)
+    try {
+      state = TranslationState.fromValues(values)
+    } catch (e) {
+      if (!(e instanceof EngineConfigError)) throw e
+      rejectedLater.push({connection: connectionLabel(c), reason: e.message})
+      return
+    }
+    while (opts.known.taken(`${INFERRED_HID_PREFIX}${next}`)) next++
+    const hid = `${INFERRED_HID_PREFIX}${next++}`
+    inferred++
+    emit({
+      hid, terminates: [], state, cip: normAddr(c.cip), cport: c.cport, vip: normAddr(c.vip), vport: c.vport, baddr: k.baddr,
+      segs: [], judged: false, streamEvents: null, inferred: inf.info,
+    }, c.t, values)
+  }
+  // Pass B: the candidates' segments on each leg, by the fields the rewrites leave alone; each candidate on the
+  // index from LOOKAHEAD_SEC before its SYN (windowed) until decided.
   const byEp = new Map<string, Cand[]>()
-  for (const k of cands) {
+  let taken = 0
+  let held = 0
+  let peakCandidates = 0
+  const takeOn = (until: number) => {
+    for (let c = peekCand(); c !== null && c.t <= until; c = peekCand()) {
+      const k = takeCand()
+      const key = `${k.c.cip}|${k.c.cport}`
+      const l = byEp.get(key)
+      if (l) l.push(k)
+      else byEp.set(key, [k])
+      if (opts.windowed) ends.push(k.last + idle, k.idx, k)
+      if (++held > peakCandidates) peakCandidates = held
+    }
+  }
+  const decide = (k: Cand) => {
+    k.done = true
+    held--
     const key = `${k.c.cip}|${k.c.cport}`
     const l = byEp.get(key)
-    if (l) l.push(k)
-    else byEp.set(key, [k])
+    if (l !== undefined) {
+      l.splice(l.indexOf(k), 1)
+      if (l.length === 0) byEp.delete(key)
+    }
+    decided.set(k.idx, {k, inf: estimate(k)})
+    k.cli.clear(); k.fwd.clear(); k.ret.clear(); k.beRaw.clear()
+    active.delete(k.idx)
+    for (let x = decided.get(emitted); x !== undefined; x = decided.get(emitted)) {
+      decided.delete(emitted)
+      giveOut(x.k, x.inf)
+      emitted++
+    }
   }
-  await pass(paths, opts, (d, view, _t, linkType) => {
+  const ends = new TimeHeap<Cand>()
+  let nextSecond = -Infinity
+  const tick = (sec: number) => {
+    nextSecond = sec + 1
+    takeOn(sec + 1 + lookahead)
+    while (ends.size > 0 && ends.firstT() < sec) {
+      const k = ends.pop()
+      if (k.done) continue
+      if (k.last + idle < sec) decide(k)
+      else ends.push(k.last + idle, k.idx, k)
+    }
+  }
+  if (!opts.windowed) takeOn(Infinity)
+  await pass(paths, opts, (d, view, t, linkType) => {
+    if (opts.windowed && t >= nextSecond) tick(Math.floor(t))
     const sp = d.srcPort
     const dp = d.dstPort
     const src = d.srcAddr()
@@ -434,6 +700,7 @@ export async function inferHandoffs(paths: readonly string[], opts: {
         : near(d.seq, x.c.fe!.seq) || (x.biss !== null && near(d.seq, x.biss))) k = x
     }
     if (k === undefined) return
+    if (t > k.last) k.last = t
     const c = k.c
     const len = d.payloadWireLen
     const ipId = d.ipVersion === 4 ? d.ipv4Id : -1
@@ -456,42 +723,26 @@ export async function inferHandoffs(paths: readonly string[], opts: {
     addRecord(fromVip ? k.ret : k.beRaw, d.ack, flags, len, fnv(d.bytes, d.payloadOffset, d.payloadOffset + d.payloadLen), 0, ipId,
       d.seq, ts ? d.tsVal : -1)
   }, null)
+  // The rest (all of them unless windowed), in candidate order.
+  takeOn(Infinity)
+  for (const k of [...active.values()]) decide(k)
+  candidates.remove()
+  report.rejected.push(...rejectedLater)
+  report.inferred = inferred
+  return {report, captureErrors, unplaced, peakCandidates, peakConnections}
+}
 
-  const taken = new Set(opts.known.map((h) => h.hid))
-  let next = 1
-  const handoffs: Handoff[] = []
-  for (const k of cands) {
-    const c = k.c
-    const inf = estimate(k)
-    if (typeof inf === 'string') {
-      report.rejected.push({connection: connectionLabel(c), reason: inf})
-      continue
-    }
-    let state: TranslationState
-    try {
-      state = TranslationState.fromValues({cip: c.cip, cport: c.cport, vip: c.vip, vport: c.vport, baddr: k.baddr,
-        ...(inf.bmac ? {bmac: inf.bmac} : {}), delta: inf.delta, ...(inf.tau !== null ? {tau: inf.tau} : {}), wsF: inf.wsF, wsB: inf.wsB})
-    } catch (e) {
-      if (!(e instanceof EngineConfigError)) throw e
-      report.rejected.push({connection: connectionLabel(c), reason: e.message})
-      continue
-    }
-    while (taken.has(`${INFERRED_HID_PREFIX}${next}`)) next++
-    const hid = `${INFERRED_HID_PREFIX}${next++}`
-    handoffs.push({
-      hid, terminates: [], state, cip: normAddr(c.cip), cport: c.cport, vip: normAddr(c.vip), vport: c.vport, baddr: k.baddr,
-      segs: [], judged: false, streamEvents: null, inferred: inf.info,
-    })
-  }
-  report.inferred = handoffs.length
-  return {handoffs, report, captureErrors}
+/** The translation state's values of an inferred handoff (TranslationState.fromValues). */
+function stateValues(c: CandConn, baddr: string, inf: Exclude<ReturnType<typeof estimate>, string>): TranslationValues {
+  return {cip: c.cip, cport: c.cport, vip: c.vip, vport: c.vport, baddr,
+    ...(inf.bmac ? {bmac: inf.bmac} : {}), delta: inf.delta, ...(inf.tau !== null ? {tau: inf.tau} : {}), wsF: inf.wsF, wsB: inf.wsB}
 }
 
 /** Δ, τ and the window-scale shifts of one candidate, or why it is not a handoff. */
 function estimate(k: Cand): {delta: number; tau: number | null; wsF: number; wsB: number; bmac: string | null; info: InferredHandoff} | string {
   const c = k.c
   const fe = c.fe!
-  const be = c.be.get(k.baddr) ?? null
+  const be = c.beNorm
   const dVotes = new Map<number, number>()
   const tVotes = new Map<number, number>()
   const vote = (m: Map<number, number>, v: number) => m.set(v, (m.get(v) ?? 0) + 1)

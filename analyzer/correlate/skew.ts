@@ -65,6 +65,19 @@ export class SkewEstimator {
     if (l !== null && l.length < MAX_SAMPLES) l.push(e.flip ? ta - tb : tb - ta)
   }
 
+  /**
+   * other's samples added after these ones (as if other's packets had been added after these, up to
+   * MAX_SAMPLES per pair): check --infer keeps the inferred handoffs' samples apart so that they come after
+   * the control channel's handoffs' as when every inferred one was judged at the end.
+   */
+  append(other: SkewEstimator): void {
+    for (const [k, l] of other.pairs) {
+      let m = this.pairs.get(k)
+      if (m === undefined) this.pairs.set(k, (m = []))
+      for (let i = 0; i < l.length && m.length < MAX_SAMPLES; i++) m.push(l[i]!)
+    }
+  }
+
   /** Offsets of every view in `views` (argument order). */
   offsets(views: readonly View[]): ViewOffset[] {
     const med = new Map<string, {d: number; n: number}>()

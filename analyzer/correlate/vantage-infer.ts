@@ -268,10 +268,11 @@ export async function inferViewKinds(paths: readonly string[],
 }
 
 /**
- * `--infer` with views of unknown place (check and sessions alike): the
- * handoffs inferred with the views as they are place the views still unknown,
- * then the handoffs are inferred again, now knowing where the BE's own
- * segments (its SYN/ACK: wsB, the BE's options) were captured.
+ * `sessions --infer` with views of unknown place: the handoffs inferred with
+ * the views as they are place the views still unknown, then the handoffs are
+ * inferred again, now knowing where the BE's own segments (its SYN/ACK: wsB,
+ * the BE's options) were captured. (check does the same with its inferred
+ * handoffs on disk: check.ts.)
  */
 export async function inferPlacing(paths: readonly string[], opts: {controlPort: number; vantage: readonly VantageAssignment[]; known: readonly Handoff[]}):
   Promise<{inferred: InferenceResult; vantage: VantageAssignment[]}> {
