@@ -695,8 +695,8 @@ class Conn:
             self.rec('lan', t + 0.00003, fs, fm, getattr(fs, 'dmac', self.be.mac), ftag)
             if lost_fwd or getattr(fs, 'dmac', self.be.mac) != self.be.mac:
                 return   # (a frame to another MAC never reaches the BE)
-            if fs.ip_csum == 'bad':
-                return   # the BE's IP layer drops it
+            if fs.ip_csum == 'bad' or fs.l4_csum == 'bad':
+                return   # the BE's IP layer (or its BTCP's checksum check) drops it
             if fs.dport != self.vport:
                 # no socket for that port at the BE: its TCP answers with a
                 # RST (seq = the segment's ack) that no BTCP state rewrites
@@ -758,7 +758,7 @@ class Conn:
         if lost == 'lan':
             return rs
         self.rec('client', t + 0.00002, rs, bm, cm, tag)
-        if lost == 'client-drops' or rs.l4_csum == 'bad':
+        if lost == 'client-drops' or rs.l4_csum == 'bad' or rs.ip_csum == 'bad':
             return rs
         self.c.receive(rs)
         return rs
@@ -964,9 +964,9 @@ class Conn:
                 kw.update(mutate_at[i])
             rs = self.be_out(s, **kw)
             sent.append((s, i in lose or kw.get('lost') == 'client-drops' or
-                         (rs is not None and rs.l4_csum == 'bad')))
+                         (rs is not None and (rs.l4_csum == 'bad' or rs.ip_csum == 'bad'))))
             self.tick(0.00003)   # the client reacts after the segment reached it
-            if kw.get('lost') is None and rs is not None and rs.l4_csum != 'bad':
+            if kw.get('lost') is None and rs is not None and rs.l4_csum != 'bad' and rs.ip_csum != 'bad':
                 gap = bool(self.c.ooo)
                 if gap:
                     self.client_ack(sack=True)
@@ -1907,6 +1907,17 @@ def main():
             rs.l4_csum = 'bad'
         cl, conn = fault_cluster('tcp-checksum', mutate_at={3: dict(mutate=bad_tcp, tag='fault')})
         fault('tcp-checksum', 'fault-tcp-checksum.pcapng', cl, conn, 'a return data segment with a wrong TCP checksum (the client drops it; SACK, retransmission)')
+
+        bad_tcp_fwd = lambda conn, fs: setattr(fs, 'l4_csum', 'bad')
+        cl, conn = fault_cluster('tcp-checksum', fwd_mutate=tag_fwd(lambda s: not s.payload and not s.flags & (FIN | RST), bad_tcp_fwd))
+        fault('tcp-checksum', 'fault-tcp-checksum-fwd.pcapng', cl, conn, 'a forwarded ACK with a wrong TCP checksum (the BE drops it)', client='no', inner='no')
+
+        if not V6[0]:
+            def bad_ip_ret(rs):
+                rs.ip_csum = 'bad'
+            cl, conn = fault_cluster('ip-checksum', mutate_at={3: dict(mutate=bad_ip_ret, tag='fault')})
+            fault('ip-checksum', 'fault-ip-checksum-ret.pcapng', cl, conn,
+                  'a return data segment with a wrong IPv4 header checksum (the client drops it; SACK, retransmission)', inner='no')
 
         def port(conn, fs):
             fs.dport = 8080
