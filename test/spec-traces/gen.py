@@ -855,6 +855,10 @@ class Conn:
             bad.payload = bytes(pl)
             pkts[-1] = bad.ip()
             self.replayed = self.stored[:-1] + [bad]
+        elif self.fault == 'request-replay-missing':
+            # the FE replays the request without its last segment
+            pkts = pkts[:-1]
+            self.replayed = self.stored[:-1]
         else:
             self.replayed = self.stored
         url = self.req.split(b' ')[1].decode()
@@ -2010,6 +2014,10 @@ def main():
 
         cl, conn = fault_cluster('request-replay')
         fault('request-replay', 'fault-request-replay.pcapng', cl, conn, 'one request byte in pkts differs from the client\'s', tagkeys=('["req", "alpha/77"]',))
+
+        cl, conn = fault_cluster('request-replay-missing', parts=2)
+        fault('request-replay', 'fault-request-replay-missing.pcapng', cl, conn, 'pkts lack the request\'s second segment',
+              tagkeys=('["req", "alpha/77"]',), inner='no')
 
         cl, conn = fault_cluster('stream-gap', lose=(3,), lose_how='btcp')
         fault('stream-gap', 'fault-stream-gap.pcapng', cl, conn, 'a return segment the BE\'s BTCP never sends (nor its retransmission): a hole; the BE resets')
