@@ -1644,6 +1644,19 @@ def scenario_nothandoff():
     return cl
 
 
+def scenario_midframe():
+    """The capture starts inside a control frame: a ping padded with an
+    unknown key to three TCP segments, the first of them not captured."""
+    cl, A, B, C = cluster4('midframe')
+    ch = cl.channel(A, B, 0.0)
+    ch.send(0.004, A, msg('ping', A, n=5) + [('pad', bytes(range(256)) * 16)])
+    ch.send(0.0045, B, msg('pong', B, n=5))
+    handoff(cl, A, B, '10.77.5.1', 40001, 0.01, size=5000)
+    handoff(cl, B, A, '10.77.5.2', 40002, 0.02, size=5000, close='client-fin')
+    cl.finish()
+    return cl
+
+
 V6 = [False]   # the fault traces' address family (IPv6 on the second round)
 
 
@@ -1742,6 +1755,11 @@ def main():
     out.write_pcapng(cl, 'midstream-views.pcapng', ['client', 'lan', *inside(cl), 'ctl'], start=0.005)
     out.add('control channels captured mid-stream (no handshake, no hello)',
             ['midstream-views.pcapng'], 'clean', cl, replay=True)
+
+    cl = scenario_midframe()
+    out.write_pcapng(cl, 'midframe-views.pcapng', ['client', 'lan', *inside(cl), 'ctl'], start=0.00401)
+    out.add('the capture starts inside a control frame (the first of its three segments not captured)',
+            ['midframe-views.pcapng'], 'clean', cl)
 
     cl = scenario_v6()
     out.write_pcap(cl, 'v6-wire.pcap', ['lan', 'lan-ctl'], nano=True)
