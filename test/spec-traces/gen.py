@@ -752,6 +752,14 @@ class Conn:
         if lost == 'btcp':
             return None
         rs = ret_rewrite(seg, self.x)
+        if self.cfg.get('ret_ts_raw') and opt_get(seg.opts, 'ts'):
+            # the BE's BTCP leaves every TSval untranslated
+            rs.opts = opt_set(rs.opts, 'ts', opt_get(seg.opts, 'ts'))
+            tag = tag or 'fault'
+        if self.cfg.get('ret_seq_off'):
+            # the BE's BTCP rewrites every segment with a wrong Δ
+            rs.seq = (rs.seq + self.cfg['ret_seq_off']) & MASK
+            tag = tag or 'fault'
         if mutate:
             mutate(rs)
         self.rec('lan', t + 0.00001, rs, bm, cm, tag)
@@ -1958,6 +1966,9 @@ def main():
         cl, conn = fault_cluster('seq-remap', mutate_at={'ack': dict(mutate=seq1, tag='fault')})
         fault('seq-remap', 'fault-seq-remap.pcapng', cl, conn, 'the BE\'s pure ACK of the request returned with seq − Δ + 1', client='maybe', lan='maybe')
 
+        cl, conn = fault_cluster('seq-remap', ret_seq_off=1000, close='timeout')
+        fault('seq-remap', 'fault-seq-remap-all.pcapng', cl, conn, 'every return segment with seq − Δ + 1000 (a wrong Δ at the BE)', inner='no')
+
         cl, conn = fault_cluster('seq-remap', mutate_at={2: dict(mutate=seq1, tag='fault', lost='client-drops')})
         fault('seq-remap', 'fault-seq-remap-data.pcapng', cl, conn, 'a return data segment with seq − Δ + 1 (the client cannot use it; the BE resends it, right)',
               inner='no')
@@ -1990,6 +2001,10 @@ def main():
             rs.opts = opt_set(rs.opts, 'ts', ('ts', (o[1] - 40) & MASK, o[2]))
         cl, conn = fault_cluster('ts-remap', mutate_at={4: dict(mutate=tsback, tag='fault', lost='client-drops')})
         fault('ts-remap', 'fault-ts-remap-paws.pcapng', cl, conn, 'a return segment whose TSval goes 40 back (the client drops it, PAWS; retransmitted)')
+
+        # the BE's clock 2^30 behind the FE's: what the client sees goes back at the first return segment
+        cl, conn = fault_cluster('ts-remap', ret_ts_raw=True, fts_off=0x40000000, bts_off=0, close='timeout')
+        fault('ts-remap', 'fault-ts-remap-raw.pcapng', cl, conn, 'every return TSval left untranslated (the BE\'s clock behind the FE\'s)', inner='no')
 
         cl, conn = fault_cluster('synack-leak', leak_raw=True)
         fault('synack-leak', 'fault-synack-leak-raw.pcapng', cl, conn, 'the BE\'s SYN/ACK reached the client unrewritten (from the BE address); the client resets it')
