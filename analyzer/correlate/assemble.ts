@@ -730,8 +730,9 @@ export const IDLE_SEC = 300
  * Which handoff a segment tied by its client endpoint belongs to: a client
  * port may be reused (a new connection, a new ISN), so the segment must fall
  * in that connection's sequence space — from the client, seq near ciss; to
- * the client, ack near ciss + 1, or (no ACK) seq near fiss or biss. None
- * fits: the segment is another connection's (null).
+ * the client, ack near ciss + 1, or (no ACK) seq near fiss or biss; or a
+ * reset at seq ciss + 1 (the FE's local reset turned toward the client:
+ * rst-leak's). None fits: the segment is another connection's (null).
  */
 function near(x: number, base: number): boolean {
   const d = seqDiff(x, base)
@@ -763,7 +764,7 @@ function pick(cands: Entry[], fromClient: boolean, seq: number, ack: number, fla
     const m = m0
     const biss = h.ack?.msg.biss ?? h.inferred?.biss ?? null
     if (fromClient ? near(seq, m.ciss)
-      : flags & TCP_FLAG.ACK ? near(ack, m.ciss)
+      : flags & TCP_FLAG.ACK ? near(ack, m.ciss) || (flags & TCP_FLAG.RST && seq === ((m.ciss + 1) >>> 0))
         : near(seq, m.fiss) || (biss !== null && near(seq, biss))) return e
   }
   return own
