@@ -1133,6 +1133,14 @@ def handoff(cl, fe, be, caddr, cport, t0, path='/img/a.png', parts=1, size=6000,
             conn.rec('client', conn.t + 0.00001, rs, be.mac, cl.client_mac, 'fault')
             conn.tick(0.00003)
             conn.client_ack()   # an old SYN/ACK on an established connection: ACK it
+    if conn.fault == 'rst-leak-local':
+        # the FE's local reset itself (client → VIP, seq ciss + 1, ack fiss + 1) sent the other way round:
+        # from the VIP to the client, which finds it out of window and ignores it
+        conn.tick(0.00005)
+        r = Seg(conn.vip, caddr, conn.vport, cport, (conn.c.isn + 1) & MASK, (conn.f.isn + 1) & MASK,
+                RST | ACK, 0, ipid=0 if conn.v6 else conn.f.ipid + 1)
+        conn.rec('lan', conn.t + 0.00001, r, fe.mac, cl.client_mac, 'fault')
+        conn.rec('client', conn.t + 0.00002, r, fe.mac, cl.client_mac, 'fault')
     if conn.fault == 'rst-leak':
         # the FE's own TCP answers the reset with one of its own that the BTCP
         # fails to swallow: from the VIP, seq fiss+1 — now behind the client's
@@ -2030,6 +2038,9 @@ def main():
 
         cl, conn = fault_cluster('rst-leak')
         fault('rst-leak', 'fault-rst-leak.pcapng', cl, conn, 'the FE\'s own RST (from the VIP) reached the client after the handoff', inner='no')
+
+        cl, conn = fault_cluster('rst-leak-local')
+        fault('rst-leak', 'fault-rst-leak-local.pcapng', cl, conn, 'the FE\'s local reset (seq ciss + 1, ack fiss + 1) reached the client from the VIP', inner='no')
 
         cl, conn = fault_cluster('synack-leak')
         fault('synack-leak', 'fault-synack-leak.pcapng', cl, conn, 'the BE\'s SYN/ACK (return-rewritten) reached the client; the client ACKs it')
