@@ -11,6 +11,7 @@
 import {formatIso} from '../inspect/timestamp.js'
 import {PacketDecoder} from '../wire/decode.js'
 import {Engine} from '../../replayer/engine/engine.js'
+import {TranslationState} from '../../replayer/engine/state.js'
 import {connectionLabel, payloadHash, v4, wireIsns, type Handoff, type Seg} from '../correlate/assemble.js'
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
@@ -59,6 +60,12 @@ export interface HandoffContext {
   misplaced: {seq: number; exp: number; len: number}[]
   /** ISNs as the wire shows them (the control messages' values where the packet was not captured). */
   isn: {ciss: number; fiss: number; biss: number | null}
+  /**
+   * The BE's SYN/ACK was not captured and every forwarded segment shows one other Δ than the handoff-ack's biss
+   * gives (ack and SACK edges alike): the biss the traffic shows (fiss + that Δ), and the first such segment.
+   * The rewrites are then judged with it, and isn-mismatch reports the message (see bissFromTraffic).
+   */
+  bissFromTraffic: {biss: number; seg: Seg} | null
   report(id: CheckId, s: Seg | null, message: string, extra?: {field?: string; expected?: Value; seen?: Value; file?: string; frame?: number}): void
 }
 
@@ -137,7 +144,7 @@ export function addSkewSamples(h: Handoff, skew: SkewEstimator): void {
 export function buildContext(h: Handoff, sink: ViolationTarget): HandoffContext {
   const conn = connectionLabel(h)
   const ctx: HandoffContext = {
-    h, conn, client: [], clientView: null, ret: [], fwd: [], beRaw: [], feOwn: [], misplaced: [],
+    h, conn, client: [], clientView: null, ret: [], fwd: [], beRaw: [], feOwn: [], misplaced: [], bissFromTraffic: null,
     isn: (() => {
       const w = wireIsns(h)
       return {ciss: w.syn?.seq ?? h.req?.msg.ciss ?? 0, fiss: w.feSynAck?.seq ?? h.req?.msg.fiss ?? 0,
@@ -176,8 +183,8 @@ export function buildContext(h: Handoff, sink: ViolationTarget): HandoffContext 
     if (ctx.clientView !== null) break
   }
   const hasLanFwd = h.segs.some((s) => s.leg === 'forward' && s.view.kind === 'lan')
-  const st = h.state
-  const eng = st ? new Engine(st, {decoder: engineDecoder}) : null
+  let st = h.state
+  let eng = st ? new Engine(st, {decoder: engineDecoder}) : null
   // Client segments, indexed by content for the forward match (seq, flags, len, payload, timestamp, IP id);
   // BE TCP segments for the return match (flags, len, payload, ack, IP id).
   const cIndex = new SegIndex((s) => mix(s.seq, s.flags, s.len, s.hash, s.hasTs ? s.tsVal : -1, s.ipId),
@@ -227,18 +234,66 @@ export function buildContext(h: Handoff, sink: ViolationTarget): HandoffContext 
   const fwdView = (s: Seg) => (hasLanFwd ? s.view.kind === 'lan' : s.view.kind === 'inside') && sentByClient.get(s) === undefined
   const superBe = ctx.beRaw.filter((s) => s.payload !== undefined)
   const pieces = (seen: Seg, p: Pair): Pair => (p.origin === null && st !== null ? offloadPair(seen, superBe, ctx.beRaw, st.delta, expOf) ?? p : p)
+  const forwardPairs = (): Pair[] => {
+    const out: Pair[] = []
+    for (const s of h.segs) {
+      if (s.leg === 'forward' && fwdView(s)) out.push(best(s, cIndex.get(s), true))
+      else if (s.leg === 'stray-forward' && fwdView(s)) {
+        const p = best(s, cIndex.get(s), true)
+        if (p.exp !== null) out.push(p)
+      }
+    }
+    return out
+  }
   for (const s of h.segs) {
     if (s.leg === 'return' && vk(s) === ctx.clientView) ctx.ret.push(pieces(s, best(s, bIndex.get(s), false)))
-    else if (s.leg === 'forward' && fwdView(s)) ctx.fwd.push(best(s, cIndex.get(s), true))
     else if (s.leg === 'stray-return' && vk(s) === ctx.clientView) {
       const p = best(s, bIndex.get(s), false)
       if (p.exp !== null) ctx.ret.push(p)
-    } else if (s.leg === 'stray-forward' && fwdView(s)) {
-      const p = best(s, cIndex.get(s), true)
-      if (p.exp !== null) ctx.fwd.push(p)
+    }
+  }
+  ctx.fwd = forwardPairs()
+  // biss cannot be checked on the wire (the BE's SYN/ACK was not captured), yet every forwarded segment shows
+  // the same Δ, another than the handoff-ack's biss gives: the message is what is wrong (isn-mismatch), not
+  // each forwarded segment — judged with the Δ they show, as alignStateWithWire does when the SYN/ACK is seen.
+  if (st !== null && h.req !== undefined && h.ack !== undefined && h.inferred === undefined && wireIsns(h).beSynAck === undefined) {
+    const d = commonDelta(ctx.fwd)
+    if (d !== null && d.delta !== st.delta) {
+      const v = st.describe()
+      st = h.state = TranslationState.fromValues({
+        cip: v.cip, cport: v.cport, vip: v.vip, vport: v.vport, baddr: v.baddr, ...(v.bmac ? {bmac: v.bmac} : {}),
+        delta: d.delta, ...(st.tsActive ? {tau: st.tau} : {}), wsF: st.wsF, wsB: st.wsB,
+      })
+      eng = new Engine(st, {decoder: engineDecoder})
+      ctx.bissFromTraffic = {biss: (ctx.isn.fiss + d.delta) >>> 0, seg: d.seg}
+      ctx.isn.biss = ctx.bissFromTraffic.biss
+      ctx.fwd = forwardPairs()
     }
   }
   return ctx
+}
+
+/**
+ * The one Δ every forwarded segment paired with its client segment shows — seen ack − client's ack on each
+ * with ACK (two at least), and the same on every SACK edge — or null when they do not all agree.
+ */
+function commonDelta(fwd: readonly Pair[]): {delta: number; seg: Seg} | null {
+  let delta = -1
+  let first: Seg | null = null
+  let n = 0
+  for (const p of fwd) {
+    const o = p.origin
+    if (o === null) continue
+    const s = p.seen
+    if (s.sack.length !== o.sack.length) return null
+    if (s.flags & TCP_FLAG.ACK) {
+      const d = (s.ack - o.ack) >>> 0
+      if (delta < 0) { delta = d; first = s } else if (d !== delta) return null
+      n++
+    }
+    for (let i = 0; i < s.sack.length; i++) if (delta < 0 || ((s.sack[i]! - o.sack[i]!) >>> 0) !== delta) return null
+  }
+  return n >= 2 ? {delta, seg: first!} : null
 }
 
 const FIN_PSH = TCP_FLAG.FIN | TCP_FLAG.PSH

@@ -336,6 +336,12 @@ interface Entry {
   streams: Map<View, ReturnStream> | null
   /** Streaming, an inferred handoff: done with, waiting for the inferred ones before it to be retired first. */
   ready?: boolean
+  /**
+   * Per view, whether its client endpoint is this connection there: false from a client SYN to the VIP with
+   * another ISN (another connection on the same 4-tuple: one before this one, or one after it ended), true
+   * again from this one's own SYN (see pick). Absent: no client SYN seen at that view.
+   */
+  live?: Map<View, boolean>
 }
 
 /** A handoff's server → client stream as one client-facing view saw it from the VIP. */
@@ -627,7 +633,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
               fromClient = cands[0]!.h.cip === src
             }
           }
-          const e = pick(cands, fromClient, d.seq, d.ack, d.tcpFlags)
+          const e = pick(cands, fromClient, d.seq, d.ack, d.tcpFlags, view, dst4, dp, d.ipVersion === 4 ? '' : (dst || d.dstAddr()))
           if (e === null) return
           const h = e.h
           // Addresses of a kept segment: the handoff's own strings when they are the handoff's addresses.
@@ -775,25 +781,44 @@ export const IDLE_SEC = 300
  * Which handoff a segment tied by its client endpoint belongs to: a client
  * port may be reused (a new connection, a new ISN), so the segment must fall
  * in that connection's sequence space — from the client, seq near ciss; to
- * the client, ack near ciss + 1, or (no ACK) seq near fiss or biss. None
- * fits: the segment is another connection's (null).
+ * the client, ack near ciss + 1, or (no ACK) seq near fiss or biss; or a
+ * reset at seq ciss + 1 (the FE's local reset turned toward the client:
+ * rst-leak's). None fits: the segment is another connection's (null).
  */
 function near(x: number, base: number): boolean {
   const d = seqDiff(x, base)
   return d > -(1 << 20) && d < 1 << 30
 }
 
-function pick(cands: Entry[], fromClient: boolean, seq: number, ack: number, flags: number): Entry | null {
+function pick(cands: Entry[], fromClient: boolean, seq: number, ack: number, flags: number, view: View, dst4: number, dport: number,
+  dst6: string): Entry | null {
+  // A client SYN to the VIP opens a connection on the 4-tuple at this view: this handoff's (its ISN) or
+  // another's (a reused port: a local connection before or after it, or another handoff). The segments of
+  // that view that follow belong to the connection it opened, whatever their sequence numbers.
+  const syn = fromClient && (flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN
+  let own: Entry | null = null
   for (let i = cands.length - 1; i >= 0; i--) {
-    const h = cands[i]!.h
+    const e = cands[i]!
+    const h = e.h
+    const m0 = h.req?.msg ?? h.inferred!
+    if (syn && (e.cip4 >= 0 ? dst4 === e.vip4 : dst6 === h.vip) && dport === h.vport) {
+      // Its ISN; or, before that view saw its SYN, one a few numbers off (a handoff-req whose ciss is wrong:
+      // isn-mismatch's to report). A new connection on the port once this one's SYN was seen is never it.
+      const mine = seq === m0.ciss || (e.live?.get(view) !== true && Math.abs(seqDiff(seq, m0.ciss)) < 1 << 16)
+      ;(e.live ??= new Map()).set(view, mine)
+      if (mine && own === null) own = e
+      continue
+    }
+    if (e.live !== undefined && e.live.get(view) === false) continue
+    if (own !== null) continue
     // An inferred handoff has no messages: its ISNs are the wire's.
-    const m = h.req?.msg ?? h.inferred!
+    const m = m0
     const biss = h.ack?.msg.biss ?? h.inferred?.biss ?? null
     if (fromClient ? near(seq, m.ciss)
-      : flags & TCP_FLAG.ACK ? near(ack, m.ciss)
-        : near(seq, m.fiss) || (biss !== null && near(seq, biss))) return cands[i]!
+      : flags & TCP_FLAG.ACK ? near(ack, m.ciss) || (flags & TCP_FLAG.RST && seq === ((m.ciss + 1) >>> 0))
+        : near(seq, m.fiss) || (biss !== null && near(seq, biss))) return e
   }
-  return null
+  return own
 }
 
 function legOf(h: Handoff, src: string, dst: string, sport: number, dport: number, view: View): Leg {

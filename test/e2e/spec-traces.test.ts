@@ -6,10 +6,16 @@
 // - clean traces (IPv4, IPv6, dual stack; timestamps on/off; wsF ≠ wsB, window
 //   scaling absent; SACK; several handoffs per channel, both directions;
 //   nack, local, plain TCP/UDP; msgpack variants; pcap µs/ns both byte orders,
-//   pcapng, one LAN file or split views): `check --json` exits 0 with no
-//   violation, and `sessions --json` gives each connection its kind and hid;
-// - one fault trace per check id of spec §5, each at every vantage point, on
-//   one LAN pcap and on client side + control: exactly that id (nothing
+//   pcapng, one LAN file or split views, node inside + control only; Δ = τ = 0
+//   and 2^31, ISNs and timestamps wrapping, rewritten checksums of 0x0000;
+//   local, nacked and plain connections with bad checksums, client ports
+//   reused between a handoff and a local connection): `check --json` exits 0
+//   with no violation, and `sessions --json` gives each connection its kind
+//   and hid;
+// - one fault trace per check id of spec §5 (several for some: ciss, fiss and
+//   biss; mss, ts and sack; each orphan message; each kind of malformed
+//   frame), each at every vantage point, on one LAN pcap, on client side +
+//   control, and (some) on node inside + control: exactly that id (nothing
 //   unrelated), on a frame that carries the fault when the fault is a packet;
 //   where the fault cannot be seen (a forwarded-leg fault from the client
 //   side) nothing at all; without the control channel, with --infer, the

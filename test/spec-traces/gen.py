@@ -420,6 +420,21 @@ def ret_rewrite(seg, x):
         s.win = min(0xFFFF, (s.win << x.wsB) >> x.wsF)
     return s
 
+def zero_csums(seg, rewrite):
+    """Chooses seg's IP ID and window (fields §4 leaves alone; the window
+    only while wsB = wsF) so that rewrite(seg) comes out with an IPv4 header
+    checksum and a TCP checksum of exactly 0x0000 — what a full computation
+    gives for a sum of 0xFFFF, where RFC 1141's update leaves 0xFFFF."""
+    r = rewrite(seg).ip()
+    hl = 0 if is6(seg.src) else (r[0] & 0x0F) * 4
+    l4 = 40 if is6(seg.src) else hl
+    if hl:
+        seg.ipid = (seg.ipid + struct.unpack('!H', r[10:12])[0]) % 0xFFFF
+    seg.win = (seg.win + struct.unpack('!H', rewrite(seg).ip()[l4 + 16:l4 + 18])[0]) % 0xFFFF
+    r = rewrite(seg).ip()
+    assert (not hl or r[10:12] == b'\0\0') and r[l4 + 16:l4 + 18] == b'\0\0', 'checksums of 0x0000'
+
+
 # --------------------------------------------------------------- cluster
 
 
@@ -609,10 +624,14 @@ class Conn:
         self.c.tos, self.c.ttl = cfg.get('ctos', 0), cfg.get('cttl', 64)
         self.b = None
         if be is not None:
-            self.b = End(be.svc(v6), self.vport, cfg.get('biss', random.getrandbits(32)),
+            biss = cfg.get('biss', random.getrandbits(32))
+            if 'delta' in cfg:
+                biss = (self.f.isn + cfg['delta']) & MASK   # Δ chosen: biss = fiss + Δ
+            self.b = End(be.svc(v6), self.vport, biss,
                          mss=cfg.get('bmss', mss), ws=cfg.get('wsB', 7), sack=True,
                          ts=cfg.get('be_ts', True), ts_off=cfg.get('bts_off', random.getrandbits(32)),
                          buf=cfg.get('bbuf', 65160 * 8))
+            self.b.sack = cfg.get('be_sack', True)
         self.phase = 'pre'
         self.fault = cfg.get('fault')
         self.x = None
@@ -634,8 +653,19 @@ class Conn:
     def c_out(self, seg, tag=None, passup=None, lost=False, lost_fwd=False):
         """A client segment to the VIP: client view, LAN, then what the FE's
         BTCP does with it in the current phase."""
+        if self.cfg.get('csum0') and self.phase == 'fwd' and not seg.payload and not getattr(self, 'c_zero_done', False):
+            self.c_zero_done = True
+            zero_csums(seg, lambda x: fwd_rewrite(x, self.x))
         t = self.t
         cm, fm = self.cl.client_mac, self.fe.mac
+        if self.cfg.get('c_badip') and self.phase == 'local' and not seg.payload and not getattr(self, 'c_bad_done', False):
+            # a copy with a wrong IPv4 header checksum that the FE's IP layer drops; the client's next one is good
+            self.c_bad_done = True
+            bad = seg.copy()
+            bad.ip_csum = 'bad'
+            self.rec('client', t, bad, cm, fm)
+            self.rec('lan', t + 0.00001, bad, cm, fm)
+            t = self.tick(0.0002)
         if self.cfg.get('client_partial') and not seg.udp:
             cs = seg.copy()
             cs.l4_csum = 'partial'
@@ -662,11 +692,11 @@ class Conn:
                 r = self.cfg['fwd_mutate'](self, seg, fs)
                 if r:
                     fs, ftag = r[0], r[1]
-            self.rec('lan', t + 0.00003, fs, fm, self.be.mac, ftag)
-            if lost_fwd:
-                return
-            if fs.ip_csum == 'bad':
-                return   # the BE's IP layer drops it
+            self.rec('lan', t + 0.00003, fs, fm, getattr(fs, 'dmac', self.be.mac), ftag)
+            if lost_fwd or getattr(fs, 'dmac', self.be.mac) != self.be.mac:
+                return   # (a frame to another MAC never reaches the BE)
+            if fs.ip_csum == 'bad' or fs.l4_csum == 'bad':
+                return   # the BE's IP layer (or its BTCP's checksum check) drops it
             if fs.dport != self.vport:
                 # no socket for that port at the BE: its TCP answers with a
                 # RST (seq = the segment's ack) that no BTCP state rewrites
@@ -691,6 +721,14 @@ class Conn:
         """The FE's own TCP sends (SYN/ACK; everything when it serves)."""
         t = self.t
         fm, cm = self.fe.mac, self.cl.client_mac
+        if self.cfg.get('fe_badsum') and seg.payload and not getattr(self, 'fe_bad_done', False):
+            # corrupted between the FE and the LAN tap: the client drops it, the FE resends it
+            self.fe_bad_done = True
+            bad = seg.copy()
+            bad.l4_csum = 'bad'
+            self.rec('lan', t + 0.00001, bad, fm, cm)
+            self.rec('client', t + 0.00002, bad, fm, cm)
+            t = self.tick(0.0002)
         self.rec(self.fe.name + '-inside', t, seg, fm, cm, tag)
         self.rec('lan', t + 0.00001, seg, fm, cm, tag)
         self.rec('client', t + 0.00002, seg, fm, cm, tag)
@@ -701,6 +739,9 @@ class Conn:
         rewritten segment on the LAN and at the client. lost: 'btcp' (never
         leaves the BE), 'lan' (seen on the LAN, lost before the client),
         'pawscheck' (reaches the client, which drops it)."""
+        if self.cfg.get('csum0') and seg.payload and not getattr(self, 'b_zero_done', False):
+            self.b_zero_done = True
+            zero_csums(seg, lambda x: ret_rewrite(x, self.x))
         t = self.t
         bm, cm = self.be.mac, self.cl.client_mac
         bs = seg
@@ -711,13 +752,21 @@ class Conn:
         if lost == 'btcp':
             return None
         rs = ret_rewrite(seg, self.x)
+        if self.cfg.get('ret_ts_raw') and opt_get(seg.opts, 'ts'):
+            # the BE's BTCP leaves every TSval untranslated
+            rs.opts = opt_set(rs.opts, 'ts', opt_get(seg.opts, 'ts'))
+            tag = tag or 'fault'
+        if self.cfg.get('ret_seq_off'):
+            # the BE's BTCP rewrites every segment with a wrong Δ
+            rs.seq = (rs.seq + self.cfg['ret_seq_off']) & MASK
+            tag = tag or 'fault'
         if mutate:
             mutate(rs)
         self.rec('lan', t + 0.00001, rs, bm, cm, tag)
         if lost == 'lan':
             return rs
         self.rec('client', t + 0.00002, rs, bm, cm, tag)
-        if lost == 'client-drops' or rs.l4_csum == 'bad':
+        if lost == 'client-drops' or rs.l4_csum == 'bad' or rs.ip_csum == 'bad':
             return rs
         self.c.receive(rs)
         return rs
@@ -814,6 +863,10 @@ class Conn:
             bad.payload = bytes(pl)
             pkts[-1] = bad.ip()
             self.replayed = self.stored[:-1] + [bad]
+        elif self.fault == 'request-replay-missing':
+            # the FE replays the request without its last segment
+            pkts = pkts[:-1]
+            self.replayed = self.stored[:-1]
         else:
             self.replayed = self.stored
         url = self.req.split(b' ')[1].decode()
@@ -825,7 +878,7 @@ class Conn:
         items = msg('handoff-req', fe, hid=self.hid, cip=ipstr(self.c.addr), cport=self.c.port,
                     vip=ipstr(self.vip), vport=self.vport,
                     ciss=(self.c.isn + (1 if self.fault == 'isn-mismatch' else 0)) & MASK,
-                    fiss=self.f.isn)
+                    fiss=(self.f.isn + (1 if self.fault == 'isn-mismatch-fiss' else 0)) & MASK)
         if self.fts is not None:
             items.append(('fts', self.fts))
         elif rc.get('nil'):
@@ -854,6 +907,9 @@ class Conn:
         b.peer_ts = c.ts
         b.ts = b.ts and c.ts
         self.tick(0.00005)
+        if 'tau' in self.cfg and self.fts is not None:
+            # τ chosen: the BE's clock set so that bts = fts + τ
+            b.ts_off = (self.fts + self.cfg['tau'] - int(self.t * 1000)) & MASK
         sa = b.seg_to(c.addr, c.port, self.t, SYN | ACK)
         sa.opts = b.syn_opts(self.t, b.ts_recent)
         if not c.sack:
@@ -871,12 +927,12 @@ class Conn:
             fs = fwd_rewrite(s, self.x)
             self.rec(be.name + '-inside', self.t, fs, self.fe.mac, be.mac)
             b.receive(fs)
-        bopt = {'mss': b.mss, 'sack': bool(c.sack), 'ts': bool(b.ts)}
+        bopt = {'mss': b.mss, 'sack': bool(c.sack and b.sack), 'ts': bool(b.ts)}
         if b.ws is not None:
             bopt['ws'] = b.ws
         self.tick(0.0001)
         ac = ackcfg or {}
-        items = msg('handoff-ack', be, hid=self.hid, biss=b.isn)
+        items = msg('handoff-ack', be, hid=self.hid, biss=(b.isn + (1 if self.fault == 'isn-mismatch-biss' else 0)) & MASK)
         if self.bts is not None:
             items.append(('bts', self.bts))
         elif ac.get('nil'):
@@ -920,9 +976,9 @@ class Conn:
                 kw.update(mutate_at[i])
             rs = self.be_out(s, **kw)
             sent.append((s, i in lose or kw.get('lost') == 'client-drops' or
-                         (rs is not None and rs.l4_csum == 'bad')))
+                         (rs is not None and (rs.l4_csum == 'bad' or rs.ip_csum == 'bad'))))
             self.tick(0.00003)   # the client reacts after the segment reached it
-            if kw.get('lost') is None and rs is not None and rs.l4_csum != 'bad':
+            if kw.get('lost') is None and rs is not None and rs.l4_csum != 'bad' and rs.ip_csum != 'bad':
                 gap = bool(self.c.ooo)
                 if gap:
                     self.client_ack(sack=True)
@@ -1077,6 +1133,14 @@ def handoff(cl, fe, be, caddr, cport, t0, path='/img/a.png', parts=1, size=6000,
             conn.rec('client', conn.t + 0.00001, rs, be.mac, cl.client_mac, 'fault')
             conn.tick(0.00003)
             conn.client_ack()   # an old SYN/ACK on an established connection: ACK it
+    if conn.fault == 'rst-leak-local':
+        # the FE's local reset itself (client → VIP, seq ciss + 1, ack fiss + 1) sent the other way round:
+        # from the VIP to the client, which finds it out of window and ignores it
+        conn.tick(0.00005)
+        r = Seg(conn.vip, caddr, conn.vport, cport, (conn.c.isn + 1) & MASK, (conn.f.isn + 1) & MASK,
+                RST | ACK, 0, ipid=0 if conn.v6 else conn.f.ipid + 1)
+        conn.rec('lan', conn.t + 0.00001, r, fe.mac, cl.client_mac, 'fault')
+        conn.rec('client', conn.t + 0.00002, r, fe.mac, cl.client_mac, 'fault')
     if conn.fault == 'rst-leak':
         # the FE's own TCP answers the reset with one of its own that the BTCP
         # fails to swallow: from the VIP, seq fiss+1 — now behind the client's
@@ -1234,8 +1298,8 @@ def local(cl, fe, caddr, cport, t0, path='/local/x', close_rst=False, **cfg):
     return conn
 
 
-def fallback(cl, fe, be, caddr, cport, t0, path='/api/full'):
-    conn = Conn(cl, fe, be, caddr, cport, t0)
+def fallback(cl, fe, be, caddr, cport, t0, path='/api/full', **cfg):
+    conn = Conn(cl, fe, be, caddr, cport, t0, **cfg)
     ch = cl.channel(fe, be)
     conn.handshake()
     conn.request([http_req(path)])
@@ -1248,8 +1312,9 @@ def fallback(cl, fe, be, caddr, cport, t0, path='/api/full'):
     return conn
 
 
-def plain_tcp(cl, caddr, cport, saddr, sport, t0, smac='02:99:00:00:00:09', badsum=False):
-    """A TCP connection that is no handoff's (client to some other server)."""
+def plain_tcp(cl, caddr, cport, saddr, sport, t0, smac='02:99:00:00:00:09', badsum=False, badip=False, kind='plain'):
+    """A TCP connection that is no handoff's (client to some other server; kind 'local' when to a node's
+    own address: `handoff sessions` calls every connection to a node that no handoff-req names local)."""
     c = End(caddr, cport, random.getrandbits(32), ws=8, ts_off=random.getrandbits(32))
     s = End(saddr, sport, random.getrandbits(32), ws=9, ts_off=random.getrandbits(32))
     t = [t0]
@@ -1277,11 +1342,17 @@ def plain_tcp(cl, caddr, cport, saddr, sport, t0, smac='02:99:00:00:00:09', bads
     if badsum:
         s.snd_nxt = z.seq
         out(s, c, s.seg_to(caddr, cport, t[0], ACK | PSH, bytes(range(256)) * 4))
+    if badip and not is6(caddr):
+        x = c.seg_to(saddr, sport, t[0], ACK)
+        x.ip_csum = 'bad'   # dropped by the server's IP layer; never raises ip-checksum: no handoff's
+        for v in ('client', 'lan'):
+            cl.rec.add(v, t[0], x, cm, smac)
+        t[0] += 0.0003
     out(c, s, c.seg_to(saddr, sport, t[0], ACK))
     out(c, s, c.seg_to(saddr, sport, t[0], FIN | ACK))
     out(s, c, s.seg_to(caddr, cport, t[0], FIN | ACK))
     out(c, s, c.seg_to(saddr, sport, t[0], ACK))
-    cl.expect_sessions.append(dict(cip=ipstr(caddr), cport=cport, kind='plain', hid=None))
+    cl.expect_sessions.append(dict(cip=ipstr(caddr), cport=cport, kind=kind, hid=None))
 
 
 def udp_noise(cl, caddr, saddr, t0, smac='02:99:00:00:00:53'):
@@ -1541,6 +1612,67 @@ def scenario_midstream():
     return cl
 
 
+def scenario_wrap():
+    """§4's arithmetic at its edges: Δ = 0 and τ = 0 (only the addresses
+    change), Δ = τ = 2^31, ISNs whose next number wraps to 0, client and VIP
+    timestamps wrapping mid-connection, no SACK at all, a BE that announces
+    window scale 0 against the FE's 14 and the reverse (the clamp)."""
+    cl, A, B, C = cluster4('wrap')
+    cl.channel(A, B, 0.0)
+    cl.channel(C, A, 0.0)
+    # the client's request crosses 2^32; fiss + 1 = 0; Δ = 0, τ = 0; client TSval wraps; no SACK
+    handoff(cl, A, B, '10.77.8.1', 40001, 0.01, ciss=0xFFFFFF80, fiss=0xFFFFFFFF, delta=0, tau=0,
+            cts=0xFFFFFFF0, sack=False, lose=(1,), size=6000, parts=2)
+    # Δ = τ = 2^31 (the serial-number midpoint); the VIP's TSval wraps mid-connection
+    handoff(cl, A, B, '10.77.8.2', 40002, 0.02, delta=0x80000000, tau=0x80000000,
+            fts_off=(-25) & MASK, size=20000, lose=(2,), close='client-fin')
+    # biss + 1 = 0 in the BE's space; the BE's TSval wraps; wsB 0 announced, wsF 14
+    handoff(cl, C, A, '10.77.8.3', 40003, 0.03, biss=0xFFFFFFFF, bts_off=(-35) & MASK, wsF=14, wsB=0,
+            size=5000)
+    # wsF 0 announced, wsB 14: (w << 14) >> 0 clamped to 0xFFFF
+    handoff(cl, C, A, 'fd77:77:8::4', 40004, 0.04, wsF=0, wsB=14, size=5000, close='client-fin',
+            ciss=0xFFFFFFFF, fiss=0, biss=0x7FFFFFFF)
+    # a forwarded ACK and a return data segment whose rewritten checksums are exactly 0x0000
+    handoff(cl, A, B, '10.77.8.5', 40005, 0.05, csum0=True, size=5000)
+    handoff(cl, A, B, 'fd77:77:8::6', 40006, 0.06, csum0=True, size=5000)
+    cl.finish()
+    return cl
+
+
+def scenario_nothandoff():
+    """Traffic that is no handoff's, with broken checksums: local service
+    and a nacked connection (the FE serves), plain TCP to the VIP's address
+    on another port, to a BE's address while a handoff to that BE runs, IPv6;
+    and a client port reused: a local connection on the 4-tuple of a finished
+    handoff, a handoff on the 4-tuple of a finished local connection."""
+    cl, A, B, C = cluster4('nothandoff')
+    cl.channel(A, B, 0.0)
+    handoff(cl, A, B, '10.77.9.1', 40001, 0.01, size=6000)
+    local(cl, A, '10.77.9.2', 40002, 0.012, fe_badsum=True, c_badip=True)
+    fallback(cl, C, A, '10.77.9.3', 40003, 0.014, fe_badsum=True, c_badip=True)
+    plain_tcp(cl, '10.77.9.4', 40004, A.addr, 22, 0.016, smac=A.mac, badsum=True, badip=True, kind='local')
+    plain_tcp(cl, '10.77.9.1', 40005, B.addr, 80, 0.0105, smac=B.mac, badsum=True, badip=True, kind='local')
+    plain_tcp(cl, 'fd77:77:9::6', 40006, 'fd77:99::80', 80, 0.018, badsum=True)
+    local(cl, A, '10.77.9.1', 40001, 0.5)
+    local(cl, B, '10.77.9.7', 40007, 0.02)
+    handoff(cl, B, A, '10.77.9.7', 40007, 0.6, size=4000)
+    cl.finish()
+    return cl
+
+
+def scenario_midframe():
+    """The capture starts inside a control frame: a ping padded with an
+    unknown key to three TCP segments, the first of them not captured."""
+    cl, A, B, C = cluster4('midframe')
+    ch = cl.channel(A, B, 0.0)
+    ch.send(0.004, A, msg('ping', A, n=5) + [('pad', bytes(range(256)) * 16)])
+    ch.send(0.0045, B, msg('pong', B, n=5))
+    handoff(cl, A, B, '10.77.5.1', 40001, 0.01, size=5000)
+    handoff(cl, B, A, '10.77.5.2', 40002, 0.02, size=5000, close='client-fin')
+    cl.finish()
+    return cl
+
+
 V6 = [False]   # the fault traces' address family (IPv6 on the second round)
 
 
@@ -1580,6 +1712,7 @@ def main():
     random.seed(20260301)
     out = Out(root)
     inside = lambda cl: tuple(n + '-inside' for n in cl.nodes)
+    inside_views = inside
 
     # ---- clean traces
     cl = scenario_v4()
@@ -1639,6 +1772,11 @@ def main():
     out.add('control channels captured mid-stream (no handshake, no hello)',
             ['midstream-views.pcapng'], 'clean', cl, replay=True)
 
+    cl = scenario_midframe()
+    out.write_pcapng(cl, 'midframe-views.pcapng', ['client', 'lan', *inside(cl), 'ctl'], start=0.00401)
+    out.add('the capture starts inside a control frame (the first of its three segments not captured)',
+            ['midframe-views.pcapng'], 'clean', cl)
+
     cl = scenario_v6()
     out.write_pcap(cl, 'v6-wire.pcap', ['lan', 'lan-ctl'], nano=True)
     out.add('v6 one LAN pcap', ['v6-wire.pcap'], 'clean', cl)
@@ -1646,6 +1784,33 @@ def main():
     out.add('v6 pcapng, one interface per view', ['v6-views.pcapng'], 'clean', cl,
             infer=['v6-views-nocontrol.pcapng'], replay=True)
     out.write_pcapng(cl, 'v6-views-nocontrol.pcapng', ['client', 'lan', *inside(cl)])
+
+    # the node-inside views and the control channel only (no client side, no LAN)
+    cl = scenario_v4()
+    out.write_pcapng(cl, 'v4-inside.pcapng', [*inside(cl), 'ctl'])
+    out.add('v4 node-inside views + control only', ['v4-inside.pcapng'], 'clean', None)
+
+    cl = scenario_wrap()
+    out.write_pcapng(cl, 'wrap-views.pcapng', ['client', 'lan', *inside(cl), 'ctl'])
+    out.add('Δ = τ = 0, Δ = τ = 2^31, ISNs and timestamps wrapping, no SACK, wsB 0 vs wsF 14 and wsF 0 vs wsB 14 (clamp)',
+            ['wrap-views.pcapng'], 'clean', cl, infer=['wrap-views-nocontrol.pcapng'], replay=True)
+    # --infer does not take a Δ of 0 for a handoff (forwarded copies with the client's own numbers are an
+    # address translator's): the other three are found
+    out.traces[-1]['inferHandoffs'] -= 1
+    out.write_pcapng(cl, 'wrap-views-nocontrol.pcapng', ['client', 'lan', *inside(cl)])
+    out.write_pcap(cl, 'wrap-wire.pcap', ['lan', 'lan-ctl'])
+    out.add('the same, one LAN pcap', ['wrap-wire.pcap'], 'clean', cl)
+    out.write_pcapng(cl, 'wrap-client.pcapng', ['client', 'ctl'])
+    out.add('the same, client side + control', ['wrap-client.pcapng'], 'clean', cl, sessions=False)
+
+    cl = scenario_nothandoff()
+    out.write_pcapng(cl, 'nothandoff-views.pcapng', ['client', 'lan', *inside(cl), 'ctl'])
+    out.add('no handoff\'s traffic with bad checksums (local, nacked, plain to the VIP\'s address and to a BE\'s, IPv6); client ports reused between a handoff and a local connection',
+            ['nothandoff-views.pcapng'], 'clean', cl)
+    out.write_pcap(cl, 'nothandoff-wire.pcap', ['lan', 'lan-ctl'])
+    out.add('the same, one LAN pcap', ['nothandoff-wire.pcap'], 'clean', cl)
+    out.write_pcapng(cl, 'nothandoff-client.pcapng', ['client', 'ctl'])
+    out.add('the same, client side + control', ['nothandoff-client.pcapng'], 'clean', cl, sessions=False)
 
     cl = scenario_dual()
     out.write_pcapng(cl, 'dual-views.pcapng', ['client', 'lan', *inside(cl), 'ctl'])
@@ -1716,7 +1881,7 @@ def main():
         os.makedirs(os.path.join(root, 'client-only'), exist_ok=True)
         os.makedirs(os.path.join(root, 'infer'), exist_ok=True)
 
-        def fault(fid, fname, cl, conn, note, tagkeys=('"fault"',), exit_code=1, client='yes', lan='yes'):
+        def fault(fid, fname, cl, conn, note, tagkeys=('"fault"',), exit_code=1, client='yes', lan='yes', inner=None, infer='yes'):
             """Writes the fault three times: every view (pcapng); one LAN pcap
             holding everything; the client side and the control channel only. From
             the client side a fault on the forwarded leg or in the BE's raw
@@ -1747,12 +1912,22 @@ def main():
             iname = 'infer/' + fname
             fm = out.write_pcapng(cl, iname, ['client', 'lan', *inside(cl)])
             if fid in ('isn-mismatch', 'request-replay', 'handoff-orphan', 'late-forward', 'control-framing') or \
-                    'control' in fname:
+                    'control' in fname or infer == 'no':
                 out.add('fault ' + fid + ' (no control channel, --infer: not judged): ' + note, [iname], 'clean', None,
                         flags=['--infer'])
             else:
                 out.add('fault ' + fid + ' (no control channel, --infer): ' + note, [iname], 'fault', None,
                         check=dict(id=fid, hid=None, exit=exit_code), frames=pick(fm), flags=['--infer'])
+            if inner is not None:
+                # the node-inside views and the control channel only (§7: judged packet by packet there)
+                os.makedirs(os.path.join(root, 'inside-only'), exist_ok=True)
+                nname = 'inside-only/' + fname
+                fm = out.write_pcapng(cl, nname, [*inside_views(cl), 'ctl'])
+                if inner == 'no':
+                    out.add('fault ' + fid + ' (node inside + control: invisible there): ' + note, [nname], 'clean', None)
+                else:
+                    out.add('fault ' + fid + ' (node inside + control): ' + note, [nname], 'fault', None,
+                            check=dict(id=fid, hid=conn.hid, exit=exit_code), frames=pick(fm))
             cname = 'client-only/' + fname
             fm = out.write_pcapng(cl, cname, ['client', 'ctl'])
             if client == 'no':
@@ -1771,20 +1946,45 @@ def main():
         cl, conn = fault_cluster('tcp-checksum', mutate_at={3: dict(mutate=bad_tcp, tag='fault')})
         fault('tcp-checksum', 'fault-tcp-checksum.pcapng', cl, conn, 'a return data segment with a wrong TCP checksum (the client drops it; SACK, retransmission)')
 
+        bad_tcp_fwd = lambda conn, fs: setattr(fs, 'l4_csum', 'bad')
+        cl, conn = fault_cluster('tcp-checksum', fwd_mutate=tag_fwd(lambda s: not s.payload and not s.flags & (FIN | RST), bad_tcp_fwd))
+        fault('tcp-checksum', 'fault-tcp-checksum-fwd.pcapng', cl, conn, 'a forwarded ACK with a wrong TCP checksum (the BE drops it)', client='no', inner='no')
+
+        if not V6[0]:
+            def bad_ip_ret(rs):
+                rs.ip_csum = 'bad'
+            cl, conn = fault_cluster('ip-checksum', mutate_at={3: dict(mutate=bad_ip_ret, tag='fault')})
+            fault('ip-checksum', 'fault-ip-checksum-ret.pcapng', cl, conn,
+                  'a return data segment with a wrong IPv4 header checksum (the client drops it; SACK, retransmission)', inner='no')
+
         def port(conn, fs):
             fs.dport = 8080
         cl, conn = fault_cluster('addr-rewrite', fwd_mutate=tag_fwd(lambda s: not s.payload and not s.flags & (FIN | RST), port))
         fault('addr-rewrite', 'fault-addr-rewrite.pcapng', cl, conn, 'a forwarded ACK whose destination port changed', client='maybe')
+
+        def fe_mac(conn, fs):
+            fs.dmac = conn.fe.mac
+        cl, conn = fault_cluster('addr-rewrite', fwd_mutate=tag_fwd(lambda s: not s.payload and not s.flags & (FIN | RST), fe_mac))
+        fault('addr-rewrite', 'fault-addr-rewrite-mac.pcapng', cl, conn,
+              'a forwarded ACK to the BE address but the FE\'s own MAC (§4: bmac in the lab); --infer reads bmac from those frames: not judged',
+              client='no', inner='no', infer='no')
 
         def seq1(rs):
             rs.seq = (rs.seq + 1) & MASK
         cl, conn = fault_cluster('seq-remap', mutate_at={'ack': dict(mutate=seq1, tag='fault')})
         fault('seq-remap', 'fault-seq-remap.pcapng', cl, conn, 'the BE\'s pure ACK of the request returned with seq − Δ + 1', client='maybe', lan='maybe')
 
+        cl, conn = fault_cluster('seq-remap', ret_seq_off=1000, close='timeout')
+        fault('seq-remap', 'fault-seq-remap-all.pcapng', cl, conn, 'every return segment with seq − Δ + 1000 (a wrong Δ at the BE)', inner='no')
+
+        cl, conn = fault_cluster('seq-remap', mutate_at={2: dict(mutate=seq1, tag='fault', lost='client-drops')})
+        fault('seq-remap', 'fault-seq-remap-data.pcapng', cl, conn, 'a return data segment with seq − Δ + 1 (the client cannot use it; the BE resends it, right)',
+              inner='no')
+
         def ack1(conn, fs):
             fs.ack = (fs.ack - 1) & MASK
         cl, conn = fault_cluster('ack-remap', fwd_mutate=tag_fwd(lambda s: not s.payload and not s.flags & (FIN | RST) and not opt_get(s.opts, 'sack'), ack1))
-        fault('ack-remap', 'fault-ack-remap.pcapng', cl, conn, 'a forwarded ACK with ack + Δ − 1', client='no')
+        fault('ack-remap', 'fault-ack-remap.pcapng', cl, conn, 'a forwarded ACK with ack + Δ − 1', client='no', inner='no')
 
         def sack_raw(conn, fs):
             fs.opts = [('sack', opt_get(conn_orig[0].opts, 'sack')[1]) if o[0] == 'sack' else o for o in fs.opts]
@@ -1796,19 +1996,23 @@ def main():
                 return True
             return False
         cl, conn = fault_cluster('sack-remap', lose=(2,), fwd_mutate=tag_fwd(sack_pred, sack_raw))
-        fault('sack-remap', 'fault-sack-remap.pcapng', cl, conn, 'a forwarded dup-ack whose SACK block was not translated', client='no')
+        fault('sack-remap', 'fault-sack-remap.pcapng', cl, conn, 'a forwarded dup-ack whose SACK block was not translated', client='no', inner='no')
 
         def tsecr_raw(conn, fs):
             o = opt_get(fs.opts, 'ts')
             fs.opts = opt_set(fs.opts, 'ts', ('ts', o[1], (o[2] - conn.x.tau) & MASK))
         cl, conn = fault_cluster('ts-remap', fwd_mutate=tag_fwd(lambda s: not s.payload and not s.flags & (FIN | RST), tsecr_raw))
-        fault('ts-remap', 'fault-ts-remap-tsecr.pcapng', cl, conn, 'a forwarded ACK whose TSecr was not translated', client='no')
+        fault('ts-remap', 'fault-ts-remap-tsecr.pcapng', cl, conn, 'a forwarded ACK whose TSecr was not translated', client='no', inner='no')
 
         def tsback(rs):
             o = opt_get(rs.opts, 'ts')
             rs.opts = opt_set(rs.opts, 'ts', ('ts', (o[1] - 40) & MASK, o[2]))
         cl, conn = fault_cluster('ts-remap', mutate_at={4: dict(mutate=tsback, tag='fault', lost='client-drops')})
         fault('ts-remap', 'fault-ts-remap-paws.pcapng', cl, conn, 'a return segment whose TSval goes 40 back (the client drops it, PAWS; retransmitted)')
+
+        # the BE's clock 2^30 behind the FE's: what the client sees goes back at the first return segment
+        cl, conn = fault_cluster('ts-remap', ret_ts_raw=True, fts_off=0x40000000, bts_off=0, close='timeout')
+        fault('ts-remap', 'fault-ts-remap-raw.pcapng', cl, conn, 'every return TSval left untranslated (the BE\'s clock behind the FE\'s)', inner='no')
 
         cl, conn = fault_cluster('synack-leak', leak_raw=True)
         fault('synack-leak', 'fault-synack-leak-raw.pcapng', cl, conn, 'the BE\'s SYN/ACK reached the client unrewritten (from the BE address); the client resets it')
@@ -1830,25 +2034,51 @@ def main():
         def raw_window(rs):
             rs.win = rs.raw_win   # the BE's own window, carried over unscaled
         cl, conn = fault_cluster('window-rescale', mutate_at={2: dict(mutate=raw_window, tag='fault')})
-        fault('window-rescale', 'fault-window-rescale.pcapng', cl, conn, 'wsB 5 ≠ wsF 7 and one return window not rescaled', exit_code=0, client='no', lan='no')
+        fault('window-rescale', 'fault-window-rescale.pcapng', cl, conn, 'wsB 5 ≠ wsF 7 and one return window not rescaled', exit_code=0, client='no', lan='no', inner='no')
 
         cl, conn = fault_cluster('rst-leak')
-        fault('rst-leak', 'fault-rst-leak.pcapng', cl, conn, 'the FE\'s own RST (from the VIP) reached the client after the handoff')
+        fault('rst-leak', 'fault-rst-leak.pcapng', cl, conn, 'the FE\'s own RST (from the VIP) reached the client after the handoff', inner='no')
+
+        cl, conn = fault_cluster('rst-leak-local')
+        fault('rst-leak', 'fault-rst-leak-local.pcapng', cl, conn, 'the FE\'s local reset (seq ciss + 1, ack fiss + 1) reached the client from the VIP', inner='no')
 
         cl, conn = fault_cluster('synack-leak')
         fault('synack-leak', 'fault-synack-leak.pcapng', cl, conn, 'the BE\'s SYN/ACK (return-rewritten) reached the client; the client ACKs it')
 
         cl, conn = fault_cluster('isn-mismatch')
-        fault('isn-mismatch', 'fault-isn-mismatch.pcapng', cl, conn, 'handoff-req ciss one above the client\'s SYN', tagkeys=('["req", "alpha/77"]',))
+        fault('isn-mismatch', 'fault-isn-mismatch.pcapng', cl, conn, 'handoff-req ciss one above the client\'s SYN', tagkeys=('["req", "alpha/77"]',), inner='yes')
+
+        cl, conn = fault_cluster('isn-mismatch-fiss')
+        fault('isn-mismatch', 'fault-isn-mismatch-fiss.pcapng', cl, conn, 'handoff-req fiss one above the FE\'s SYN/ACK (the nodes rewrite with the true ISNs)',
+              tagkeys=('["req", "alpha/77"]',), inner='yes')
+
+        cl, conn = fault_cluster('isn-mismatch-biss')
+        fault('isn-mismatch', 'fault-isn-mismatch-biss.pcapng', cl, conn, 'handoff-ack biss one above the BE\'s SYN/ACK (the nodes rewrite with the true ISNs)',
+              tagkeys=('["ack", "alpha/77"]',), client='no', inner='yes')
 
         cl, conn = fault_cluster('request-replay')
         fault('request-replay', 'fault-request-replay.pcapng', cl, conn, 'one request byte in pkts differs from the client\'s', tagkeys=('["req", "alpha/77"]',))
+
+        cl, conn = fault_cluster('request-replay-missing', parts=2)
+        fault('request-replay', 'fault-request-replay-missing.pcapng', cl, conn, 'pkts lack the request\'s second segment',
+              tagkeys=('["req", "alpha/77"]',), inner='no')
 
         cl, conn = fault_cluster('stream-gap', lose=(3,), lose_how='btcp')
         fault('stream-gap', 'fault-stream-gap.pcapng', cl, conn, 'a return segment the BE\'s BTCP never sends (nor its retransmission): a hole; the BE resets')
 
         cl, conn = fault_cluster('option-mismatch', bmss=1400)
-        fault('option-mismatch', 'fault-option-mismatch.pcapng', cl, conn, 'the BE announced mss 1400, the FE 1460', exit_code=0)
+        fault('option-mismatch', 'fault-option-mismatch.pcapng', cl, conn, 'the BE announced mss 1400, the FE 1460', exit_code=0, inner='yes')
+        if not V6[0]:
+            out.add('fault option-mismatch with --fail-on warning: exit 1', ['fault-option-mismatch.pcapng'], 'fault', None,
+                    check=dict(id='option-mismatch', hid=conn.hid, exit=1), flags=['--fail-on', 'warning'])
+
+        cl, conn = fault_cluster('option-mismatch', be_ts=False)
+        fault('option-mismatch', 'fault-option-mismatch-ts.pcapng', cl, conn,
+              'the FE announced timestamps, the BE none (τ undefined: no TSval/TSecr translated)', exit_code=0)
+
+        cl, conn = fault_cluster('option-mismatch', be_sack=False, lose=(2,))
+        fault('option-mismatch', 'fault-option-mismatch-sack.pcapng', cl, conn,
+              'the FE announced SACK, the BE not (the client\'s SACK blocks still forwarded + Δ)', exit_code=0)
 
         cl, conn = fault_cluster('handoff-orphan')
         fault('handoff-orphan', 'fault-handoff-orphan-req.pcapng', cl, conn, 'a handoff-req never answered (the FE serves after a timeout)', tagkeys=('["req", "alpha/77"]',))
@@ -1861,15 +2091,48 @@ def main():
         conn.hid = 'alpha/4242'
         fault('handoff-orphan', 'fault-handoff-orphan-term.pcapng', cl, conn, 'a terminate for a hid never requested')
 
+        for kind in ('ack', 'nack'):
+            cl, A, B, C = cluster4('f-orphan-' + kind, ctl6=V6[0])
+            ch = cl.channel(A, B, 0.0)
+            conn = handoff(cl, A, B, caddr(1), 40001, 0.01, size=6000)
+            if kind == 'ack':
+                m = msg('handoff-ack', B, hid='alpha/4343', biss=123456789, bts=987654,
+                        bopt={'mss': 1460, 'ws': 7, 'sack': True, 'ts': True}, baddr=ipstr(B.svc(V6[0])), bmac=B.mac)
+            else:
+                m = msg('handoff-nack', B, hid='alpha/4343', err='no capacity')
+            ch.send(0.05, B, m, tag='fault')
+            cl.finish()
+            conn.hid = 'alpha/4343'
+            fault('handoff-orphan', 'fault-handoff-orphan-%s.pcapng' % kind, cl, conn, 'a handoff-%s for a hid never requested' % kind)
+
         cl, conn = fault_cluster('late-forward', close='client-fin')
-        fault('late-forward', 'fault-late-forward.pcapng', cl, conn, 'the FE forwards the client\'s final ACK again after the terminate', exit_code=0, client='no')
+        fault('late-forward', 'fault-late-forward.pcapng', cl, conn, 'the FE forwards the client\'s final ACK again after the terminate', exit_code=0, client='no', inner='yes')
 
         for variant, raw, segmode, note in (
                 ('wrongtype', MP().enc_map([('v', 1), ('t', 'ping'), ('node', 'alpha'), ('at', 1), ('n', 'seven')]), None, 'a ping whose n is a string'),
                 ('notmap', MP().enc([1, 'ping', 'alpha']), None, 'a frame holding an array, not a map'),
                 ('nokey', MP().enc_map([('v', 1), ('t', 'ping'), ('at', 1), ('n', 3)]), None, 'a ping without node'),
                 ('zerolen', b'\0\0\0\0', 'rawframe', 'a frame of length 0'),
-                ('notmsgpack', b'\xc1\xc1\xc1', None, 'a frame whose body is not MessagePack (0xc1 never used)')):
+                ('notmsgpack', b'\xc1\xc1\xc1', None, 'a frame whose body is not MessagePack (0xc1 never used)'),
+                ('oversize', struct.pack('!I', 1048577) + b'\x80' * 64, 'rawframe', 'a length prefix of 1,048,577 (over 1 MiB)'),
+                ('hugelen', b'\xff\xff\xff\xff' + b'\x80' * 64, 'rawframe', 'a length prefix of 2^32 - 1'),
+                ('nonstrkey', MP().enc_map([('v', 1), ('t', 'ping'), ('node', 'alpha'), ('at', 1), ('n', 3), (7, 1)]), None,
+                 'a map with an integer key (§3: string keys)'),
+                ('ext', MP().enc_map([('v', 1), ('t', 'ping'), ('node', 'alpha'), ('at', 1)]).replace(b'\x84', b'\x85', 1) +
+                 MP().enc('n') + b'\xd4\x01\x05', None, 'a ping whose n is an extension type (fixext 1)'),
+                ('trailing', MP().enc_map([('v', 1), ('t', 'ping'), ('node', 'alpha'), ('at', 1), ('n', 3)]) + b'\xc0', None,
+                 'a frame holding a map and one more value (nil) after it'),
+                ('negint', MP().enc_map([('v', 1), ('t', 'ping'), ('node', 'alpha'), ('at', 1), ('n', 0)])[:-1] + b'\xff', None,
+                 'a ping whose n is -1 (negative fixint)'),
+                ('float', MP().enc_map([('v', 1), ('t', 'ping'), ('node', 'alpha'), ('at', 1), ('n', 0)])[:-1] + b'\xcb' +
+                 struct.pack('!d', 3.0), None, 'a ping whose n is a float64'),
+                ('uint32over', MP().enc_map([('v', 1), ('t', 'handoff-ack'), ('node', 'bravo'), ('at', 1), ('hid', 'alpha/9'), ('biss', 2 ** 32),
+                                             ('bopt', {'mss': 1460, 'sack': True, 'ts': True}), ('baddr', '10.77.0.22'),
+                                             ('bmac', '02:00:0a:4d:00:16')]), None, 'a handoff-ack whose biss is 2^32 (not a uint32)'),
+                ('nilkey', MP().enc_map([('v', 1), ('t', 'ping'), ('node', 'alpha'), ('at', 1), ('n', None)]), None, 'a ping whose n is nil'),
+                ('binstr', MP().enc_map([('v', 1), ('t', 'ping'), ('node', b'alpha'), ('at', 1), ('n', 3)]), None, 'a ping whose node is a bin, not a str'),
+                ('termnoreason', MP().enc_map([('v', 1), ('t', 'terminate'), ('node', 'bravo'), ('at', 1), ('hid', 'alpha/1'),
+                                               ('cbytes', 1), ('sbytes', 2)]), None, 'a terminate without reason')):
             cl, A, B, C = cluster4('f-framing-' + variant, ctl6=V6[0])
             ch = cl.channel(A, B, 0.0)
             conn = handoff(cl, A, B, caddr(1), 40001, 0.01, size=6000)
