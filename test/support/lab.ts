@@ -6,7 +6,9 @@ import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import type {TestContext} from 'node:test'
 import {cliBin, hasCommand, isRoot, requireOrSkip} from './env.js'
-import {planLab} from '../../samples/lab/config.js'
+import {loadState, planLab} from '../../samples/lab/config.js'
+import type {Counters} from '../../samples/lab/daemon-status.js'
+import {readDaemonStatus} from '../../samples/lab/topology.js'
 
 export function labId(): string {
   return 'e' + randomBytes(3).toString('hex').slice(0, 5)
@@ -48,6 +50,29 @@ export function leftovers(id: string): string[] {
 /** Always tear a test's lab down, whatever happened. */
 export function downQuietly(id: string): void {
   cli(['lab', 'down', '--id', id])
+}
+
+/**
+ * Waits until every node named in `want` reports at least the given counter
+ * values in its status file, for at most timeoutMs; true when they all do.
+ * Daemons write their status every 200 ms, much later on a loaded machine: a
+ * test that reads it right after some traffic (or acts on what a daemon has
+ * done by then) must wait for the effect, not for a fixed time. The test then
+ * asserts the exact values, so a daemon that never gets there still fails it.
+ */
+export async function waitForCounters(id: string, want: Record<string, Partial<Counters>>, timeoutMs = 10000): Promise<boolean> {
+  const st = loadState(id)
+  if (!st) return false
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const ok = Object.entries(want).every(([node, cs]) => {
+      const s = readDaemonStatus(st, node)
+      return s !== undefined && Object.entries(cs).every(([k, v]) => s.counters[k as keyof Counters] >= (v as number))
+    })
+    if (ok) return true
+    if (Date.now() > deadline) return false
+    await new Promise((r) => setTimeout(r, 50))
+  }
 }
 
 export interface LabChecksums {
