@@ -249,14 +249,41 @@ async function setFault(st: LabState, fault: string | undefined): Promise<void> 
   }
 }
 
-function statuses(st: LabState): Map<string, DaemonStatus> {
-  const m = new Map<string, DaemonStatus>()
-  for (const n of st.nodes) {
-    const s = readDaemonStatus(st, n.name)
-    if (!s) throw new LabCommandError(`daemon ${n.name} has no status (is the lab up? handoff lab status)`)
-    m.set(n.name, s)
+/**
+ * Every daemon's status as it stands after `sinceMs` (epoch ms): counting
+ * everything that reached the daemon before then. A daemon writes its status
+ * from a 200 ms timer; on a loaded machine a write can come much later, so a
+ * status read at a fixed delay may be one from before the last requests (or,
+ * read before a run, from before the traffic that preceded it), and the run's
+ * figures (handoffs + local services = requests, latency samples = handoffs)
+ * would be off by what it missed. The first status written after sinceMs is
+ * not enough either: a daemon that was not scheduled for a while runs its
+ * timers before it reads what waits on its sockets. The second one is: the
+ * event loop has polled every socket and capture in between.
+ */
+async function statuses(st: LabState, sinceMs: number, timeoutMs = 10000): Promise<Map<string, DaemonStatus>> {
+  const deadline = Date.now() + timeoutMs
+  const firstFresh = new Map<string, number>()
+  for (;;) {
+    const m = new Map<string, DaemonStatus>()
+    const waiting: string[] = []
+    for (const n of st.nodes) {
+      const s = readDaemonStatus(st, n.name)
+      if (!s) throw new LabCommandError(`daemon ${n.name} has no status (is the lab up? handoff lab status)`)
+      const at = Date.parse(s.updatedAt)
+      const first = firstFresh.get(n.name)
+      if (first === undefined) {
+        if (at > sinceMs) firstFresh.set(n.name, at)
+        waiting.push(n.name)
+      } else if (!(at > first)) waiting.push(n.name)
+      m.set(n.name, s)
+    }
+    if (waiting.length === 0) return m
+    if (Date.now() > deadline) {
+      throw new LabCommandError(`daemon(s) ${waiting.join(', ')} wrote no status for ${timeoutMs / 1000} s (they write one every 200 ms): handoff lab status`)
+    }
+    await new Promise((r) => setTimeout(r, 20))
   }
-  return m
 }
 
 export async function runWorkload(o: RunOptions): Promise<RunSummary> {
@@ -290,7 +317,7 @@ export async function runWorkload(o: RunOptions): Promise<RunSummary> {
     if (!isFault(o.fault)) throw new LabCommandError(`unknown fault "${o.fault}" (one of: ${Object.keys(FAULTS).join(', ')})`)
     await setFault(st, o.fault)
   }
-  const before = statuses(st)
+  const before = await statuses(st, Date.now())
   try {
     if (o.record) {
       recordDir = resolve(o.record)
@@ -334,10 +361,12 @@ export async function runWorkload(o: RunOptions): Promise<RunSummary> {
       await setFault(st, undefined)
     }
   }
-  // Let the last terminates and status writes land (daemons write every 200 ms).
+  // Let the last terminates land in the recording; the figures come from
+  // statuses written after the last request ended.
+  const ended = Date.now()
   await new Promise((r) => setTimeout(r, 600))
   if (recorder) await recorder.stop()
-  const after = statuses(st)
+  const after = await statuses(st, ended)
 
   const lat: number[] = []
   const d = (n: string, c: keyof DaemonStatus['counters']) => after.get(n)!.counters[c] - before.get(n)!.counters[c]

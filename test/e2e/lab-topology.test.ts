@@ -10,7 +10,7 @@ import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {cliBin, hasCommand, isRoot, requireOrSkip} from '../support/env.js'
 import type {TestContext} from 'node:test'
-import {canRunLab, cli, downQuietly, labId, labNamespaces, leftovers} from '../support/lab.js'
+import {canRunLab, cli, downQuietly, labId, labNamespaces, leftovers, waitForCounters} from '../support/lab.js'
 
 test('lab up / status / curl through the daemons / down', {timeout: 60000}, async (t) => {
   if (!canRunLab(t)) return
@@ -62,6 +62,8 @@ test('lab up / status / curl through the daemons / down', {timeout: 60000}, asyn
       const body = execFileSync('ip', ['netns', 'exec', `ho-${id}-cl`, 'curl', '-sS', '-m', '5', `http://10.77.0.${11 + i}${path}`])
       assert.ok(body.equals(expectedBody(path, node)), `body of ${path} from ${node} differs`)
     }
+    // The daemons write their status every 200 ms (later under load): wait for the counts, then read them through the CLI.
+    await waitForCounters(id, {n1: {local: 1}, n2: {local: 1}})
     const after = JSON.parse(cli(['lab', 'status', '--id', id, '--json']).stdout)[0]
     for (const n of after.nodes) {
       assert.ok(n.status.counters.relayedFromLan > 0 && n.status.counters.relayedFromStack > 0, `${n.name} relayed nothing`)

@@ -18,7 +18,8 @@
 // must end REACHABLE, not PROBE/FAILED). A first run, one connection at a
 // time, with --source fd77:77::b and --target-mac, must not stall (no
 // retransmission on this lossless link). Several connections run at once
-// (the server reports its peak of open connections); one response is 60 kB.
+// (the server reports its peak of open connections, holding each response
+// until all have been open at once, at most 1 s); one response is 60 kB.
 // Neither kernel sends a RST. Then one path's body changes on the server:
 // exit 1 with --expect-same-response, that connection reported at the byte
 // a real fetch of both versions says differs.
@@ -86,12 +87,15 @@ test('replay --live over IPv6 against a real kernel: ND both ways, concurrent co
     lab.exec(sv, ['sysctl', '-qw', 'net.ipv6.neigh.sv0.delay_first_probe_time=0'])
     lab.exec(sv, ['sysctl', '-qw', 'net.ipv6.neigh.sv0.retrans_time_ms=100'])
 
-    const start = async (changed?: string): Promise<{child: ChildProcess; peak: () => number}> => {
-      const child = lab.spawn(sv, [process.execPath, serverJs, 'serve', SERVER, '80', ...(changed ? [changed] : [])])
+    // together: the responses wait until that many connections have been open at once (at most 1 s; see http6-server.ts).
+    const start = async (changed?: string, together?: number): Promise<{child: ChildProcess; peak: () => number; holdTimeouts: () => number}> => {
+      const child = lab.spawn(sv, [process.execPath, serverJs, 'serve', SERVER, '80', ...(changed ? [changed] : []),
+        ...(together ? ['--together', String(together)] : [])])
       let out = ''
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
       await waitForOutput(child, /ready/, 10000)
-      return {child, peak: () => Math.max(0, ...[...out.matchAll(/peak (\d+)/g)].map((m) => Number(m[1])))}
+      return {child, peak: () => Math.max(0, ...[...out.matchAll(/peak (\d+)/g)].map((m) => Number(m[1]))),
+        holdTimeouts: () => (out.match(/hold timeout/g) ?? []).length}
     }
     const stop = async (c: ChildProcess): Promise<void> => {
       if (c.exitCode !== null || c.signalCode !== null) return
@@ -144,6 +148,15 @@ test('replay --live over IPv6 against a real kernel: ND both ways, concurrent co
     assert.equal(srv.peak(), 1, 'one connection at a time, yet the server saw more open at once')
 
     // 1. The server as recorded: every connection matches, several at once.
+    //    The server now holds each response until all N connections have been open at once
+    //    (at most 1 s): a concurrent replayer opens them all while the first
+    //    is held, so the peak no longer depends on whether the scheduler let
+    //    the server finish a sub-millisecond connection before the replayer's
+    //    next handshake (peak 1 was seen on a loaded machine); a replayer that
+    //    waited for each connection to end would still show peak 1.
+    await stop(srv.child)
+    srv = await start(undefined, N)
+    server = srv.child
     const ok = replay(['--concurrency', String(N), '--expect-same-response', '--json'])
     assert.equal(ok.status, 0, `${ok.stderr}\n${ok.stdout.slice(0, 3000)}`)
     const res = JSON.parse(ok.stdout)
@@ -168,7 +181,8 @@ test('replay --live over IPv6 against a real kernel: ND both ways, concurrent co
     assert.match(neigh, new RegExp(`lladdr ${res.sourceMac}`), neigh)
     await new Promise((r) => setTimeout(r, 300))
     const peak = srv.peak()
-    assert.ok(peak >= 2, `the server never had two replayed connections open at once (peak ${peak})`)
+    const holdTimeouts = srv.holdTimeouts()
+    assert.ok(peak >= 2, `the server never had two replayed connections open at once (peak ${peak}, ${holdTimeouts} response(s) released by the hold's timeout)`)
     assert.deepEqual([outRsts(lab, sv), outRsts(lab, rp)], rstsBefore, 'a kernel sent RSTs during the replay (server, replayer)')
 
     // 2. One path's body changes on the server; the trace stays as it was.
@@ -195,7 +209,7 @@ test('replay --live over IPv6 against a real kernel: ND both ways, concurrent co
     assert.match(human.stdout, /live: {5}.*⟨Z/)
     assert.match(human.stdout, /not the same response \(--expect-same-response\)/)
     assert.deepEqual([outRsts(lab, sv), outRsts(lab, rp)], rstsBefore, 'a kernel sent RSTs during the replays (server, replayer)')
-    t.diagnostic(`${N} IPv6 connections matched in ${res.summary.elapsedMs} ms (server peak ${peak} at once); ` +
+    t.diagnostic(`${N} IPv6 connections matched in ${res.summary.elapsedMs} ms (server peak ${peak} at once, ${holdTimeouts} hold timeout(s)); ` +
       `changed body found at byte ${at}`)
   } finally {
     server?.kill('SIGKILL')

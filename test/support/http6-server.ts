@@ -3,7 +3,8 @@
 // for the exact bytes it serves (so the test records what the server really
 // sends instead of guessing at node's header formatting).
 //
-//   node http6-server.js serve ADDR PORT [CHANGED] → prints "ready", serves until killed
+//   node http6-server.js serve ADDR PORT [CHANGED] [--together N]
+//                                                  → prints "ready", serves until killed
 //   node http6-server.js fetch ADDR PORT           → request on stdin, raw response (base64) on stdout
 //
 // The body depends only on the path: a deterministic pseudo-random text
@@ -15,6 +16,15 @@
 // No Date header (sendDate off): two fetches of one path are identical.
 // "peak N" is printed each time more connections are open at once than
 // before: the server's own evidence that the replayer ran them in parallel.
+// --together N: the responses wait until N connections have been open at
+// once (or HOLD_MS have passed; then "hold timeout" is printed). Without it the peak
+// depends on the scheduler as much as on the client: a connection served in
+// well under a millisecond opens and closes before a client that runs several
+// at once, but is itself slowed down (a loaded machine), gets to its next
+// handshake. With it, a client that opens N connections without waiting for
+// the first to end shows peak N whatever the timing, and one that runs them
+// one after another still shows peak 1 (each response released by the
+// timeout, which stays below the replayer's 1.5 s response-idle wait).
 import {createServer} from 'node:http'
 import {connect} from 'node:net'
 
@@ -36,14 +46,37 @@ function bodyFor(path: string, changed: boolean): string {
   return s
 }
 
-function serve(addr: string, port: number, changedPath: string | undefined): void {
+const HOLD_MS = 1000
+
+function serve(addr: string, port: number, changedPath: string | undefined, together: number): void {
   let open = 0
   let peak = 0
+  const held: (() => void)[] = []
+  // Once N have been open at once, every response goes out at once (held
+  // ones and later ones alike: by then the first connections may be closing).
+  const releaseIfTogether = () => {
+    if (peak >= together) for (const r of held.splice(0)) r()
+  }
   const server = createServer((req, res) => {
     res.sendDate = false
     const body = bodyFor(req.url ?? '/', req.url === changedPath)
-    res.writeHead(200, {'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body)})
-    res.end(body)
+    const respond = () => {
+      res.writeHead(200, {'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body)})
+      res.end(body)
+    }
+    if (peak >= together) return respond()
+    const timer = setTimeout(() => {
+      const i = held.indexOf(release)
+      if (i < 0) return
+      held.splice(i, 1)
+      console.log('hold timeout')
+      respond()
+    }, HOLD_MS)
+    const release = () => {
+      clearTimeout(timer)
+      respond()
+    }
+    held.push(release)
   })
   server.on('error', (e) => {
     console.error(`http6-server: ${e.message}`)
@@ -55,6 +88,7 @@ function serve(addr: string, port: number, changedPath: string | undefined): voi
       peak = open
       console.log(`peak ${peak}`)
     }
+    releaseIfTogether()
     sock.on('close', () => open--)
   })
   server.listen({host: addr, port, ipv6Only: true}, () => console.log('ready'))
@@ -76,10 +110,13 @@ function fetchRaw(addr: string, port: number): void {
   })
 }
 
-const [mode, addr, port, changed] = process.argv.slice(2)
-if (mode === 'serve' && addr && port) serve(addr, Number(port), changed)
+const argv = process.argv.slice(2)
+const t = argv.indexOf('--together')
+const together = t < 0 ? 1 : Number(argv.splice(t, 2)[1])
+const [mode, addr, port, changed] = argv
+if (mode === 'serve' && addr && port && Number.isInteger(together) && together >= 1) serve(addr, Number(port), changed, together)
 else if (mode === 'fetch' && addr && port) fetchRaw(addr, Number(port))
 else if (process.argv[1]?.endsWith('http6-server.js')) {
-  console.error('usage: http6-server serve ADDR PORT [CHANGED_PATH] | fetch ADDR PORT < request')
+  console.error('usage: http6-server serve ADDR PORT [CHANGED_PATH] [--together N] | fetch ADDR PORT < request')
   process.exit(2)
 }
