@@ -71,12 +71,14 @@ const SCALED_LETTER = ['C', 'W', 'T', 'G']
 // typed array costs ~200 bytes of V8 heap, whatever its length: seven of them
 // made this half of a tracked session's footprint); the thresholds of the
 // scaled letters are not stored (the letter is added when a count reaches a
-// power of ten).
+// power of ten), and their counts are allocated at the first one.
 /** Offsets in ZeekHistory's `last` array (+ dir): last SYN seq, last FIN end, last RST seq, highest seq end. */
 const LAST_SYN = 0
 const LAST_FIN = 2
 const LAST_RST = 4
 const LAST_SEQ = 6
+/** Offset in ZeekHistory's `state` array (+ dir) of the once-per-direction letters seen. */
+const SEEN = 2
 
 /** Whether n is 1, 10, 100, 1000, … (a scaled letter's next threshold was reached). */
 function powerOfTen(n: number): boolean {
@@ -86,14 +88,12 @@ function powerOfTen(n: number): boolean {
 
 export class ZeekHistory {
   history = ''
-  /** [originator, responder] endpoint states. */
-  readonly state: [EndpointState, EndpointState] = [EndpointState.Inactive, EndpointState.Inactive]
-  /** Per direction: the once-per-direction letters seen (H_* bits). */
-  private readonly seen: [number, number] = [0, 0]
+  /** [originator, responder] endpoint states, then at SEEN + dir the once-per-direction letters seen (H_* bits): one array, not two. */
+  private readonly state: number[] = [EndpointState.Inactive, EndpointState.Inactive, 0, 0]
   /** Per direction, at LAST_* + dir: seq numbers of the last SYN, FIN end, RST and highest end seen (-1: none). */
   private readonly last: number[] = [-1, -1, -1, -1, -1, -1, -1, -1]
-  /** Per direction × scaled letter: count. */
-  private readonly counts: number[] = [0, 0, 0, 0, 0, 0, 0, 0]
+  /** Per direction × scaled letter: count; null until the first (most sessions have none). */
+  private counts: number[] | null = null
 
   /** The first packet was a SYN+ACK: its receiver is the originator. */
   flipped(): void {
@@ -105,8 +105,8 @@ export class ZeekHistory {
   }
 
   private once(dir: number, bit: number, c: string): boolean {
-    if (this.seen[dir] & bit) return true
-    this.seen[dir] |= bit
+    if (this.state[SEEN + dir] & bit) return true
+    this.state[SEEN + dir] |= bit
     this.add(dir, c)
     return false
   }
@@ -114,12 +114,13 @@ export class ZeekHistory {
   /** Counts one event of a scaled letter (C, W, T, G) for `dir` (0 = originator). */
   scaled(dir: number, which: number): void {
     const i = dir * 4 + which
-    if (powerOfTen(++this.counts[i])) this.add(dir, SCALED_LETTER[which])
+    const counts = this.counts ??= [0, 0, 0, 0, 0, 0, 0, 0]
+    if (powerOfTen(++counts[i])) this.add(dir, SCALED_LETTER[which])
   }
 
   /** How many events of a scaled letter `dir` had. */
   count(dir: number, which: number): number {
-    return this.counts[dir * 4 + which]
+    return this.counts === null ? 0 : this.counts[dir * 4 + which]
   }
 
   /**
