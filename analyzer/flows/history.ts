@@ -67,19 +67,33 @@ const H_MULTI = 64
 export const SCALED = {checksum: 0, zeroWindow: 1, retransmission: 2, gap: 3} as const
 const SCALED_LETTER = ['C', 'W', 'T', 'G']
 
+// Per-session memory: plain arrays of small numbers, not typed arrays (each
+// typed array costs ~200 bytes of V8 heap, whatever its length: seven of them
+// made this half of a tracked session's footprint); the thresholds of the
+// scaled letters are not stored (the letter is added when a count reaches a
+// power of ten), and their counts are allocated at the first one.
+/** Offsets in ZeekHistory's `last` array (+ dir): last SYN seq, last FIN end, last RST seq, highest seq end. */
+const LAST_SYN = 0
+const LAST_FIN = 2
+const LAST_RST = 4
+const LAST_SEQ = 6
+/** Offset in ZeekHistory's `state` array (+ dir) of the once-per-direction letters seen. */
+const SEEN = 2
+
+/** Whether n is 1, 10, 100, 1000, … (a scaled letter's next threshold was reached). */
+function powerOfTen(n: number): boolean {
+  while (n >= 10 && n % 10 === 0) n /= 10
+  return n === 1
+}
+
 export class ZeekHistory {
   history = ''
-  /** [originator, responder] endpoint states. */
-  readonly state = new Uint8Array(2)
-  private readonly seen = new Uint8Array(2)
-  private readonly lastSyn = new Float64Array(2).fill(-1)
-  private readonly lastFin = new Float64Array(2).fill(-1)
-  private readonly lastRst = new Float64Array(2).fill(-1)
-  /** Per direction × scaled letter: count and next threshold. */
-  private readonly counts = new Uint32Array(8)
-  private readonly thresholds = new Float64Array(8).fill(1)
-  /** Highest seq + len (+SYN/FIN) per direction, for T. */
-  private readonly lastSeq = new Float64Array(2).fill(-1)
+  /** [originator, responder] endpoint states, then at SEEN + dir the once-per-direction letters seen (H_* bits): one array, not two. */
+  private readonly state: number[] = [EndpointState.Inactive, EndpointState.Inactive, 0, 0]
+  /** Per direction, at LAST_* + dir: seq numbers of the last SYN, FIN end, RST and highest end seen (-1: none). */
+  private readonly last: number[] = [-1, -1, -1, -1, -1, -1, -1, -1]
+  /** Per direction × scaled letter: count; null until the first (most sessions have none). */
+  private counts: number[] | null = null
 
   /** The first packet was a SYN+ACK: its receiver is the originator. */
   flipped(): void {
@@ -91,8 +105,8 @@ export class ZeekHistory {
   }
 
   private once(dir: number, bit: number, c: string): boolean {
-    if (this.seen[dir] & bit) return true
-    this.seen[dir] |= bit
+    if (this.state[SEEN + dir] & bit) return true
+    this.state[SEEN + dir] |= bit
     this.add(dir, c)
     return false
   }
@@ -100,15 +114,13 @@ export class ZeekHistory {
   /** Counts one event of a scaled letter (C, W, T, G) for `dir` (0 = originator). */
   scaled(dir: number, which: number): void {
     const i = dir * 4 + which
-    if (++this.counts[i] === this.thresholds[i]) {
-      this.add(dir, SCALED_LETTER[which])
-      this.thresholds[i] *= 10
-    }
+    const counts = this.counts ??= [0, 0, 0, 0, 0, 0, 0, 0]
+    if (powerOfTen(++counts[i])) this.add(dir, SCALED_LETTER[which])
   }
 
   /** How many events of a scaled letter `dir` had. */
   count(dir: number, which: number): number {
-    return this.counts[dir * 4 + which]
+    return this.counts === null ? 0 : this.counts[dir * 4 + which]
   }
 
   /**
@@ -127,17 +139,17 @@ export class ZeekHistory {
     } else if (bits === 1) {
       if (syn) {
         const code = ack ? 'H' : 'S'
-        if (this.once(dir, H_SYN, code) && seq !== this.lastSyn[dir]) this.add(dir, code)
-        this.lastSyn[dir] = seq
+        if (this.once(dir, H_SYN, code) && seq !== this.last[LAST_SYN + dir]) this.add(dir, code)
+        this.last[LAST_SYN + dir] = seq
       }
       if (fin) {
         const end = (seq + len) >>> 0
-        if (this.once(dir, H_FIN, 'F') && end !== this.lastFin[dir]) this.add(dir, 'F')
-        this.lastFin[dir] = end
+        if (this.once(dir, H_FIN, 'F') && end !== this.last[LAST_FIN + dir]) this.add(dir, 'F')
+        this.last[LAST_FIN + dir] = end
       }
       if (rst) {
-        if (this.once(dir, H_RST, 'R') && seq !== this.lastRst[dir]) this.add(dir, 'R')
-        this.lastRst[dir] = seq
+        if (this.once(dir, H_RST, 'R') && seq !== this.last[LAST_RST + dir]) this.add(dir, 'R')
+        this.last[LAST_RST + dir] = seq
       }
     } else if (len > 0) this.once(dir, H_DATA, 'D')
     else if (ack) this.once(dir, H_ACK, 'A')
@@ -149,11 +161,11 @@ export class ZeekHistory {
     }
     // T: Zeek's update_last_seq(): payload that does not reach past the highest end seen
     const end = (seq + len + (syn || fin ? 1 : 0)) >>> 0
-    const last = this.lastSeq[dir]
-    if (last < 0) this.lastSeq[dir] = end
+    const last = this.last[LAST_SEQ + dir]
+    if (last < 0) this.last[LAST_SEQ + dir] = end
     else {
       const delta = (end - last) | 0
-      if (delta > 0) this.lastSeq[dir] = end
+      if (delta > 0) this.last[LAST_SEQ + dir] = end
       else if (len > 0 && !syn && !rst) this.scaled(dir, SCALED.retransmission)
     }
     this.transition(dir, peer, syn, ack, fin, rst)

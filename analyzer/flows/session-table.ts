@@ -10,6 +10,8 @@ import type {PacketDecoder} from '../wire/decode.js'
 
 // Key: [scope, version<<8 | proto, A0..A3, B0..B3, portA<<16 | portB] (IPv4 uses A0 and B0 only).
 const WORDS = 11
+/** keyHash()'s bits. */
+const HASH_BITS = 0x3fffffff
 
 export class SessionTable<T> {
   private capacity = 1 << 10
@@ -96,6 +98,26 @@ export class SessionTable<T> {
       let same = true
       for (let i = 0; same && i < WORDS; i++) same = this.keys[base + i] === key[i]
       if (same) {
+        this.removeAt(s)
+        return true
+      }
+    }
+  }
+
+  /**
+   * The hash of the key of the last find(), for deleteValue(): 30 bits (a small integer to V8, no
+   * allocation; the table's capacity never reaches 2^30 slots, so the probe starts where the key's would).
+   */
+  keyHash(): number {
+    return hashKey(this.scratch, 0) & HASH_BITS
+  }
+
+  /** Removes the entry whose value is `v` (the same object) and whose key had the hash `hash` (keyHash()). */
+  deleteValue(hash: number, v: T): boolean {
+    const mask = this.capacity - 1
+    for (let s = hash & mask; ; s = (s + 1) & mask) {
+      if (this.used[s] === 0) return false
+      if (this.values[s] === v) {
         this.removeAt(s)
         return true
       }

@@ -17,8 +17,18 @@
 // never forgets a connection). Open sessions are never timed out.
 //
 // The per-packet path allocates nothing: a session and its state objects are
-// allocated once, when the session starts; the result of add() is in reused
+// allocated once, when the session starts (the flag counts and the history's
+// scaled-letter counts at their first use); the result of add() is in reused
 // fields of the tracker.
+//
+// Memory per held session: ~1.6 kB of V8 heap (test/unit/session-tracker-
+// memory.test.ts keeps it under 2 kB), closed or not: a closed session keeps
+// its whole analysis state, because a late segment in the linger (a
+// retransmitted FIN, a dup ack) is flagged and lettered from it exactly as
+// tshark and Zeek would; there is no per-session buffer to drop. What made it
+// 3.7 kB were typed arrays of a few elements (~200 bytes each, whatever their
+// length): the history's seven, the flag counts, a copy of the table key
+// (now its hash: SessionTable.deleteValue).
 
 import type {PacketDecoder} from '../wire/decode.js'
 import {TCP_FLAG} from '../wire/tcp.js'
@@ -56,6 +66,9 @@ export class DirStats {
   }
 }
 
+/** The flag counts of a session without any (shared, read only). */
+const NO_FLAGS: ArrayLike<number> = Object.freeze(new Array<number>(ANOMALY_BITS).fill(0))
+
 export class TcpSession {
   /** 0-based, in order of creation in its tracker (tshark's tcp.stream for one file). */
   readonly id: number
@@ -71,8 +84,8 @@ export class TcpSession {
   readonly reusedPorts: boolean
   /** Which table endpoint (A sorts lower) is the client. */
   readonly clientIsA: boolean
-  /** The table key (for removal). */
-  readonly key: Uint32Array
+  /** The hash of its table key (for removal: SessionTable.deleteValue). */
+  readonly keyHash: number
   firstFrame: number
   lastFrame: number
   firstSec: number
@@ -84,8 +97,8 @@ export class TcpSession {
   readonly stats: [DirStats, DirStats] = [new DirStats(), new DirStats()]
   readonly conn = new TcpAnalysisState()
   readonly history = new ZeekHistory()
-  /** Packets per analysis flag (index = bit number of TCP_A). */
-  readonly anomalies = new Uint32Array(ANOMALY_BITS)
+  /** Packets per analysis flag, allocated at the first flag (most sessions have none); see `anomalies`. */
+  private flagCounts: number[] | null = null
   /** Handshake times (seconds + ns); hs* = -1 when not seen. */
   synSec = -1
   synNsec = 0
@@ -98,7 +111,7 @@ export class TcpSession {
   finished = false
 
   constructor(id: number, scope: number, d: PacketDecoder, srcIsClient: boolean, fromA: boolean, rolesFrom: RolesFrom,
-    reused: boolean, key: Uint32Array, frame: number, sec: number, nsec: number) {
+    reused: boolean, keyHash: number, frame: number, sec: number, nsec: number) {
     this.id = id
     this.scope = scope
     const src = d.srcAddr()
@@ -111,12 +124,23 @@ export class TcpSession {
     this.rolesFrom = rolesFrom
     this.reusedPorts = reused
     this.clientIsA = srcIsClient === fromA
-    this.key = key
+    this.keyHash = keyHash
     this.firstFrame = frame
     this.lastFrame = frame
     this.firstSec = sec
     this.firstNsec = nsec
     if (rolesFrom === 'syn-ack') this.history.flipped()
+  }
+
+  /** Packets per analysis flag (index = bit number of TCP_A). */
+  get anomalies(): ArrayLike<number> {
+    return this.flagCounts ?? NO_FLAGS
+  }
+
+  /** Counts the analysis flags (TCP_A bits) of one packet. */
+  countFlags(flags: number): void {
+    const counts = this.flagCounts ??= new Array<number>(ANOMALY_BITS).fill(0)
+    for (let f = flags, i = 0; f !== 0; f >>>= 1, i++) if (f & 1) counts[i]++
   }
 
   /** Trace time from the first to the last packet, in seconds. */
@@ -307,7 +331,7 @@ export class SessionTracker {
     h.packet(dir, tcpFlags, seq, seglen, window)
     if (flags & TCP_A.LOST_SEGMENT) h.scaled(dir, SCALED.gap)
 
-    for (let f = flags, i = 0; f !== 0; f >>>= 1, i++) if (f & 1) s.anomalies[i]++
+    if (flags !== 0) s.countFlags(flags)
 
     s.lastFrame = rec.index
     s.lastSec = sec
@@ -343,7 +367,7 @@ export class SessionTracker {
     if (synAck === TCP_FLAG.SYN) { rolesFrom = 'syn'; srcIsClient = true }
     else if (synAck === (TCP_FLAG.SYN | TCP_FLAG.ACK)) { rolesFrom = 'syn-ack'; srcIsClient = false }
     else { rolesFrom = 'first-packet'; srcIsClient = true }
-    const s = new TcpSession(this.nextId++, scope, d, srcIsClient, fromA, rolesFrom, reused, this.table.keyCopy(),
+    const s = new TcpSession(this.nextId++, scope, d, srcIsClient, fromA, rolesFrom, reused, this.table.keyHash(),
       rec.index, rec.tsSec, rec.tsNsec)
     this.table.set(s)
     this.sessions++
@@ -365,7 +389,7 @@ export class SessionTracker {
     for (const s of this.closing) {
       if (s.finished) continue
       if (now - (s.lastSec + s.lastNsec / 1e9) > this.linger) {
-        this.table.deleteKey(s.key)
+        this.table.deleteValue(s.keyHash, s)
         this.finishSession(s)
       } else keep.push(s)
     }

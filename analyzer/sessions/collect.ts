@@ -15,18 +15,24 @@
 //      apply to the merged rows, and the shown ones go to a ConnectionList
 //      (row-list.ts: sorted by first sighting, on disk for the CLI).
 // Standard input is copied to a temporary file first (capture/spool.ts says why).
-// Memory: the live sessions of the tracker, the merger's open connections
-// (per connection its best row, per session per view only its sighting —
-// what `seenAt` prints — and rank, merge.ts), the handoffs of the control
-// channel, and the matcher's bounded sample. With one file, the merger
-// retires a connection (makes its row, lets its group go) once it has been
-// quiet past the tracker's linger and the merge's time slack and the
-// tracker holds no session of its endpoints (live-endpoints.ts), so it holds
-// the connections of the last two minutes or so of trace, not the trace;
-// its handoff latency comes from its own group's SYNs. With several files
-// every connection stays to the end (a row of a later file, on another
-// clock, may still join it). Per-view mode keeps the shown rows; --anomalies
-// keeps every flagged packet until the shown rows are known.
+// Memory: the live sessions of the tracker (open, or closed and lingering
+// 120 s of trace time for late segments: ~1.6 kB of heap each, whole — see
+// flows/session.ts; a session that never closes does not grow with its
+// packets), the merger's open connections (per connection its best row, per
+// session per view only its sighting — what `seenAt` prints — and rank,
+// merge.ts), every handoff of the control channel (assembled before the
+// pass, a few hundred bytes each: not yet read from a spool as it goes, as
+// check's ControlSpool + HandoffFeed do), and the matcher's bounded sample.
+// With one file, the merger retires a connection (makes its row, lets its
+// group go) once it has been quiet past the tracker's linger and the merge's
+// time slack and the tracker holds no session of its endpoints
+// (live-endpoints.ts), so it holds the connections of the last two minutes
+// or so of trace, not the trace; its handoff latency comes from its own
+// group's SYNs. A trace shorter than the linger is therefore held whole
+// (every session at once). With several files every connection stays to the
+// end (a row of a later file, on another clock, may still join it). Per-view
+// mode keeps the shown rows; --anomalies keeps every flagged packet until the
+// shown rows are known.
 import {displayName} from '../capture/read.js'
 import type {CaptureInterface} from '../capture/types.js'
 import {controlPortNote, resolveControlPort} from '../control/port-discovery.js'

@@ -355,30 +355,36 @@ test('sessions on different interfaces are apart (one vantage point each)', () =
   assert.equal(t.flags & TCP_A.RETRANSMISSION, 0)
 })
 
-test('SessionTable: insert, find and delete agree with a Map', () => {
-  const table = new SessionTable<number>()
-  const dec = new PacketDecoder()
-  const ref = new Map<string, number>()
-  const keys = new Map<string, Uint32Array>()
-  let x = 12345
-  const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) % 3000
-  for (let i = 0; i < 20000; i++) {
-    const p = rnd()
-    const rev = (i & 1) === 1
-    const src = `10.${p >> 8}.${p & 255}.1`
-    const b = buildTcpPacket({src: rev ? S : src, dst: rev ? src : S, srcPort: rev ? 80 : 1000 + p, dstPort: rev ? 1000 + p : 80})
-    dec.decode(LINKTYPE.RAW, b, b.length, b.length)
-    const k = String(p)
-    const v = table.find(dec, 0)
-    assert.equal(v, ref.get(k), `lookup ${i}`)
-    if (v === undefined) {
-      table.set(i)
-      ref.set(k, i)
-      keys.set(k, table.keyCopy())
-    } else if (rnd() < 1000) {
-      assert.ok(table.deleteKey(keys.get(k)!))
-      ref.delete(k)
+for (const by of ['key', 'value'] as const) {
+  test(`SessionTable: insert, find and delete (by ${by}) agree with a Map`, () => {
+    const table = new SessionTable<number>()
+    const dec = new PacketDecoder()
+    const ref = new Map<string, number>()
+    const keys = new Map<string, Uint32Array>()
+    const hashes = new Map<string, number>()
+    let x = 12345
+    const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) % 3000
+    for (let i = 0; i < 20000; i++) {
+      const p = rnd()
+      const rev = (i & 1) === 1
+      const src = `10.${p >> 8}.${p & 255}.1`
+      const b = buildTcpPacket({src: rev ? S : src, dst: rev ? src : S, srcPort: rev ? 80 : 1000 + p, dstPort: rev ? 1000 + p : 80})
+      dec.decode(LINKTYPE.RAW, b, b.length, b.length)
+      const k = String(p)
+      const v = table.find(dec, 0)
+      assert.equal(v, ref.get(k), `lookup ${i}`)
+      if (v === undefined) {
+        table.set(i)
+        ref.set(k, i)
+        keys.set(k, table.keyCopy())
+        hashes.set(k, table.keyHash())
+      } else if (rnd() < 1000) {
+        // By value: the hash finds the key's run; the entry is the one holding this very value.
+        assert.ok(by === 'key' ? table.deleteKey(keys.get(k)!) : table.deleteValue(hashes.get(k)!, v))
+        if (by === 'value') assert.equal(table.deleteValue(hashes.get(k)!, v), false)
+        ref.delete(k)
+      }
+      assert.equal(table.size, ref.size)
     }
-    assert.equal(table.size, ref.size)
-  }
-})
+  })
+}
