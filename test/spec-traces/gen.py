@@ -1461,6 +1461,14 @@ class Out:
                 tags.setdefault(json.dumps(f['tag']), []).append(dict(file=fname, frame=i, view=f['view']))
         return tags
 
+    def clean_elsewhere(self, cl, stem):
+        """The clean scenario cl again as one LAN pcap, and as the client side + control (that one not
+        compared with the scenario's sessions rows: they hold connections the client side never sees)."""
+        self.write_pcap(cl, f'{stem}-wire.pcap', ['lan', 'lan-ctl'])
+        self.add('the same, one LAN pcap', [f'{stem}-wire.pcap'], 'clean', cl)
+        self.write_pcapng(cl, f'{stem}-client.pcapng', ['client', 'ctl'])
+        self.add('the same, client side + control', [f'{stem}-client.pcapng'], 'clean', cl, sessions=False)
+
     def add(self, name, files, kind, cl=None, check=None, frames=None, note='', sessions=True,
             infer=None, flags=None, replay=False):
         t = dict(name=name, files=files, kind=kind, note=note, flags=flags or [])
@@ -1798,19 +1806,13 @@ def main():
     # address translator's): the other three are found
     out.traces[-1]['inferHandoffs'] -= 1
     out.write_pcapng(cl, 'wrap-views-nocontrol.pcapng', ['client', 'lan', *inside(cl)])
-    out.write_pcap(cl, 'wrap-wire.pcap', ['lan', 'lan-ctl'])
-    out.add('the same, one LAN pcap', ['wrap-wire.pcap'], 'clean', cl)
-    out.write_pcapng(cl, 'wrap-client.pcapng', ['client', 'ctl'])
-    out.add('the same, client side + control', ['wrap-client.pcapng'], 'clean', cl, sessions=False)
+    out.clean_elsewhere(cl, 'wrap')
 
     cl = scenario_nothandoff()
     out.write_pcapng(cl, 'nothandoff-views.pcapng', ['client', 'lan', *inside(cl), 'ctl'])
     out.add('no handoff\'s traffic with bad checksums (local, nacked, plain to the VIP\'s address and to a BE\'s, IPv6); client ports reused between a handoff and a local connection',
             ['nothandoff-views.pcapng'], 'clean', cl)
-    out.write_pcap(cl, 'nothandoff-wire.pcap', ['lan', 'lan-ctl'])
-    out.add('the same, one LAN pcap', ['nothandoff-wire.pcap'], 'clean', cl)
-    out.write_pcapng(cl, 'nothandoff-client.pcapng', ['client', 'ctl'])
-    out.add('the same, client side + control', ['nothandoff-client.pcapng'], 'clean', cl, sessions=False)
+    out.clean_elsewhere(cl, 'nothandoff')
 
     cl = scenario_dual()
     out.write_pcapng(cl, 'dual-views.pcapng', ['client', 'lan', *inside(cl), 'ctl'])
