@@ -243,16 +243,9 @@ class RecordQueue {
       this.lastSec = rec.tsSec
       this.lastNsec = rec.tsNsec
     }
-    if (this.offSec === 0 && this.offNsec === 0) {
-      this.kSec[i] = this.lastSec
-      this.kNsec[i] = this.lastNsec
-    } else {
-      let ns = this.lastNsec - this.offNsec
-      let sec = this.lastSec - this.offSec
-      if (ns < 0) { ns += 1e9; sec-- }
-      this.kSec[i] = sec
-      this.kNsec[i] = ns
-    }
+    const ns = this.lastNsec - this.offNsec
+    this.kSec[i] = this.lastSec - this.offSec - (ns < 0 ? 1 : 0)
+    this.kNsec[i] = ns < 0 ? ns + 1e9 : ns
     this.index[i] = rec.index
     this.iface[i] = rec.interfaceId
     this.linkType[i] = rec.linkType

@@ -120,12 +120,6 @@ export function ipOffset(linkType: number, b: Uint8Array, start: number, capLen:
   return o
 }
 
-/** Offset of an IPv4 header in the frame, or -1 (not IPv4, or a link layer not looked into). */
-export function ipv4Offset(linkType: number, b: Uint8Array, start: number, capLen: number): number {
-  const o = ipOffset(linkType, b, start, capLen)
-  return o >= 0 && b[o]! >> 4 === 4 ? o : -1
-}
-
 function addRange(have: number[], from: number, to: number): void {
   have.push(from, to)
   // Few ranges per datagram: sort pairs and merge.
