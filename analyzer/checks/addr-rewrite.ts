@@ -24,8 +24,8 @@ export function check(ctx: HandoffContext): void {
     if (s.dst !== p.exp.dst || s.dport !== p.exp.dport || s.src !== p.exp.src || s.sport !== p.exp.sport) {
       ctx.report(id, s, `forwarded segment (client frame ${p.origin!.frame}) is not addressed to the BE`,
         {field: 'destination', expected: `${hp(p.exp.src, p.exp.sport)} → ${hp(p.exp.dst, p.exp.dport)}`, seen: `${hp(s.src, s.sport)} → ${hp(s.dst, s.dport)}`})
-    } else if (bmac !== null && s.view.kind === 'lan' && s.linkType === LINKTYPE.ETHERNET && s.hdr.length >= 6) {
-      const mac = formatMac(s.hdr, 0)
+    } else if (bmac !== null && s.view.kind === 'lan' && s.linkType === LINKTYPE.ETHERNET && s.hdrLen >= 6) {
+      const mac = formatMac(s.hdrBuf, s.hdrOff)
       if (mac !== bmac.toLowerCase()) {
         ctx.report(id, s, `forwarded frame (client frame ${p.origin!.frame}) is not addressed to the BE's MAC`,
           {field: 'eth.dst', expected: bmac, seen: mac})

@@ -204,10 +204,10 @@ export function buildContext(h: Handoff, sink: ViolationTarget): HandoffContext 
   const known = knownAddrs(h)
   const expOf = (o: Seg, fwd: boolean): Fields | null => {
     if (eng === null) return null
-    const n = o.hdr.length
+    const n = o.hdrLen
     if (scratch.length < n) scratch = new Uint8Array(2 * n)
     const b = scratch
-    b.set(o.hdr)
+    for (let i = 0, src = o.hdrBuf, at = o.hdrOff; i < n; i++) b[i] = src[at + i]!
     const r = fwd ? eng.rewriteForward(b, o.linkType, n, o.origLen) : eng.rewriteReturn(b, o.linkType, n, o.origLen)
     return r.ok ? decodeFields(b, n, o.linkType, o.origLen, known) : null
   }

@@ -266,6 +266,43 @@ export class MsgpackReader {
     return out
   }
 
+  /**
+   * A short ASCII fixstr key at the cursor that was read before (consumed), or undefined (nothing consumed). The
+   * same few keys come in every message: one string each, already internalized, instead of one built per key and
+   * hashed again on every property store.
+   */
+  private knownKey(): string | undefined {
+    const b = this.buf
+    const p = this.p
+    if (p >= this.end) return undefined
+    const n = b[p]! - 0xa0
+    if (n < 1 || n > KEY_CACHE_LEN || p + 1 + n > this.end) return undefined
+    let h = n
+    for (let i = p + 1; i <= p + n; i++) h = Math.imul(h ^ b[i]!, 0x01000193)
+    const k = keyCache.get(h)
+    if (k !== undefined && k.length === n) {
+      let i = 0
+      while (i < n && k.charCodeAt(i) === b[p + 1 + i]) i++
+      if (i === n) {
+        this.p = p + 1 + n
+        return k
+      }
+      return undefined
+    }
+    if (k !== undefined || keyCache.size >= KEY_CACHE_MAX) return undefined
+    let out = ''
+    for (let i = p + 1; i <= p + n; i++) {
+      const c = b[i]!
+      if (c >= 0x80) return undefined
+      out += String.fromCharCode(c)
+    }
+    // Internalized once, here: a key used as a property name is looked up by that string.
+    const key = internalize(out)
+    keyCache.set(h, key)
+    this.p = p + 1 + n
+    return key
+  }
+
   private array(n: number, depth: number, at: number): unknown[] {
     if (depth >= MAX_DEPTH) throw new ReadFail('too-deep', `nesting deeper than ${MAX_DEPTH} at byte ${at - this.base}`, at)
     // Each element takes at least one byte: refuse absurd counts before
@@ -292,7 +329,7 @@ export class MsgpackReader {
     const out: Record<string, unknown> = {}
     for (let i = 0; i < n; i++) {
       const kat = this.p
-      const k = this.value(depth + 1)
+      const k = this.knownKey() ?? this.value(depth + 1)
       if (typeof k !== 'string') {
         throw new ReadFail('non-string-key', `map key at byte ${kat - this.base} is ${describe(k)}, not a string`, kat)
       }
@@ -308,6 +345,17 @@ export class MsgpackReader {
 }
 
 const EMPTY = new Uint8Array(0)
+
+/** Map keys read before (knownKey), by a hash of their bytes: at most this many, of at most this many bytes. */
+const KEY_CACHE_MAX = 256
+const KEY_CACHE_LEN = 15
+const keyCache = new Map<number, string>()
+
+/** The string as a property key V8 keeps once (what an object literal's key is). */
+function internalize(s: string): string {
+  const o: Record<string, number> = {[s]: 0}
+  return Object.keys(o)[0]!
+}
 
 /** A short description of a decoded value's MessagePack type, for details. */
 export function describe(v: unknown): string {

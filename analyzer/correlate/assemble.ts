@@ -59,6 +59,7 @@ import {TCP_FLAG} from '../wire/tcp.js'
 import {EngineConfigError, TranslationState} from '../../replayer/engine/state.js'
 import {TimeHeap} from './time-heap.js'
 import {ByteArena} from './byte-arena.js'
+import {KeptSeg} from './kept-seg.js'
 import type {FramedMessage} from './control.js'
 import type {InferredHandoff} from './infer.js'
 import {clientMss} from './offload.js'
@@ -74,8 +75,13 @@ export interface Seg {
   tsNsec: number
   t: number
   linkType: number
-  /** Copy of the frame up to the end of the TCP header (a view of the handoff's ByteArena). */
-  hdr: Uint8Array
+  /**
+   * Copy of the frame up to the end of the TCP header: hdrBuf[hdrOff, hdrOff + hdrLen), a block of the handoff's
+   * ByteArena (segHdr makes a view of it; none is made per segment).
+   */
+  hdrBuf: Uint8Array
+  hdrOff: number
+  hdrLen: number
   origLen: number
   v6: boolean
   src: string
@@ -110,9 +116,14 @@ export interface Seg {
   leg: Leg
 }
 
+/** The copy of a segment's frame up to the end of its TCP header (a view of it: only read). */
+export function segHdr(s: Seg): Uint8Array {
+  return s.hdrBuf.subarray(s.hdrOff, s.hdrOff + s.hdrLen)
+}
+
 /** The raw TCP options bytes of a segment (a view of its header copy: only read). */
 export function segOptions(s: Seg): Uint8Array {
-  return s.hdr.subarray(s.optOff, s.optOff + s.optLen)
+  return s.hdrBuf.subarray(s.hdrOff + s.optOff, s.hdrOff + s.optOff + s.optLen)
 }
 
 export interface StreamEvent {
@@ -253,43 +264,61 @@ const REQ_KEEP = 64 * 1024
 
 /**
  * Hash of a payload, for telling segments apart by content (never shown):
- * murmur3's 32-bit mix over the payload's little-endian 32-bit words, then
- * the tail bytes. It runs over every payload byte of every segment kept, so
- * words are read through a Uint32Array over the whole buffer (as sum16
- * does), two aligned reads shifted together when the payload is not 4-byte
- * aligned: the hash of the same bytes is the same wherever they sit.
+ * murmur3's 32-bit mix over the payload's little-endian 32-bit words, in two
+ * lanes (even and odd words: two independent multiply chains run about twice
+ * as fast as one), then the tail bytes. It runs over every payload byte of
+ * every segment kept, so words are read through an Int32Array over the whole
+ * buffer (as sum16 does; signed, so that no word is a heap number), two
+ * aligned reads shifted together when the payload is not 4-byte aligned: the
+ * hash of the same bytes is the same wherever they sit. Every step ends in
+ * `| 0`: without it the lane's sum leaves int32 and V8 works on doubles
+ * (half the speed, same values).
  */
 export function payloadHash(b: Uint8Array, s: number, e: number): number {
   let h = (e - s) ^ 0x811c9dc5
+  let g = 0x9747b28c
   let i = s
   if (LITTLE_ENDIAN && e - s >= 32) {
     const buf = b.buffer
     if (buf !== wideBuf) {
       wideBuf = buf
-      wide = new Uint32Array(buf, 0, buf.byteLength >>> 2)
+      wide = new Int32Array(buf, 0, buf.byteLength >>> 2)
     }
     const w = wide
     const abs = b.byteOffset + s
     const sh = (abs & 3) * 8
     let k = abs >>> 2
-    // Whole words of the payload; when unaligned, the word after the last one is read too: it must exist.
+    // Whole words of the payload, an even count; when unaligned, the word after the last one is read too: it must
+    // exist.
     let n = (e - s) >>> 2
     if (sh !== 0 && k + n >= w.length) n = w.length - k - 1
+    n &= ~1
     const kEnd = k + n
     if (sh === 0) {
-      for (; k < kEnd; k++) h = mixWord(h, w[k]!)
+      for (; k < kEnd; k += 2) {
+        h = mixWord(h, w[k]!)
+        g = mixWord(g, w[k + 1]!)
+      }
     } else {
       let lo = w[k]!
-      for (; k < kEnd; k++) {
-        const hi = w[k + 1]!
-        h = mixWord(h, (lo >>> sh) | (hi << (32 - sh)))
+      for (; k < kEnd; k += 2) {
+        const mid = w[k + 1]!
+        const hi = w[k + 2]!
+        h = mixWord(h, (lo >>> sh) | (mid << (32 - sh)))
+        g = mixWord(g, (mid >>> sh) | (hi << (32 - sh)))
         lo = hi
       }
     }
     i = s + 4 * n
   }
-  for (const last = e - 3; i < last; i += 4) h = mixWord(h, b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24))
+  // The words left (all of them for a short payload, or at the end of the buffer), still even words to h, odd to g.
+  for (const last = e - 3; i < last; i += 4) {
+    const x = b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)
+    if (((i - s) & 4) === 0) h = mixWord(h, x)
+    else g = mixWord(g, x)
+  }
   for (; i < e; i++) h = Math.imul(h ^ b[i]!, 0x01000193)
+  h ^= Math.imul(g, 0x9e3779b1)
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
@@ -300,12 +329,12 @@ function mixWord(h: number, k: number): number {
   k = Math.imul(k, 0xcc9e2d51)
   k = Math.imul((k << 15) | (k >>> 17), 0x1b873593)
   h ^= k
-  return Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64
+  return (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 let wideBuf: ArrayBufferLike | null = null
-let wide: Uint32Array<ArrayBufferLike> = new Uint32Array(0)
+let wide: Int32Array<ArrayBufferLike> = new Int32Array(0)
 
 /** A dotted quad as its uint32, when it is the form the decoder prints (so numbers compare as the strings did); else -1. */
 export function v4(s: string): number {
@@ -393,7 +422,9 @@ export async function collectSegments(paths: readonly string[], source: readonly
   const merged = paths.length > 1 && opts.merged !== false
   if (streaming !== null && paths.length > 1 && !merged) throw new Error('internal error: several files are streamed only merged')
   // Handoffs by client endpoint (either side of a segment) and by address pair (tied despite a wrong port).
-  const byEndpoint4 = new Map<number, Entry[]>()
+  // IPv4 keys are the address | 0 (then the port): int32, which V8 keeps unboxed (an address × 65536 + port
+  // key, up to 2^48, was a heap number made per lookup, three lookups a packet).
+  const byEndpoint4 = new Map<number, Map<number, Entry[]>>()
   const byEndpoint6 = new Map<string, Entry[]>()
   const byPair4 = new Map<number, Map<number, Entry[]>>()
   const byPair6 = new Map<string, Entry[]>()
@@ -409,17 +440,23 @@ export async function collectSegments(paths: readonly string[], source: readonly
     if (i >= 0) l.splice(i, 1)
     if (l.length === 0) m!.delete(k)
   }
+  const add2 = (mm: Map<number, Map<number, Entry[]>>, a: number, b: number, e: Entry) => {
+    let m = mm.get(a | 0)
+    if (m === undefined) mm.set(a | 0, (m = new Map()))
+    add(m, b | 0, e)
+  }
+  const drop2 = (mm: Map<number, Map<number, Entry[]>>, a: number, b: number, e: Entry) => {
+    const m = mm.get(a | 0)
+    drop(m, b | 0, e)
+    if (m !== undefined && m.size === 0) mm.delete(a | 0)
+  }
   const addPair = (a: string, a4: number, b: string, b4: number, e: Entry) => {
-    if (a4 < 0 || b4 < 0) { add(byPair6, `${a}>${b}`, e); return }
-    let m = byPair4.get(a4)
-    if (m === undefined) byPair4.set(a4, (m = new Map()))
-    add(m, b4, e)
+    if (a4 < 0 || b4 < 0) add(byPair6, `${a}>${b}`, e)
+    else add2(byPair4, a4, b4, e)
   }
   const dropPair = (a: string, a4: number, b: string, b4: number, e: Entry) => {
-    if (a4 < 0 || b4 < 0) { drop(byPair6, `${a}>${b}`, e); return }
-    const m = byPair4.get(a4)
-    drop(m, b4, e)
-    if (m !== undefined && m.size === 0) byPair4.delete(a4)
+    if (a4 < 0 || b4 < 0) drop(byPair6, `${a}>${b}`, e)
+    else drop2(byPair4, a4, b4, e)
   }
   // Every handoff indexed, in the order it came (judged at the end in that order).
   const entries = new Map<Handoff, Entry>()
@@ -433,7 +470,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
   const index = (h: Handoff) => {
     const e: Entry = {h, cip4: v4(h.cip), vip4: v4(h.vip), baddr4: -1, seq: nextSeq++, last: h.req?.t ?? -Infinity, streams: null}
     entries.set(h, e)
-    if (e.cip4 >= 0) add(byEndpoint4, e.cip4 * 65536 + h.cport, e)
+    if (e.cip4 >= 0) add2(byEndpoint4, e.cip4, h.cport, e)
     else add(byEndpoint6, `${h.cip}|${h.cport}`, e)
     if (h.baddr !== '') indexBaddr(e)
     addPair(h.vip, e.vip4, h.cip, e.cip4, e)
@@ -442,7 +479,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
   const unindex = (e: Entry) => {
     const h = e.h
     entries.delete(h)
-    if (e.cip4 >= 0) drop(byEndpoint4, e.cip4 * 65536 + h.cport, e)
+    if (e.cip4 >= 0) drop2(byEndpoint4, e.cip4, h.cport, e)
     else drop(byEndpoint6, `${h.cip}|${h.cport}`, e)
     if (h.baddr !== '') {
       dropPair(h.cip, e.cip4, h.baddr, e.baddr4, e)
@@ -613,11 +650,11 @@ export async function collectSegments(paths: readonly string[], source: readonly
           if (d.ipVersion === 4) {
             src4 = readV4(d.bytes, d.ipSrcOffset)
             dst4 = readV4(d.bytes, d.ipDstOffset)
-            cands = byEndpoint4.get(src4 * 65536 + sp)
+            cands = byEndpoint4.get(src4 | 0)?.get(sp)
             fromClient = cands !== undefined
-            if (cands === undefined) cands = byEndpoint4.get(dst4 * 65536 + dp)
+            if (cands === undefined) cands = byEndpoint4.get(dst4 | 0)?.get(dp)
             if (cands === undefined) {
-              cands = byPair4.get(src4)?.get(dst4)
+              cands = byPair4.get(src4 | 0)?.get(dst4 | 0)
               if (cands === undefined) return
               fromClient = cands[0]!.cip4 === src4
             }
@@ -658,18 +695,12 @@ export async function collectSegments(paths: readonly string[], source: readonly
             for (let i = 0; i < 2 * d.sackCount; i++) sack.push(d.sackEdges[i]!)
           }
           const arena = h.arena ??= new ByteArena()
-          const hdr = arena.copy(d.bytes, d.start, hdrEnd)
-          const seg: Seg = {
-            view, frame: rec.index, tsSec: rec.tsSec, tsNsec: rec.tsNsec, t,
-            linkType: rec.linkType, hdr, origLen: rec.origLen, v6: d.ipVersion === 6,
-            src, dst, sport: sp, dport: dp, seq: d.seq, ack: d.ack, flags: d.tcpFlags, window: d.window,
-            len: d.payloadWireLen, cut: d.payloadWireLen - d.payloadLen, hash: payloadHash(d.bytes, d.payloadOffset, payloadEnd),
-            optOff: d.l4Offset + 20 - d.start, optLen: d.l4HeaderLen - 20,
-            ipId: d.ipVersion === 4 ? d.ipv4Id : -1,
-            hasTs: d.hasTimestamp, tsVal: d.tsVal, tsEcr: d.tsEcr, sack, mss: d.mss, ws: d.wscale, sackPerm: d.sackPermitted,
-            ipCsum: d.ipChecksumStatus, tcpCsum: d.l4ChecksumStatus,
-            leg,
-          }
+          const hdrBuf = arena.put(d.bytes, d.start, hdrEnd)
+          const seg = new KeptSeg(view, rec.index, rec.tsSec, rec.tsNsec, rec.linkType, hdrBuf, arena.at, hdrEnd - d.start,
+            rec.origLen, d.ipVersion === 6, src, dst, sp, dp, d.seq, d.ack, d.tcpFlags, d.window, d.payloadWireLen,
+            d.payloadWireLen - d.payloadLen, payloadHash(d.bytes, d.payloadOffset, payloadEnd), d.l4Offset + 20 - d.start,
+            d.l4HeaderLen - 20, d.ipVersion === 4 ? d.ipv4Id : -1, d.hasTimestamp, d.tsVal, d.tsEcr, sack, d.mss, d.wscale,
+            d.sackPermitted, d.ipChecksumStatus, d.l4ChecksumStatus, leg)
           const superSeg = d.payloadWireLen > clientMss(h) && (leg === 'be-raw' || leg === 'return')
           if (isClientData || superSeg) seg.payload = arena.copy(d.bytes, d.payloadOffset, payloadEnd)
           h.segs.push(seg)
