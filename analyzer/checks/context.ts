@@ -120,25 +120,40 @@ function samePacket(a: Seg, b: Seg): boolean {
 
 /** Feeds the skew estimator with this handoff's packets seen unchanged at two views. */
 export function addSkewSamples(h: Handoff, skew: SkewEstimator): void {
-  // First copy of each packet, by a hash of its fields (numbers: no key string per segment); a bucket
-  // holds the first copies of distinct packets whose hashes collide.
-  const first = new Map<number, Seg | Seg[]>()
-  for (const s of h.segs) {
+  // First copy of each packet, found by a hash of its fields in an open-addressing table of segment indexes
+  // (reused from handoff to handoff: no Map, no key per segment); a slot whose segment is another packet
+  // moves on to the next slot.
+  const segs = h.segs
+  const size = tableSize(2 * segs.length)
+  const mask = size - 1
+  const slots = skewSlots
+  slots.fill(-1, 0, size)
+  for (let i = 0; i < segs.length; i++) {
+    const s = segs[i]!
     if (s.view.kind === 'control') continue
-    const k = (Math.imul(s.seq ^ Math.imul(s.ack, 0x9e3779b1), 0x85ebca6b) ^ s.hash ^ Math.imul(s.sport * 65536 + s.dport, 0xc2b2ae35) ^
-      Math.imul(s.flags * 65536 + s.window, 0x27d4eb2f) ^ Math.imul(s.len, 0x165667b1)) >>> 0
-    const b = first.get(k)
+    const k = Math.imul(s.seq ^ Math.imul(s.ack, 0x9e3779b1), 0x85ebca6b) ^ s.hash ^ Math.imul(s.sport * 65536 + s.dport, 0xc2b2ae35) ^
+      Math.imul(s.flags * 65536 + s.window, 0x27d4eb2f) ^ Math.imul(s.len, 0x165667b1)
+    let at = (k ^ (k >>> 16)) & mask
     let f: Seg | undefined
-    if (b === undefined) first.set(k, s)
-    else if (!Array.isArray(b)) {
-      if (samePacket(b, s)) f = b
-      else first.set(k, [b, s])
-    } else {
-      f = b.find((x) => samePacket(x, s))
-      if (f === undefined) b.push(s)
+    for (;;) {
+      const j = slots[at]!
+      if (j < 0) { slots[at] = i; break }
+      if (samePacket(segs[j]!, s)) { f = segs[j]!; break }
+      at = (at + 1) & mask
     }
     if (f !== undefined && f.view !== s.view) skew.add(f.view, f.t, s.view, s.t)
   }
+}
+
+/** addSkewSamples's table (grown as needed, never shrunk: one handoff at a time uses it). */
+let skewSlots = new Int32Array(1024)
+
+/** A power of two ≥ n, with skewSlots at least that long. */
+function tableSize(n: number): number {
+  let size = 16
+  while (size < n) size *= 2
+  if (skewSlots.length < size) skewSlots = new Int32Array(size)
+  return size
 }
 
 export function buildContext(h: Handoff, sink: ViolationTarget): HandoffContext {

@@ -881,6 +881,17 @@ const SA = TCP_FLAG.SYN | TCP_FLAG.ACK
 
 /** The SYN and SYN/ACKs of a handoff's connection as captured (earliest copy of each). */
 export function wireIsns(h: Handoff): WireIsns {
+  // Judging asks several times for the same handoff's (alignStateWithWire, buildContext, isn-mismatch): the last
+  // answer is kept while its segment list is the same list, no longer.
+  if (lastIsns !== null && lastIsns.h === h && lastIsns.segs === h.segs && lastIsns.n === h.segs.length) return lastIsns.w
+  const w = findWireIsns(h)
+  lastIsns = {h, segs: h.segs, n: h.segs.length, w}
+  return w
+}
+
+let lastIsns: {h: Handoff; segs: Seg[]; n: number; w: WireIsns} | null = null
+
+function findWireIsns(h: Handoff): WireIsns {
   const first = (pred: (s: Seg) => boolean): Seg | undefined => {
     let best: Seg | undefined
     for (const s of h.segs) if (pred(s) && (best === undefined || s.t < best.t)) best = s

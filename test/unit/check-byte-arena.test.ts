@@ -36,3 +36,15 @@ test('released blocks are reused by the next arena; large copies are their own b
   assert.deepEqual(big, src.subarray(0, 5000))
   b.release()
 })
+
+test('put: the copy sits at `at` of the block returned, like copy()', () => {
+  const a = new ByteArena()
+  const placed: [Uint8Array, number, number, number][] = []
+  for (let s = 0, n = 1; s + n < src.length; s += n, n = (n * 7 + 5) % 5000 + 1) placed.push([a.put(src, s, s + n), a.at, s, s + n])
+  for (const [b, at, s, e] of placed) assert.deepEqual(b.subarray(at, at + e - s), src.subarray(s, e), `copy of [${s}, ${e})`)
+  // Blocks are shared (views are not made): two small copies in a row share a block, at different offsets.
+  const [b0, at0] = [a.put(src, 0, 10), a.at]
+  const [b1, at1] = [a.put(src, 10, 20), a.at]
+  assert.equal(b0, b1)
+  assert.equal(at1, at0 + 10)
+})
