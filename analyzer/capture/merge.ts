@@ -36,7 +36,7 @@ import {createReadStream} from 'node:fs'
 import {pipeline, type Readable} from 'node:stream'
 import {createGunzip} from 'node:zlib'
 import {CaptureParser} from './parser.js'
-import {abortError, ChunkFileReader, displayName, ioError, isZlibError, type ReadResult} from './read.js'
+import {abortError, ChunkFileReader, displayName, ioError, isZlibError, READ_CHUNK, type ReadResult} from './read.js'
 import {ParsedPacket} from './stream-parser.js'
 import {CaptureError, type CaptureHandlers, type CaptureInterface, type CaptureWarning, type FileInfo, type PacketRecord} from './types.js'
 
@@ -68,7 +68,7 @@ export interface MergedFileResult {
   error: CaptureError | null
 }
 
-const DEFAULT_CHUNK = 1 << 20
+const DEFAULT_CHUNK = READ_CHUNK
 
 // Kinds of queued entries.
 const PACKET = 0
