@@ -82,6 +82,18 @@ export interface CheckOptions {
   idleSec?: number
   /** Tests: violations per sorted run on disk (runCheckSpooled; default external-sort.ts's RUN_RECORDS). */
   violationRunSize?: number
+  /** Tests: how each run of the inference read the files, and the most it held at once (--infer). */
+  onInference?: (x: InferenceRun) => void
+}
+
+/** What check --infer's inference did (CheckOptions.onInference). */
+export interface InferenceRun {
+  /** Passes A and B let connections and candidates go when quiet (one file, or several read merged). */
+  windowed: boolean
+  /** Several files read merged by corrected times: each file's offset (seconds) from the clock the pass goes by. */
+  clockOffsetsSec: readonly number[] | null
+  peakCandidates: number
+  peakConnections: number
 }
 
 export interface HandoffSummary {
@@ -215,9 +227,9 @@ async function check(paths: readonly string[], opts: CheckOptions, onDisk: boole
       return await checkWithSpool(paths, opts, port, portChoice, spool, pass, paths.length > 1, onDisk)
     }
     // Clocks apart, but every file linked to the others by client SYNs (or requests) they share, consistently:
-    // read merged by the corrected times. (Not with --infer: its handoffs' times are those of the files their
-    // SYNs were seen in, on clocks of their own.)
-    if (!opts.infer && pass.clockOffsets !== null && pass.clockOffsets.residualSec <= MAX_CLOCK_SPREAD_SEC) offsets = pass.clockOffsets.offsets
+    // read merged by the corrected times (with --infer too: the inference reads them so, its handoffs' times on
+    // the corrected clock).
+    if (pass.clockOffsets !== null && pass.clockOffsets.residualSec <= MAX_CLOCK_SPREAD_SEC) offsets = pass.clockOffsets.offsets
   } finally {
     spool.remove()
   }
@@ -275,13 +287,18 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
   try {
     if (opts.infer) {
       const known = knownFromSpool(spool)
-      // One file: pass B decides each candidate once it has been quiet long enough (infer.ts).
+      // One file, or several read merged (by corrected times when clockOffsetsSec): passes A and B let each
+      // connection and candidate go once it has been quiet long enough (infer.ts), the handoffs' times on the
+      // clock the segment pass goes by.
       const infer = async (): Promise<StreamedInference> => {
         inferred?.remove()
         const into: InferredSpool = inferred = new InferredSpool()
-        return inferStreamed(paths, {controlPort: port, vantage, known, windowed: paths.length === 1,
+        const windowed = paths.length === 1 || merged
+        const r = await inferStreamed(paths, {controlPort: port, vantage, known, windowed, merged, clockOffsetsSec,
           ...(opts.lookaheadSec !== undefined ? {lookaheadSec: opts.lookaheadSec} : {}), ...(opts.idleSec !== undefined ? {idleSec: opts.idleSec} : {})},
         (h, t, values) => into.write(h, t, values))
+        opts.onInference?.({windowed, clockOffsetsSec: clockOffsetsSec ?? null, peakCandidates: r.peakCandidates, peakConnections: r.peakConnections})
+        return r
       }
       let inf = await infer()
       // Views still of unknown place are placed by the inferred handoffs' legs, which are then inferred again

@@ -78,6 +78,8 @@
 // several files (read one after the other, not in time order) every
 // connection is held to the end.
 import {readCapture} from '../capture/read.js'
+import {readMerged} from '../capture/merge.js'
+import type {CaptureHandlers} from '../capture/types.js'
 import {joinSections} from '../capture/join-sections.js'
 import {reassembleIp} from '../flows/ip-defrag.js'
 import {CaptureError} from '../capture/types.js'
@@ -158,9 +160,11 @@ interface Conn {
   /** BE SYN/ACKs by source address (node inside). */
   be: Map<string, WireSynAck>
   /** Segments per other address: forwarded to it, or sent by it to the client at a node inside. */
-  others: Map<string, number>
+  others: Map<string, {n: number; rank: number}>
   /** TSecr of the client's first request segment: the TSval of the FE SYN/ACK it accepted last, null when unseen. */
   echo: number | null
+  /** The file echo was read from (read merged, a file earlier in argument order overrides it, as read one after the other). */
+  echoFile: number
   /** Made n-th by pass A (orders connections whose SYNs have the same time). */
   seq: number
   /** Capture time of the last packet pass A tied to it. */
@@ -173,6 +177,8 @@ interface SynAckSeen {
   src: string
   sport: number
   inside: boolean
+  /** Its capture time on the reference clock (s.t is its file's own). */
+  at: number
   s: WireSynAck
 }
 
@@ -219,6 +225,7 @@ interface Cand {
   beRaw: Index
   bmac: string | null
   bmacFromLan: boolean
+  bmacFile: number
   /** Its place in the candidates (by SYN time): the order hids are given in. */
   idx: number
   /** Capture time of its last segment seen by pass B (its SYN's before one). */
@@ -305,31 +312,56 @@ function total(votes: Map<number, number>): number {
   return n
 }
 
-type PacketFn = (d: PacketDecoder, view: View, t: number, linkType: number, frame: number, file: string) => void
+/** t: the capture time on the reference clock (the file's own less its clock offset); raw: the file's own. */
+type PacketFn = (d: PacketDecoder, view: View, t: number, raw: number, linkType: number, frame: number) => void
+
+/** How the passes read several files: merged by capture time (less each file's clock offset), or one after the other. */
+interface PassOptions {
+  controlPort: number
+  vantage: readonly VantageAssignment[]
+  /** Several files read at once, merged by capture time (capture/merge.ts); else one after the other. */
+  merged?: boolean
+  /** Merged: seconds to subtract from each file's capture times (check's corrected clocks). */
+  clockOffsetsSec?: readonly number[] | undefined
+}
 
 /** One pass over the traces: every TCP segment outside the control port and control views, decoded in place. */
-async function pass(paths: readonly string[], opts: {controlPort: number; vantage: readonly VantageAssignment[]}, fn: PacketFn,
+async function pass(paths: readonly string[], opts: PassOptions, fn: PacketFn,
   errors: {file: string; message: string}[] | null, onView?: (v: View) => void): Promise<void> {
-  for (let fi = 0; fi < paths.length; fi++) {
+  const merged = paths.length > 1 && opts.merged === true
+  const dec = new PacketDecoder({verifyChecksums: false})
+  const handlers = (fi: number): CaptureHandlers => {
     const path = paths[fi]!
-    const file = path === '-' ? '<stdin>' : path
-    const views = new FileViews(fi, file, opts.vantage, onView)
-    const dec = new PacketDecoder({verifyChecksums: false})
+    const views = new FileViews(fi, path === '-' ? '<stdin>' : path, opts.vantage, onView)
+    const off = merged ? opts.clockOffsetsSec?.[fi] ?? 0 : 0
+    return joinSections(reassembleIp({
+      onInterface: (i) => { views.get(i.id, i.name) },
+      onPacket: (rec) => {
+        const d = dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen)
+        if (d.transport !== 'tcp' || d.l4HeaderLen === 0 || d.isFragment) return
+        if (d.srcPort === opts.controlPort || d.dstPort === opts.controlPort) return
+        const view = views.get(rec.interfaceId)
+        if (view.kind === 'control') return
+        const raw = rec.tsSec + rec.tsNsec / 1e9
+        fn(d, view, off === 0 ? raw : raw - off, raw, rec.linkType, rec.index)
+      },
+    }))
+  }
+  const fileError = (fi: number, e: CaptureError) => errors?.push({file: paths[fi] === '-' ? '<stdin>' : paths[fi]!, message: e.message})
+  if (merged) {
+    // (In file order, as read one after the other.)
+    const failed: {fi: number; e: CaptureError}[] = []
+    await readMerged(paths.map((path, fi) => ({path, handlers: handlers(fi), clockOffsetSec: opts.clockOffsetsSec?.[fi] ?? 0})),
+      {onFileEnd: (fi, e) => { if (e !== null) failed.push({fi, e}) }})
+    for (const {fi, e} of failed.sort((a, b) => a.fi - b.fi)) fileError(fi, e)
+    return
+  }
+  for (let fi = 0; fi < paths.length; fi++) {
     try {
-      await readCapture(path, joinSections(reassembleIp({
-        onInterface: (i) => { views.get(i.id, i.name) },
-        onPacket: (rec) => {
-          const d = dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen)
-          if (d.transport !== 'tcp' || d.l4HeaderLen === 0 || d.isFragment) return
-          if (d.srcPort === opts.controlPort || d.dstPort === opts.controlPort) return
-          const view = views.get(rec.interfaceId)
-          if (view.kind === 'control') return
-          fn(d, view, rec.tsSec + rec.tsNsec / 1e9, rec.linkType, rec.index, file)
-        },
-      })))
+      await readCapture(paths[fi]!, handlers(fi))
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e
-      errors?.push({file, message: e.message})
+      fileError(fi, e)
     }
   }
 }
@@ -410,11 +442,12 @@ export interface StreamedInference {
  * SYN and decides it IDLE_SEC after the last segment it saw of it, so it holds the candidates in progress
  * only; otherwise all are read to the end of the traces (several files, read one after the other).
  */
-export async function inferStreamed(paths: readonly string[], opts: {
-  controlPort: number; vantage: readonly VantageAssignment[]; known: KnownHandoffs; windowed: boolean
+export async function inferStreamed(paths: readonly string[], opts: PassOptions & {
+  known: KnownHandoffs; windowed: boolean
   /** Windowed: LOOKAHEAD_SEC and IDLE_SEC unless given (tests). */
   lookaheadSec?: number; idleSec?: number
 }, emit: InferredEmit): Promise<StreamedInference> {
+  if (opts.windowed && paths.length > 1 && !opts.merged) throw new Error('internal error: several files are windowed only merged')
   const lookahead = opts.lookaheadSec ?? LOOKAHEAD_SEC
   const idle = opts.idleSec ?? IDLE_SEC
   const captureErrors: {file: string; message: string}[] = []
@@ -425,7 +458,13 @@ export async function inferStreamed(paths: readonly string[], opts: {
   let made = 0
   let live = 0
   let peakConnections = 0
-  const bump = (c: Conn, addr: string) => c.others.set(addr, (c.others.get(addr) ?? 0) + 1)
+  // rank: the file of the address's first segment (read merged, a tie goes to the address the files read one after
+  // the other give first); a BE SYN/ACK's, tied at the end, after those.
+  const bump = (c: Conn, addr: string, rank: number) => {
+    const o = c.others.get(addr)
+    if (o === undefined) c.others.set(addr, {n: 1, rank})
+    else o.n++
+  }
   // SYN/ACKs by "client address|client port|ack" whose connection pass A has not (yet) seen the SYN of: taken by
   // it when it comes (kept whatever the order of the files); windowed, forgotten IDLE_SEC after.
   const loose = new Map<string, SynAckSeen[]>()
@@ -441,16 +480,18 @@ export async function inferStreamed(paths: readonly string[], opts: {
   // the client answered), else the first captured (a BE SYN/ACK that leaked to the client comes later) —, another
   // node's at a node inside is that BE's.
   const finish = (c: Conn) => {
+    // (Times compared on the reference clock.)
+    let feAt = Infinity
+    const beAt = new Map<string, number>()
     for (const x of c.synAcks ?? []) {
       if (x.sport !== c.vport) continue
       if (x.src === c.vip) {
         const echoed = c.echo !== null && x.s.tsVal === c.echo
         const feEchoed = c.fe !== null && c.echo !== null && c.fe.tsVal === c.echo
-        if (c.fe === null || (echoed && !feEchoed) || (echoed === feEchoed && x.s.t < c.fe.t)) c.fe = x.s
+        if (c.fe === null || (echoed && !feEchoed) || (echoed === feEchoed && x.at < feAt)) { c.fe = x.s; feAt = x.at }
       } else if (x.inside) {
-        const b = c.be.get(x.src)
-        if (b === undefined || x.s.t < b.t) c.be.set(x.src, x.s)
-        bump(c, x.src)
+        if (!c.be.has(x.src) || x.at < beAt.get(x.src)!) { c.be.set(x.src, x.s); beAt.set(x.src, x.at) }
+        bump(c, x.src, paths.length + x.s.fileIndex)
       }
     }
     c.synAcks = null
@@ -458,7 +499,8 @@ export async function inferStreamed(paths: readonly string[], opts: {
     if (opts.known.names(c.cip, c.cport, c.ciss)) return
     let baddr = ''
     let n = 0
-    for (const [a, k] of c.others) if (k > n) { baddr = a; n = k }
+    let rank = Infinity
+    for (const [a, o] of c.others) if (o.n > n || (o.n === n && o.rank < rank)) { baddr = a; n = o.n; rank = o.rank }
     if (c.fe !== null) viable++
     candidates.add({seq: c.seq, t: c.t, cip: c.cip, cport: c.cport, vip: c.vip, vport: c.vport, ciss: c.ciss, fe: c.fe, baddr,
       be: c.be.get(baddr) ?? null, beNorm: c.be.get(normAddr(baddr)) ?? null})
@@ -483,12 +525,12 @@ export async function inferStreamed(paths: readonly string[], opts: {
       const k = looseEnds.pop()
       const l = loose.get(k)
       if (l === undefined) continue
-      const kept = l.filter((x) => x.s.t + idle >= sec)
+      const kept = l.filter((x) => x.at + idle >= sec)
       if (kept.length === 0) loose.delete(k)
       else loose.set(k, kept)
     }
   }
-  await pass(paths, opts, (d, view, t, _lt, frame) => {
+  await pass(paths, opts, (d, view, t, raw, _lt, frame) => {
     if (opts.windowed && t >= nextSecondA) tickA(Math.floor(t))
     const flags = d.tcpFlags
     const sp = d.srcPort
@@ -496,7 +538,7 @@ export async function inferStreamed(paths: readonly string[], opts: {
     const src = d.srcAddr()
     if ((flags & SA) === SA) {
       const dst = d.dstAddr()
-      const sa = {src, sport: sp, inside: view.kind === 'inside', s: synAckOf(d, view, frame, t)}
+      const sa = {src, sport: sp, inside: view.kind === 'inside', at: t, s: synAckOf(d, view, frame, raw)}
       const l = conns.get(`${dst}|${dp}`)
       if (l !== undefined) {
         for (const c of l) {
@@ -520,13 +562,13 @@ export async function inferStreamed(paths: readonly string[], opts: {
       if (fromList) for (let i = fromList.length - 1; i >= 0 && same === undefined; i--) if (fromList[i]!.ciss === d.seq) same = fromList[i]
       if (same !== undefined) {
         // The client's SYN again (another view), or its replay to the BE.
-        if (dst !== same.vip && dp === same.vport && view.kind !== 'client') bump(same, dst)
+        if (dst !== same.vip && dp === same.vport && view.kind !== 'client') bump(same, dst, view.fileIndex)
         if (t > same.last) same.last = t
         return
       }
       if (view.kind !== 'client' && view.kind !== 'lan') return
       const c: Conn = {cip: src, cport: sp, vip: dst, vport: dp, ciss: d.seq, t, fe: null, be: new Map(), others: new Map(), echo: null,
-        seq: made++, last: t, synAcks: null}
+        echoFile: view.fileIndex, seq: made++, last: t, synAcks: null}
       const k = `${src}|${sp}|${(d.seq + 1) >>> 0}`
       const w = loose.get(k)
       if (w !== undefined) { c.synAcks = w; loose.delete(k) }
@@ -541,7 +583,10 @@ export async function inferStreamed(paths: readonly string[], opts: {
         for (let i = fromList.length - 1; i >= 0; i--) {
           const c = fromList[i]!
           if (d.seq !== ((c.ciss + 1) >>> 0)) continue
-          if (c.echo === null && dp === c.vport && d.dstAddr() === c.vip) c.echo = d.tsEcr
+          if ((c.echo === null || view.fileIndex < c.echoFile) && dp === c.vport && d.dstAddr() === c.vip) {
+            c.echo = d.tsEcr
+            c.echoFile = view.fileIndex
+          }
           if (t > c.last) c.last = t
           break
         }
@@ -551,7 +596,7 @@ export async function inferStreamed(paths: readonly string[], opts: {
       for (let i = fromList.length - 1; i >= 0; i--) {
         const c = fromList[i]!
         if (!near(d.seq, c.ciss)) continue
-        if (dst !== c.vip && dp === c.vport) bump(c, dst)
+        if (dst !== c.vip && dp === c.vport) bump(c, dst, view.fileIndex)
         if (t > c.last) c.last = t
         return
       }
@@ -563,7 +608,7 @@ export async function inferStreamed(paths: readonly string[], opts: {
       const c = toList[i]!
       if (sp !== c.vport) continue
       if (!(flags & TCP_FLAG.ACK) || !near(d.ack, c.ciss)) continue
-      if (src !== c.vip && view.kind === 'inside') bump(c, src)
+      if (src !== c.vip && view.kind === 'inside') bump(c, src, view.fileIndex)
       if (t > c.last) c.last = t
       return
     }
@@ -600,7 +645,7 @@ export async function inferStreamed(paths: readonly string[], opts: {
     const c = ahead!
     ahead = null
     const k: Cand = {c, baddr: normAddr(c.baddr), biss: c.be?.seq ?? null, cli: new Map(), fwd: new Map(), ret: new Map(), beRaw: new Map(),
-      bmac: null, bmacFromLan: false, idx: nCands++, last: c.t, done: false}
+      bmac: null, bmacFromLan: false, bmacFile: 0, idx: nCands++, last: c.t, done: false}
     active.set(k.idx, k)
     return k
   }
@@ -682,7 +727,7 @@ export async function inferStreamed(paths: readonly string[], opts: {
     }
   }
   if (!opts.windowed) takeOn(Infinity)
-  await pass(paths, opts, (d, view, t, linkType) => {
+  await pass(paths, opts, (d, view, t, _raw, linkType) => {
     if (opts.windowed && t >= nextSecond) tick(Math.floor(t))
     const sp = d.srcPort
     const dp = d.dstPort
@@ -711,9 +756,15 @@ export async function inferStreamed(paths: readonly string[], opts: {
       if (toVip ? view.kind === 'inside' : view.kind === 'client' || dst !== k.baddr) return
       addRecord(toVip ? k.cli : k.fwd, d.seq, flags, len, fnv(d.bytes, d.payloadOffset, d.payloadOffset + d.payloadLen), ts ? d.tsVal : -1, ipId,
         flags & TCP_FLAG.ACK ? d.ack : -1, ts && d.tsEcr !== 0 ? d.tsEcr : -1)
-      if (!toVip && linkType === LINKTYPE.ETHERNET && !k.bmacFromLan && (k.bmac === null || view.kind === 'lan')) {
-        k.bmac = d.ethDst()
-        k.bmacFromLan = view.kind === 'lan'
+      // The LAN's first, else the first of a node inside; read merged, from the file earliest in argument order (the
+      // one files read one after the other give).
+      if (!toVip && linkType === LINKTYPE.ETHERNET) {
+        const lan = view.kind === 'lan'
+        if (k.bmac === null || (lan && !k.bmacFromLan) || (lan === k.bmacFromLan && view.fileIndex < k.bmacFile)) {
+          k.bmac = d.ethDst()
+          k.bmacFromLan = lan
+          k.bmacFile = view.fileIndex
+        }
       }
       return
     }
