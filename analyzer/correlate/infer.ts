@@ -236,6 +236,20 @@ interface Cand {
 
 const SA = TCP_FLAG.SYN | TCP_FLAG.ACK
 
+/** A decided candidate waiting to be given out (a plain record: on disk past HELD_DECIDED, external-sort.ts). */
+interface Decided {
+  idx: number
+  c: CandConn
+  baddr: string
+  inf: ReturnType<typeof estimate>
+}
+
+/**
+ * Decided candidates pass B holds in memory while an earlier one is not decided (a few hundred bytes each):
+ * past this many, they wait on disk.
+ */
+const HELD_DECIDED = 4096
+
 /** A sequence number close enough to a connection's base to be its (the port may be reused with a new ISN). */
 function near(x: number, base: number): boolean {
   const d = seqDiff(x, base)
@@ -434,6 +448,10 @@ export interface StreamedInference {
   peakCandidates: number
   /** The most client connections pass A held at once (their SYNs). */
   peakConnections: number
+  /** The most decided candidates pass B held in memory at once, waiting for an earlier one to be decided. */
+  peakDecided: number
+  /** Whether decided candidates waited on disk (more than heldDecided at once). */
+  decidedOnDisk: boolean
 }
 
 /**
@@ -446,6 +464,8 @@ export async function inferStreamed(paths: readonly string[], opts: PassOptions 
   known: KnownHandoffs; windowed: boolean
   /** Windowed: LOOKAHEAD_SEC and IDLE_SEC unless given (tests). */
   lookaheadSec?: number; idleSec?: number
+  /** Decided candidates held in memory while an earlier one is undecided: HELD_DECIDED unless given (tests). */
+  heldDecided?: number
 }, emit: InferredEmit): Promise<StreamedInference> {
   if (opts.windowed && paths.length > 1 && !opts.merged) throw new Error('internal error: several files are windowed only merged')
   const lookahead = opts.lookaheadSec ?? LOOKAHEAD_SEC
@@ -637,7 +657,7 @@ export async function inferStreamed(paths: readonly string[], opts: PassOptions 
   if (viable === 0) {
     while (peekCand() !== null) ahead = null
     candidates.remove()
-    return {report, captureErrors, unplaced, peakCandidates: 0, peakConnections}
+    return {report, captureErrors, unplaced, peakCandidates: 0, peakConnections, peakDecided: 0, decidedOnDisk: false}
   }
   let nCands = 0
   const active = new Map<number, Cand>()
@@ -651,19 +671,23 @@ export async function inferStreamed(paths: readonly string[], opts: PassOptions 
   }
 
   // Decided candidates, given out in candidate order (hids and rejections in that order, as they were when all
-  // were decided at the end): one decided before an earlier one waits for it.
+  // were decided at the end): one decided before an earlier one waits for it — in memory, up to heldDecided
+  // of them (a long-lived connection holds back every later one); past that, the rest of the pass's go to disk,
+  // sorted by candidate order (external-sort.ts), and are given out at the end of the pass.
   let next = 1
   let inferred = 0
   let emitted = 0
-  const decided = new Map<number, {k: Cand; inf: ReturnType<typeof estimate>}>()
-  const giveOut = (k: Cand, inf: ReturnType<typeof estimate>) => {
-    const c = k.c
+  const heldDecided = opts.heldDecided ?? HELD_DECIDED
+  const decided = new Map<number, Decided>()
+  let waiting: ExternalSorter<Decided> | null = null
+  let peakDecided = 0
+  const giveOut = ({c, baddr, inf}: Decided) => {
     if (typeof inf === 'string') {
       rejectedLater.push({connection: connectionLabel(c), reason: inf})
       return
     }
     let state: TranslationState
-    const values = stateValues(c, k.baddr, inf)
+    const values = stateValues(c, baddr, inf)
     try {
       state = TranslationState.fromValues(values)
     } catch (e) {
@@ -675,7 +699,7 @@ export async function inferStreamed(paths: readonly string[], opts: PassOptions 
     const hid = `${INFERRED_HID_PREFIX}${next++}`
     inferred++
     emit({
-      hid, terminates: [], state, cip: normAddr(c.cip), cport: c.cport, vip: normAddr(c.vip), vport: c.vport, baddr: k.baddr,
+      hid, terminates: [], state, cip: normAddr(c.cip), cport: c.cport, vip: normAddr(c.vip), vport: c.vport, baddr,
       segs: [], judged: false, streamEvents: null, inferred: inf.info,
     }, c.t, values)
   }
@@ -705,13 +729,21 @@ export async function inferStreamed(paths: readonly string[], opts: PassOptions 
       l.splice(l.indexOf(k), 1)
       if (l.length === 0) byEp.delete(key)
     }
-    decided.set(k.idx, {k, inf: estimate(k)})
+    const x: Decided = {idx: k.idx, c: k.c, baddr: k.baddr, inf: estimate(k)}
     k.cli.clear(); k.fwd.clear(); k.ret.clear(); k.beRaw.clear()
     active.delete(k.idx)
-    for (let x = decided.get(emitted); x !== undefined; x = decided.get(emitted)) {
+    if (waiting !== null) { waiting.add(x); return }
+    decided.set(x.idx, x)
+    for (let y = decided.get(emitted); y !== undefined; y = decided.get(emitted)) {
       decided.delete(emitted)
-      giveOut(x.k, x.inf)
+      giveOut(y)
       emitted++
+    }
+    if (decided.size > peakDecided) peakDecided = decided.size
+    if (decided.size > heldDecided) {
+      waiting = new ExternalSorter<Decided>((a, b) => a.idx - b.idx, 'handoff-infer-decided-')
+      for (const y of decided.values()) waiting.add(y)
+      decided.clear()
     }
   }
   const ends = new TimeHeap<Cand>()
@@ -777,10 +809,16 @@ export async function inferStreamed(paths: readonly string[], opts: PassOptions 
   // The rest (all of them unless windowed), in candidate order.
   takeOn(Infinity)
   for (const k of [...active.values()]) decide(k)
+  // (Set by decide: not null here as far as the compiler can tell.)
+  const onDisk = waiting as ExternalSorter<Decided> | null
+  if (onDisk !== null) {
+    for (const x of onDisk.sorted()) giveOut(x)
+    onDisk.remove()
+  }
   candidates.remove()
   report.rejected.push(...rejectedLater)
   report.inferred = inferred
-  return {report, captureErrors, unplaced, peakCandidates, peakConnections}
+  return {report, captureErrors, unplaced, peakCandidates, peakConnections, peakDecided, decidedOnDisk: onDisk !== null}
 }
 
 /** The translation state's values of an inferred handoff (TranslationState.fromValues). */

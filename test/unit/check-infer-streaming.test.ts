@@ -21,6 +21,8 @@ import {collectSegments, type Handoff} from '../../analyzer/correlate/assemble.j
 import {ControlSpool} from '../../analyzer/correlate/control-spool.js'
 import {HandoffFeed} from '../../analyzer/correlate/handoff-feed.js'
 import {inferStreamed, KnownHandoffs} from '../../analyzer/correlate/infer.js'
+import {PacketDecoder} from '../../analyzer/wire/decode.js'
+import {TCP_FLAG} from '../../analyzer/wire/tcp.js'
 import {InferredSpool} from '../../analyzer/correlate/inferred-spool.js'
 import {checkBenchTrace, LAB_HANDOFFS} from '../bench/check-trace.js'
 import {repoRoot} from '../support/env.js'
@@ -216,5 +218,73 @@ test('lab runs split per interface, a file\'s clock 30 s off: --infer merges by 
     }
   } finally {
     rmSync(dir, {recursive: true, force: true})
+  }
+})
+
+/**
+ * A copy of `src` in which the first client connection lives to the end: its handshake's last ACK (client side) is
+ * seen again every `everySec` seconds, in time order with the rest.
+ */
+async function withLongLived(src: string, dst: string, everySec: number): Promise<void> {
+  const w = PcapngWriter.open(dst)
+  const dec = new PacketDecoder({verifyChecksums: false})
+  const client = new Set<number>()
+  let ack: {iface: number; data: Uint8Array; origLen: number} | null = null
+  let due = Infinity
+  try {
+    await readCapture(src, {
+      onInterface: (i) => {
+        w.addInterface({linkType: i.linkType, ...(i.name !== undefined ? {name: i.name} : {})})
+        if (i.name === 'client') client.add(i.id)
+      },
+      onPacket: (r) => {
+        const t = r.tsSec + r.tsNsec / 1e9
+        for (; ack !== null && due <= t; due += everySec) {
+          w.writePacket(ack.iface, Math.floor(due), Math.round((due % 1) * 1e9), ack.data, ack.origLen)
+        }
+        w.writePacket(r.interfaceId, r.tsSec, r.tsNsec, r.data, r.origLen)
+        if (ack !== null || !client.has(r.interfaceId)) return
+        const d = dec.decode(r.linkType, r.data, r.capLen, r.origLen)
+        if (d.transport === 'tcp' && d.tcpFlags === TCP_FLAG.ACK && d.payloadWireLen === 0) {
+          ack = {iface: r.interfaceId, data: r.data.slice(), origLen: r.origLen}
+          due = Math.floor(t) + everySec
+        }
+      },
+    })
+  } finally {
+    w.close()
+  }
+}
+
+test('a connection that lives through the trace: the candidates decided after it wait for it, in memory up to a bound, then on disk', async () => {
+  const t = await checkBenchTrace(40)
+  const dir = mkdtempSync(join(tmpdir(), 'handoff-infer-long-'))
+  try {
+    const f = join(dir, 'no-control.pcapng')
+    await stripInterfaces(t.path, f, (name) => name === 'control')
+    const long = join(dir, 'long-lived.pcapng')
+    await withLongLived(f, long, 5)
+    const total = 40 * LAB_HANDOFFS
+    const infer = async (windowed: boolean, heldDecided?: number) => {
+      const got: {h: Handoff; t: number}[] = []
+      const r = await inferStreamed([long], {controlPort: PORT, vantage: [], known: new KnownHandoffs(), windowed,
+        ...(windowed ? {lookaheadSec: 2, idleSec: 10} : {}), ...(heldDecided !== undefined ? {heldDecided} : {})}, (h, at) => { got.push({h, t: at}) })
+      return {r, got}
+    }
+    const whole = await infer(false)
+    assert.equal(whole.r.report.inferred, total)
+    // Every later candidate waits for the first (its hid comes first).
+    const inMemory = await infer(true)
+    assert.ok(inMemory.r.peakDecided >= total * 0.9 && !inMemory.r.decidedOnDisk, `${inMemory.r.peakDecided} decided candidates waited at once`)
+    const bounded = await infer(true, 16)
+    assert.ok(bounded.r.decidedOnDisk && bounded.r.peakDecided <= 17, `${bounded.r.peakDecided} decided candidates waited at once`)
+    for (const x of [inMemory, bounded]) {
+      assert.ok(x.r.peakCandidates <= total / 4)
+      assert.deepEqual(x.r.report, whole.r.report)
+      assert.deepEqual(x.got, whole.got)
+    }
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+    if (t.built) rmSync(t.path, {force: true}), rmSync(`${t.path}.json`, {force: true})
   }
 })
