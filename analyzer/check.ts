@@ -12,9 +12,10 @@
 // With `infer`, between 2 and 3: handoffs of connections no control message
 // names are recognised from the traffic and their Δ / τ recovered
 // (correlate/infer.ts, two more passes, each holding the connections in
-// progress only), written to a spool of their own in hid order
-// (correlate/inferred-spool.ts) and taken from it by step 3 as it comes
-// near, like the control channel's; the checks that judge only the control
+// progress only; several files read as step 3 reads them, below, the
+// handoffs' times on the clock step 3 goes by), written to a spool of their
+// own in hid order (correlate/inferred-spool.ts) and taken from it by step 3
+// as it comes near, like the control channel's; the checks that judge only the control
 // messages are not run on them (their `skip`). The report lists them after
 // the control channel's handoffs, as if judged at the end: their summaries,
 // clock samples and violations are kept apart to that end.
@@ -26,12 +27,13 @@
 // soon as it is over (step 4 runs inside step 3), let go once no late
 // forward can come, and its summary goes to disk (check-summaries.ts).
 // Several files (several views of the same events) are read at once in
-// steps 1 and 3, merged by capture time (capture/merge.ts), so that they
-// stream as one file does. Files whose clocks look too far apart for that
-// (MAX_CLOCK_SPREAD_SEC) are merged by corrected times when the client SYNs
-// and requests they share tell each one's offset (correlate/syn-clocks.ts;
-// step 1 is then read again, on those times); else they are read one after
-// the other, as whole.
+// steps 1 and 3 (and the inference's passes), merged by capture time
+// (capture/merge.ts), so that they stream as one file does. Files whose
+// clocks look too far apart for that (MAX_CLOCK_SPREAD_SEC) are merged by
+// corrected times when the client SYNs and requests they share tell each
+// one's offset (correlate/syn-clocks.ts; step 1 is then read again, on those
+// times; reported times stay each capture's own); else they are read one
+// after the other, as whole, the inference's passes holding every connection.
 // Views placed by their traffic are placed by a pass of their own before
 // step 3, which reads the handoffs from the spool as it goes too
 // (correlate/vantage-infer.ts). With --infer, views still of unknown place
@@ -205,7 +207,7 @@ function spoolHasRequest(spool: ControlSpool): boolean {
  * much. Further apart, a merged pass could judge handoffs before some of their segments are read: the files
  * are then merged by corrected times when every file's clock offset is known (the client SYNs and requests they
  * share, within this of agreeing with each other), with the handoffs' messages from one file, whose clock the
- * pass keeps; else they are read one after the other, every handoff held (as before the merge), and nothing is
+ * pass keeps (and --infer its handoffs' times on it); else they are read one after the other, every handoff held (as before the merge), and nothing is
  * lost. Files that share no client SYN nor request with the others are compared by their first packets, which
  * cannot tell a late start from a clock that is off: such captures started further apart than this are read
  * that way too (more memory, same report).

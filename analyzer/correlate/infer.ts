@@ -55,28 +55,47 @@
 //     late-forward (needs the terminate's time), handoff-orphan and
 //     control-framing (control messages).
 //
+// Several files (check: one capture per vantage point) are read at once in
+// both passes, merged by capture time (capture/merge.ts, `merged`), less each
+// file's clock offset when check merges them by corrected times
+// (`clockOffsetsSec`, syn-clocks.ts): the times the passes go by (their
+// windows, the SYNs' order that gives the hids, which SYN/ACK came first) are
+// then on that reference clock, and so are the SYN times given with the
+// handoffs (the segment pass goes by the same clock); a SYN/ACK keeps its
+// file's own time (WireSynAck.t). Where the reading order decides between
+// equals (the BE's MAC, the client's echoed TSval, a tie in the other
+// addresses' counts), the file earliest in argument order wins, as reading
+// the files one after the other gives it. inferHandoffs (sessions --infer)
+// still reads them one after the other.
+//
 // Known limits: a connection whose client SYN or FE SYN/ACK was not captured
-// is not inferred; with several files, forwarded segments in a file read
-// before the one with the client's SYN are not counted as evidence (pass A
-// follows the files in argument order — SYN/ACKs are tied to their
-// connection after it, whatever the order; one pcapng per run, as the lab
-// writes, is in time order).
+// is not inferred. Segments of a connection read before its client's SYN
+// are not counted as evidence: with the files read one after the other,
+// forwarded segments in a file read before the one with the SYN; merged, a
+// segment whose file's clock, uncorrected, runs behind enough to put it
+// before the SYN (check merges uncorrected only within
+// MAX_CLOCK_SPREAD_SEC; a connection's forwarded segments come after its
+// request). SYN/ACKs are tied to their connection after it, whatever the
+// order.
 //
 // Memory: pass A keeps a few numbers per connection whose SYN was captured
 // and per SYN/ACK; pass B keeps, for the candidates only, one short key per
 // distinct segment seen on each leg. Packets are decoded in place. With one
-// file (`windowed`: check), both follow the connections in progress, not the
-// trace: pass A is done with a connection IDLE_SEC after the last packet it
-// tied to it (a SYN/ACK whose SYN it has not seen is kept as long), and the
-// candidates go to disk sorted by the time of their SYN (external-sort.ts);
-// pass B takes each on LOOKAHEAD_SEC before its SYN and decides it IDLE_SEC
-// after the last segment it saw of it, forgetting its keys; the handoffs are
-// given out in hid order (one decided before an earlier one waits for it).
-// So a connection quiet for IDLE_SEC that speaks again (or a SYN/ACK more
-// than IDLE_SEC after its connection's last packet) is not seen whole, as
-// with a handoff without terminate in the segment pass (assemble.ts). With
-// several files (read one after the other, not in time order) every
-// connection is held to the end.
+// file, or several read merged (`windowed`: check), both follow the
+// connections in progress, not the trace: pass A is done with a connection
+// IDLE_SEC after the last packet it tied to it (a SYN/ACK whose SYN it has
+// not seen is kept as long), and the candidates go to disk sorted by the time
+// of their SYN (external-sort.ts); pass B takes each on LOOKAHEAD_SEC before
+// its SYN and decides it IDLE_SEC after the last segment it saw of it,
+// forgetting its keys; the handoffs are given out in hid order: one decided
+// before an earlier one waits for it, in memory up to HELD_DECIDED of them,
+// past that on disk until the end of the pass (a connection that lives
+// through the trace holds back every later one). So a connection quiet for
+// IDLE_SEC that speaks again (or a SYN/ACK more than IDLE_SEC after its
+// connection's last packet) is not seen whole, as with a handoff without
+// terminate in the segment pass (assemble.ts). With several files read one
+// after the other (not in time order: inferHandoffs, check when the files'
+// clocks cannot be put together) every connection is held to the end.
 import {readCapture} from '../capture/read.js'
 import {readMerged} from '../capture/merge.js'
 import type {CaptureHandlers} from '../capture/types.js'
@@ -154,7 +173,7 @@ interface Conn {
   vip: string
   vport: number
   ciss: number
-  /** Capture time of the client's SYN (orders the hids). */
+  /** Capture time of the client's SYN, on the reference clock (orders the hids). */
   t: number
   fe: WireSynAck | null
   /** BE SYN/ACKs by source address (node inside). */
@@ -167,7 +186,7 @@ interface Conn {
   echoFile: number
   /** Made n-th by pass A (orders connections whose SYNs have the same time). */
   seq: number
-  /** Capture time of the last packet pass A tied to it. */
+  /** Capture time (reference clock) of the last packet pass A tied to it. */
   last: number
   /** The SYN/ACKs that ack ciss + 1, in the order pass A read them; null: none. */
   synAcks: SynAckSeen[] | null
@@ -228,7 +247,7 @@ interface Cand {
   bmacFile: number
   /** Its place in the candidates (by SYN time): the order hids are given in. */
   idx: number
-  /** Capture time of its last segment seen by pass B (its SYN's before one). */
+  /** Capture time (reference clock) of its last segment seen by pass B (its SYN's before one). */
   last: number
   /** Decided: its segments no longer read. */
   done: boolean
@@ -456,9 +475,11 @@ export interface StreamedInference {
 
 /**
  * inferHandoffs, each handoff given to `emit` as soon as it is decided, in hid order (the order of the
- * client SYNs' capture times). windowed (one file): pass B takes a candidate on LOOKAHEAD_SEC before its
- * SYN and decides it IDLE_SEC after the last segment it saw of it, so it holds the candidates in progress
- * only; otherwise all are read to the end of the traces (several files, read one after the other).
+ * client SYNs' capture times, on the reference clock when clockOffsetsSec), with that time. windowed (one
+ * file, or several merged): pass A lets a connection go IDLE_SEC after its last packet, pass B takes a
+ * candidate on LOOKAHEAD_SEC before its SYN and decides it IDLE_SEC after the last segment it saw of it, so
+ * they hold the connections and candidates in progress only; otherwise all are read to the end of the
+ * traces (several files, read one after the other).
  */
 export async function inferStreamed(paths: readonly string[], opts: PassOptions & {
   known: KnownHandoffs; windowed: boolean
