@@ -15,10 +15,10 @@
 // progress only; several files read as step 3 reads them, below, the
 // handoffs' times on the clock step 3 goes by), written to a spool of their
 // own in hid order (correlate/inferred-spool.ts) and taken from it by step 3
-// as it comes near, like the control channel's; the checks that judge only the control
-// messages are not run on them (their `skip`). The report lists them after
-// the control channel's handoffs, as if judged at the end: their summaries,
-// clock samples and violations are kept apart to that end.
+// as it comes near, like the control channel's; the checks that judge only
+// the control messages are not run on them (their `skip`). The report lists
+// them after the control channel's handoffs, as if judged at the end: their
+// summaries, clock samples and violations are kept apart to that end.
 // Traffic of no handoff is read and dropped: it never raises a check id.
 // Files are read twice (steps 1 and 3). Memory follows the active
 // connections: step 1 writes the handoffs' messages to a temporary file
@@ -207,10 +207,10 @@ function spoolHasRequest(spool: ControlSpool): boolean {
  * much. Further apart, a merged pass could judge handoffs before some of their segments are read: the files
  * are then merged by corrected times when every file's clock offset is known (the client SYNs and requests they
  * share, within this of agreeing with each other), with the handoffs' messages from one file, whose clock the
- * pass keeps (and --infer its handoffs' times on it); else they are read one after the other, every handoff held (as before the merge), and nothing is
- * lost. Files that share no client SYN nor request with the others are compared by their first packets, which
- * cannot tell a late start from a clock that is off: such captures started further apart than this are read
- * that way too (more memory, same report).
+ * pass keeps (--infer puts its handoffs' times on it too); else they are read one after the other, every handoff
+ * held (as before the merge), and nothing is lost. Files that share no client SYN nor request with the others
+ * are compared by their first packets, which cannot tell a late start from a clock that is off: such captures
+ * started further apart than this are read that way too (more memory, same report).
  */
 export const MAX_CLOCK_SPREAD_SEC = 2
 
