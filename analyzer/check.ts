@@ -12,12 +12,13 @@
 // With `infer`, between 2 and 3: handoffs of connections no control message
 // names are recognised from the traffic and their Δ / τ recovered
 // (correlate/infer.ts, two more passes, each holding the connections in
-// progress only), written to a spool of their own in hid order
-// (correlate/inferred-spool.ts) and taken from it by step 3 as it comes
-// near, like the control channel's; the checks that judge only the control
-// messages are not run on them (their `skip`). The report lists them after
-// the control channel's handoffs, as if judged at the end: their summaries,
-// clock samples and violations are kept apart to that end.
+// progress only; several files read as step 3 reads them, below, the
+// handoffs' times on the clock step 3 goes by), written to a spool of their
+// own in hid order (correlate/inferred-spool.ts) and taken from it by step 3
+// as it comes near, like the control channel's; the checks that judge only
+// the control messages are not run on them (their `skip`). The report lists
+// them after the control channel's handoffs, as if judged at the end: their
+// summaries, clock samples and violations are kept apart to that end.
 // Traffic of no handoff is read and dropped: it never raises a check id.
 // Files are read twice (steps 1 and 3). Memory follows the active
 // connections: step 1 writes the handoffs' messages to a temporary file
@@ -26,12 +27,13 @@
 // soon as it is over (step 4 runs inside step 3), let go once no late
 // forward can come, and its summary goes to disk (check-summaries.ts).
 // Several files (several views of the same events) are read at once in
-// steps 1 and 3, merged by capture time (capture/merge.ts), so that they
-// stream as one file does. Files whose clocks look too far apart for that
-// (MAX_CLOCK_SPREAD_SEC) are merged by corrected times when the client SYNs
-// and requests they share tell each one's offset (correlate/syn-clocks.ts;
-// step 1 is then read again, on those times); else they are read one after
-// the other, as whole.
+// steps 1 and 3 (and the inference's passes), merged by capture time
+// (capture/merge.ts), so that they stream as one file does. Files whose
+// clocks look too far apart for that (MAX_CLOCK_SPREAD_SEC) are merged by
+// corrected times when the client SYNs and requests they share tell each
+// one's offset (correlate/syn-clocks.ts; step 1 is then read again, on those
+// times; reported times stay each capture's own); else they are read one
+// after the other, as whole, the inference's passes holding every connection.
 // Views placed by their traffic are placed by a pass of their own before
 // step 3, which reads the handoffs from the spool as it goes too
 // (correlate/vantage-infer.ts). With --infer, views still of unknown place
@@ -82,6 +84,18 @@ export interface CheckOptions {
   idleSec?: number
   /** Tests: violations per sorted run on disk (runCheckSpooled; default external-sort.ts's RUN_RECORDS). */
   violationRunSize?: number
+  /** Tests: how each run of the inference read the files, and the most it held at once (--infer). */
+  onInference?: (x: InferenceRun) => void
+}
+
+/** What check --infer's inference did (CheckOptions.onInference). */
+export interface InferenceRun {
+  /** Passes A and B let connections and candidates go when quiet (one file, or several read merged). */
+  windowed: boolean
+  /** Several files read merged by corrected times: each file's offset (seconds) from the clock the pass goes by. */
+  clockOffsetsSec: readonly number[] | null
+  peakCandidates: number
+  peakConnections: number
 }
 
 export interface HandoffSummary {
@@ -193,10 +207,10 @@ function spoolHasRequest(spool: ControlSpool): boolean {
  * much. Further apart, a merged pass could judge handoffs before some of their segments are read: the files
  * are then merged by corrected times when every file's clock offset is known (the client SYNs and requests they
  * share, within this of agreeing with each other), with the handoffs' messages from one file, whose clock the
- * pass keeps; else they are read one after the other, every handoff held (as before the merge), and nothing is
- * lost. Files that share no client SYN nor request with the others are compared by their first packets, which
- * cannot tell a late start from a clock that is off: such captures started further apart than this are read
- * that way too (more memory, same report).
+ * pass keeps (--infer puts its handoffs' times on it too); else they are read one after the other, every handoff
+ * held (as before the merge), and nothing is lost. Files that share no client SYN nor request with the others
+ * are compared by their first packets, which cannot tell a late start from a clock that is off: such captures
+ * started further apart than this are read that way too (more memory, same report).
  */
 export const MAX_CLOCK_SPREAD_SEC = 2
 
@@ -215,9 +229,9 @@ async function check(paths: readonly string[], opts: CheckOptions, onDisk: boole
       return await checkWithSpool(paths, opts, port, portChoice, spool, pass, paths.length > 1, onDisk)
     }
     // Clocks apart, but every file linked to the others by client SYNs (or requests) they share, consistently:
-    // read merged by the corrected times. (Not with --infer: its handoffs' times are those of the files their
-    // SYNs were seen in, on clocks of their own.)
-    if (!opts.infer && pass.clockOffsets !== null && pass.clockOffsets.residualSec <= MAX_CLOCK_SPREAD_SEC) offsets = pass.clockOffsets.offsets
+    // read merged by the corrected times (with --infer too: the inference reads them so, its handoffs' times on
+    // the corrected clock).
+    if (pass.clockOffsets !== null && pass.clockOffsets.residualSec <= MAX_CLOCK_SPREAD_SEC) offsets = pass.clockOffsets.offsets
   } finally {
     spool.remove()
   }
@@ -275,13 +289,18 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
   try {
     if (opts.infer) {
       const known = knownFromSpool(spool)
-      // One file: pass B decides each candidate once it has been quiet long enough (infer.ts).
+      // One file, or several read merged (by corrected times when clockOffsetsSec): passes A and B let each
+      // connection and candidate go once it has been quiet long enough (infer.ts), the handoffs' times on the
+      // clock the segment pass goes by.
       const infer = async (): Promise<StreamedInference> => {
         inferred?.remove()
         const into: InferredSpool = inferred = new InferredSpool()
-        return inferStreamed(paths, {controlPort: port, vantage, known, windowed: paths.length === 1,
+        const windowed = paths.length === 1 || merged
+        const r = await inferStreamed(paths, {controlPort: port, vantage, known, windowed, merged, clockOffsetsSec,
           ...(opts.lookaheadSec !== undefined ? {lookaheadSec: opts.lookaheadSec} : {}), ...(opts.idleSec !== undefined ? {idleSec: opts.idleSec} : {})},
         (h, t, values) => into.write(h, t, values))
+        opts.onInference?.({windowed, clockOffsetsSec: clockOffsetsSec ?? null, peakCandidates: r.peakCandidates, peakConnections: r.peakConnections})
+        return r
       }
       let inf = await infer()
       // Views still of unknown place are placed by the inferred handoffs' legs, which are then inferred again

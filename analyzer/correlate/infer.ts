@@ -55,29 +55,50 @@
 //     late-forward (needs the terminate's time), handoff-orphan and
 //     control-framing (control messages).
 //
+// Several files (check: one capture per vantage point) are read at once in
+// both passes, merged by capture time (capture/merge.ts, `merged`), less each
+// file's clock offset when check merges them by corrected times
+// (`clockOffsetsSec`, syn-clocks.ts): the times the passes go by (their
+// windows, the SYNs' order that gives the hids, which SYN/ACK came first) are
+// then on that reference clock, and so are the SYN times given with the
+// handoffs (the segment pass goes by the same clock); a SYN/ACK keeps its
+// file's own time (WireSynAck.t). Where the reading order decides between
+// equals (the BE's MAC, the client's echoed TSval, a tie in the other
+// addresses' counts), the file earliest in argument order wins, as reading
+// the files one after the other gives it. inferHandoffs (sessions --infer)
+// still reads them one after the other.
+//
 // Known limits: a connection whose client SYN or FE SYN/ACK was not captured
-// is not inferred; with several files, forwarded segments in a file read
-// before the one with the client's SYN are not counted as evidence (pass A
-// follows the files in argument order — SYN/ACKs are tied to their
-// connection after it, whatever the order; one pcapng per run, as the lab
-// writes, is in time order).
+// is not inferred. Segments of a connection read before its client's SYN
+// are not counted as evidence: with the files read one after the other,
+// forwarded segments in a file read before the one with the SYN; merged, a
+// segment whose file's clock, uncorrected, runs behind enough to put it
+// before the SYN (check merges uncorrected only within
+// MAX_CLOCK_SPREAD_SEC; a connection's forwarded segments come after its
+// request). SYN/ACKs are tied to their connection after it, whatever the
+// order.
 //
 // Memory: pass A keeps a few numbers per connection whose SYN was captured
 // and per SYN/ACK; pass B keeps, for the candidates only, one short key per
 // distinct segment seen on each leg. Packets are decoded in place. With one
-// file (`windowed`: check), both follow the connections in progress, not the
-// trace: pass A is done with a connection IDLE_SEC after the last packet it
-// tied to it (a SYN/ACK whose SYN it has not seen is kept as long), and the
-// candidates go to disk sorted by the time of their SYN (external-sort.ts);
-// pass B takes each on LOOKAHEAD_SEC before its SYN and decides it IDLE_SEC
-// after the last segment it saw of it, forgetting its keys; the handoffs are
-// given out in hid order (one decided before an earlier one waits for it).
-// So a connection quiet for IDLE_SEC that speaks again (or a SYN/ACK more
-// than IDLE_SEC after its connection's last packet) is not seen whole, as
-// with a handoff without terminate in the segment pass (assemble.ts). With
-// several files (read one after the other, not in time order) every
-// connection is held to the end.
+// file, or several read merged (`windowed`: check), both follow the
+// connections in progress, not the trace: pass A is done with a connection
+// IDLE_SEC after the last packet it tied to it (a SYN/ACK whose SYN it has
+// not seen is kept as long), and the candidates go to disk sorted by the time
+// of their SYN (external-sort.ts); pass B takes each on LOOKAHEAD_SEC before
+// its SYN and decides it IDLE_SEC after the last segment it saw of it,
+// forgetting its keys; the handoffs are given out in hid order: one decided
+// before an earlier one waits for it, in memory up to HELD_DECIDED of them,
+// past that on disk until the end of the pass (a connection that lives
+// through the trace holds back every later one). So a connection quiet for
+// IDLE_SEC that speaks again (or a SYN/ACK more than IDLE_SEC after its
+// connection's last packet) is not seen whole, as with a handoff without
+// terminate in the segment pass (assemble.ts). With several files read one
+// after the other (not in time order: inferHandoffs, check when the files'
+// clocks cannot be put together) every connection is held to the end.
 import {readCapture} from '../capture/read.js'
+import {readMerged} from '../capture/merge.js'
+import type {CaptureHandlers} from '../capture/types.js'
 import {joinSections} from '../capture/join-sections.js'
 import {reassembleIp} from '../flows/ip-defrag.js'
 import {CaptureError} from '../capture/types.js'
@@ -152,18 +173,20 @@ interface Conn {
   vip: string
   vport: number
   ciss: number
-  /** Capture time of the client's SYN (orders the hids). */
+  /** Capture time of the client's SYN, on the reference clock (orders the hids). */
   t: number
   fe: WireSynAck | null
   /** BE SYN/ACKs by source address (node inside). */
   be: Map<string, WireSynAck>
   /** Segments per other address: forwarded to it, or sent by it to the client at a node inside. */
-  others: Map<string, number>
+  others: Map<string, {n: number; rank: number}>
   /** TSecr of the client's first request segment: the TSval of the FE SYN/ACK it accepted last, null when unseen. */
   echo: number | null
+  /** The file echo was read from (read merged, a file earlier in argument order overrides it, as read one after the other). */
+  echoFile: number
   /** Made n-th by pass A (orders connections whose SYNs have the same time). */
   seq: number
-  /** Capture time of the last packet pass A tied to it. */
+  /** Capture time (reference clock) of the last packet pass A tied to it. */
   last: number
   /** The SYN/ACKs that ack ciss + 1, in the order pass A read them; null: none. */
   synAcks: SynAckSeen[] | null
@@ -173,6 +196,8 @@ interface SynAckSeen {
   src: string
   sport: number
   inside: boolean
+  /** Its capture time on the reference clock (s.t is its file's own). */
+  at: number
   s: WireSynAck
 }
 
@@ -219,15 +244,30 @@ interface Cand {
   beRaw: Index
   bmac: string | null
   bmacFromLan: boolean
+  bmacFile: number
   /** Its place in the candidates (by SYN time): the order hids are given in. */
   idx: number
-  /** Capture time of its last segment seen by pass B (its SYN's before one). */
+  /** Capture time (reference clock) of its last segment seen by pass B (its SYN's before one). */
   last: number
   /** Decided: its segments no longer read. */
   done: boolean
 }
 
 const SA = TCP_FLAG.SYN | TCP_FLAG.ACK
+
+/** A decided candidate waiting to be given out (a plain record: on disk past HELD_DECIDED, external-sort.ts). */
+interface Decided {
+  idx: number
+  c: CandConn
+  baddr: string
+  inf: ReturnType<typeof estimate>
+}
+
+/**
+ * Decided candidates pass B holds in memory while an earlier one is not decided (a few hundred bytes each):
+ * past this many, they wait on disk.
+ */
+const HELD_DECIDED = 4096
 
 /** A sequence number close enough to a connection's base to be its (the port may be reused with a new ISN). */
 function near(x: number, base: number): boolean {
@@ -305,31 +345,56 @@ function total(votes: Map<number, number>): number {
   return n
 }
 
-type PacketFn = (d: PacketDecoder, view: View, t: number, linkType: number, frame: number, file: string) => void
+/** t: the capture time on the reference clock (the file's own less its clock offset); raw: the file's own. */
+type PacketFn = (d: PacketDecoder, view: View, t: number, raw: number, linkType: number, frame: number) => void
+
+/** How the passes read several files: merged by capture time (less each file's clock offset), or one after the other. */
+interface PassOptions {
+  controlPort: number
+  vantage: readonly VantageAssignment[]
+  /** Several files read at once, merged by capture time (capture/merge.ts); else one after the other. */
+  merged?: boolean
+  /** Merged: seconds to subtract from each file's capture times (check's corrected clocks). */
+  clockOffsetsSec?: readonly number[] | undefined
+}
 
 /** One pass over the traces: every TCP segment outside the control port and control views, decoded in place. */
-async function pass(paths: readonly string[], opts: {controlPort: number; vantage: readonly VantageAssignment[]}, fn: PacketFn,
+async function pass(paths: readonly string[], opts: PassOptions, fn: PacketFn,
   errors: {file: string; message: string}[] | null, onView?: (v: View) => void): Promise<void> {
-  for (let fi = 0; fi < paths.length; fi++) {
+  const merged = paths.length > 1 && opts.merged === true
+  const dec = new PacketDecoder({verifyChecksums: false})
+  const handlers = (fi: number): CaptureHandlers => {
     const path = paths[fi]!
-    const file = path === '-' ? '<stdin>' : path
-    const views = new FileViews(fi, file, opts.vantage, onView)
-    const dec = new PacketDecoder({verifyChecksums: false})
+    const views = new FileViews(fi, path === '-' ? '<stdin>' : path, opts.vantage, onView)
+    const off = merged ? opts.clockOffsetsSec?.[fi] ?? 0 : 0
+    return joinSections(reassembleIp({
+      onInterface: (i) => { views.get(i.id, i.name) },
+      onPacket: (rec) => {
+        const d = dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen)
+        if (d.transport !== 'tcp' || d.l4HeaderLen === 0 || d.isFragment) return
+        if (d.srcPort === opts.controlPort || d.dstPort === opts.controlPort) return
+        const view = views.get(rec.interfaceId)
+        if (view.kind === 'control') return
+        const raw = rec.tsSec + rec.tsNsec / 1e9
+        fn(d, view, off === 0 ? raw : raw - off, raw, rec.linkType, rec.index)
+      },
+    }))
+  }
+  const fileError = (fi: number, e: CaptureError) => errors?.push({file: paths[fi] === '-' ? '<stdin>' : paths[fi]!, message: e.message})
+  if (merged) {
+    // (In file order, as read one after the other.)
+    const failed: {fi: number; e: CaptureError}[] = []
+    await readMerged(paths.map((path, fi) => ({path, handlers: handlers(fi), clockOffsetSec: opts.clockOffsetsSec?.[fi] ?? 0})),
+      {onFileEnd: (fi, e) => { if (e !== null) failed.push({fi, e}) }})
+    for (const {fi, e} of failed.sort((a, b) => a.fi - b.fi)) fileError(fi, e)
+    return
+  }
+  for (let fi = 0; fi < paths.length; fi++) {
     try {
-      await readCapture(path, joinSections(reassembleIp({
-        onInterface: (i) => { views.get(i.id, i.name) },
-        onPacket: (rec) => {
-          const d = dec.decode(rec.linkType, rec.data, rec.capLen, rec.origLen)
-          if (d.transport !== 'tcp' || d.l4HeaderLen === 0 || d.isFragment) return
-          if (d.srcPort === opts.controlPort || d.dstPort === opts.controlPort) return
-          const view = views.get(rec.interfaceId)
-          if (view.kind === 'control') return
-          fn(d, view, rec.tsSec + rec.tsNsec / 1e9, rec.linkType, rec.index, file)
-        },
-      })))
+      await readCapture(paths[fi]!, handlers(fi))
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e
-      errors?.push({file, message: e.message})
+      fileError(fi, e)
     }
   }
 }
@@ -402,19 +467,28 @@ export interface StreamedInference {
   peakCandidates: number
   /** The most client connections pass A held at once (their SYNs). */
   peakConnections: number
+  /** The most decided candidates pass B held in memory at once, waiting for an earlier one to be decided. */
+  peakDecided: number
+  /** Whether decided candidates waited on disk (more than heldDecided at once). */
+  decidedOnDisk: boolean
 }
 
 /**
  * inferHandoffs, each handoff given to `emit` as soon as it is decided, in hid order (the order of the
- * client SYNs' capture times). windowed (one file): pass B takes a candidate on LOOKAHEAD_SEC before its
- * SYN and decides it IDLE_SEC after the last segment it saw of it, so it holds the candidates in progress
- * only; otherwise all are read to the end of the traces (several files, read one after the other).
+ * client SYNs' capture times, on the reference clock when clockOffsetsSec), with that time. windowed (one
+ * file, or several merged): pass A lets a connection go IDLE_SEC after its last packet, pass B takes a
+ * candidate on LOOKAHEAD_SEC before its SYN and decides it IDLE_SEC after the last segment it saw of it, so
+ * they hold the connections and candidates in progress only; otherwise all are read to the end of the
+ * traces (several files, read one after the other).
  */
-export async function inferStreamed(paths: readonly string[], opts: {
-  controlPort: number; vantage: readonly VantageAssignment[]; known: KnownHandoffs; windowed: boolean
+export async function inferStreamed(paths: readonly string[], opts: PassOptions & {
+  known: KnownHandoffs; windowed: boolean
   /** Windowed: LOOKAHEAD_SEC and IDLE_SEC unless given (tests). */
   lookaheadSec?: number; idleSec?: number
+  /** Decided candidates held in memory while an earlier one is undecided: HELD_DECIDED unless given (tests). */
+  heldDecided?: number
 }, emit: InferredEmit): Promise<StreamedInference> {
+  if (opts.windowed && paths.length > 1 && !opts.merged) throw new Error('internal error: several files are windowed only merged')
   const lookahead = opts.lookaheadSec ?? LOOKAHEAD_SEC
   const idle = opts.idleSec ?? IDLE_SEC
   const captureErrors: {file: string; message: string}[] = []
@@ -425,7 +499,13 @@ export async function inferStreamed(paths: readonly string[], opts: {
   let made = 0
   let live = 0
   let peakConnections = 0
-  const bump = (c: Conn, addr: string) => c.others.set(addr, (c.others.get(addr) ?? 0) + 1)
+  // rank: the file of the address's first segment (read merged, a tie goes to the address the files read one after
+  // the other give first); a BE SYN/ACK's, tied at the end, after those.
+  const bump = (c: Conn, addr: string, rank: number) => {
+    const o = c.others.get(addr)
+    if (o === undefined) c.others.set(addr, {n: 1, rank})
+    else o.n++
+  }
   // SYN/ACKs by "client address|client port|ack" whose connection pass A has not (yet) seen the SYN of: taken by
   // it when it comes (kept whatever the order of the files); windowed, forgotten IDLE_SEC after.
   const loose = new Map<string, SynAckSeen[]>()
@@ -441,16 +521,18 @@ export async function inferStreamed(paths: readonly string[], opts: {
   // the client answered), else the first captured (a BE SYN/ACK that leaked to the client comes later) —, another
   // node's at a node inside is that BE's.
   const finish = (c: Conn) => {
+    // (Times compared on the reference clock.)
+    let feAt = Infinity
+    const beAt = new Map<string, number>()
     for (const x of c.synAcks ?? []) {
       if (x.sport !== c.vport) continue
       if (x.src === c.vip) {
         const echoed = c.echo !== null && x.s.tsVal === c.echo
         const feEchoed = c.fe !== null && c.echo !== null && c.fe.tsVal === c.echo
-        if (c.fe === null || (echoed && !feEchoed) || (echoed === feEchoed && x.s.t < c.fe.t)) c.fe = x.s
+        if (c.fe === null || (echoed && !feEchoed) || (echoed === feEchoed && x.at < feAt)) { c.fe = x.s; feAt = x.at }
       } else if (x.inside) {
-        const b = c.be.get(x.src)
-        if (b === undefined || x.s.t < b.t) c.be.set(x.src, x.s)
-        bump(c, x.src)
+        if (!c.be.has(x.src) || x.at < beAt.get(x.src)!) { c.be.set(x.src, x.s); beAt.set(x.src, x.at) }
+        bump(c, x.src, paths.length + x.s.fileIndex)
       }
     }
     c.synAcks = null
@@ -458,7 +540,8 @@ export async function inferStreamed(paths: readonly string[], opts: {
     if (opts.known.names(c.cip, c.cport, c.ciss)) return
     let baddr = ''
     let n = 0
-    for (const [a, k] of c.others) if (k > n) { baddr = a; n = k }
+    let rank = Infinity
+    for (const [a, o] of c.others) if (o.n > n || (o.n === n && o.rank < rank)) { baddr = a; n = o.n; rank = o.rank }
     if (c.fe !== null) viable++
     candidates.add({seq: c.seq, t: c.t, cip: c.cip, cport: c.cport, vip: c.vip, vport: c.vport, ciss: c.ciss, fe: c.fe, baddr,
       be: c.be.get(baddr) ?? null, beNorm: c.be.get(normAddr(baddr)) ?? null})
@@ -483,12 +566,12 @@ export async function inferStreamed(paths: readonly string[], opts: {
       const k = looseEnds.pop()
       const l = loose.get(k)
       if (l === undefined) continue
-      const kept = l.filter((x) => x.s.t + idle >= sec)
+      const kept = l.filter((x) => x.at + idle >= sec)
       if (kept.length === 0) loose.delete(k)
       else loose.set(k, kept)
     }
   }
-  await pass(paths, opts, (d, view, t, _lt, frame) => {
+  await pass(paths, opts, (d, view, t, raw, _lt, frame) => {
     if (opts.windowed && t >= nextSecondA) tickA(Math.floor(t))
     const flags = d.tcpFlags
     const sp = d.srcPort
@@ -496,7 +579,7 @@ export async function inferStreamed(paths: readonly string[], opts: {
     const src = d.srcAddr()
     if ((flags & SA) === SA) {
       const dst = d.dstAddr()
-      const sa = {src, sport: sp, inside: view.kind === 'inside', s: synAckOf(d, view, frame, t)}
+      const sa = {src, sport: sp, inside: view.kind === 'inside', at: t, s: synAckOf(d, view, frame, raw)}
       const l = conns.get(`${dst}|${dp}`)
       if (l !== undefined) {
         for (const c of l) {
@@ -520,13 +603,13 @@ export async function inferStreamed(paths: readonly string[], opts: {
       if (fromList) for (let i = fromList.length - 1; i >= 0 && same === undefined; i--) if (fromList[i]!.ciss === d.seq) same = fromList[i]
       if (same !== undefined) {
         // The client's SYN again (another view), or its replay to the BE.
-        if (dst !== same.vip && dp === same.vport && view.kind !== 'client') bump(same, dst)
+        if (dst !== same.vip && dp === same.vport && view.kind !== 'client') bump(same, dst, view.fileIndex)
         if (t > same.last) same.last = t
         return
       }
       if (view.kind !== 'client' && view.kind !== 'lan') return
       const c: Conn = {cip: src, cport: sp, vip: dst, vport: dp, ciss: d.seq, t, fe: null, be: new Map(), others: new Map(), echo: null,
-        seq: made++, last: t, synAcks: null}
+        echoFile: view.fileIndex, seq: made++, last: t, synAcks: null}
       const k = `${src}|${sp}|${(d.seq + 1) >>> 0}`
       const w = loose.get(k)
       if (w !== undefined) { c.synAcks = w; loose.delete(k) }
@@ -541,7 +624,10 @@ export async function inferStreamed(paths: readonly string[], opts: {
         for (let i = fromList.length - 1; i >= 0; i--) {
           const c = fromList[i]!
           if (d.seq !== ((c.ciss + 1) >>> 0)) continue
-          if (c.echo === null && dp === c.vport && d.dstAddr() === c.vip) c.echo = d.tsEcr
+          if ((c.echo === null || view.fileIndex < c.echoFile) && dp === c.vport && d.dstAddr() === c.vip) {
+            c.echo = d.tsEcr
+            c.echoFile = view.fileIndex
+          }
           if (t > c.last) c.last = t
           break
         }
@@ -551,7 +637,7 @@ export async function inferStreamed(paths: readonly string[], opts: {
       for (let i = fromList.length - 1; i >= 0; i--) {
         const c = fromList[i]!
         if (!near(d.seq, c.ciss)) continue
-        if (dst !== c.vip && dp === c.vport) bump(c, dst)
+        if (dst !== c.vip && dp === c.vport) bump(c, dst, view.fileIndex)
         if (t > c.last) c.last = t
         return
       }
@@ -563,7 +649,7 @@ export async function inferStreamed(paths: readonly string[], opts: {
       const c = toList[i]!
       if (sp !== c.vport) continue
       if (!(flags & TCP_FLAG.ACK) || !near(d.ack, c.ciss)) continue
-      if (src !== c.vip && view.kind === 'inside') bump(c, src)
+      if (src !== c.vip && view.kind === 'inside') bump(c, src, view.fileIndex)
       if (t > c.last) c.last = t
       return
     }
@@ -592,7 +678,7 @@ export async function inferStreamed(paths: readonly string[], opts: {
   if (viable === 0) {
     while (peekCand() !== null) ahead = null
     candidates.remove()
-    return {report, captureErrors, unplaced, peakCandidates: 0, peakConnections}
+    return {report, captureErrors, unplaced, peakCandidates: 0, peakConnections, peakDecided: 0, decidedOnDisk: false}
   }
   let nCands = 0
   const active = new Map<number, Cand>()
@@ -600,25 +686,29 @@ export async function inferStreamed(paths: readonly string[], opts: {
     const c = ahead!
     ahead = null
     const k: Cand = {c, baddr: normAddr(c.baddr), biss: c.be?.seq ?? null, cli: new Map(), fwd: new Map(), ret: new Map(), beRaw: new Map(),
-      bmac: null, bmacFromLan: false, idx: nCands++, last: c.t, done: false}
+      bmac: null, bmacFromLan: false, bmacFile: 0, idx: nCands++, last: c.t, done: false}
     active.set(k.idx, k)
     return k
   }
 
   // Decided candidates, given out in candidate order (hids and rejections in that order, as they were when all
-  // were decided at the end): one decided before an earlier one waits for it.
+  // were decided at the end): one decided before an earlier one waits for it — in memory, up to heldDecided
+  // of them (a long-lived connection holds back every later one); past that, the rest of the pass's go to disk,
+  // sorted by candidate order (external-sort.ts), and are given out at the end of the pass.
   let next = 1
   let inferred = 0
   let emitted = 0
-  const decided = new Map<number, {k: Cand; inf: ReturnType<typeof estimate>}>()
-  const giveOut = (k: Cand, inf: ReturnType<typeof estimate>) => {
-    const c = k.c
+  const heldDecided = opts.heldDecided ?? HELD_DECIDED
+  const decided = new Map<number, Decided>()
+  let waiting: ExternalSorter<Decided> | null = null
+  let peakDecided = 0
+  const giveOut = ({c, baddr, inf}: Decided) => {
     if (typeof inf === 'string') {
       rejectedLater.push({connection: connectionLabel(c), reason: inf})
       return
     }
     let state: TranslationState
-    const values = stateValues(c, k.baddr, inf)
+    const values = stateValues(c, baddr, inf)
     try {
       state = TranslationState.fromValues(values)
     } catch (e) {
@@ -630,7 +720,7 @@ export async function inferStreamed(paths: readonly string[], opts: {
     const hid = `${INFERRED_HID_PREFIX}${next++}`
     inferred++
     emit({
-      hid, terminates: [], state, cip: normAddr(c.cip), cport: c.cport, vip: normAddr(c.vip), vport: c.vport, baddr: k.baddr,
+      hid, terminates: [], state, cip: normAddr(c.cip), cport: c.cport, vip: normAddr(c.vip), vport: c.vport, baddr,
       segs: [], judged: false, streamEvents: null, inferred: inf.info,
     }, c.t, values)
   }
@@ -660,13 +750,21 @@ export async function inferStreamed(paths: readonly string[], opts: {
       l.splice(l.indexOf(k), 1)
       if (l.length === 0) byEp.delete(key)
     }
-    decided.set(k.idx, {k, inf: estimate(k)})
+    const x: Decided = {idx: k.idx, c: k.c, baddr: k.baddr, inf: estimate(k)}
     k.cli.clear(); k.fwd.clear(); k.ret.clear(); k.beRaw.clear()
     active.delete(k.idx)
-    for (let x = decided.get(emitted); x !== undefined; x = decided.get(emitted)) {
+    if (waiting !== null) { waiting.add(x); return }
+    decided.set(x.idx, x)
+    for (let y = decided.get(emitted); y !== undefined; y = decided.get(emitted)) {
       decided.delete(emitted)
-      giveOut(x.k, x.inf)
+      giveOut(y)
       emitted++
+    }
+    if (decided.size > peakDecided) peakDecided = decided.size
+    if (decided.size > heldDecided) {
+      waiting = new ExternalSorter<Decided>((a, b) => a.idx - b.idx, 'handoff-infer-decided-')
+      for (const y of decided.values()) waiting.add(y)
+      decided.clear()
     }
   }
   const ends = new TimeHeap<Cand>()
@@ -682,7 +780,7 @@ export async function inferStreamed(paths: readonly string[], opts: {
     }
   }
   if (!opts.windowed) takeOn(Infinity)
-  await pass(paths, opts, (d, view, t, linkType) => {
+  await pass(paths, opts, (d, view, t, _raw, linkType) => {
     if (opts.windowed && t >= nextSecond) tick(Math.floor(t))
     const sp = d.srcPort
     const dp = d.dstPort
@@ -711,9 +809,15 @@ export async function inferStreamed(paths: readonly string[], opts: {
       if (toVip ? view.kind === 'inside' : view.kind === 'client' || dst !== k.baddr) return
       addRecord(toVip ? k.cli : k.fwd, d.seq, flags, len, fnv(d.bytes, d.payloadOffset, d.payloadOffset + d.payloadLen), ts ? d.tsVal : -1, ipId,
         flags & TCP_FLAG.ACK ? d.ack : -1, ts && d.tsEcr !== 0 ? d.tsEcr : -1)
-      if (!toVip && linkType === LINKTYPE.ETHERNET && !k.bmacFromLan && (k.bmac === null || view.kind === 'lan')) {
-        k.bmac = d.ethDst()
-        k.bmacFromLan = view.kind === 'lan'
+      // The LAN's first, else the first of a node inside; read merged, from the file earliest in argument order (the
+      // one files read one after the other give).
+      if (!toVip && linkType === LINKTYPE.ETHERNET) {
+        const lan = view.kind === 'lan'
+        if (k.bmac === null || (lan && !k.bmacFromLan) || (lan === k.bmacFromLan && view.fileIndex < k.bmacFile)) {
+          k.bmac = d.ethDst()
+          k.bmacFromLan = lan
+          k.bmacFile = view.fileIndex
+        }
       }
       return
     }
@@ -726,10 +830,16 @@ export async function inferStreamed(paths: readonly string[], opts: {
   // The rest (all of them unless windowed), in candidate order.
   takeOn(Infinity)
   for (const k of [...active.values()]) decide(k)
+  // (Set by decide: not null here as far as the compiler can tell.)
+  const onDisk = waiting as ExternalSorter<Decided> | null
+  if (onDisk !== null) {
+    for (const x of onDisk.sorted()) giveOut(x)
+    onDisk.remove()
+  }
   candidates.remove()
   report.rejected.push(...rejectedLater)
   report.inferred = inferred
-  return {report, captureErrors, unplaced, peakCandidates, peakConnections}
+  return {report, captureErrors, unplaced, peakCandidates, peakConnections, peakDecided, decidedOnDisk: onDisk !== null}
 }
 
 /** The translation state's values of an inferred handoff (TranslationState.fromValues). */

@@ -11,7 +11,7 @@ import {RecordSpool, type SpoolReader} from './control-spool.js'
 import type {InferredHandoff} from './infer.js'
 
 interface InferredRecord {
-  /** Capture time of the client's SYN. */
+  /** Capture time of the client's SYN (on the clock the segment pass goes by: check's corrected one when it has one). */
   t: number
   hid: string
   cip: string

@@ -5,19 +5,28 @@
 // and the segment pass takes each one on as it comes near and lets it go
 // when quiet, in hid order. None of that may change the report: it must be
 // the report with every candidate held to the end of the trace and every
-// handoff assembled up front.
+// handoff assembled up front. Several files (one per vantage point) are read
+// at once, merged by capture time — by corrected times when a file's clock is
+// off — and windowed as one file is; the report is the one of the files read
+// one after the other.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {runCheck} from '../../analyzer/check.js'
+import {runCheck, type CheckReport, type InferenceRun} from '../../analyzer/check.js'
+import {readCapture} from '../../analyzer/capture/read.js'
+import {PcapngWriter} from '../../analyzer/capture/pcapng-writer.js'
 import {collectSegments, type Handoff} from '../../analyzer/correlate/assemble.js'
 import {ControlSpool} from '../../analyzer/correlate/control-spool.js'
 import {HandoffFeed} from '../../analyzer/correlate/handoff-feed.js'
 import {inferStreamed, KnownHandoffs} from '../../analyzer/correlate/infer.js'
+import {PacketDecoder} from '../../analyzer/wire/decode.js'
+import {TCP_FLAG} from '../../analyzer/wire/tcp.js'
 import {InferredSpool} from '../../analyzer/correlate/inferred-spool.js'
 import {checkBenchTrace, LAB_HANDOFFS} from '../bench/check-trace.js'
+import {repoRoot} from '../support/env.js'
+import {splitViews} from '../support/split-views.js'
 import {stripInterfaces} from '../support/strip-interfaces.js'
 
 const PORT = 7070
@@ -90,6 +99,191 @@ test('lab-clean × 40 without its control channel (~250 s, longer than the windo
     assert.deepEqual(await runCheck([f], {infer: true}), whole)
   } finally {
     for (const s of spools) s.remove()
+    rmSync(dir, {recursive: true, force: true})
+    if (t.built) rmSync(t.path, {force: true}), rmSync(`${t.path}.json`, {force: true})
+  }
+})
+
+/** `src` without its control channel, split into one file per interface in dir (client, lan, n1..n3-inside). */
+async function splitWithoutControl(src: string, dir: string): Promise<string[]> {
+  const f = join(dir, 'no-control.pcapng')
+  await stripInterfaces(src, f, (name) => name === 'control')
+  const files = (await splitViews(f, dir)).map((x) => x.path)
+  rmSync(f)
+  return files
+}
+
+/** A copy of `src` with every timestamp moved by `sec` (a capture whose clock is off). */
+async function shifted(src: string, dst: string, sec: number): Promise<void> {
+  const w = PcapngWriter.open(dst)
+  try {
+    await readCapture(src, {
+      onInterface: (i) => { w.addInterface({linkType: i.linkType, ...(i.name !== undefined ? {name: i.name} : {})}) },
+      onPacket: (r) => w.writePacket(r.interfaceId, r.tsSec + sec, r.tsNsec, r.data, r.origLen),
+    })
+  } finally {
+    w.close()
+  }
+}
+
+/** runCheck --infer and how its inference ran (once, or twice when it placed views by its handoffs). */
+async function checkInfer(files: string[], opts: {lookaheadSec?: number; idleSec?: number} = {}): Promise<{r: CheckReport; runs: InferenceRun[]}> {
+  const runs: InferenceRun[] = []
+  const r = await runCheck(files, {infer: true, ...opts, onInference: (x) => runs.push(x)})
+  return {r, runs}
+}
+
+/** What the report says of the handoffs and the traffic, file names, frame numbers and clock offsets aside. */
+function findings(r: CheckReport): unknown {
+  return {handoffs: r.handoffs, inference: r.inference, summary: r.summary, violations: r.violations.map((v) => `${v.id} ${v.hid} ${v.severity} ${v.connection} ${v.frame}`)}
+}
+
+test('lab-clean × 40 without its control channel, split per interface: passes A and B read the files merged, windowed, same handoffs', async () => {
+  const t = await checkBenchTrace(40)
+  const dir = mkdtempSync(join(tmpdir(), 'handoff-infer-files-'))
+  try {
+    const files = await splitWithoutControl(t.path, dir)
+    assert.equal(files.length, 5)
+    const total = 40 * LAB_HANDOFFS
+    const infer = async (merged: boolean) => {
+      const got: {h: Handoff; t: number}[] = []
+      const r = await inferStreamed(files, {controlPort: PORT, vantage: [], known: new KnownHandoffs(), merged, windowed: merged,
+        ...(merged ? {lookaheadSec: 2, idleSec: 10} : {})}, (h, at) => { got.push({h, t: at}) })
+      return {r, got}
+    }
+    // One file after the other, every connection held to the end; or merged, each let go 10 s after its last packet.
+    const whole = await infer(false)
+    const merged = await infer(true)
+    assert.equal(whole.r.report.inferred, total)
+    assert.deepEqual(merged.r.report, whole.r.report)
+    assert.deepEqual(merged.got.map((x) => [x.h.hid, x.h.cip, x.h.cport, x.h.baddr, x.h.inferred]),
+      whole.got.map((x) => [x.h.hid, x.h.cip, x.h.cport, x.h.baddr, x.h.inferred]))
+    assert.equal(whole.r.peakCandidates, total)
+    assert.ok(merged.r.peakCandidates > 0 && merged.r.peakCandidates <= total / 4,
+      `pass B held at most ${merged.r.peakCandidates} of ${total} candidates at once`)
+    assert.ok(merged.r.peakConnections > 0 && merged.r.peakConnections <= whole.r.peakConnections / 4,
+      `pass A held at most ${merged.r.peakConnections} of ${whole.r.peakConnections} connections at once`)
+
+    // check itself: windowed over the merged files, the same report as with every handoff assembled up front.
+    const short = await checkInfer(files, {lookaheadSec: 2, idleSec: 10})
+    assert.deepEqual(short.runs.map((x) => [x.windowed, x.clockOffsetsSec]), [[true, null]])
+    assert.ok(short.runs[0]!.peakCandidates <= total / 4 && short.runs[0]!.peakConnections <= whole.r.peakConnections / 4)
+    assert.equal(short.r.inference?.inferred, total)
+    assert.equal(short.r.summary.errors + short.r.summary.warnings, 0)
+    assert.deepEqual(short.r, await runCheck(files, {infer: true, streaming: false}))
+
+    // The LAN's clock 45 s ahead: merged by the corrected times (the client side's clock, the first file's), windowed all the same.
+    const lan = files.findIndex((f) => f.endsWith('lan.pcapng'))
+    const ahead = join(dir, 'lan-ahead.pcapng')
+    await shifted(files[lan]!, ahead, 45)
+    const skewed = files.map((f, i) => (i === lan ? ahead : f))
+    const s = await checkInfer(skewed, {lookaheadSec: 2, idleSec: 10})
+    assert.equal(s.runs.length, 1)
+    assert.equal(s.runs[0]!.windowed, true)
+    for (const [i, o] of s.runs[0]!.clockOffsetsSec!.entries()) assert.ok(Math.abs(o - (i === lan ? 45 : 0)) < 0.05, `file ${i}: ${o}`)
+    assert.ok(s.runs[0]!.peakCandidates <= total / 4 && s.runs[0]!.peakConnections <= whole.r.peakConnections / 4)
+    assert.deepEqual(findings(s.r), findings(short.r))
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+    if (t.built) rmSync(t.path, {force: true}), rmSync(`${t.path}.json`, {force: true})
+  }
+})
+
+test('lab runs split per interface, a file\'s clock 30 s off: --infer merges by the corrected times, the same findings', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'handoff-infer-clock-'))
+  try {
+    for (const [run, who, control] of [['lab-clean', 'client', false], ['lab-ack-remap', 'lan', false], ['lab-seq-remap', 'client', true]] as const) {
+      const d = join(dir, run)
+      mkdirSync(d)
+      const src = join(repoRoot, 'samples', 'traces', run, 'lab.pcapng.gz')
+      const files = control ? (await splitViews(src, d)).map((x) => x.path) : await splitWithoutControl(src, d)
+      const reference = await checkInfer(files)
+      assert.deepEqual(reference.runs.map((x) => [x.windowed, x.clockOffsetsSec]), [[true, null]], run)
+      assert.equal(reference.r.inference!.inferred, control ? 0 : LAB_HANDOFFS, run)
+      const i = files.findIndex((f) => f.endsWith(`${who}.pcapng`))
+      const copy = join(d, `${who}-plus30.pcapng`)
+      await shifted(files[i]!, copy, 30)
+      const skewed = await checkInfer(files.map((f, j) => (j === i ? copy : f)))
+      // Merged by the corrected times (before, --infer read them one after the other, every connection held).
+      assert.equal(skewed.runs.length, 1, run)
+      assert.equal(skewed.runs[0]!.windowed, true, run)
+      const offsets = skewed.runs[0]!.clockOffsetsSec!
+      const base = offsets[i === 0 ? 1 : 0]!
+      for (const [j, o] of offsets.entries()) assert.ok(Math.abs(o - base - (j === i ? 30 : 0)) < 0.05, `${run} file ${j}: ${o}`)
+      assert.deepEqual(findings(skewed.r), findings(reference.r), run)
+      // The report's times are each capture's own: the shifted view 30 s further from another than it was.
+      const other = files.find((f, j) => j !== i && reference.r.views.find((v) => v.file === f)?.offsetMs !== null)!
+      const gap = (r: CheckReport, f: string) => r.views.find((v) => v.file === other)!.offsetMs! - r.views.find((v) => v.file === f)!.offsetMs!
+      assert.ok(Math.abs(gap(reference.r, files[i]!) - gap(skewed.r, copy) - 30_000) < 50, `${run}: ${gap(skewed.r, copy)} ms`)
+    }
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+})
+
+/**
+ * A copy of `src` in which the first client connection lives to the end: its handshake's last ACK (client side) is
+ * seen again every `everySec` seconds, in time order with the rest.
+ */
+async function withLongLived(src: string, dst: string, everySec: number): Promise<void> {
+  const w = PcapngWriter.open(dst)
+  const dec = new PacketDecoder({verifyChecksums: false})
+  const client = new Set<number>()
+  let ack: {iface: number; data: Uint8Array; origLen: number} | null = null
+  let due = Infinity
+  try {
+    await readCapture(src, {
+      onInterface: (i) => {
+        w.addInterface({linkType: i.linkType, ...(i.name !== undefined ? {name: i.name} : {})})
+        if (i.name === 'client') client.add(i.id)
+      },
+      onPacket: (r) => {
+        const t = r.tsSec + r.tsNsec / 1e9
+        for (; ack !== null && due <= t; due += everySec) {
+          w.writePacket(ack.iface, Math.floor(due), Math.round((due % 1) * 1e9), ack.data, ack.origLen)
+        }
+        w.writePacket(r.interfaceId, r.tsSec, r.tsNsec, r.data, r.origLen)
+        if (ack !== null || !client.has(r.interfaceId)) return
+        const d = dec.decode(r.linkType, r.data, r.capLen, r.origLen)
+        if (d.transport === 'tcp' && d.tcpFlags === TCP_FLAG.ACK && d.payloadWireLen === 0) {
+          ack = {iface: r.interfaceId, data: r.data.slice(), origLen: r.origLen}
+          due = Math.floor(t) + everySec
+        }
+      },
+    })
+  } finally {
+    w.close()
+  }
+}
+
+test('a connection that lives through the trace: the candidates decided after it wait for it, in memory up to a bound, then on disk', async () => {
+  const t = await checkBenchTrace(40)
+  const dir = mkdtempSync(join(tmpdir(), 'handoff-infer-long-'))
+  try {
+    const f = join(dir, 'no-control.pcapng')
+    await stripInterfaces(t.path, f, (name) => name === 'control')
+    const long = join(dir, 'long-lived.pcapng')
+    await withLongLived(f, long, 5)
+    const total = 40 * LAB_HANDOFFS
+    const infer = async (windowed: boolean, heldDecided?: number) => {
+      const got: {h: Handoff; t: number}[] = []
+      const r = await inferStreamed([long], {controlPort: PORT, vantage: [], known: new KnownHandoffs(), windowed,
+        ...(windowed ? {lookaheadSec: 2, idleSec: 10} : {}), ...(heldDecided !== undefined ? {heldDecided} : {})}, (h, at) => { got.push({h, t: at}) })
+      return {r, got}
+    }
+    const whole = await infer(false)
+    assert.equal(whole.r.report.inferred, total)
+    // Every later candidate waits for the first (its hid comes first).
+    const inMemory = await infer(true)
+    assert.ok(inMemory.r.peakDecided >= total * 0.9 && !inMemory.r.decidedOnDisk, `${inMemory.r.peakDecided} decided candidates waited at once`)
+    const bounded = await infer(true, 16)
+    assert.ok(bounded.r.decidedOnDisk && bounded.r.peakDecided <= 17, `${bounded.r.peakDecided} decided candidates waited at once`)
+    for (const x of [inMemory, bounded]) {
+      assert.ok(x.r.peakCandidates <= total / 4)
+      assert.deepEqual(x.r.report, whole.r.report)
+      assert.deepEqual(x.got, whole.got)
+    }
+  } finally {
     rmSync(dir, {recursive: true, force: true})
     if (t.built) rmSync(t.path, {force: true}), rmSync(`${t.path}.json`, {force: true})
   }
