@@ -175,17 +175,35 @@ function info(h: Handoff): HandoffInfo {
   }
 }
 
-/** Index of the handoffs by client endpoint, and the classification of one row. */
+/**
+ * Index of the handoffs by client endpoint, and the classification of one row. Built with every handoff
+ * (corr.handoffs), or empty and kept by a caller that adds and removes them as the pass goes (handoff-stream.ts).
+ */
 export class HandoffIndex {
   private readonly byClient = new Map<string, HandoffInfo[]>()
+  /** Handoffs in the index. */
+  size = 0
 
-  constructor(readonly corr: HandoffCorrelation) {
-    for (const h of corr.handoffs) {
-      const k = `${h.cip}|${h.cport}`
-      const l = this.byClient.get(k)
-      if (l) l.push(h)
-      else this.byClient.set(k, [h])
-    }
+  constructor(readonly corr: Pick<HandoffCorrelation, 'handoffs' | 'nodeAddrs' | 'controlPort' | 'vantage'>) {
+    for (const h of corr.handoffs) this.add(h)
+  }
+
+  add(h: HandoffInfo): void {
+    const k = `${h.cip}|${h.cport}`
+    const l = this.byClient.get(k)
+    if (l) l.push(h)
+    else this.byClient.set(k, [h])
+    this.size++
+  }
+
+  remove(h: HandoffInfo): void {
+    const k = `${h.cip}|${h.cport}`
+    const l = this.byClient.get(k)
+    const i = l === undefined ? -1 : l.indexOf(h)
+    if (i < 0) return
+    this.size--
+    if (l!.length === 1) this.byClient.delete(k)
+    else l!.splice(i, 1)
   }
 
   /** The handoff a session belongs to: same client endpoint, server the VIP or the BE address on vport, same ISN or overlapping time. */
@@ -256,7 +274,7 @@ export interface Latency {
 }
 
 /** Per hid, the latency from the best SYN sighting (see the header) to the ack. */
-export function latencies(corr: HandoffCorrelation, syns: readonly SynSighting[], ifaceName: (file: string, iface: number) => string | null): Map<string, Latency> {
+export function latencies(handoffs: Iterable<HandoffInfo>, syns: readonly SynSighting[], ifaceName: (file: string, iface: number) => string | null): Map<string, Latency> {
   const byHid = new Map<string, SynSighting[]>()
   for (const s of syns) {
     const l = byHid.get(s.hid)
@@ -264,7 +282,7 @@ export function latencies(corr: HandoffCorrelation, syns: readonly SynSighting[]
     else byHid.set(s.hid, [s])
   }
   const out = new Map<string, Latency>()
-  for (const h of corr.handoffs) {
+  for (const h of handoffs) {
     const l = latencyFor(h, byHid.get(h.hid) ?? [], ifaceName)
     if (l !== undefined) out.set(h.hid, l)
   }
@@ -283,7 +301,8 @@ export function latencyFor(h: HandoffInfo, l: readonly SynSighting[], ifaceName:
   const best = [...l].sort((a, b) => {
     const ra = rank(a)
     const rb = rank(b)
-    return ra[0] - rb[0] || ra[1] - rb[1] || ra[2] - rb[2]
+    // Then by file: files read merged give the SYNs of several files in time order, not file after file.
+    return ra[0] - rb[0] || ra[1] - rb[1] || ra[2] - rb[2] || a.fileIndex - b.fileIndex
   })[0]!
   return {
     ms: Math.round((h.ackT - best.t) * 1e6) / 1e3,

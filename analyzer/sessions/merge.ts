@@ -340,8 +340,9 @@ export class ConnectionMerger {
     g.first = Math.min(g.first, v.first)
     g.last = Math.max(g.last, v.last)
     g.firstSeen = Math.min(g.firstSeen, v.view.fileIndex * 2 ** 32 + m.firstFrame)
-    // The first of the lowest rank: a later row replaces the best only when strictly nearer the client.
-    if (m !== g.best && better(m, g.best)) { g.best = m; g.bestRow = v.row }
+    // The first of the lowest rank: a later row replaces the best only when strictly nearer the client, or as near
+    // and of an earlier file (files read merged: the row the files read one after the other would have kept).
+    if (m !== g.best && (better(m, g.best) || (m.view.fileIndex < g.best.view.fileIndex && !better(g.best, m)))) { g.best = m; g.bestRow = v.row }
     if (g.latency === null && v.row.handoffLatencyMs !== null) g.latency = {handoffLatencyMs: v.row.handoffLatencyMs, handoffLatencyFrom: v.row.handoffLatencyFrom}
   }
 

@@ -47,6 +47,24 @@ function fmix(h: number): number {
 interface Kept {
   view: View
   t: number
+  /** Files read merged (settleSec): the copies seen since this one, until it settles (null once settled). */
+  copies?: Copy[] | null
+}
+
+/** A copy of a segment seen while its entry is not settled: at a view, time t, the pass's count of segments then. */
+interface Copy {
+  view: View
+  t: number
+  seq: number
+}
+
+/** A match to give to the estimator once no match before it (in the order of the files read one after the other) can still come. */
+interface Sample {
+  seq: number
+  a: View
+  ta: number
+  b: View
+  tb: number
 }
 
 /** The estimator keeps this many samples per pair of views (correlate/skew.ts): past it, matches are only counted. */
@@ -60,10 +78,29 @@ export class SegmentMatcher {
   /** Segments seen at a second (third…) view. */
   matches = 0
 
-  constructor(private readonly skew: SkewEstimator) {}
+  /** Files read merged: entries not settled, in order of their first copy (a queue from `head`). */
+  private readonly unsettled: {key: number; k: Kept; at: number; seq: number}[] = []
+  private head = 0
+  /** Matches not given yet, a min-heap by the seq of their later copy. */
+  private readonly samples: Sample[] = []
+  private seq = 0
 
-  /** The decoded TCP segment `d`, captured at time t (s) at `view`. */
-  add(d: PacketDecoder, view: View, t: number): void {
+  /**
+   * settleSec: several files read merged by time (collect.ts). The same matches as the files read one after the
+   * other: there, a segment's first copy is the one in the first file (then the first of that file), and each
+   * later copy matches it; merged, that copy may come after others. So an entry gathers its copies for settleSec
+   * of the pass's time (copies at several views are milliseconds apart, clocks agree within 2 s) before its
+   * matches are made, and the matches are given to the estimator in the order of their later copies — per pair
+   * of views the order of the files read one after the other (the first PAIR_SAMPLES of a pair are kept).
+   */
+  constructor(private readonly skew: SkewEstimator, private readonly settleSec: number | null = null) {}
+
+  /**
+   * The decoded TCP segment `d`, captured at time t (s) at `view`; now: the pass's time (with settleSec: the files'
+   * common clock), t by default.
+   */
+  add(d: PacketDecoder, view: View, t: number, now = t): void {
+    if (this.settleSec !== null) this.settle(now)
     const b = d.bytes
     const alen = d.ipVersion === 6 ? 16 : 4
     let h1 = 0x9747b28c
@@ -87,20 +124,68 @@ export class SegmentMatcher {
     const key = fmix(h1) * LOW + low
     const k = this.kept.get(key)
     if (k !== undefined) {
-      if (k.view !== view) {
-        this.matches++
-        let m = this.given.get(k.view)
-        if (m === undefined) this.given.set(k.view, (m = new Map()))
-        const n = m.get(view) ?? 0
-        if (n < PAIR_SAMPLES) {
-          m.set(view, n + 1)
-          this.skew.add(k.view, k.t, view, t)
-        }
-      }
+      if (this.settleSec === null) {
+        if (k.view !== view) this.match(k.view, k.t, view, t)
+      } else if (k.copies !== null) (k.copies ??= []).push({view, t, seq: this.seq++})
+      else if (k.view !== view) this.later({seq: this.seq++, a: k.view, ta: k.t, b: view, tb: t})
       return
     }
-    this.kept.set(key, {view, t})
+    const e: Kept = {view, t}
+    this.kept.set(key, e)
+    if (this.settleSec !== null) {
+      e.copies = undefined
+      this.unsettled.push({key, k: e, at: now + this.settleSec, seq: this.seq++})
+    }
     if (this.kept.size > MAX_KEPT) this.thin()
+  }
+
+  /** Files read merged: every entry settled and every match given (call before reading the estimator). */
+  finish(): void {
+    if (this.settleSec !== null) this.settle(Infinity)
+  }
+
+  private match(a: View, ta: number, b: View, tb: number): void {
+    this.matches++
+    let m = this.given.get(a)
+    if (m === undefined) this.given.set(a, (m = new Map()))
+    const n = m.get(b) ?? 0
+    if (n < PAIR_SAMPLES) {
+      m.set(b, n + 1)
+      this.skew.add(a, ta, b, tb)
+    }
+  }
+
+  /** Settles the entries whose time is past, then gives the matches no earlier one can precede any more. */
+  private settle(now: number): void {
+    const q = this.unsettled
+    while (this.head < q.length && q[this.head]!.at <= now) {
+      const {key, k, seq} = q[this.head++]!
+      // Thinned meanwhile: gone, as its matches would have been.
+      if (this.kept.get(key) !== k) continue
+      const copies = [{view: k.view, t: k.t, seq}, ...(k.copies ?? [])]
+      // The copy the files read one after the other see first: the first of the first file.
+      let first = copies[0]!
+      for (const c of copies) if (c.view.fileIndex < first.view.fileIndex) first = c
+      k.view = first.view
+      k.t = first.t
+      k.copies = null
+      for (const c of copies) if (c !== first && c.view !== first.view) this.later({seq: c.seq, a: first.view, ta: first.t, b: c.view, tb: c.t})
+    }
+    if (this.head > 4096 && this.head * 2 > q.length) {
+      q.splice(0, this.head)
+      this.head = 0
+    }
+    // A match not made yet has a later copy no older than the first copy of the oldest unsettled entry.
+    const before = this.head < q.length ? q[this.head]!.seq : Infinity
+    const h = this.samples
+    while (h.length > 0 && h[0]!.seq < before) {
+      const x = popMin(h)
+      this.match(x.a, x.ta, x.b, x.tb)
+    }
+  }
+
+  private later(x: Sample): void {
+    pushMin(this.samples, x)
   }
 
   private thin(): void {
@@ -109,4 +194,33 @@ export class SegmentMatcher {
       for (const key of this.kept.keys()) if ((key % LOW & this.mask) !== 0) this.kept.delete(key)
     }
   }
+}
+
+function pushMin(h: Sample[], x: Sample): void {
+  h.push(x)
+  let i = h.length - 1
+  while (i > 0) {
+    const p = (i - 1) >> 1
+    if (h[p]!.seq <= x.seq) break
+    h[i] = h[p]!
+    i = p
+  }
+  h[i] = x
+}
+
+function popMin(h: Sample[]): Sample {
+  const top = h[0]!
+  const last = h.pop()!
+  if (h.length === 0) return top
+  let i = 0
+  for (;;) {
+    const l = 2 * i + 1
+    if (l >= h.length) break
+    const c = l + 1 < h.length && h[l + 1]!.seq < h[l]!.seq ? l + 1 : l
+    if (h[c]!.seq >= last.seq) break
+    h[i] = h[c]!
+    i = c
+  }
+  h[i] = last
+  return top
 }
