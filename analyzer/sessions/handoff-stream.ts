@@ -33,12 +33,15 @@ import {LOOKAHEAD_SEC, normAddr, type Handoff} from '../correlate/assemble.js'
 import type {ControlSpool} from '../correlate/control-spool.js'
 import {byTime, type FramedMessage} from '../correlate/control.js'
 import {HandoffFeed} from '../correlate/handoff-feed.js'
+import {TimeHeap} from '../correlate/time-heap.js'
 import type {VantageAssignment} from '../correlate/vantage.js'
 import {HandoffIndex, type HandoffInfo} from './handoff.js'
 import {endpointKey, type LiveEndpoints} from './live-endpoints.js'
 
 /** Capture seconds past a handoff's last message after which it is let go (with no session of its client endpoint held): merge.ts's RETIRE_AFTER_SEC. */
 const HANDOFF_RETIRE_SEC = 125
+/** Capture seconds before a handoff whose client endpoint still had a session held is looked at again. */
+const HELD_RECHECK_SEC = 10
 /** Node-address pre-read: an unacked handoff is let go this long after its request (its ack would come well before). */
 const UNACKED_SEC = 900
 
@@ -129,6 +132,9 @@ export class StreamedHandoffs {
   /** Handoffs made and not let go, in request order. */
   private readonly live = new Map<Handoff, HandoffInfo>()
   readonly counts = {total: 0, handedOff: 0, nacked: 0, noReply: 0}
+  /** The handoffs held by the time they may be let go at the earliest (looked at again then). */
+  private readonly due = new TimeHeap<Handoff>()
+  private dueSeq = 0
   /** Most handoffs held at once (tests). */
   peakHeld = 0
 
@@ -140,6 +146,7 @@ export class StreamedHandoffs {
       handoff: (h) => {
         const info = liveInfo(h, fileName)
         this.live.set(h, info)
+        this.due.push(info.reqT + HANDOFF_RETIRE_SEC, this.dueSeq++, h)
         this.index.add(info)
         if (this.live.size > this.peakHeld) this.peakHeld = this.live.size
       },
@@ -155,9 +162,15 @@ export class StreamedHandoffs {
 
   /** Lets go the handoffs done with at time `now` (see the header). */
   retire(now: number, sessions: LiveEndpoints): void {
-    for (const [h, info] of this.live) {
-      if (now <= info.endT + HANDOFF_RETIRE_SEC || sessions.has(endpointKey(h.cip, h.cport))) continue
-      this.letGo(h, info, now)
+    const due = this.due
+    while (due.size > 0 && due.firstT() < now) {
+      const h = due.pop()
+      const info = this.live.get(h)!
+      // Its last message may have come since it was queued; a session of its client endpoint may still be held.
+      const at = info.endT + HANDOFF_RETIRE_SEC
+      if (now <= at) due.push(at, this.dueSeq++, h)
+      else if (sessions.has(endpointKey(h.cip, h.cport))) due.push(now + HELD_RECHECK_SEC, this.dueSeq++, h)
+      else this.letGo(h, info, now)
     }
   }
 

@@ -22,6 +22,7 @@
 import type {PacketDecoder} from '../wire/decode.js'
 import type {SkewEstimator} from '../correlate/skew.js'
 import type {View} from '../correlate/vantage.js'
+import {TimeHeap} from '../correlate/time-heap.js'
 
 const MAX_KEPT = 1 << 17
 const LOW_BITS = 20
@@ -81,8 +82,8 @@ export class SegmentMatcher {
   /** Files read merged: entries not settled, in order of their first copy (a queue from `head`). */
   private readonly unsettled: {key: number; k: Kept; at: number; seq: number}[] = []
   private head = 0
-  /** Matches not given yet, a min-heap by the seq of their later copy. */
-  private readonly samples: Sample[] = []
+  /** Matches not given yet, by the seq of their later copy. */
+  private readonly samples = new TimeHeap<Sample>()
   private seq = 0
 
   /**
@@ -178,14 +179,14 @@ export class SegmentMatcher {
     // A match not made yet has a later copy no older than the first copy of the oldest unsettled entry.
     const before = this.head < q.length ? q[this.head]!.seq : Infinity
     const h = this.samples
-    while (h.length > 0 && h[0]!.seq < before) {
-      const x = popMin(h)
+    while (h.size > 0 && h.firstT() < before) {
+      const x = h.pop()
       this.match(x.a, x.ta, x.b, x.tb)
     }
   }
 
   private later(x: Sample): void {
-    pushMin(this.samples, x)
+    this.samples.push(x.seq, x.seq, x)
   }
 
   private thin(): void {
@@ -194,33 +195,4 @@ export class SegmentMatcher {
       for (const key of this.kept.keys()) if ((key % LOW & this.mask) !== 0) this.kept.delete(key)
     }
   }
-}
-
-function pushMin(h: Sample[], x: Sample): void {
-  h.push(x)
-  let i = h.length - 1
-  while (i > 0) {
-    const p = (i - 1) >> 1
-    if (h[p]!.seq <= x.seq) break
-    h[i] = h[p]!
-    i = p
-  }
-  h[i] = x
-}
-
-function popMin(h: Sample[]): Sample {
-  const top = h[0]!
-  const last = h.pop()!
-  if (h.length === 0) return top
-  let i = 0
-  for (;;) {
-    const l = 2 * i + 1
-    if (l >= h.length) break
-    const c = l + 1 < h.length && h[l + 1]!.seq < h[l]!.seq ? l + 1 : l
-    if (h[c]!.seq >= last.seq) break
-    h[i] = h[c]!
-    i = c
-  }
-  h[i] = last
-  return top
 }
