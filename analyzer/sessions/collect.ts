@@ -133,8 +133,15 @@ export interface CollectOptions {
   infer?: boolean
   /** Retire quiet connections during the pass (default true; false: all merged at the end, as with several files — tests compare). */
   retire?: boolean
-  /** Filled in with what the pass held at most (tests: retiring works). */
-  stats?: {peakConnections?: number; peakHandoffs?: number}
+  /**
+   * false: every handoff assembled before the pass, the files read one after the other (as before streaming; tests
+   * compare). Default: handoffs made as the pass goes, several files read merged (see the header).
+   */
+  streaming?: boolean
+  /** How far ahead of the packets (capture seconds) the handoffs are made from the spool (default check's LOOKAHEAD_SEC; tests). */
+  lookaheadSec?: number
+  /** Filled in with what the pass held at most (tests: retiring works) and how the files were read. */
+  stats?: {peakConnections?: number; peakHandoffs?: number; merged?: boolean; clockOffsetsSec?: readonly number[] | null}
 }
 
 export const INFER_NOTE = '--infer: a connection no control message names is a handoff (hid inferred/<n>, the numbering of check --infer) when check --infer ' +
@@ -207,10 +214,11 @@ async function handoffSource(paths: string[], names: string[], port: number, opt
   let hellos = new HelloAddresses()
   let spool = new ControlSpool()
   try {
-    let pass = await readControlPass(paths, port, {spool, onOther: (m) => hellos.add(m)})
+    const whole = opts.streaming === false
+    let pass = await readControlPass(paths, port, {spool, onOther: (m) => hellos.add(m), ...(whole ? {merged: false} : {})})
     let offsets: readonly number[] | null = null
-    let merged = paths.length > 1
-    if (paths.length > 1 && pass.clockSpreadSec! > MAX_CLOCK_SPREAD_SEC) {
+    let merged = paths.length > 1 && !whole
+    if (merged && pass.clockSpreadSec! > MAX_CLOCK_SPREAD_SEC) {
       // Clocks apart: merged by corrected times when every file's offset is known and the handoffs' messages come
       // from one file (whose clock the pass keeps), as check does; else read one after the other, every handoff held.
       merged = false
@@ -236,14 +244,15 @@ async function handoffSource(paths: string[], names: string[], port: number, opt
     }
     const nodeAddrs = nodeAddresses(hellos.byAddr, spool)
     const s = spool
-    const streamed = paths.length === 1 || merged
+    const streamed = !whole && (paths.length === 1 || merged)
     let placed: VantageAssignment[]
     if (streamed) {
       // Views whose place neither --vantage nor the name tells: placed by the legs they show, the handoffs read from
       // the spool as that pass goes (as check does).
       placed = [...vantage, ...await inferViewKinds(paths, {feed: () => new HandoffFeed(s.reader()), any: () => spoolHasRequest(s),
         lookaheadSec: LOOKAHEAD_SEC, ...(offsets !== null ? {clockOffsetsSec: offsets} : {})}, port, vantage)]
-      const stream = new StreamedHandoffs(s, nodeAddrs, port, placed, fileName)
+      const stream = new StreamedHandoffs(s, nodeAddrs, port, placed, fileName, -Math.min(0, ...(offsets ?? [])),
+        opts.lookaheadSec ?? LOOKAHEAD_SEC)
       return {index: stream.index, vantage: placed, clockOffsetsSec: offsets, merged, stream, all: [], spool: s}
     }
     const handoffs = new HandoffFeed(s.reader()).all()
@@ -287,14 +296,15 @@ async function sessionsPass(paths: string[], names: string[], filter: SessionFil
   const files: FileSessionsResult[] = []
   const flaggedOf: FlaggedPacket[][] = paths.map(() => [])
   const shown: SessionRow[] = []
-  const anomalies: Partial<Record<AnomalyName, number>> = {}
+  // Counts per file, added up in file order at the end (their keys in the order the files read one after the other give).
+  const anomaliesOf: Partial<Record<AnomalyName, number>>[] = paths.map(() => ({}))
   const syns: SynSighting[] = []
   // Per-view mode: the handoffs of those SYNs (their latency is made at the end).
   const synHandoffs = new Map<string, HandoffInfo>()
   const ifaceNames = new Map<string, string | null>()
   // Per-view counts, of every row (shown or not).
-  const rowStates: Partial<Record<ConnState, number>> = {}
-  const rowKinds: Partial<Record<SessionKind, number>> = {}
+  const rowStatesOf: Partial<Record<ConnState, number>>[] = paths.map(() => ({}))
+  const rowKindsOf: Partial<Record<SessionKind, number>>[] = paths.map(() => ({}))
   let total = 0
 
   // Connections mode: the merged rows as the merger makes them (retired, or all at the end).
@@ -330,6 +340,9 @@ async function sessionsPass(paths: string[], names: string[], filter: SessionFil
     const ifNames: (string | null)[] = []
     const pending: FlaggedPacket[] = []
     const shownStreams = new Set<number>()
+    const anomalies = anomaliesOf[fi]!
+    const rowStates = rowStatesOf[fi]!
+    const rowKinds = rowKindsOf[fi]!
     const o: SessionsOptions = {
       name: file,
       verifyChecksums: opts.verifyChecksums,
@@ -425,6 +438,9 @@ async function sessionsPass(paths: string[], names: string[], filter: SessionFil
   stream?.finish()
   matcher.finish()
   const views = viewsOf.flat()
+  const anomalies = addUp(anomaliesOf)
+  const rowStates = addUp(rowStatesOf)
+  const rowKinds = addUp(rowKindsOf)
   const flagged = flaggedOf.flat()
   const lat = latencies(stream === null ? src.all : synHandoffs.values(), syns, label)
   // Per-view rows get their latency here; merged rows when they are made (merge.ts).
@@ -463,6 +479,8 @@ async function sessionsPass(paths: string[], names: string[], filter: SessionFil
 
   if (opts.stats) {
     opts.stats.peakHandoffs = stream !== null ? stream.peakHeld : src.all.length
+    opts.stats.merged = src.merged
+    opts.stats.clockOffsetsSec = src.clockOffsetsSec
     if (merger !== null) opts.stats.peakConnections = merger.peakOpen
   }
   if (merger === null) {
@@ -474,6 +492,13 @@ async function sessionsPass(paths: string[], names: string[], filter: SessionFil
   const summary = {...summaryOf(states.toRecord(), kinds.toRecord(), merger.connections), shown: list.length}
   const shownFlagged = opts.flagged ? flagged.filter((p) => shownKeys.has(`${p.file}#${p.stream}`)) : undefined
   return {...base, mode: 'connections', rows: list, ...(shownFlagged ? {flagged: shownFlagged} : {}), summary}
+}
+
+/** Counts added up, the keys in order of their first appearance. */
+function addUp<K extends string>(counts: readonly Partial<Record<K, number>>[]): Partial<Record<K, number>> {
+  const out: Partial<Record<K, number>> = {}
+  for (const c of counts) for (const [k, v] of Object.entries(c) as [K, number][]) out[k] = (out[k] ?? 0) + v
+  return out
 }
 
 /**

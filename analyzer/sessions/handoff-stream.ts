@@ -13,12 +13,14 @@
 // that of its request, is in the HandoffIndex (handoff.ts) that classifies
 // the rows, and its HandoffInfo follows the feed (its ack, nack and
 // terminates as they are applied: liveInfo). It is let go (retire) once the
-// pass is RETIRE_AFTER_SEC past its last message and the tracker holds no
-// session of its client endpoint (live-endpoints.ts): every row that can
-// still be tied to it is then made — a session that begins later is past
-// its time slack, and one with its very ISN on that client port would be a
-// new connection with the old one's ISN. The merger (merge.ts) keeps the
-// HandoffInfo of the groups it holds; its outcome is counted when let go.
+// pass is HANDOFF_RETIRE_SEC past its last message (its messages are read
+// LOOKAHEAD_SEC ahead: that last one is as final as with every message
+// read) and the tracker holds no session of its client endpoint
+// (live-endpoints.ts): every row that can still be tied to it is then made
+// — a session that begins later is past its time slack, and one with its
+// very ISN on that client port would be a new connection with the old one's
+// ISN. The merger (merge.ts) keeps the HandoffInfo of the groups it holds;
+// its outcome is counted when let go.
 //
 // The rows are those of the whole index: a row is classified when its
 // session is finished, which is after the linger (120 s) of a closed session
@@ -26,9 +28,9 @@
 // LOOKAHEAD_SEC past it. What could differ (not seen in any trace): a
 // request more than LOOKAHEAD_SEC after the last packet of a session at a
 // view whose session ended early (the file's end, a new SYN on its port); a
-// message of a handoff more than RETIRE_AFTER_SEC after its others (ignored,
-// as check's feed does, and the node-address pre-read lets an unacked
-// handoff go after the same time).
+// message of a handoff more than LOOKAHEAD_SEC after its others (ignored,
+// as check's feed does; the node-address pre-read lets an unacked handoff
+// go UNACKED_SEC after its request).
 import {LOOKAHEAD_SEC, normAddr, type Handoff} from '../correlate/assemble.js'
 import type {ControlSpool} from '../correlate/control-spool.js'
 import {byTime, type FramedMessage} from '../correlate/control.js'
@@ -38,8 +40,12 @@ import type {VantageAssignment} from '../correlate/vantage.js'
 import {HandoffIndex, type HandoffInfo} from './handoff.js'
 import {endpointKey, type LiveEndpoints} from './live-endpoints.js'
 
-/** Capture seconds past a handoff's last message after which it is let go (with no session of its client endpoint held): merge.ts's RETIRE_AFTER_SEC. */
-const HANDOFF_RETIRE_SEC = 125
+/**
+ * Capture seconds past a handoff's last message after which it is let go (with no session of its client endpoint
+ * held): a row without a SYN is tied to it up to 5 s after (handoff.ts's TIME_SLACK_SEC), on a clock that may be
+ * 2 s off (check.ts's MAX_CLOCK_SPREAD_SEC), and a little more.
+ */
+const HANDOFF_RETIRE_SEC = 10
 /** Capture seconds before a handoff whose client endpoint still had a session held is looked at again. */
 const HELD_RECHECK_SEC = 10
 /** Node-address pre-read: an unacked handoff is let go this long after its request (its ack would come well before). */
@@ -132,6 +138,7 @@ export class StreamedHandoffs {
   /** Handoffs made and not let go, in request order. */
   private readonly live = new Map<Handoff, HandoffInfo>()
   readonly counts = {total: 0, handedOff: 0, nacked: 0, noReply: 0}
+  private readonly retireAfterSec: number
   /** The handoffs held by the time they may be let go at the earliest (looked at again then). */
   private readonly due = new TimeHeap<Handoff>()
   private dueSeq = 0
@@ -139,14 +146,17 @@ export class StreamedHandoffs {
   peakHeld = 0
 
   constructor(spool: ControlSpool, nodeAddrs: Map<string, string>, controlPort: number, vantage: readonly VantageAssignment[],
-    fileName: (fileIndex: number) => string, private readonly lookaheadSec = LOOKAHEAD_SEC) {
+    fileName: (fileIndex: number) => string,
+    /** Seconds some file's clock is behind the control messages' (its sessions' times that much smaller): kept that much longer. */
+    clockLagSec = 0, private readonly lookaheadSec = LOOKAHEAD_SEC) {
+    this.retireAfterSec = HANDOFF_RETIRE_SEC + Math.max(0, clockLagSec)
     this.index = new HandoffIndex({handoffs: [], nodeAddrs, controlPort, vantage})
     this.feed = new HandoffFeed(spool.reader())
     this.feed.attach({
       handoff: (h) => {
         const info = liveInfo(h, fileName)
         this.live.set(h, info)
-        this.due.push(info.reqT + HANDOFF_RETIRE_SEC, this.dueSeq++, h)
+        this.due.push(info.reqT + this.retireAfterSec, this.dueSeq++, h)
         this.index.add(info)
         if (this.live.size > this.peakHeld) this.peakHeld = this.live.size
       },
@@ -167,7 +177,7 @@ export class StreamedHandoffs {
       const h = due.pop()
       const info = this.live.get(h)!
       // Its last message may have come since it was queued; a session of its client endpoint may still be held.
-      const at = info.endT + HANDOFF_RETIRE_SEC
+      const at = info.endT + this.retireAfterSec
       if (now <= at) due.push(at, this.dueSeq++, h)
       else if (sessions.has(endpointKey(h.cip, h.cport))) due.push(now + HELD_RECHECK_SEC, this.dueSeq++, h)
       else this.letGo(h, info, now)
