@@ -1,38 +1,57 @@
 // `handoff sessions TRACE…`: the traces read into a report.
 //
-//   1. the control channel of every trace, whole (handoff.ts: handoffs by
-//      hid, node addresses) — a pass of its own, so that a session can be
-//      classified the moment it ends, whatever file the control view is in;
-//   2. every file in turn through the session tracker (sessions.ts): one
-//      row per TCP session per vantage point (file, interface), classified
-//      as it comes (kind, hid, FE, BE); meanwhile every tracked segment goes
-//      to the segment matcher (segment-match.ts), which finds the segments
-//      captured at two views and feeds the clock-skew estimator
-//      (correlate/skew.ts);
+//   1. the control channel of every trace, once (correlate/control-pass.ts,
+//      check's first pass): the handoffs' messages go to a spool on disk
+//      (control-spool.ts), the hellos' node addresses are kept (small); the
+//      spool is then read once for the node addresses its requests and acks
+//      name (handoff-stream.ts), so that `local` is known the moment a row
+//      is made, whatever file the control view is in;
+//   2. every file through the session tracker (sessions.ts): one row per TCP
+//      session per vantage point (file, interface), classified as it comes
+//      (kind, hid, FE, BE: handoff.ts's HandoffIndex, fed with the handoffs
+//      made from the spool LOOKAHEAD_SEC ahead of the packets and let go
+//      once no row can still be tied to them: handoff-stream.ts); meanwhile
+//      every tracked segment goes to the segment matcher (segment-match.ts),
+//      which finds the segments captured at two views and feeds the
+//      clock-skew estimator (correlate/skew.ts);
 //   3. per-view mode: the rows that pass the filters are kept, as before;
 //      connections mode (the default): every row goes to the merger
 //      (merge.ts), which makes one row per client connection; the filters
 //      apply to the merged rows, and the shown ones go to a ConnectionList
 //      (row-list.ts: sorted by first sighting, on disk for the CLI).
+// Several files are read at once, merged by capture time (capture/merge.ts),
+// as check reads them: when the control pass finds their clocks within
+// MAX_CLOCK_SPREAD_SEC (check.ts) of each other, by their own times; further
+// apart but linked by the client SYNs and requests they share (syn-clocks.ts),
+// by corrected times (each file's offset taken off for the order only: rows
+// keep each capture's own times), the control pass read again that way;
+// else one after the other, every handoff assembled before the pass, as
+// before (--infer too: its handoffs are recognised over the whole traces).
+// Read merged, the rows, views, counts and flagged packets are reported in
+// file order and the segment matcher gives the estimator the matches of the
+// files read one after the other (segment-match.ts): the report is the same.
 // Standard input is copied to a temporary file first (capture/spool.ts says why).
 // Memory: the live sessions of the tracker (open, or closed and lingering
 // 120 s of trace time for late segments: ~1.6 kB of heap each, whole — see
 // flows/session.ts; a session that never closes does not grow with its
 // packets), the merger's open connections (per connection its best row, per
 // session per view only its sighting — what `seenAt` prints — and rank,
-// merge.ts), every handoff of the control channel (assembled before the
-// pass, a few hundred bytes each: not yet read from a spool as it goes, as
-// check's ControlSpool + HandoffFeed do), and the matcher's bounded sample.
-// With one file, the merger retires a connection (makes its row, lets its
-// group go) once it has been quiet past the tracker's linger and the merge's
-// time slack and the tracker holds no session of its endpoints
+// merge.ts), the handoffs in progress (made LOOKAHEAD_SEC = 120 s of trace
+// ahead of the pass, let go 10 s after their last message once the tracker
+// holds no session of their client endpoint: a few hundred bytes each), the
+// node addresses, and the matcher's bounded sample. With one file or several
+// read merged, the merger retires a connection (makes its row, lets its group
+// go) once it has been quiet past the tracker's linger and the merge's time
+// slack and the tracker holds no session of its endpoints
 // (live-endpoints.ts), so it holds the connections of the last two minutes
 // or so of trace, not the trace; its handoff latency comes from its own
 // group's SYNs. A trace shorter than the linger is therefore held whole
-// (every session at once). With several files every connection stays to the
-// end (a row of a later file, on another clock, may still join it). Per-view
-// mode keeps the shown rows; --anomalies keeps every flagged packet until the
-// shown rows are known.
+// (every session at once). Files read one after the other (clocks apart and
+// not linked, --infer) hold every connection and every handoff to the end
+// (a row of a later file, on another clock, may still join it). Per-view
+// mode keeps the shown rows (and the SYNs of the handoff rows, for their
+// latency); --anomalies keeps every flagged packet until the shown rows are
+// known.
 import {displayName} from '../capture/read.js'
 import type {CaptureInterface} from '../capture/types.js'
 import {controlPortNote, resolveControlPort} from '../control/port-discovery.js'

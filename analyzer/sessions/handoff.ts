@@ -1,9 +1,10 @@
 // The handoff columns of `handoff sessions`: kind, hid, front-end, back-end
 // and handoff latency, from the control channel of the same traces.
 //
-// Before the sessions pass, the control messages are read (correlate/
-// control.ts, the same reader `handoff check` uses) and assembled by hid
-// (correlate/assemble.ts). Then every session row is classified:
+// The control messages are read by check's control pass and assembled by
+// hid, as the sessions pass comes near them (handoff-stream.ts), or all
+// before it (correlateHandoffs: --infer; handoff-stream.ts's HandoffFeed.all
+// for files read one after the other). Every session row is classified:
 //
 //   handoff   a handoff-req names this connection (cip:cport → vip:vport, or
 //             the forwarded leg cip:cport → baddr:vport at the LAN / BE

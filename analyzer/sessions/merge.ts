@@ -25,8 +25,10 @@
 // quiet for longer than the tracker's linger plus the time slack below, none
 // of whose endpoints has a session the tracker still holds (live-endpoints.ts),
 // can get no more rows (short of a later session reusing its 4-tuple with its
-// very ISN), so its merged row is made and its group let go. Only for one
-// file: rows of other files may be on other clocks and come later anyway.
+// very ISN), so its merged row is made and its group let go. Only on one
+// clock: one file, or several read merged by (corrected) time (collect.ts);
+// files read one after the other may add rows to any connection up to the
+// last one.
 import {normAddr, packetLeg} from '../correlate/assemble.js'
 import {viewLabel, type VantageKind, type View} from '../correlate/vantage.js'
 import type {AnomalyName} from '../flows/tcp-analysis.js'

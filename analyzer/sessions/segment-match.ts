@@ -11,14 +11,17 @@
 // only where both copies are rewritten alike (LAN and BE inside).
 //
 // Memory is bounded whatever the trace size: at most MAX_KEPT segments are
-// remembered. Views in several files are read one file after another, so a
-// segment of the first file must still be there when the second is read: a
+// remembered. Views in several files may be read one file after another, so
+// a segment of the first file must still be there when the second is read: a
 // sliding window would forget it. Instead, adaptive sampling by hash: a
 // segment is kept when the low bits of its second hash, under `mask`, are
 // zero; when the store is full the mask takes one more bit and about half of
 // the kept segments go. Both copies of a segment have the same hash, so the
 // sample is the same at every view and the matches stay matches (there are
 // fewer of them; the estimator needs a few hundred per pair at most).
+// Files read merged by time (settleSec) give the estimator the matches of
+// the files read one after the other (see the constructor); where the store
+// was thinned, the sample may differ (the mask grows at other moments).
 import type {PacketDecoder} from '../wire/decode.js'
 import type {SkewEstimator} from '../correlate/skew.js'
 import type {View} from '../correlate/vantage.js'
