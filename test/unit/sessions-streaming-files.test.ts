@@ -11,7 +11,7 @@
 //    split per interface;
 //  - every lab run split per interface;
 //  - lab-clean split per interface with the client side's clock 30 s ahead.
-import {test} from 'node:test'
+import {after, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {mkdtempSync, readdirSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -27,11 +27,10 @@ import {splitViews} from '../support/split-views.js'
 const traces = join(repoRoot, 'samples', 'traces')
 const labRuns = readdirSync(traces).filter((d) => d.startsWith('lab-')).sort()
 
-function tempDir(t: {after: (fn: () => void) => void}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'handoff-sessions-files-'))
-  t.after(() => rmSync(dir, {recursive: true, force: true}))
-  return dir
-}
+/** Every test's files, in a directory of its own under one removed at the end. */
+const tmp = mkdtempSync(join(tmpdir(), 'handoff-sessions-files-'))
+after(() => rmSync(tmp, {recursive: true, force: true}))
+const tempDir = (t: {name: string}): string => mkdtempSync(join(tmp, `${t.name.slice(0, 12).replace(/\W/g, '_')}-`))
 
 function written(r: Parameters<typeof writeSessions>[0]): string {
   const lines: string[] = []
