@@ -85,6 +85,8 @@ export interface ControlPass {
  * the merge (check's fallback when the files' clocks are too far apart).
  */
 export async function readControlPass(paths: readonly string[], port: number, opts: {spool?: ControlSpool; merged?: boolean
+  /** Each message that is not a handoff's (hello, ping / pong), deduplicated, as it is decoded (not in time order). */
+  onOther?: (m: FramedMessage) => void
   /**
    * Merged by corrected times: seconds to subtract from each file's capture times (a previous pass's
    * clockOffsets) — for merging, holding, and measuring the clocks (clockSpreadSec is then what is left).
@@ -100,7 +102,7 @@ export async function readControlPass(paths: readonly string[], port: number, op
   const clocks = merged ? new SynClocks(paths.length) : null
   // The files the kept messages come from.
   const messageFiles = new Set<number>()
-  const collector = new ControlCollector(port, {handoffOnly: true,
+  const collector = new ControlCollector(port, {handoffOnly: true, ...(opts.onOther ? {onOther: opts.onOther} : {}),
     onMessage: (m) => {
       messageFiles.add(m.fileIndex)
       if (clocks !== null && m.msg.t === 'handoff-req') clocks.request(m.fileIndex, m.msg.cport, m.msg.ciss, onClock(m.t, m.fileIndex))

@@ -103,6 +103,8 @@ export class ControlCollector {
    * caller that keeps less of it (finish() then returns no messages).
    */
   constructor(readonly port: number, private readonly opts: {handoffOnly?: boolean; onMessage?: (m: FramedMessage) => void
+    /** With handoffOnly: each message left out (hello, ping / pong, deduplicated), as it is decoded (sessions: the hellos' node addresses). */
+    onOther?: (m: FramedMessage) => void
     /**
      * Remember only about the last 2 × dedupeWindow frames per direction (two generations of a set): for a single
      * file, where the copies of a frame at several views lie close together, so that a long trace does not
@@ -259,7 +261,10 @@ export class ControlCollector {
       this.seen.set(direction, (seen = new Set()))
     }
     this.count++
-    if (this.opts.handoffOnly && !HANDOFF_TYPES.has(msg.t)) return
+    if (this.opts.handoffOnly && !HANDOFF_TYPES.has(msg.t)) {
+      this.opts.onOther?.(message())
+      return
+    }
     const m = message()
     if (hold) {
       const e: Held = {m, key: `${direction}|${key}`, first: this.onClock(m.t, fi)}

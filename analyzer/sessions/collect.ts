@@ -1,38 +1,57 @@
 // `handoff sessions TRACE…`: the traces read into a report.
 //
-//   1. the control channel of every trace, whole (handoff.ts: handoffs by
-//      hid, node addresses) — a pass of its own, so that a session can be
-//      classified the moment it ends, whatever file the control view is in;
-//   2. every file in turn through the session tracker (sessions.ts): one
-//      row per TCP session per vantage point (file, interface), classified
-//      as it comes (kind, hid, FE, BE); meanwhile every tracked segment goes
-//      to the segment matcher (segment-match.ts), which finds the segments
-//      captured at two views and feeds the clock-skew estimator
-//      (correlate/skew.ts);
+//   1. the control channel of every trace, once (correlate/control-pass.ts,
+//      check's first pass): the handoffs' messages go to a spool on disk
+//      (control-spool.ts), the hellos' node addresses are kept (small); the
+//      spool is then read once for the node addresses its requests and acks
+//      name (handoff-stream.ts), so that `local` is known the moment a row
+//      is made, whatever file the control view is in;
+//   2. every file through the session tracker (sessions.ts): one row per TCP
+//      session per vantage point (file, interface), classified as it comes
+//      (kind, hid, FE, BE: handoff.ts's HandoffIndex, fed with the handoffs
+//      made from the spool LOOKAHEAD_SEC ahead of the packets and let go
+//      once no row can still be tied to them: handoff-stream.ts); meanwhile
+//      every tracked segment goes to the segment matcher (segment-match.ts),
+//      which finds the segments captured at two views and feeds the
+//      clock-skew estimator (correlate/skew.ts);
 //   3. per-view mode: the rows that pass the filters are kept, as before;
 //      connections mode (the default): every row goes to the merger
 //      (merge.ts), which makes one row per client connection; the filters
 //      apply to the merged rows, and the shown ones go to a ConnectionList
 //      (row-list.ts: sorted by first sighting, on disk for the CLI).
+// Several files are read at once, merged by capture time (capture/merge.ts),
+// as check reads them: when the control pass finds their clocks within
+// MAX_CLOCK_SPREAD_SEC (check.ts) of each other, by their own times; further
+// apart but linked by the client SYNs and requests they share (syn-clocks.ts),
+// by corrected times (each file's offset taken off for the order only: rows
+// keep each capture's own times), the control pass read again that way;
+// else one after the other, every handoff assembled before the pass, as
+// before (--infer too: its handoffs are recognised over the whole traces).
+// Read merged, the rows, views, counts and flagged packets are reported in
+// file order and the segment matcher gives the estimator the matches of the
+// files read one after the other (segment-match.ts): the report is the same.
 // Standard input is copied to a temporary file first (capture/spool.ts says why).
 // Memory: the live sessions of the tracker (open, or closed and lingering
 // 120 s of trace time for late segments: ~1.6 kB of heap each, whole — see
 // flows/session.ts; a session that never closes does not grow with its
 // packets), the merger's open connections (per connection its best row, per
 // session per view only its sighting — what `seenAt` prints — and rank,
-// merge.ts), every handoff of the control channel (assembled before the
-// pass, a few hundred bytes each: not yet read from a spool as it goes, as
-// check's ControlSpool + HandoffFeed do), and the matcher's bounded sample.
-// With one file, the merger retires a connection (makes its row, lets its
-// group go) once it has been quiet past the tracker's linger and the merge's
-// time slack and the tracker holds no session of its endpoints
+// merge.ts), the handoffs in progress (made LOOKAHEAD_SEC = 120 s of trace
+// ahead of the pass, let go 10 s after their last message once the tracker
+// holds no session of their client endpoint: a few hundred bytes each), the
+// node addresses, and the matcher's bounded sample. With one file or several
+// read merged, the merger retires a connection (makes its row, lets its group
+// go) once it has been quiet past the tracker's linger and the merge's time
+// slack and the tracker holds no session of its endpoints
 // (live-endpoints.ts), so it holds the connections of the last two minutes
 // or so of trace, not the trace; its handoff latency comes from its own
 // group's SYNs. A trace shorter than the linger is therefore held whole
-// (every session at once). With several files every connection stays to the
-// end (a row of a later file, on another clock, may still join it). Per-view
-// mode keeps the shown rows; --anomalies keeps every flagged packet until the
-// shown rows are known.
+// (every session at once). Files read one after the other (clocks apart and
+// not linked, --infer) hold every connection and every handoff to the end
+// (a row of a later file, on another clock, may still join it). Per-view
+// mode keeps the shown rows (and the SYNs of the handoff rows, for their
+// latency); --anomalies keeps every flagged packet until the shown rows are
+// known.
 import {displayName} from '../capture/read.js'
 import type {CaptureInterface} from '../capture/types.js'
 import {controlPortNote, resolveControlPort} from '../control/port-discovery.js'
@@ -42,13 +61,21 @@ import {normAddr} from '../correlate/assemble.js'
 import type {InferenceReport} from '../correlate/infer.js'
 import type {ConnState} from '../flows/history.js'
 import type {AnomalyName} from '../flows/tcp-analysis.js'
-import {correlateHandoffs, HandoffIndex, latencies, latencyFor, type SynSighting} from './handoff.js'
+import {readMerged} from '../capture/merge.js'
+import {LOOKAHEAD_SEC} from '../correlate/assemble.js'
+import {ControlSpool} from '../correlate/control-spool.js'
+import {readControlPass} from '../correlate/control-pass.js'
+import {HandoffFeed} from '../correlate/handoff-feed.js'
+import {inferViewKinds} from '../correlate/vantage-infer.js'
+import {MAX_CLOCK_SPREAD_SEC} from '../check.js'
+import {correlateHandoffs, HandoffIndex, latencies, latencyFor, type HandoffInfo, type SynSighting} from './handoff.js'
+import {HelloAddresses, liveInfo, nodeAddresses, StreamedHandoffs} from './handoff-stream.js'
 import {LiveEndpoints} from './live-endpoints.js'
 import {ConnectionMerger, type ConnectionRow, type MergeOptions} from './merge.js'
 import {ConnectionList} from './row-list.js'
 import {SegmentMatcher} from './segment-match.js'
-import {fileSessions, matches, type FileSessionsResult, type FlaggedPacket, type SessionFilter, type SessionKind,
-  type SessionRow} from './sessions.js'
+import {FileSessionReader, fileSessions, matches, type FileSessionsResult, type FlaggedPacket, type SessionFilter, type SessionKind,
+  type SessionRow, type SessionsOptions} from './sessions.js'
 import {spoolStream, type Spool} from '../capture/spool.js'
 import type {Readable} from 'node:stream'
 
@@ -105,6 +132,8 @@ export type SpooledSessionsReport =
 
 /** Trace seconds a connection stays in the merger after its last packet: the tracker's linger on closed sessions plus merge.ts's time slack. */
 export const RETIRE_AFTER_SEC = 120 + 5
+/** Files read merged: seconds (beyond the clocks' spread) a segment's copies are gathered before they are matched (segment-match.ts). */
+const MATCH_SETTLE_SLACK_SEC = 3
 /** Trace seconds between two looks for connections to retire. */
 const RETIRE_EVERY_SEC = 1
 
@@ -123,8 +152,15 @@ export interface CollectOptions {
   infer?: boolean
   /** Retire quiet connections during the pass (default true; false: all merged at the end, as with several files — tests compare). */
   retire?: boolean
-  /** Filled in with what the pass held at most (tests: retiring works). */
-  stats?: {peakConnections: number}
+  /**
+   * false: every handoff assembled before the pass, the files read one after the other (as before streaming; tests
+   * compare). Default: handoffs made as the pass goes, several files read merged (see the header).
+   */
+  streaming?: boolean
+  /** How far ahead of the packets (capture seconds) the handoffs are made from the spool (default check's LOOKAHEAD_SEC; tests). */
+  lookaheadSec?: number
+  /** Filled in with what the pass held at most (tests: retiring works) and how the files were read. */
+  stats?: {peakConnections?: number; peakHandoffs?: number; merged?: boolean; clockOffsetsSec?: readonly number[] | null}
 }
 
 export const INFER_NOTE = '--infer: a connection no control message names is a handoff (hid inferred/<n>, the numbering of check --infer) when check --infer ' +
@@ -166,27 +202,128 @@ async function collectOn(paths: string[], filter: SessionFilter, opts: CollectOp
   }
 }
 
-async function collect(paths: string[], names: string[], filter: SessionFilter, opts: CollectOptions, onDisk: boolean): Promise<SpooledSessionsReport> {
-  const perView = opts.perView ?? false
+/** Where the handoffs of the pass come from (see the header): made as it goes, or all of them before it. */
+interface HandoffSource {
+  index: HandoffIndex
+  vantage: readonly VantageAssignment[]
+  /** Seconds to subtract from each file's capture times to put them on the control messages' clock (files read merged). */
+  clockOffsetsSec: readonly number[] | null
+  /** Several files read merged by (corrected) time; false: one after the other (or one file). */
+  merged: boolean
+  /** Streaming: the handoffs made and let go as the pass goes; null: all held (the index has them all). */
+  stream: StreamedHandoffs | null
+  /** Held: every handoff (also the inferred ones). */
+  all: HandoffInfo[]
+  inference?: InferenceReport
+  spool: ControlSpool | null
+}
+
+async function handoffSource(paths: string[], names: string[], port: number, opts: CollectOptions): Promise<HandoffSource> {
   const vantage = opts.vantage ?? []
+  if (opts.infer) {
+    // --infer: correlate/infer.ts recognises handoffs over the whole traces, the control channel's known up front:
+    // every handoff assembled before the pass, the files read one after the other.
+    const corr = await correlateHandoffs(paths, port, vantage, {infer: true})
+    // The control pass names files by path: the spool's path is '<stdin>' to the user.
+    for (const h of corr.handoffs) if (h.ackView !== null) h.ackView.file = names[h.ackView.fileIndex]!
+    return {index: new HandoffIndex(corr), vantage: corr.vantage, clockOffsetsSec: null, merged: false, stream: null, all: corr.handoffs,
+      inference: corr.inference, spool: null}
+  }
+  const fileName = (fi: number) => names[fi]!
+  let hellos = new HelloAddresses()
+  let spool = new ControlSpool()
+  try {
+    const whole = opts.streaming === false
+    let pass = await readControlPass(paths, port, {spool, onOther: (m) => hellos.add(m), ...(whole ? {merged: false} : {})})
+    let offsets: readonly number[] | null = null
+    let merged = paths.length > 1 && !whole
+    if (merged && pass.clockSpreadSec! > MAX_CLOCK_SPREAD_SEC) {
+      // Clocks apart: merged by corrected times when every file's offset is known and the handoffs' messages come
+      // from one file (whose clock the pass keeps), as check does; else read one after the other, every handoff held.
+      merged = false
+      const corrected = pass.clockOffsets !== null && pass.clockOffsets.residualSec <= MAX_CLOCK_SPREAD_SEC ? pass.clockOffsets.offsets : null
+      if (corrected !== null) {
+        const h2 = new HelloAddresses()
+        const s2 = new ControlSpool()
+        const p2 = await readControlPass(paths, port, {spool: s2, onOther: (m) => h2.add(m), clockOffsetsSec: corrected})
+        if (p2.messageFiles.length <= 1 && p2.clockSpreadSec! <= MAX_CLOCK_SPREAD_SEC) {
+          const ref = corrected[p2.messageFiles[0] ?? 0]!
+          offsets = corrected.map((o) => o - ref)
+          merged = true
+          spool.remove()
+          ;[spool, hellos, pass] = [s2, h2, p2]
+        } else s2.remove()
+      }
+      if (!merged) {
+        spool.remove()
+        hellos = new HelloAddresses()
+        spool = new ControlSpool()
+        pass = await readControlPass(paths, port, {spool, onOther: (m) => hellos.add(m), merged: false})
+      }
+    }
+    const nodeAddrs = nodeAddresses(hellos.byAddr, spool)
+    const s = spool
+    const streamed = !whole && (paths.length === 1 || merged)
+    let placed: VantageAssignment[]
+    if (streamed) {
+      // Views whose place neither --vantage nor the name tells: placed by the legs they show, the handoffs read from
+      // the spool as that pass goes (as check does).
+      placed = [...vantage, ...await inferViewKinds(paths, {feed: () => new HandoffFeed(s.reader()), any: () => spoolHasRequest(s),
+        lookaheadSec: LOOKAHEAD_SEC, ...(offsets !== null ? {clockOffsetsSec: offsets} : {})}, port, vantage)]
+      const stream = new StreamedHandoffs(s, nodeAddrs, port, placed, fileName, -Math.min(0, ...(offsets ?? [])),
+        opts.lookaheadSec ?? LOOKAHEAD_SEC)
+      return {index: stream.index, vantage: placed, clockOffsetsSec: offsets, merged, stream, all: [], spool: s}
+    }
+    const handoffs = new HandoffFeed(s.reader()).all()
+    placed = [...vantage, ...await inferViewKinds(paths, handoffs, port, vantage)]
+    const all = handoffs.map((h) => liveInfo(h, fileName))
+    return {index: new HandoffIndex({handoffs: all, nodeAddrs, controlPort: port, vantage: placed}), vantage: placed, clockOffsetsSec: null,
+      merged: false, stream: null, all, spool: s}
+  } catch (e) {
+    spool.remove()
+    throw e
+  }
+}
+
+/** Whether the spool holds a handoff-req at all (read up to the first one: the first record, as a rule). */
+function spoolHasRequest(spool: ControlSpool): boolean {
+  const r = spool.reader()
+  for (let m = r.next(); m !== null; m = r.next()) if (m.msg.t === 'handoff-req') return true
+  return false
+}
+
+async function collect(paths: string[], names: string[], filter: SessionFilter, opts: CollectOptions, onDisk: boolean): Promise<SpooledSessionsReport> {
   const portChoice = await resolveControlPort(paths, opts.controlPort)
-  const corr = await correlateHandoffs(paths, portChoice.port, vantage, {infer: opts.infer})
-  // The control pass names files by path: the spool's path is '<stdin>' to the user.
-  for (const h of corr.handoffs) if (h.ackView !== null) h.ackView.file = names[h.ackView.fileIndex]!
-  const index = new HandoffIndex(corr)
+  const src = await handoffSource(paths, names, portChoice.port, opts)
+  try {
+    return await sessionsPass(paths, names, filter, opts, onDisk, portChoice, src)
+  } finally {
+    src.spool?.remove()
+  }
+}
+
+async function sessionsPass(paths: string[], names: string[], filter: SessionFilter, opts: CollectOptions, onDisk: boolean,
+  portChoice: Awaited<ReturnType<typeof resolveControlPort>>, src: HandoffSource): Promise<SpooledSessionsReport> {
+  const perView = opts.perView ?? false
+  const {index, stream} = src
   const skew = new SkewEstimator()
-  const matcher = new SegmentMatcher(skew)
+  // Files read merged: a segment's copies gathered for a while, so that its matches are those of the files read in turn.
+  const matcher = new SegmentMatcher(skew, src.merged ? MAX_CLOCK_SPREAD_SEC + MATCH_SETTLE_SLACK_SEC : null)
   const merger = perView ? null : new ConnectionMerger()
-  const views: View[] = []
-  const shown: SessionRow[] = []
+  // Per file (files read merged: their views, rows and flagged packets come interleaved; reported in file order).
+  const viewsOf: View[][] = paths.map(() => [])
   const files: FileSessionsResult[] = []
-  const anomalies: Partial<Record<AnomalyName, number>> = {}
+  const flaggedOf: FlaggedPacket[][] = paths.map(() => [])
+  const shown: SessionRow[] = []
+  // Counts per file, added up in file order at the end (their keys in the order the files read one after the other give).
+  const anomaliesOf: Partial<Record<AnomalyName, number>>[] = paths.map(() => ({}))
   const syns: SynSighting[] = []
+  // Per-view mode: the handoffs of those SYNs (their latency is made at the end).
+  const synHandoffs = new Map<string, HandoffInfo>()
   const ifaceNames = new Map<string, string | null>()
-  const flagged: FlaggedPacket[] = []
   // Per-view counts, of every row (shown or not).
-  const rowStates: Partial<Record<ConnState, number>> = {}
-  const rowKinds: Partial<Record<SessionKind, number>> = {}
+  const rowStatesOf: Partial<Record<ConnState, number>>[] = paths.map(() => ({}))
+  const rowKindsOf: Partial<Record<SessionKind, number>>[] = paths.map(() => ({}))
   let total = 0
 
   // Connections mode: the merged rows as the merger makes them (retired, or all at the end).
@@ -205,18 +342,27 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
     list.add(firstSeen, c)
     if (opts.flagged) for (const x of c.seenAt) shownKeys.add(`${x.file}#${x.stream}`)
   }
-  // Retiring needs one clock: one file (see the header).
-  const retiring = merger !== null && paths.length === 1 && opts.retire !== false
+  // Retiring needs one clock: one file, or several read merged by (corrected) time (see the header).
+  const oneClock = paths.length === 1 || src.merged
+  const retiring = merger !== null && oneClock && opts.retire !== false
+  const offsets = src.clockOffsetsSec ?? paths.map(() => 0)
+  // A row's times are its file's: the merger's quiet time is measured this much earlier than the pass's clock, so that
+  // a file whose clock is behind (times smaller) is not taken for quiet too soon.
+  const mergerLag = Math.min(0, ...offsets)
   let now = -Infinity
   let nextRetire = -Infinity
 
-  for (let fi = 0; fi < paths.length; fi++) {
+  const fileOptions = (fi: number): {opts: SessionsOptions; done: (r: FileSessionsResult) => void} => {
     const file = names[fi]!
-    const fileViews = new FileViews(fi, file, corr.vantage, (v) => views.push(v))
+    const off = offsets[fi] ?? 0
+    const fileViews = new FileViews(fi, file, src.vantage, (v) => viewsOf[fi]!.push(v))
     const ifNames: (string | null)[] = []
     const pending: FlaggedPacket[] = []
     const shownStreams = new Set<number>()
-    const r = await fileSessions(paths[fi]!, {
+    const anomalies = anomaliesOf[fi]!
+    const rowStates = rowStatesOf[fi]!
+    const rowKinds = rowKindsOf[fi]!
+    const o: SessionsOptions = {
       name: file,
       verifyChecksums: opts.verifyChecksums,
       onInterface: (i: CaptureInterface) => {
@@ -224,19 +370,23 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
         // Known before any row of the interface: a retired handoff's latency names its ack's view (the control channel's row comes last).
         ifaceNames.set(`${file}#${i.id}`, i.name ?? null)
       },
+      // The handoffs made ahead of the packets (their rows are classified as the tracker makes them, during add).
+      beforePacket: stream === null ? undefined : (t) => stream.advanceTo(t - off),
       onTcp: (dec, rec) => {
         const t = rec.tsSec + rec.tsNsec / 1e9
-        matcher.add(dec, fileViews.get(rec.interfaceId, ifNames[rec.interfaceId]), t)
-        if (!retiring) return
-        if (t > now) now = t
+        const tc = t - off
+        matcher.add(dec, fileViews.get(rec.interfaceId, ifNames[rec.interfaceId]), t, tc)
+        if (stream === null && !retiring) return
+        if (tc > now) now = tc
         if (now < nextRetire) return
         nextRetire = now + RETIRE_EVERY_SEC
-        merger!.retire(now, RETIRE_AFTER_SEC, live, mergeOpts, made)
+        if (retiring) merger!.retire(now + mergerLag, RETIRE_AFTER_SEC, live, mergeOpts, made)
+        stream?.retire(now, live)
       },
-      onOpen: merger === null ? undefined : (s) => live.open(s.client, s.clientPort, s.server, s.serverPort),
+      onOpen: merger === null && stream === null ? undefined : (s) => live.open(s.client, s.clientPort, s.server, s.serverPort),
       onRow: (row, s) => {
         total++
-        if (merger !== null) live.close(s.client, s.clientPort, s.server, s.serverPort)
+        if (merger !== null || stream !== null) live.close(s.client, s.clientPort, s.server, s.serverPort)
         ifaceNames.set(`${row.file}#${row.interface}`, row.interfaceName)
         const view = fileViews.get(row.interface, row.interfaceName)
         row.vantage = view.kind
@@ -256,7 +406,10 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
         if (h !== null && s.synSec >= 0 && normAddr(row.server) === h.vip && view.kind !== 'control') {
           syn = {hid: h.hid, t: s.synSec + s.synNsec / 1e9, fileIndex: fi, view}
           // Per-view rows get their latency from a table of every SYN; merged ones from their group's (merge.ts).
-          if (merger === null) syns.push(syn)
+          if (merger === null) {
+            syns.push(syn)
+            if (!synHandoffs.has(h.hid)) synHandoffs.set(h.hid, h)
+          }
         }
         rowStates[row.state] = (rowStates[row.state] ?? 0) + 1
         rowKinds[row.kind] = (rowKinds[row.kind] ?? 0) + 1
@@ -268,15 +421,47 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
         }
       },
       onFlagged: opts.flagged ? (p) => pending.push(p) : undefined,
+    }
+    const done = (r: FileSessionsResult) => {
+      files[fi] = r
+      // Per-view: only the shown sessions' packets; connections: which are shown is known at the end.
+      // A loop, not push(...): one argument per flagged packet overflows the stack on a long trace.
+      if (opts.flagged) for (const p of pending) if (merger !== null || shownStreams.has(p.stream)) flaggedOf[fi]!.push(p)
+    }
+    return {opts: o, done}
+  }
+
+  if (src.merged) {
+    // Several files at once, merged by (corrected) capture time: one clock, as with one file.
+    const readers = paths.map((_, fi) => {
+      const f = fileOptions(fi)
+      return {reader: new FileSessionReader(names[fi]!, f.opts), done: f.done}
     })
-    files.push(r)
-    // Per-view: only the shown sessions' packets; connections: which are shown is known at the end.
-    // A loop, not push(...): one argument per flagged packet overflows the stack on a long trace.
-    if (opts.flagged) for (const p of pending) if (merger !== null || shownStreams.has(p.stream)) flagged.push(p)
+    let ended = 0
+    await readMerged(paths.map((path, fi) => ({path, handlers: readers[fi]!.reader.handlers, clockOffsetSec: offsets[fi] ?? 0})), {
+      onFileEnd: (fi, e) => {
+        // The last file's sessions left are finished with every handoff message applied.
+        if (++ended === paths.length) stream?.finishFeed()
+        readers[fi]!.done(readers[fi]!.reader.finish(e))
+      },
+    })
+  } else {
+    for (let fi = 0; fi < paths.length; fi++) {
+      const f = fileOptions(fi)
+      const last = fi === paths.length - 1
+      f.done(await fileSessions(paths[fi]!, {...f.opts, beforeFinish: last && stream !== null ? () => stream.finishFeed() : undefined}))
+    }
   }
 
   if (merger !== null) merger.retireAll(mergeOpts, made)
-  const lat = latencies(corr, syns, label)
+  stream?.finish()
+  matcher.finish()
+  const views = viewsOf.flat()
+  const anomalies = addUp(anomaliesOf)
+  const rowStates = addUp(rowStatesOf)
+  const rowKinds = addUp(rowKindsOf)
+  const flagged = flaggedOf.flat()
+  const lat = latencies(stream === null ? src.all : synHandoffs.values(), syns, label)
   // Per-view rows get their latency here; merged rows when they are made (merge.ts).
   for (const row of shown) {
     const l = row.hid === null || row.kind !== 'handoff' ? undefined : lat.get(row.hid)
@@ -285,41 +470,54 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
     row.handoffLatencyFrom = {synView: l.synView, ackView: l.ackView, sameClock: l.sameClock}
   }
 
-  const offsets = skew.offsets(views)
+  const skewOffsets = skew.offsets(views)
+  const control = src.all.filter((h) => !h.inferred)
+  const handoffCounts = stream !== null ? {...stream.counts} : {
+    total: control.length,
+    handedOff: control.filter((h) => h.outcome === 'handed-off').length,
+    nacked: control.filter((h) => h.outcome === 'nacked').length,
+    noReply: control.filter((h) => h.outcome === 'no-reply').length,
+  }
   const base = {
     files,
     views: views.map((v, i): ViewInfo => ({file: v.file, iface: v.iface, name: v.name, vantage: v.kind, from: v.from,
-      offsetMs: offsets[i]!.offset === null ? null : Math.round(offsets[i]!.offset! * 1e6) / 1e3,
-      reference: offsets[i]!.reference, samples: offsets[i]!.samples})),
-    notes: [...notes(perView, corr.handoffs.some((h) => h.ackT !== null && !h.inferred), corr.inference,
-      corr.handoffs.some((h) => h.ackT !== null && h.inferred)), ...[controlPortNote(portChoice)].filter((n) => n !== null)],
+      offsetMs: skewOffsets[i]!.offset === null ? null : Math.round(skewOffsets[i]!.offset! * 1e6) / 1e3,
+      reference: skewOffsets[i]!.reference, samples: skewOffsets[i]!.samples})),
+    notes: [...notes(perView, handoffCounts.handedOff > 0 && (stream !== null || control.some((h) => h.ackT !== null)), src.inference,
+      src.all.some((h) => h.ackT !== null && h.inferred)), ...[controlPortNote(portChoice)].filter((n) => n !== null)],
   }
-  const control = corr.handoffs.filter((h) => !h.inferred)
   const summaryOf = (byState: Partial<Record<ConnState, number>>, byKind: Partial<Record<SessionKind, number>>, connections: number | null) => {
     return {
       sessions: total, connections, byState, byKind,
-      handoffs: {
-        total: control.length,
-        handedOff: control.filter((h) => h.outcome === 'handed-off').length,
-        nacked: control.filter((h) => h.outcome === 'nacked').length,
-        noReply: control.filter((h) => h.outcome === 'no-reply').length,
-      },
-      ...(corr.inference ? {inference: corr.inference} : {}),
+      handoffs: handoffCounts,
+      ...(src.inference ? {inference: src.inference} : {}),
       anomalies, tcpPackets: files.reduce((n, f) => n + f.tcpPackets, 0), vantagePoints: views.length,
       matchedSegments: matcher.matches,
     }
   }
 
+  if (opts.stats) {
+    opts.stats.peakHandoffs = stream !== null ? stream.peakHeld : src.all.length
+    opts.stats.merged = src.merged
+    opts.stats.clockOffsetsSec = src.clockOffsetsSec
+    if (merger !== null) opts.stats.peakConnections = merger.peakOpen
+  }
   if (merger === null) {
     const order = new Map(names.map((n, i) => [n, i]))
     shown.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.interface - b.interface || a.firstFrame - b.firstFrame)
     return {...base, mode: 'per-view', rows: shown, ...(opts.flagged ? {flagged} : {}),
       summary: {...summaryOf(rowStates, rowKinds, null), shown: shown.length}}
   }
-  if (opts.stats) opts.stats.peakConnections = merger.peakOpen
   const summary = {...summaryOf(states.toRecord(), kinds.toRecord(), merger.connections), shown: list.length}
   const shownFlagged = opts.flagged ? flagged.filter((p) => shownKeys.has(`${p.file}#${p.stream}`)) : undefined
   return {...base, mode: 'connections', rows: list, ...(shownFlagged ? {flagged: shownFlagged} : {}), summary}
+}
+
+/** Counts added up, the keys in order of their first appearance. */
+function addUp<K extends string>(counts: readonly Partial<Record<K, number>>[]): Partial<Record<K, number>> {
+  const out: Partial<Record<K, number>> = {}
+  for (const c of counts) for (const [k, v] of Object.entries(c) as [K, number][]) out[k] = (out[k] ?? 0) + v
+  return out
 }
 
 /**

@@ -1,9 +1,10 @@
 // The handoff columns of `handoff sessions`: kind, hid, front-end, back-end
 // and handoff latency, from the control channel of the same traces.
 //
-// Before the sessions pass, the control messages are read (correlate/
-// control.ts, the same reader `handoff check` uses) and assembled by hid
-// (correlate/assemble.ts). Then every session row is classified:
+// The control messages are read by check's control pass and assembled by
+// hid, as the sessions pass comes near them (handoff-stream.ts), or all
+// before it (correlateHandoffs: --infer; handoff-stream.ts's HandoffFeed.all
+// for files read one after the other). Every session row is classified:
 //
 //   handoff   a handoff-req names this connection (cip:cport → vip:vport, or
 //             the forwarded leg cip:cport → baddr:vport at the LAN / BE
@@ -175,17 +176,35 @@ function info(h: Handoff): HandoffInfo {
   }
 }
 
-/** Index of the handoffs by client endpoint, and the classification of one row. */
+/**
+ * Index of the handoffs by client endpoint, and the classification of one row. Built with every handoff
+ * (corr.handoffs), or empty and kept by a caller that adds and removes them as the pass goes (handoff-stream.ts).
+ */
 export class HandoffIndex {
   private readonly byClient = new Map<string, HandoffInfo[]>()
+  /** Handoffs in the index. */
+  size = 0
 
-  constructor(readonly corr: HandoffCorrelation) {
-    for (const h of corr.handoffs) {
-      const k = `${h.cip}|${h.cport}`
-      const l = this.byClient.get(k)
-      if (l) l.push(h)
-      else this.byClient.set(k, [h])
-    }
+  constructor(readonly corr: Pick<HandoffCorrelation, 'handoffs' | 'nodeAddrs' | 'controlPort' | 'vantage'>) {
+    for (const h of corr.handoffs) this.add(h)
+  }
+
+  add(h: HandoffInfo): void {
+    const k = `${h.cip}|${h.cport}`
+    const l = this.byClient.get(k)
+    if (l) l.push(h)
+    else this.byClient.set(k, [h])
+    this.size++
+  }
+
+  remove(h: HandoffInfo): void {
+    const k = `${h.cip}|${h.cport}`
+    const l = this.byClient.get(k)
+    const i = l === undefined ? -1 : l.indexOf(h)
+    if (i < 0) return
+    this.size--
+    if (l!.length === 1) this.byClient.delete(k)
+    else l!.splice(i, 1)
   }
 
   /** The handoff a session belongs to: same client endpoint, server the VIP or the BE address on vport, same ISN or overlapping time. */
@@ -256,7 +275,7 @@ export interface Latency {
 }
 
 /** Per hid, the latency from the best SYN sighting (see the header) to the ack. */
-export function latencies(corr: HandoffCorrelation, syns: readonly SynSighting[], ifaceName: (file: string, iface: number) => string | null): Map<string, Latency> {
+export function latencies(handoffs: Iterable<HandoffInfo>, syns: readonly SynSighting[], ifaceName: (file: string, iface: number) => string | null): Map<string, Latency> {
   const byHid = new Map<string, SynSighting[]>()
   for (const s of syns) {
     const l = byHid.get(s.hid)
@@ -264,7 +283,7 @@ export function latencies(corr: HandoffCorrelation, syns: readonly SynSighting[]
     else byHid.set(s.hid, [s])
   }
   const out = new Map<string, Latency>()
-  for (const h of corr.handoffs) {
+  for (const h of handoffs) {
     const l = latencyFor(h, byHid.get(h.hid) ?? [], ifaceName)
     if (l !== undefined) out.set(h.hid, l)
   }
@@ -283,7 +302,8 @@ export function latencyFor(h: HandoffInfo, l: readonly SynSighting[], ifaceName:
   const best = [...l].sort((a, b) => {
     const ra = rank(a)
     const rb = rank(b)
-    return ra[0] - rb[0] || ra[1] - rb[1] || ra[2] - rb[2]
+    // Then by file: files read merged give the SYNs of several files in time order, not file after file.
+    return ra[0] - rb[0] || ra[1] - rb[1] || ra[2] - rb[2] || a.fileIndex - b.fileIndex
   })[0]!
   return {
     ms: Math.round((h.ackT - best.t) * 1e6) / 1e3,

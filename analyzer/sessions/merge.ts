@@ -25,8 +25,10 @@
 // quiet for longer than the tracker's linger plus the time slack below, none
 // of whose endpoints has a session the tracker still holds (live-endpoints.ts),
 // can get no more rows (short of a later session reusing its 4-tuple with its
-// very ISN), so its merged row is made and its group let go. Only for one
-// file: rows of other files may be on other clocks and come later anyway.
+// very ISN), so its merged row is made and its group let go. Only on one
+// clock: one file, or several read merged by (corrected) time (collect.ts);
+// files read one after the other may add rows to any connection up to the
+// last one.
 import {normAddr, packetLeg} from '../correlate/assemble.js'
 import {viewLabel, type VantageKind, type View} from '../correlate/vantage.js'
 import type {AnomalyName} from '../flows/tcp-analysis.js'
@@ -340,8 +342,9 @@ export class ConnectionMerger {
     g.first = Math.min(g.first, v.first)
     g.last = Math.max(g.last, v.last)
     g.firstSeen = Math.min(g.firstSeen, v.view.fileIndex * 2 ** 32 + m.firstFrame)
-    // The first of the lowest rank: a later row replaces the best only when strictly nearer the client.
-    if (m !== g.best && better(m, g.best)) { g.best = m; g.bestRow = v.row }
+    // The first of the lowest rank: a later row replaces the best only when strictly nearer the client, or as near
+    // and of an earlier file (files read merged: the row the files read one after the other would have kept).
+    if (m !== g.best && (better(m, g.best) || (m.view.fileIndex < g.best.view.fileIndex && !better(g.best, m)))) { g.best = m; g.bestRow = v.row }
     if (g.latency === null && v.row.handoffLatencyMs !== null) g.latency = {handoffLatencyMs: v.row.handoffLatencyMs, handoffLatencyFrom: v.row.handoffLatencyFrom}
   }
 

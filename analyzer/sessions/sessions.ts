@@ -12,7 +12,7 @@ import {closeSync, openSync, readSync} from 'node:fs'
 import {readCapture, readCaptureSync, displayName} from '../capture/read.js'
 import {joinSections} from '../capture/join-sections.js'
 import {reassembleIp} from '../flows/ip-defrag.js'
-import {CaptureError, type CaptureInterface} from '../capture/types.js'
+import {CaptureError, type CaptureHandlers, type CaptureInterface} from '../capture/types.js'
 import {PacketDecoder} from '../wire/decode.js'
 import {formatIso} from '../inspect/timestamp.js'
 import {SessionTracker, type RolesFrom, type TcpSession} from '../flows/session.js'
@@ -125,6 +125,10 @@ export interface SessionsOptions {
   closedLingerSec?: number
   /** Each session as it is created (its row comes later, through onRow). */
   onOpen?(session: TcpSession): void
+  /** Before each packet is tracked (the rows of the sessions it finishes go out while it is): its capture time. */
+  beforePacket?(t: number): void
+  /** fileSessions: the file read, before its sessions left are finished (their rows go out). */
+  beforeFinish?(): void
 }
 
 function ms(aSec: number, aNsec: number, bSec: number, bNsec: number): number | null {
@@ -174,27 +178,48 @@ function isGzipFile(path: string): boolean {
 
 /** Tracks the TCP sessions of one capture file ('-' = stdin). Rows go to opts.onRow as sessions finish. */
 export async function fileSessions(path: string, opts: SessionsOptions): Promise<FileSessionsResult> {
-  const file = opts.name ?? displayName(path)
-  const dec = new PacketDecoder({verifyChecksums: opts.verifyChecksums ?? true})
-  const names: (string | null)[] = []
-  const tracker = new SessionTracker({
-    closedLingerSec: opts.closedLingerSec,
-    // One-way legs (the forwarded client → BE leg) would otherwise be held, rows and all, to the end.
-    oneWayFinCloses: true,
-    onOpen: opts.onOpen,
-    onSession: (s) => opts.onRow(sessionRow(file, s, names[s.scope] ?? null), s),
-  })
-  const onFlagged = opts.onFlagged
-  const onTcp = opts.onTcp
-  let error: FileSessionsResult['error']
+  const r = new FileSessionReader(opts.name ?? displayName(path), opts)
   const read = path !== '-' && !isGzipFile(path) ? readCaptureSync : readCapture
+  let error: CaptureError | null = null
   try {
-    await read(path, joinSections(reassembleIp({
+    await read(path, r.handlers)
+  } catch (e) {
+    if (!(e instanceof CaptureError)) throw e
+    error = e
+  }
+  opts.beforeFinish?.()
+  return r.finish(error)
+}
+
+/**
+ * The session tracking of one file as capture handlers, for a caller that reads the file itself (several
+ * files read at once, merged by time: capture/merge.ts); finish() once its last record was delivered.
+ */
+export class FileSessionReader {
+  readonly handlers: CaptureHandlers
+  private readonly tracker: SessionTracker
+  private readonly names: (string | null)[] = []
+
+  constructor(readonly file: string, opts: SessionsOptions) {
+    const dec = new PacketDecoder({verifyChecksums: opts.verifyChecksums ?? true})
+    const names = this.names
+    const tracker = this.tracker = new SessionTracker({
+      closedLingerSec: opts.closedLingerSec,
+      // One-way legs (the forwarded client → BE leg) would otherwise be held, rows and all, to the end.
+      oneWayFinCloses: true,
+      onOpen: opts.onOpen,
+      onSession: (s) => opts.onRow(sessionRow(file, s, names[s.scope] ?? null), s),
+    })
+    const onFlagged = opts.onFlagged
+    const onTcp = opts.onTcp
+    const beforePacket = opts.beforePacket
+    this.handlers = joinSections(reassembleIp({
       onInterface: (i: CaptureInterface) => {
         names[i.id] = i.name ?? null
         opts.onInterface?.(i)
       },
       onPacket: (rec) => {
+        if (beforePacket !== undefined && rec.hasTimestamp) beforePacket(rec.tsSec + rec.tsNsec / 1e9)
         dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset)
         const s = tracker.add(dec, rec)
         if (s !== null && onTcp !== undefined) onTcp(dec, rec)
@@ -205,17 +230,23 @@ export async function fileSessions(path: string, opts: SessionsOptions): Promise
           })
         }
       },
-    })))
-  } catch (e) {
-    if (!(e instanceof CaptureError)) throw e
-    if (e.file !== file) e.setFile(file)
-    error = {code: e.code, offset: e.offset, message: e.message}
+    }))
   }
-  tracker.finish()
-  return {
-    file, interfaces: names.length, tcpPackets: tracker.packets, skippedFragments: tracker.skippedFragments,
-    skippedTruncated: tracker.skippedTruncated, sessions: tracker.sessions, peakLive: tracker.peakLive,
-    ...(error ? {error} : {}),
+
+  /** The file read (to its end, or to the damage `error`): its sessions left are finished, their rows go out. */
+  finish(e: CaptureError | null = null): FileSessionsResult {
+    const {file, tracker} = this
+    let error: FileSessionsResult['error']
+    if (e !== null) {
+      if (e.file !== file) e.setFile(file)
+      error = {code: e.code, offset: e.offset, message: e.message}
+    }
+    tracker.finish()
+    return {
+      file, interfaces: this.names.length, tcpPackets: tracker.packets, skippedFragments: tracker.skippedFragments,
+      skippedTruncated: tracker.skippedTruncated, sessions: tracker.sessions, peakLive: tracker.peakLive,
+      ...(error ? {error} : {}),
+    }
   }
 }
 
