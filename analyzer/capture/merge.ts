@@ -399,7 +399,8 @@ export async function readMerged(inputs: readonly MergeInput[], opts: MergeOptio
     for (;;) {
       // Every file still going has a packet at its head (its events before it delivered), or is over.
       let over = false
-      for (const f of live) {
+      for (let i = 0; i < live.length; i++) {
+        const f = live[i]!
         while (!f.headPacket()) {
           if (f.done) {
             f.ended = true
@@ -412,48 +413,61 @@ export async function readMerged(inputs: readonly MergeInput[], opts: MergeOptio
       }
       if (over) live = live.filter((f) => !f.ended)
       if (live.length === 0) break
-      // The smallest head (time, then file index), and the next smallest: the bound up to which the first
-      // file's records go before another file's head comes.
-      let best = live[0]!
-      let bSec = best.q.kSec[best.q.head]!
-      let bNsec = best.q.kNsec[best.q.head]!
-      let oSec = Infinity
-      let oNsec = 0
-      let oFi = Infinity
-      for (let i = 1; i < live.length; i++) {
-        const f = live[i]!
-        const s = f.q.kSec[f.q.head]!
-        const ns = f.q.kNsec[f.q.head]!
-        if (s < bSec || (s === bSec && ns < bNsec)) {
-          // (equal times keep the earlier, lower-indexed file: live is in file order)
-          oSec = bSec; oNsec = bNsec; oFi = best.fi
-          best = f; bSec = s; bNsec = ns
-        } else if (s < oSec || (s === oSec && (ns < oNsec || (ns === oNsec && f.fi < oFi)))) {
-          oSec = s; oNsec = ns; oFi = f.fi
-        }
-      }
-      // Deliver from `best` while its head comes before the other files' smallest head.
-      const q = best.q
-      const lowerFi = best.fi < oFi
-      while (q.head < q.n) {
-        const i = q.head
-        if (q.kind[i] !== PACKET) {
-          q.head++
-          best.deliverEvent(i)
-          continue
-        }
-        const s = q.kSec[i]!
-        if (s > oSec) break
-        if (s === oSec) {
-          const ns = q.kNsec[i]!
-          if (ns > oNsec || (ns === oNsec && !lowerFi)) break
-        }
-        q.head++
-        best.deliverPacket(i)
-      }
+      deliverMerged(live)
     }
   } finally {
     for (const f of files) await f.close()
   }
   return files.map((f) => ({result: f.result(), error: f.error}))
+}
+
+/**
+ * Delivers the files' packets in merged order while every file has one queued: returns once a file's queue has
+ * run dry (readMerged refills it). Synchronous, so that the loop run for every packet is optimised as a plain
+ * function (in readMerged's async loop it cost ~1 µs a packet).
+ */
+function deliverMerged(live: readonly MergeFile[]): void {
+  for (;;) {
+    // The smallest head (time, then file index), and the next smallest: the bound up to which the first
+    // file's records go before another file's head comes.
+    let best = live[0]!
+    let bSec = best.q.kSec[best.q.head]!
+    let bNsec = best.q.kNsec[best.q.head]!
+    let oSec = Infinity
+    let oNsec = 0
+    let oFi = Infinity
+    for (let i = 1; i < live.length; i++) {
+      const f = live[i]!
+      const s = f.q.kSec[f.q.head]!
+      const ns = f.q.kNsec[f.q.head]!
+      if (s < bSec || (s === bSec && ns < bNsec)) {
+        // (equal times keep the earlier, lower-indexed file: live is in file order)
+        oSec = bSec; oNsec = bNsec; oFi = best.fi
+        best = f; bSec = s; bNsec = ns
+      } else if (s < oSec || (s === oSec && (ns < oNsec || (ns === oNsec && f.fi < oFi)))) {
+        oSec = s; oNsec = ns; oFi = f.fi
+      }
+    }
+    // Deliver from `best` while its head comes before the other files' smallest head.
+    const q = best.q
+    const lowerFi = best.fi < oFi
+    while (q.head < q.n) {
+      const i = q.head
+      if (q.kind[i] !== PACKET) {
+        q.head++
+        best.deliverEvent(i)
+        continue
+      }
+      const s = q.kSec[i]!
+      if (s > oSec) break
+      if (s === oSec) {
+        const ns = q.kNsec[i]!
+        if (ns > oNsec || (ns === oNsec && !lowerFi)) break
+      }
+      q.head++
+      best.deliverPacket(i)
+    }
+    // Its queue dry (or only events left, which headPacket delivers): back to readMerged for more.
+    if (!best.headPacket()) return
+  }
 }
