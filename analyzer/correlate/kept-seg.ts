@@ -12,54 +12,86 @@ import type {Leg, Seg} from './assemble.js'
 import type {View} from './vantage.js'
 
 export class KeptSeg implements Seg {
-  payload?: Uint8Array = undefined
-  private readonly seq32: number
-  private readonly ack32: number
-  private readonly hash32: number
-  private readonly tsVal32: number
-  private readonly tsEcr32: number
+  // Declared, not defined (a class field is defined as undefined before the constructor runs, then written:
+  // twice the stores, for every segment); the constructor writes each once, always in this order (one shape).
+  declare readonly view: View
+  declare readonly frame: number
+  declare readonly tsSec: number
+  declare readonly tsNsec: number
+  declare readonly linkType: number
+  declare readonly hdrBuf: Uint8Array
+  declare readonly hdrOff: number
+  declare readonly hdrLen: number
+  declare readonly origLen: number
+  declare readonly v6: boolean
+  declare readonly src: string
+  declare readonly dst: string
+  declare readonly sport: number
+  declare readonly dport: number
+  declare readonly flags: number
+  declare readonly window: number
+  declare readonly len: number
+  declare readonly cut: number
+  declare readonly optOff: number
+  declare readonly optLen: number
+  declare readonly ipId: number
+  declare readonly hasTs: boolean
+  declare readonly sack: number[]
+  declare readonly mss: number
+  declare readonly ws: number
+  declare readonly sackPerm: boolean
+  declare readonly ipCsum: ChecksumStatus
+  declare readonly tcpCsum: ChecksumStatus
+  declare readonly leg: Leg
+  declare payload?: Uint8Array
+  declare private readonly seq32: number
+  declare private readonly ack32: number
+  declare private readonly hash32: number
+  declare private readonly tsVal32: number
+  declare private readonly tsEcr32: number
 
   constructor(
-    readonly view: View,
-    readonly frame: number,
-    readonly tsSec: number,
-    readonly tsNsec: number,
-    readonly linkType: number,
-    readonly hdrBuf: Uint8Array,
-    readonly hdrOff: number,
-    readonly hdrLen: number,
-    readonly origLen: number,
-    readonly v6: boolean,
-    readonly src: string,
-    readonly dst: string,
-    readonly sport: number,
-    readonly dport: number,
-    seq: number,
-    ack: number,
-    readonly flags: number,
-    readonly window: number,
-    readonly len: number,
-    readonly cut: number,
-    hash: number,
-    readonly optOff: number,
-    readonly optLen: number,
-    readonly ipId: number,
-    readonly hasTs: boolean,
-    tsVal: number,
-    tsEcr: number,
-    readonly sack: number[],
-    readonly mss: number,
-    readonly ws: number,
-    readonly sackPerm: boolean,
-    readonly ipCsum: ChecksumStatus,
-    readonly tcpCsum: ChecksumStatus,
-    readonly leg: Leg,
+    view: View, frame: number, tsSec: number, tsNsec: number, linkType: number, hdrBuf: Uint8Array, hdrOff: number,
+    hdrLen: number, origLen: number, v6: boolean, src: string, dst: string, sport: number, dport: number,
+    seq: number, ack: number, flags: number, window: number, len: number, cut: number, hash: number, optOff: number,
+    optLen: number, ipId: number, hasTs: boolean, tsVal: number, tsEcr: number, sack: number[], mss: number,
+    ws: number, sackPerm: boolean, ipCsum: ChecksumStatus, tcpCsum: ChecksumStatus, leg: Leg
   ) {
+    this.view = view
+    this.frame = frame
+    this.tsSec = tsSec
+    this.tsNsec = tsNsec
+    this.linkType = linkType
+    this.hdrBuf = hdrBuf
+    this.hdrOff = hdrOff
+    this.hdrLen = hdrLen
+    this.origLen = origLen
+    this.v6 = v6
+    this.src = src
+    this.dst = dst
+    this.sport = sport
+    this.dport = dport
     this.seq32 = seq | 0
     this.ack32 = ack | 0
+    this.flags = flags
+    this.window = window
+    this.len = len
+    this.cut = cut
     this.hash32 = hash | 0
+    this.optOff = optOff
+    this.optLen = optLen
+    this.ipId = ipId
+    this.hasTs = hasTs
     this.tsVal32 = tsVal | 0
     this.tsEcr32 = tsEcr | 0
+    this.sack = sack
+    this.mss = mss
+    this.ws = ws
+    this.sackPerm = sackPerm
+    this.ipCsum = ipCsum
+    this.tcpCsum = tcpCsum
+    this.leg = leg
+    this.payload = undefined
   }
 
   get seq(): number { return this.seq32 >>> 0 }
