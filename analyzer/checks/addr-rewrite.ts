@@ -7,7 +7,7 @@
 // The destination MAC too (§4: "MAC in the lab"): a forwarded Ethernet frame
 // on the LAN must go to the handoff-ack's bmac (not judged on an inferred
 // handoff, whose bmac is read from those very frames).
-import {formatMac} from '../wire/addr.js'
+import {formatMac, parseMac} from '../wire/addr.js'
 import {LINKTYPE} from '../wire/linktype.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import {hp, type HandoffContext} from './context.js'
@@ -18,6 +18,10 @@ export function check(ctx: HandoffContext): void {
   const h = ctx.h
   if (h.state === null) return
   const bmac = h.ack?.msg.bmac ?? null
+  // The MAC's bytes when it is written as formatMac writes one (then a frame's bytes are compared, no string
+  // made per frame); otherwise the frames' MACs are formatted and compared as strings.
+  const want = bmac === null ? null : bmac.toLowerCase()
+  const wantBytes = want !== null && MAC_TEXT.test(want) ? parseMac(want) : null
   for (const p of ctx.fwd) {
     if (p.exp === null) continue
     const s = p.seen
@@ -25,8 +29,8 @@ export function check(ctx: HandoffContext): void {
       ctx.report(id, s, `forwarded segment (client frame ${p.origin!.frame}) is not addressed to the BE`,
         {field: 'destination', expected: `${hp(p.exp.src, p.exp.sport)} → ${hp(p.exp.dst, p.exp.dport)}`, seen: `${hp(s.src, s.sport)} → ${hp(s.dst, s.dport)}`})
     } else if (bmac !== null && s.view.kind === 'lan' && s.linkType === LINKTYPE.ETHERNET && s.hdrLen >= 6) {
-      const mac = formatMac(s.hdrBuf, s.hdrOff)
-      if (mac !== bmac.toLowerCase()) {
+      if (wantBytes !== null ? !sameBytes(s.hdrBuf, s.hdrOff, wantBytes) : formatMac(s.hdrBuf, s.hdrOff) !== want) {
+        const mac = formatMac(s.hdrBuf, s.hdrOff)
         ctx.report(id, s, `forwarded frame (client frame ${p.origin!.frame}) is not addressed to the BE's MAC`,
           {field: 'eth.dst', expected: bmac, seen: mac})
       }
@@ -41,4 +45,11 @@ export function check(ctx: HandoffContext): void {
         {field: 'source', expected: `${hp(exp.src, exp.sport)} → ${hp(exp.dst, exp.dport)}`, seen: `${hp(s.src, s.sport)} → ${hp(s.dst, s.dport)}`})
     }
   }
+}
+
+const MAC_TEXT = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/
+
+function sameBytes(b: Uint8Array, off: number, want: Uint8Array): boolean {
+  for (let i = 0; i < want.length; i++) if (b[off + i] !== want[i]) return false
+  return true
 }

@@ -156,6 +156,15 @@ function tableSize(n: number): number {
   return size
 }
 
+/** "file#iface" of a view (made once per view, not per segment: the checks ask for every segment). */
+export function viewKey(v: View): string {
+  let k = viewKeys.get(v)
+  if (k === undefined) viewKeys.set(v, (k = `${v.file}#${v.iface}`))
+  return k
+}
+
+const viewKeys = new WeakMap<View, string>()
+
 export function buildContext(h: Handoff, sink: ViolationTarget): HandoffContext {
   const conn = connectionLabel(h)
   const ctx: HandoffContext = {
@@ -175,13 +184,7 @@ export function buildContext(h: Handoff, sink: ViolationTarget): HandoffContext 
         ...(extra.seen !== undefined ? {seen: extra.seen} : {})})
     },
   }
-  // "file#iface" per view, made once per view rather than per segment.
-  const viewKeys = new Map<View, string>()
-  const vk = (s: Seg) => {
-    let k = viewKeys.get(s.view)
-    if (k === undefined) viewKeys.set(s.view, (k = `${s.view.file}#${s.view.iface}`))
-    return k
-  }
+  const vk = (s: Seg) => viewKey(s.view)
   // Client-facing view: a client-side view if one saw the connection, else a LAN view; among several, the
   // one with the most segments from the VIP (a node-inside capture that defaulted to LAN has none).
   const fromVip = new Map<string, {kind: string; n: number}>()

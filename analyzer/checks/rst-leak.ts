@@ -11,7 +11,7 @@
 // in the server's space, its ack past the request): a leak whatever the view.
 import {seqGt} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
-import type {HandoffContext} from './context.js'
+import {viewKey, type HandoffContext} from './context.js'
 import {hex32} from './types.js'
 
 export const id = 'rst-leak' as const
@@ -25,7 +25,7 @@ export function check(ctx: HandoffContext): void {
   // Frames (judged view) where the client first acknowledged data from the VIP.
   let clientAckedData = Infinity
   for (const c of ctx.client) {
-    if (`${c.view.file}#${c.view.iface}` === ctx.clientView && (c.flags & TCP_FLAG.ACK) && seqGt(c.ack, fiss1) && c.frame < clientAckedData) {
+    if (viewKey(c.view) === ctx.clientView && (c.flags & TCP_FLAG.ACK) && seqGt(c.ack, fiss1) && c.frame < clientAckedData) {
       clientAckedData = c.frame
     }
   }

@@ -6,7 +6,7 @@
 // retransmission of it, cannot).
 import {segOptions} from '../correlate/assemble.js'
 import {TCP_FLAG} from '../wire/tcp.js'
-import type {HandoffContext} from './context.js'
+import {viewKey, type HandoffContext} from './context.js'
 import {hex32} from './types.js'
 
 export const id = 'synack-leak' as const
@@ -22,7 +22,7 @@ export function check(ctx: HandoffContext): void {
   // Frame of the client's first request byte in the judged view.
   let firstData = Infinity
   for (const c of ctx.client) {
-    if (`${c.view.file}#${c.view.iface}` === ctx.clientView && c.len > 0 && c.frame < firstData) firstData = c.frame
+    if (viewKey(c.view) === ctx.clientView && c.len > 0 && c.frame < firstData) firstData = c.frame
   }
   // The first SYN/ACK from the VIP is the FE's (the rewritten BE SYN/ACK may be
   // byte for byte the same but for options and window: it cannot come first).
