@@ -26,7 +26,13 @@ export interface ViewOffset {
   samples: number
 }
 
-export class SkewEstimator {
+/** What gathers the samples (addSkewSamples's): a SkewEstimator, or check --infer's RankedSkewSamples. */
+export interface SkewSink {
+  /** The same packet at time ta in view a and tb in view b. */
+  add(a: View, ta: number, b: View, tb: number): void
+}
+
+export class SkewEstimator implements SkewSink {
   private readonly pairs = new Map<string, number[]>()
   /** "file#iface" per view, made once (add runs for every packet two views share). */
   private readonly keys = new WeakMap<View, string>()
@@ -70,8 +76,8 @@ export class SkewEstimator {
    * MAX_SAMPLES per pair): check --infer keeps the inferred handoffs' samples apart so that they come after
    * the control channel's handoffs' as when every inferred one was judged at the end.
    */
-  append(other: SkewEstimator): void {
-    for (const [k, l] of other.pairs) {
+  append(other: SkewEstimator | RankedSkewSamples): void {
+    for (const [k, l] of other instanceof SkewEstimator ? other.pairs : other.inOrder()) {
       let m = this.pairs.get(k)
       if (m === undefined) this.pairs.set(k, (m = []))
       for (let i = 0; i < l.length && m.length < MAX_SAMPLES; i++) m.push(l[i]!)
@@ -108,5 +114,80 @@ export class SkewEstimator {
       }
     }
     return keys.map((k) => out.get(k) ?? {view: k, offset: null, reference: null, samples: 0})
+  }
+}
+
+/** A sample and where it comes in rank order: (rank, i). */
+interface Ranked {
+  rank: number
+  i: number
+  d: number
+}
+
+/** a comes after b in rank order. */
+const after = (a: Ranked, b: Ranked): boolean => a.rank > b.rank || (a.rank === b.rank && a.i > b.i)
+
+/**
+ * Samples added in any order of rank, kept as a SkewEstimator that got them in rank order would keep them:
+ * check --infer judges the inferred handoffs as each one is done with, not in hid order, and each handoff's
+ * samples are added with its place in hid order as rank (at). Per pair of views, the MAX_SAMPLES first in
+ * (rank, order added within the rank) — a max-heap on that order, the last of them on top, so memory stays
+ * bounded — and the pairs in the order their first sample in that order made them (which view a pair links
+ * first, in offsets, follows that order).
+ */
+export class RankedSkewSamples implements SkewSink {
+  /** Per pair ("a|b", a < b), a max-heap on (rank, i). */
+  private readonly pairs = new Map<string, Ranked[]>()
+  private readonly keys = new WeakMap<View, string>()
+  private rank = 0
+  private i = 0
+
+  /** The samples added next are the handoff's of this rank (its place in hid order). */
+  at(rank: number): void {
+    this.rank = rank
+    this.i = 0
+  }
+
+  add(a: View, ta: number, b: View, tb: number): void {
+    const ka = this.keyOf(a)
+    const kb = this.keyOf(b)
+    if (ka === kb) return
+    const x: Ranked = {rank: this.rank, i: this.i++, d: ka < kb ? tb - ta : ta - tb}
+    const k = ka < kb ? `${ka}|${kb}` : `${kb}|${ka}`
+    let h = this.pairs.get(k)
+    if (h === undefined) this.pairs.set(k, (h = []))
+    if (h.length < MAX_SAMPLES) {
+      h.push(x)
+      for (let j = h.length - 1; j > 0;) {
+        const p = (j - 1) >> 1
+        if (!after(h[j]!, h[p]!)) break
+        ;[h[j], h[p]] = [h[p]!, h[j]!]
+        j = p
+      }
+    } else if (after(h[0]!, x)) {
+      h[0] = x
+      for (let j = 0; ;) {
+        const l = 2 * j + 1
+        let m = j
+        if (l < h.length && after(h[l]!, h[m]!)) m = l
+        if (l + 1 < h.length && after(h[l + 1]!, h[m]!)) m = l + 1
+        if (m === j) break
+        ;[h[j], h[m]] = [h[m]!, h[j]!]
+        j = m
+      }
+    }
+  }
+
+  /** Each pair's samples in rank order, the pairs in the order of their first sample (SkewEstimator.append's). */
+  inOrder(): Map<string, number[]> {
+    const sorted = [...this.pairs].map(([k, h]) => [k, [...h].sort((a, b) => (after(a, b) ? 1 : after(b, a) ? -1 : 0))] as const)
+    sorted.sort(([, a], [, b]) => (after(a[0]!, b[0]!) ? 1 : after(b[0]!, a[0]!) ? -1 : 0))
+    return new Map(sorted.map(([k, l]) => [k, l.map((x) => x.d)]))
+  }
+
+  private keyOf(v: View): string {
+    let k = this.keys.get(v)
+    if (k === undefined) this.keys.set(v, (k = `${v.file}#${v.iface}`))
+    return k
   }
 }
