@@ -3,7 +3,8 @@
 // before its client's SYN until it has been quiet for the idle window, the
 // inferred handoffs go to a spool in hid order (correlate/inferred-spool.ts),
 // and the segment pass takes each one on as it comes near and lets it go
-// when quiet, in hid order. None of that may change the report: it must be
+// when quiet, out of hid order (one alive through the trace holds no later
+// one back). None of that may change the report: it must be
 // the report with every candidate held to the end of the trace and every
 // handoff assembled up front. Several files (one per vantage point) are read
 // at once, merged by capture time — by corrected times when a file's clock is
@@ -28,6 +29,7 @@ import {checkBenchTrace, LAB_HANDOFFS} from '../bench/check-trace.js'
 import {repoRoot} from '../support/env.js'
 import {splitViews} from '../support/split-views.js'
 import {stripInterfaces} from '../support/strip-interfaces.js'
+import {keepFirstConnectionAlive} from '../support/keep-alive.js'
 
 const PORT = 7070
 
@@ -83,7 +85,8 @@ test('lab-clean × 40 without its control channel (~250 s, longer than the windo
         controlPort: PORT, vantage: [], judge: (h) => judged.push(h.hid), retire: () => { live-- },
       })
       assert.equal(live, 0)
-      assert.deepEqual(judged, windowed.got.map((x) => x.h.hid), 'judged in hid order')
+      const rank = (hid: string) => Number(hid.slice('inferred/'.length))
+      assert.deepEqual([...judged].sort((a, b) => rank(a) - rank(b)), windowed.got.map((x) => x.h.hid), 'each judged once')
       assert.ok(peak > 0 && peak <= total / 4, `the segment pass held at most ${peak} of ${total} inferred handoffs at once`)
     } finally {
       control.remove()
@@ -99,6 +102,35 @@ test('lab-clean × 40 without its control channel (~250 s, longer than the windo
     assert.deepEqual(await runCheck([f], {infer: true}), whole)
   } finally {
     for (const s of spools) s.remove()
+    rmSync(dir, {recursive: true, force: true})
+    if (t.built) rmSync(t.path, {force: true}), rmSync(`${t.path}.json`, {force: true})
+  }
+})
+
+test('lab-clean × 40 without its control channel, its first connection kept alive to the end: the segment pass holds a few inferred handoffs at once, not every later one; same report', async () => {
+  const t = await checkBenchTrace(40)
+  const dir = mkdtempSync(join(tmpdir(), 'handoff-infer-long-'))
+  try {
+    const stripped = join(dir, 'no-control.pcapng')
+    await stripInterfaces(t.path, stripped, (name) => name === 'control')
+    // Its pure ACK again every 5 s, at every view that saw it: quiet for less than the 10 s idle window, to the end.
+    const f = join(dir, 'long-lived.pcapng')
+    const alive = await keepFirstConnectionAlive(stripped, f, 5)
+    assert.ok(alive.added > 100, `${alive.added} keep-alive copies`)
+    const total = 40 * LAB_HANDOFFS
+    const peaks: number[] = []
+    const streamed = await runCheck([f], {infer: true, lookaheadSec: 2, idleSec: 10, onInferredHeld: (n) => peaks.push(n)})
+    const whole = await runCheck([f], {infer: true, streaming: false})
+    assert.equal(whole.inference?.inferred, total)
+    // The first handoff is the connection kept alive: its segments run to the end of the trace.
+    const first = whole.handoffs.find((h) => h.hid === 'inferred/1')!
+    assert.ok(first.connection.startsWith(`${alive.client} `), first.connection)
+    assert.ok(first.legs.client! > alive.added / 6, JSON.stringify(first.legs))
+    assert.deepEqual(streamed, whole)
+    // Held in hid order, it would hold every later one (all 480) until the end.
+    assert.equal(peaks.length, 1)
+    assert.ok(peaks[0]! > 0 && peaks[0]! <= total / 4, `the segment pass held at most ${peaks[0]} of ${total} inferred handoffs at once`)
+  } finally {
     rmSync(dir, {recursive: true, force: true})
     if (t.built) rmSync(t.path, {force: true}), rmSync(`${t.path}.json`, {force: true})
   }
