@@ -139,6 +139,8 @@ export class RankedSkewSamples implements SkewSink {
   /** Per pair ("a|b", a < b), a max-heap on (rank, i). */
   private readonly pairs = new Map<string, Ranked[]>()
   private readonly keys = new WeakMap<View, string>()
+  /** Each ordered pair of views: its heap (and whether its differences are a − b), null for one view twice. */
+  private readonly byViews = new Map<View, Map<View, {h: Ranked[]; flip: boolean} | null>>()
   private rank = 0
   private i = 0
 
@@ -149,13 +151,28 @@ export class RankedSkewSamples implements SkewSink {
   }
 
   add(a: View, ta: number, b: View, tb: number): void {
-    const ka = this.keyOf(a)
-    const kb = this.keyOf(b)
-    if (ka === kb) return
-    const x: Ranked = {rank: this.rank, i: this.i++, d: ka < kb ? tb - ta : ta - tb}
-    const k = ka < kb ? `${ka}|${kb}` : `${kb}|${ka}`
-    let h = this.pairs.get(k)
-    if (h === undefined) this.pairs.set(k, (h = []))
+    // The pair's heap found by the View objects, as SkewEstimator.add does (no key string per sample).
+    let m = this.byViews.get(a)
+    if (m === undefined) this.byViews.set(a, (m = new Map()))
+    let e = m.get(b)
+    if (e === undefined) {
+      const ka = this.keyOf(a)
+      const kb = this.keyOf(b)
+      if (ka === kb) e = null
+      else {
+        const k = ka < kb ? `${ka}|${kb}` : `${kb}|${ka}`
+        let l = this.pairs.get(k)
+        if (l === undefined) this.pairs.set(k, (l = []))
+        e = {h: l, flip: !(ka < kb)}
+      }
+      m.set(b, e)
+    }
+    if (e === null) return
+    const h = e.h
+    const i = this.i++
+    // Full, and this one after the last kept (samples come mostly in rank order): nothing made.
+    if (h.length >= MAX_SAMPLES && (h[0]!.rank < this.rank || (h[0]!.rank === this.rank && h[0]!.i < i))) return
+    const x: Ranked = {rank: this.rank, i, d: e.flip ? ta - tb : tb - ta}
     if (h.length < MAX_SAMPLES) {
       h.push(x)
       for (let j = h.length - 1; j > 0;) {
@@ -164,7 +181,7 @@ export class RankedSkewSamples implements SkewSink {
         ;[h[j], h[p]] = [h[p]!, h[j]!]
         j = p
       }
-    } else if (after(h[0]!, x)) {
+    } else {
       h[0] = x
       for (let j = 0; ;) {
         const l = 2 * j + 1
