@@ -32,43 +32,54 @@ export interface SkewSink {
   add(a: View, ta: number, b: View, tb: number): void
 }
 
-export class SkewEstimator implements SkewSink {
-  private readonly pairs = new Map<string, number[]>()
-  /** "file#iface" per view, made once (add runs for every packet two views share). */
+/**
+ * The list of each pair of views ("a|b", a < b, by "file#iface"), found from an ordered pair of View objects
+ * with whether the pair's differences are taken a − b (flip) rather than b − a; null for one view twice. By
+ * the View objects: add runs for every packet two views share, and a key string per call made it a cost of
+ * its own.
+ */
+class PairLists<L> {
+  /** In the order each pair was first asked for. */
+  readonly lists = new Map<string, L>()
+  /** "file#iface" per view, made once. */
   private readonly keys = new WeakMap<View, string>()
+  private readonly byViews = new Map<View, Map<View, {l: L; flip: boolean} | null>>()
 
-  private keyOf(v: View): string {
-    let k = this.keys.get(v)
-    if (k === undefined) this.keys.set(v, (k = `${v.file}#${v.iface}`))
-    return k
-  }
+  constructor(private readonly make: () => L) {}
 
-  /**
-   * The list of each ordered pair of views (and whether its differences are
-   * taken b − a or a − b), found by the View objects: add runs for every
-   * packet two views share, and a key string per call made it a cost of its own.
-   */
-  private readonly byViews = new Map<View, Map<View, {l: number[] | null; flip: boolean}>>()
-
-  /** The same packet at time ta in view a and tb in view b. */
-  add(a: View, ta: number, b: View, tb: number): void {
+  of(a: View, b: View): {l: L; flip: boolean} | null {
     let m = this.byViews.get(a)
     if (m === undefined) this.byViews.set(a, (m = new Map()))
     let e = m.get(b)
     if (e === undefined) {
       const ka = this.keyOf(a)
       const kb = this.keyOf(b)
-      if (ka === kb) e = {l: null, flip: false}
+      if (ka === kb) e = null
       else {
         const k = ka < kb ? `${ka}|${kb}` : `${kb}|${ka}`
-        let l = this.pairs.get(k)
-        if (l === undefined) this.pairs.set(k, (l = []))
+        let l = this.lists.get(k)
+        if (l === undefined) this.lists.set(k, (l = this.make()))
         e = {l, flip: !(ka < kb)}
       }
       m.set(b, e)
     }
-    const l = e.l
-    if (l !== null && l.length < MAX_SAMPLES) l.push(e.flip ? ta - tb : tb - ta)
+    return e
+  }
+
+  private keyOf(v: View): string {
+    let k = this.keys.get(v)
+    if (k === undefined) this.keys.set(v, (k = `${v.file}#${v.iface}`))
+    return k
+  }
+}
+
+export class SkewEstimator implements SkewSink {
+  private readonly pairs = new PairLists<number[]>(() => [])
+
+  /** The same packet at time ta in view a and tb in view b. */
+  add(a: View, ta: number, b: View, tb: number): void {
+    const e = this.pairs.of(a, b)
+    if (e !== null && e.l.length < MAX_SAMPLES) e.l.push(e.flip ? ta - tb : tb - ta)
   }
 
   /**
@@ -77,9 +88,9 @@ export class SkewEstimator implements SkewSink {
    * the control channel's handoffs' as when every inferred one was judged at the end.
    */
   append(other: SkewEstimator | RankedSkewSamples): void {
-    for (const [k, l] of other instanceof SkewEstimator ? other.pairs : other.inOrder()) {
-      let m = this.pairs.get(k)
-      if (m === undefined) this.pairs.set(k, (m = []))
+    for (const [k, l] of other instanceof SkewEstimator ? other.pairs.lists : other.inOrder()) {
+      let m = this.pairs.lists.get(k)
+      if (m === undefined) this.pairs.lists.set(k, (m = []))
       for (let i = 0; i < l.length && m.length < MAX_SAMPLES; i++) m.push(l[i]!)
     }
   }
@@ -88,7 +99,7 @@ export class SkewEstimator implements SkewSink {
   offsets(views: readonly View[]): ViewOffset[] {
     const med = new Map<string, {d: number; n: number}>()
     const adj = new Map<string, string[]>()
-    for (const [k, l] of this.pairs) {
+    for (const [k, l] of this.pairs.lists) {
       const s = [...l].sort((x, y) => x - y)
       med.set(k, {d: s[s.length >> 1]!, n: s.length})
       const [a, b] = k.split('|') as [string, string]
@@ -136,11 +147,8 @@ const after = (a: Ranked, b: Ranked): boolean => a.rank > b.rank || (a.rank === 
  * first, in offsets, follows that order).
  */
 export class RankedSkewSamples implements SkewSink {
-  /** Per pair ("a|b", a < b), a max-heap on (rank, i). */
-  private readonly pairs = new Map<string, Ranked[]>()
-  private readonly keys = new WeakMap<View, string>()
-  /** Each ordered pair of views: its heap (and whether its differences are a − b), null for one view twice. */
-  private readonly byViews = new Map<View, Map<View, {h: Ranked[]; flip: boolean} | null>>()
+  /** Per pair, a max-heap on (rank, i). */
+  private readonly pairs = new PairLists<Ranked[]>(() => [])
   private rank = 0
   private i = 0
 
@@ -151,24 +159,9 @@ export class RankedSkewSamples implements SkewSink {
   }
 
   add(a: View, ta: number, b: View, tb: number): void {
-    // The pair's heap found by the View objects, as SkewEstimator.add does (no key string per sample).
-    let m = this.byViews.get(a)
-    if (m === undefined) this.byViews.set(a, (m = new Map()))
-    let e = m.get(b)
-    if (e === undefined) {
-      const ka = this.keyOf(a)
-      const kb = this.keyOf(b)
-      if (ka === kb) e = null
-      else {
-        const k = ka < kb ? `${ka}|${kb}` : `${kb}|${ka}`
-        let l = this.pairs.get(k)
-        if (l === undefined) this.pairs.set(k, (l = []))
-        e = {h: l, flip: !(ka < kb)}
-      }
-      m.set(b, e)
-    }
+    const e = this.pairs.of(a, b)
     if (e === null) return
-    const h = e.h
+    const h = e.l
     const i = this.i++
     // Full, and this one after the last kept (samples come mostly in rank order): nothing made.
     if (h.length >= MAX_SAMPLES && (h[0]!.rank < this.rank || (h[0]!.rank === this.rank && h[0]!.i < i))) return
@@ -197,14 +190,9 @@ export class RankedSkewSamples implements SkewSink {
 
   /** Each pair's samples in rank order, the pairs in the order of their first sample (SkewEstimator.append's). */
   inOrder(): Map<string, number[]> {
-    const sorted = [...this.pairs].map(([k, h]) => [k, [...h].sort((a, b) => (after(a, b) ? 1 : after(b, a) ? -1 : 0))] as const)
+    const sorted = [...this.pairs.lists].map(([k, h]) => [k, [...h].sort((a, b) => (after(a, b) ? 1 : after(b, a) ? -1 : 0))] as const)
     sorted.sort(([, a], [, b]) => (after(a[0]!, b[0]!) ? 1 : after(b[0]!, a[0]!) ? -1 : 0))
     return new Map(sorted.map(([k, l]) => [k, l.map((x) => x.d)]))
   }
 
-  private keyOf(v: View): string {
-    let k = this.keys.get(v)
-    if (k === undefined) this.keys.set(v, (k = `${v.file}#${v.iface}`))
-    return k
-  }
 }

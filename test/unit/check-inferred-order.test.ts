@@ -96,7 +96,7 @@ test('clock samples added by rank, ranks out of order: the same offsets as a Ske
   got.add(views[1]!, 0, views[0]!, 0.5)
   got.append(ranked)
   assert.deepEqual(got.offsets(views), inOrder.offsets(views))
-  const pairs = (extra as unknown as {pairs: Map<string, number[]>}).pairs
+  const pairs = (extra as unknown as {pairs: {lists: Map<string, number[]>}}).pairs.lists
   assert.ok([...pairs.values()].filter((l) => l.length === 2001).length >= 2, 'pairs past MAX_SAMPLES')
   assert.deepEqual(ranked.inOrder(), pairs)
 })
