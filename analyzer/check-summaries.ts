@@ -7,13 +7,26 @@
 // A summary is written when its handoff is judged; the violations found on
 // it later (late-forward after its terminate, request-replay once its `pkts`
 // are read again) are counted beside it and added when it is read back.
+// A list made `byIndex` (check --infer's inferred handoffs, judged as each is
+// done with, not in the order the report lists them) takes each summary at
+// its index (put) and gives them back in index order: on disk, through an
+// external sort (external-sort.ts), so that it holds a run of them at most.
 import type {HandoffSummary} from './check.js'
 import {RecordSpool} from './correlate/control-spool.js'
+import {ExternalSorter, RUN_RECORDS} from './external-sort.js'
+
+/** A summary of a list made byIndex, and its index. */
+interface Placed {
+  i: number
+  s: HandoffSummary
+}
 
 export class SummaryList implements Iterable<HandoffSummary> {
   length = 0
   private readonly mem: HandoffSummary[] | null
   private readonly spool: RecordSpool<HandoffSummary> | null
+  /** Made byIndex, on disk: the summaries put, sorted by index when walked. */
+  private readonly sorter: ExternalSorter<Placed> | null
   /** Violations found after a spooled summary was written, by its index. */
   private readonly extra = new Map<number, number>()
   /** Applied to each summary read back (the stdin spool's name made `<stdin>`). */
@@ -21,10 +34,12 @@ export class SummaryList implements Iterable<HandoffSummary> {
   /** Walked after these (followedBy). */
   private readonly tail: SummaryList | null = null
 
-  constructor(onDisk: boolean, from?: SummaryList, map?: (s: HandoffSummary) => HandoffSummary, tail?: SummaryList | null) {
+  constructor(onDisk: boolean, from?: SummaryList, map?: (s: HandoffSummary) => HandoffSummary, tail?: SummaryList | null,
+    byIndex?: {runSize: number}) {
     if (from !== undefined) {
       this.mem = from.mem
       this.spool = from.spool
+      this.sorter = from.sorter
       this.extra = from.extra
       this.map = map ?? null
       this.tail = tail === undefined ? from.tail?.mapped(map ?? ((x) => x)) ?? null : tail
@@ -32,15 +47,33 @@ export class SummaryList implements Iterable<HandoffSummary> {
       return
     }
     this.mem = onDisk ? null : []
-    this.spool = onDisk ? new RecordSpool<HandoffSummary>('handoff-summaries-', 'json') : null
+    this.spool = onDisk && !byIndex ? new RecordSpool<HandoffSummary>('handoff-summaries-', 'json') : null
+    this.sorter = onDisk && byIndex ? new ExternalSorter<Placed>((a, b) => a.i - b.i, 'handoff-summaries-', byIndex.runSize) : null
     this.map = null
+  }
+
+  /** A list whose summaries are put at their index (put), in any order: walked in index order (runSize: tests). */
+  static byIndex(onDisk: boolean, runSize = RUN_RECORDS): SummaryList {
+    return new SummaryList(onDisk, undefined, undefined, undefined, {runSize})
   }
 
   /** Adds s; its index, for addViolations. */
   add(s: HandoffSummary): number {
+    if (this.sorter !== null) throw new Error('internal error: add on a summary list made byIndex')
     if (this.mem !== null) this.mem.push(s)
     else this.spool!.write(s)
     return this.length++
+  }
+
+  /**
+   * A list made byIndex: s at index i. Every index from 0 to length − 1 must be put, once, before the list is
+   * walked (and i's before addViolations(i)).
+   */
+  put(i: number, s: HandoffSummary): void {
+    if (this.mem !== null) this.mem[i] = s
+    else if (this.sorter !== null) this.sorter.add({i, s})
+    else throw new Error('internal error: put on a summary list not made byIndex')
+    this.length++
   }
 
   addViolations(i: number, n: number): void {
@@ -74,6 +107,15 @@ export class SummaryList implements Iterable<HandoffSummary> {
   private * own(): Iterator<HandoffSummary> & Iterable<HandoffSummary> {
     if (this.mem !== null) {
       for (const s of this.mem) yield this.map ? this.map(s) : s
+      return
+    }
+    if (this.sorter !== null) {
+      // (A copy when counted: records not spilled to disk are walked again as they are.)
+      for (const {i, s} of this.sorter.sorted()) {
+        const x = this.extra.get(i)
+        const c = x === undefined ? s : {...s, violations: s.violations + x}
+        yield this.map ? this.map(c) : c
+      }
       return
     }
     const r = this.spool!.reader()

@@ -16,14 +16,17 @@
 import {ExternalSorter, RUN_RECORDS} from './external-sort.js'
 import {CHECK_IDS, SEVERITY, type CheckId, type Violation} from './checks/types.js'
 
-/** A violation as found: the order it was found in, and the summary index it counts toward (-1: none). */
+/**
+ * A violation as found: the order it was found in (LATER + a rank: see laterRank; equal ones in the order
+ * added, the sorters being stable), and the summary index it counts toward (-1: none).
+ */
 interface Found {
   seq: number
   sum: number
   v: Violation
 }
 
-/** Added to the order found of a violation found `later`. */
+/** Added to the rank of a violation found `laterRank` (above every count of violations: ranks < 2^53 − 2^40). */
 const LATER = 2 ** 40
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
@@ -34,11 +37,13 @@ export class ViolationCollector {
   count = 0
   private sum = -1
   /**
-   * Violations added while this is true are taken as found after every other one (ties, and which of two
-   * duplicates stays): check --infer judges inferred handoffs as it goes, found after every control one as
-   * when they were all judged at the end.
+   * Violations added while this is 0 or more are taken as found after every other one (ties, and which of two
+   * duplicates stays), in the order of this rank, then in the order added: check --infer judges inferred
+   * handoffs as each is done with, out of hid order, and the rank is the handoff's place in hid order, so that
+   * they are taken as found as when every inferred one was judged at the end, in hid order. (One order number
+   * per rank: the sorts are stable, so violations of one rank stay in the order added.)
    */
-  later = false
+  laterRank = -1
   private readonly scopeKeys = new Set<string>()
   private readonly found: ExternalSorter<Found>
 
@@ -57,7 +62,8 @@ export class ViolationCollector {
     const key = `${v.id}|${v.file}|${v.frame}|${v.field ?? ''}`
     if (this.scopeKeys.has(key)) return
     this.scopeKeys.add(key)
-    this.found.add({seq: this.count++ + (this.later ? LATER : 0), sum: this.sum, v: {...v, severity: SEVERITY[v.id]} as Violation})
+    const n = this.count++
+    this.found.add({seq: this.laterRank >= 0 ? LATER + this.laterRank : n, sum: this.sum, v: {...v, severity: SEVERITY[v.id]} as Violation})
   }
 
   /**

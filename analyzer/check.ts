@@ -16,9 +16,12 @@
 // handoffs' times on the clock step 3 goes by), written to a spool of their
 // own in hid order (correlate/inferred-spool.ts) and taken from it by step 3
 // as it comes near, like the control channel's; the checks that judge only
-// the control messages are not run on them (their `skip`). The report lists
-// them after the control channel's handoffs, as if judged at the end: their
-// summaries, clock samples and violations are kept apart to that end.
+// the control messages are not run on them (their `skip`). Each is judged
+// and let go as soon as it is quiet, out of hid order (a long-lived one
+// holds no later one back); the report lists them after the control
+// channel's handoffs, in hid order, as if all judged at the end in that
+// order: their summaries, clock samples and violations are kept apart and
+// put at their place in hid order (segmentPass).
 // Traffic of no handoff is read and dropped: it never raises a check id.
 // Files are read twice (steps 1 and 3). Memory follows the active
 // connections: step 1 writes the handoffs' messages to a temporary file
@@ -54,7 +57,7 @@ import {inferStreamed, KnownHandoffs, type InferenceReport, type InferredHandoff
 import {InferredSpool} from './correlate/inferred-spool.js'
 import {readControlPass, readRequestPkts, type ControlPass} from './correlate/control-pass.js'
 import {inferViewKinds, type HandoffEndpoints} from './correlate/vantage-infer.js'
-import {SkewEstimator} from './correlate/skew.js'
+import {RankedSkewSamples, SkewEstimator} from './correlate/skew.js'
 import type {VantageAssignment, View} from './correlate/vantage.js'
 import * as lateForward from './checks/late-forward.js'
 import {countsForChecksum} from './checks/checksums.js'
@@ -86,6 +89,8 @@ export interface CheckOptions {
   violationRunSize?: number
   /** Tests: how each run of the inference read the files, and the most it held at once (--infer). */
   onInference?: (x: InferenceRun) => void
+  /** Tests: streaming with --infer, the most inferred handoffs the segment pass held at once (taken on, not let go). */
+  onInferredHeld?: (peak: number) => void
 }
 
 /** What check --infer's inference did (CheckOptions.onInference). */
@@ -359,10 +364,14 @@ async function segmentPass(paths: readonly string[], opts: CheckOptions, port: n
   let handoffCount = 0
   // The report lists the control channel's handoffs, then the inferred ones (in hid order): each kind has its
   // summaries, clock samples and violations apart, so that judging inferred handoffs as the pass goes gives
-  // the report that judging them all at the end gave. A summary's index is its list's, the inferred ones' from
-  // INFERRED_SUM on.
+  // the report that judging them all at the end, in hid order, gave. The pass judges and lets go each inferred
+  // handoff as soon as it is done with, out of hid order (a long-lived one holds no later one back), so what
+  // is found of one is put at its place in hid order, its `rank` (inferred-spool.ts numbers them): its summary
+  // at that index of a list kept by index, its violations taken as found in rank order (the collector's
+  // laterRank), its clock samples kept as if added in rank order (RankedSkewSamples). A summary's index is its
+  // list's, the inferred ones' from INFERRED_SUM on.
   const summaries = new SummaryList(onDisk)
-  const inferredSummaries = new SummaryList(onDisk)
+  const inferredSummaries = SummaryList.byIndex(onDisk)
   const addViolations = (i: number, n: number) => {
     if (i >= INFERRED_SUM) inferredSummaries.addViolations(i - INFERRED_SUM, n)
     else summaries.addViolations(i, n)
@@ -372,23 +381,26 @@ async function segmentPass(paths: readonly string[], opts: CheckOptions, port: n
   // Handoffs whose request-replay waits for their `pkts` (checks/request-replay.ts), in judging order.
   const replayLater: {h: Handoff; sum: number}[] = []
   const skew = new SkewEstimator()
-  const inferredSkew = new SkewEstimator()
+  const inferredSkew = new RankedSkewSamples()
   const judge = (h: Handoff) => {
     const before = sink.count
-    const isInferred = h.inferred !== undefined
+    const rank = rankOf(h)
     // Violations found now count toward the summary about to be added (duplicates taken off at the end).
-    sink.scope = isInferred ? INFERRED_SUM + inferredSummaries.length : summaries.length
-    sink.later = isInferred
-    addSkewSamples(h, isInferred ? inferredSkew : skew)
+    sink.scope = rank >= 0 ? INFERRED_SUM + rank : summaries.length
+    sink.laterRank = rank
+    if (rank >= 0) inferredSkew.at(rank)
+    addSkewSamples(h, rank >= 0 ? inferredSkew : skew)
     alignStateWithWire(h)
     const ctx = buildContext(h, sink)
     const skip = h.inferred?.skip
     for (const c of CONNECTION_CHECKS) if (skip === undefined || !skip.includes(c.id as CheckId)) c.check(ctx)
     const sum = summarize(h, ctx.fwd.length, ctx.fwd.filter((p) => p.exp !== null).length, ctx.ret.length,
       ctx.ret.filter((p) => p.exp !== null).length, sink.count - before)
-    const i = isInferred ? INFERRED_SUM + inferredSummaries.add(sum) : summaries.add(sum)
+    let i: number
+    if (rank >= 0) inferredSummaries.put(rank, sum), i = INFERRED_SUM + rank
+    else i = summaries.add(sum)
     sink.scope = -1
-    sink.later = false
+    sink.laterRank = -1
     summaryOf.set(h, i)
     if (h.replayLater) replayLater.push({h, sum: i})
     // Judged: let the headers go (forwarded segments seen later are collected again, for late-forward), and
@@ -411,10 +423,10 @@ async function segmentPass(paths: readonly string[], opts: CheckOptions, port: n
       const ctx = buildContext(h, sink)
       const before = sink.count
       sink.scope = sum ?? -1
-      sink.later = h.inferred !== undefined
+      sink.laterRank = rankOf(h)
       lateForward.check(ctx)
       sink.scope = -1
-      sink.later = false
+      sink.laterRank = -1
       if (sum !== undefined) addViolations(sum, sink.count - before)
       h.segs = []
     }
@@ -427,6 +439,7 @@ async function segmentPass(paths: readonly string[], opts: CheckOptions, port: n
     ...(opts.idleSec !== undefined ? {idleSec: opts.idleSec} : {})}
   const collected = await collectSegments(paths, source, {controlPort: port, vantage, judge, retire, merged,
     ...(clockOffsetsSec ? {clockOffsetsSec} : {})})
+  if (collected.peakInferredHeld !== undefined) opts.onInferredHeld?.(collected.peakInferredHeld)
   if (replayLater.length > 0) {
     const pkts = await readRequestPkts(paths, port, replayLater.map(({h}) => ({fileIndex: h.req!.fileIndex, frame: h.req!.frame, hid: h.hid})))
     for (const {h, sum} of replayLater) {
@@ -480,6 +493,13 @@ async function segmentPass(paths: readonly string[], opts: CheckOptions, port: n
     ...(portChoice.how === 'found' ? {controlPortFound: {port, frames: portChoice.frames!, connections: portChoice.connections!}} : {}),
     notes,
   }
+}
+
+/** An inferred handoff's place in hid order (its `rank`); -1 for a handoff of the control channel. */
+function rankOf(h: Handoff): number {
+  if (h.inferred === undefined) return -1
+  if (h.rank === undefined) throw new Error(`internal error: inferred handoff ${h.hid} has no rank`)
+  return h.rank
 }
 
 function dedupeErrors(l: {file: string; message: string}[]): {file: string; message: string}[] {

@@ -15,7 +15,7 @@ import {TranslationState} from '../../replayer/engine/state.js'
 import {connectionLabel, payloadHash, v4, wireIsns, type Handoff, type Seg} from '../correlate/assemble.js'
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
-import type {SkewEstimator} from '../correlate/skew.js'
+import type {SkewSink} from '../correlate/skew.js'
 import type {View} from '../correlate/vantage.js'
 import {viewFields, type CheckId, type Value, type ViolationTarget} from './types.js'
 
@@ -119,7 +119,7 @@ function samePacket(a: Seg, b: Seg): boolean {
 }
 
 /** Feeds the skew estimator with this handoff's packets seen unchanged at two views. */
-export function addSkewSamples(h: Handoff, skew: SkewEstimator): void {
+export function addSkewSamples(h: Handoff, skew: SkewSink): void {
   // First copy of each packet, found by a hash of its fields in an open-addressing table of segment indexes
   // (reused from handoff to handoff: no Map, no key per segment); a slot whose segment is another packet
   // moves on to the next slot.

@@ -33,10 +33,11 @@
 //     last segment when it has none. With --infer, the handoffs inferred from
 //     the traffic come the same way, from their own spool
 //     (inferred-spool.ts): each indexed LOOKAHEAD_SEC before its client's
-//     SYN, let go IDLE_SEC after its last segment (it has no terminate), and
-//     in hid order, after the inferred ones before it (the report lists
-//     them in that order). So memory follows the handoffs in progress, not
-//     the trace's length.
+//     SYN, judged and let go IDLE_SEC after its last segment (it has no
+//     terminate), out of hid order: a long-lived one holds no later one
+//     back (check.ts puts what it finds of them back in hid order, the
+//     report's, by their `rank`). So memory follows the handoffs in
+//     progress, not the trace's length.
 // Several files are read at once, merged by capture time (capture/merge.ts),
 // so the pass moves through time once as with one file, and judges with
 // every file's segments up to then. What the report lists in file order
@@ -168,6 +169,11 @@ export interface Handoff {
   replayLater?: ((pkts: readonly Uint8Array[]) => void) | null
   /** Recovered from the traffic (check --infer; no control messages): ISNs, how Δ / τ were found, checks skipped. */
   inferred?: InferredHandoff
+  /**
+   * An inferred handoff: its place among them in hid order (0 on; inferred-spool.ts's order), which the report
+   * lists them in whatever order they are judged.
+   */
+  rank?: number
 }
 
 export interface Orphan {
@@ -258,6 +264,8 @@ export interface CollectResult {
   /** Control-channel packets whose checksum is bad (verdicts only: the rest is not kept). */
   controlBad: ControlPacket[]
   captureErrors: {file: string; message: string}[]
+  /** Streaming with inferred handoffs: the most of them held at once (taken on, not yet retired). */
+  peakInferredHeld?: number
 }
 
 const REQ_KEEP = 64 * 1024
@@ -363,8 +371,6 @@ interface Entry {
   last: number
   /** Reassemblers of its return stream, one per client-facing view that saw it from the VIP; null until one. */
   streams: Map<View, ReturnStream> | null
-  /** Streaming, an inferred handoff: done with, waiting for the inferred ones before it to be retired first. */
-  ready?: boolean
   /**
    * Per view, whether its client endpoint is this connection there: false from a client SYN to the VIP with
    * another ISN (another connection on the same 4-tuple: one before this one, or one after it ended), true
@@ -547,11 +553,14 @@ export async function collectSegments(paths: readonly string[], source: readonly
     judgeNow(e)
     inFileOrder(e.h)
     unindex(e)
+    if (streaming?.inferred !== undefined && e.h.inferred !== undefined) inferredHeld--
     streaming?.feed.retire(e.h, now)
     opts.retire?.(e.h)
   }
   // Streaming: once per second of capture time, the feed is read ahead and the handoffs done with are retired
-  // (in the order they came).
+  // (in the order they came), inferred ones too: each as soon as it is done with, whatever the inferred ones
+  // before it in hid order still wait for (check.ts puts what it finds of them in hid order: their `rank`), so
+  // that one long-lived inferred connection does not hold every later one back.
   let nextSecond = -Infinity
   const done = new Set<Entry>()
   const tick = (sec: number) => {
@@ -566,21 +575,9 @@ export async function collectSegments(paths: readonly string[], source: readonly
       else ends.push(end, e.seq, e)
     }
     if (done.size === 0) return
-    for (const e of [...done].sort((a, b) => a.seq - b.seq)) {
-      if (e.h.inferred === undefined) retire(e, sec)
-      else e.ready = true
-    }
+    for (const e of [...done].sort((a, b) => a.seq - b.seq)) retire(e, sec)
     done.clear()
-    // Inferred handoffs are retired in the order they came (hid order), as they were all judged at the end.
-    while (inferredHead < inferredQueue.length && inferredQueue[inferredHead]!.ready) retire(inferredQueue[inferredHead++]!, sec)
-    if (inferredHead > 1024 && inferredHead * 2 > inferredQueue.length) {
-      inferredQueue.splice(0, inferredHead)
-      inferredHead = 0
-    }
   }
-  // Streaming: the inferred handoffs (source.inferred) taken on so far and not retired, in the order they came.
-  const inferredQueue: Entry[] = []
-  let inferredHead = 0
   /** Streaming: the inferred handoffs whose client SYN is at or before `until`, indexed. */
   const takeInferred = (until: number) => {
     const inf = streaming?.inferred
@@ -590,9 +587,12 @@ export async function collectSegments(paths: readonly string[], source: readonly
       const e = index(x.h)
       e.last = x.t
       ends.push(endOf(e), e.seq, e)
-      inferredQueue.push(e)
+      if (++inferredHeld > peakInferredHeld) peakInferredHeld = inferredHeld
     }
   }
+  // Streaming: inferred handoffs taken on and not yet retired, and the most at once (CollectResult's).
+  let inferredHeld = 0
+  let peakInferredHeld = 0
 
   // Merged: the loop below only makes each file's handlers, and the files are read after it, all at once.
   const mergeInputs: MergeInput[] = []
@@ -772,7 +772,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
   takeInferred(Infinity)
   for (const e of entries.values()) judgeNow(e)
   for (const e of [...entries.values()]) retire(e, Infinity)
-  return {views, packets, controlBad, captureErrors}
+  return {views, packets, controlBad, captureErrors, ...(streaming?.inferred !== undefined ? {peakInferredHeld} : {})}
 }
 
 /** The handoffs from the control spool as the pass reaches them (handoff-feed.ts), for files read once (several: merged by time). */
@@ -783,7 +783,7 @@ export interface StreamingSource {
   /**
    * Handoffs inferred from the traffic (check --infer: inferred-spool.ts), in hid order, which is the order of
    * their client SYNs' times: each taken on lookaheadSec before its SYN, let go IDLE_SEC after its last segment
-   * (it has no terminate), after the inferred ones before it.
+   * (it has no terminate), whether the inferred ones before it are let go yet or not.
    */
   inferred?: {peekT(): number | null; next(): {h: Handoff; t: number} | null}
   /** How long a handoff without terminate may go without a segment before it is let go: IDLE_SEC unless given (tests). */

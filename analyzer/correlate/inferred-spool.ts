@@ -45,6 +45,9 @@ export class InferredSpool {
 }
 
 export class InferredReader {
+  /** The next handoff's place in hid order (its `rank`). */
+  private rank = 0
+
   constructor(private readonly r: SpoolReader<InferredRecord>) {}
 
   /** Capture time of the next handoff's client SYN; null at the end. */
@@ -52,13 +55,13 @@ export class InferredReader {
     return this.r.peek()?.t ?? null
   }
 
-  /** The next handoff, made (its translation state with it), and its SYN's time; null at the end. */
+  /** The next handoff, made (its translation state and its rank with it), and its SYN's time; null at the end. */
   next(): {h: Handoff; t: number} | null {
     const x = this.r.next()
     if (x === null) return null
     const h: Handoff = {
       hid: x.hid, terminates: [], state: TranslationState.fromValues(x.values), cip: x.cip, cport: x.cport, vip: x.vip, vport: x.vport,
-      baddr: x.baddr, segs: [], judged: false, streamEvents: null, inferred: x.inferred,
+      baddr: x.baddr, segs: [], judged: false, streamEvents: null, inferred: x.inferred, rank: this.rank++,
     }
     return {h, t: x.t}
   }

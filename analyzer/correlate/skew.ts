@@ -26,43 +26,60 @@ export interface ViewOffset {
   samples: number
 }
 
-export class SkewEstimator {
-  private readonly pairs = new Map<string, number[]>()
-  /** "file#iface" per view, made once (add runs for every packet two views share). */
-  private readonly keys = new WeakMap<View, string>()
-
-  private keyOf(v: View): string {
-    let k = this.keys.get(v)
-    if (k === undefined) this.keys.set(v, (k = `${v.file}#${v.iface}`))
-    return k
-  }
-
-  /**
-   * The list of each ordered pair of views (and whether its differences are
-   * taken b − a or a − b), found by the View objects: add runs for every
-   * packet two views share, and a key string per call made it a cost of its own.
-   */
-  private readonly byViews = new Map<View, Map<View, {l: number[] | null; flip: boolean}>>()
-
+/** What gathers the samples (addSkewSamples's): a SkewEstimator, or check --infer's RankedSkewSamples. */
+export interface SkewSink {
   /** The same packet at time ta in view a and tb in view b. */
-  add(a: View, ta: number, b: View, tb: number): void {
+  add(a: View, ta: number, b: View, tb: number): void
+}
+
+/**
+ * The list of each pair of views ("a|b", a < b, by "file#iface"), found from an ordered pair of View objects
+ * with whether the pair's differences are taken a − b (flip) rather than b − a; null for one view twice. By
+ * the View objects: add runs for every packet two views share, and a key string per call made it a cost of
+ * its own.
+ */
+class PairLists<L> {
+  /** In the order each pair was first asked for. */
+  readonly lists = new Map<string, L>()
+  /** "file#iface" per view, made once. */
+  private readonly keys = new WeakMap<View, string>()
+  private readonly byViews = new Map<View, Map<View, {l: L; flip: boolean} | null>>()
+
+  constructor(private readonly make: () => L) {}
+
+  of(a: View, b: View): {l: L; flip: boolean} | null {
     let m = this.byViews.get(a)
     if (m === undefined) this.byViews.set(a, (m = new Map()))
     let e = m.get(b)
     if (e === undefined) {
       const ka = this.keyOf(a)
       const kb = this.keyOf(b)
-      if (ka === kb) e = {l: null, flip: false}
+      if (ka === kb) e = null
       else {
         const k = ka < kb ? `${ka}|${kb}` : `${kb}|${ka}`
-        let l = this.pairs.get(k)
-        if (l === undefined) this.pairs.set(k, (l = []))
+        let l = this.lists.get(k)
+        if (l === undefined) this.lists.set(k, (l = this.make()))
         e = {l, flip: !(ka < kb)}
       }
       m.set(b, e)
     }
-    const l = e.l
-    if (l !== null && l.length < MAX_SAMPLES) l.push(e.flip ? ta - tb : tb - ta)
+    return e
+  }
+
+  private keyOf(v: View): string {
+    let k = this.keys.get(v)
+    if (k === undefined) this.keys.set(v, (k = `${v.file}#${v.iface}`))
+    return k
+  }
+}
+
+export class SkewEstimator implements SkewSink {
+  private readonly pairs = new PairLists<number[]>(() => [])
+
+  /** The same packet at time ta in view a and tb in view b. */
+  add(a: View, ta: number, b: View, tb: number): void {
+    const e = this.pairs.of(a, b)
+    if (e !== null && e.l.length < MAX_SAMPLES) e.l.push(e.flip ? ta - tb : tb - ta)
   }
 
   /**
@@ -70,10 +87,10 @@ export class SkewEstimator {
    * MAX_SAMPLES per pair): check --infer keeps the inferred handoffs' samples apart so that they come after
    * the control channel's handoffs' as when every inferred one was judged at the end.
    */
-  append(other: SkewEstimator): void {
-    for (const [k, l] of other.pairs) {
-      let m = this.pairs.get(k)
-      if (m === undefined) this.pairs.set(k, (m = []))
+  append(other: SkewEstimator | RankedSkewSamples): void {
+    for (const [k, l] of other instanceof SkewEstimator ? other.pairs.lists : other.inOrder()) {
+      let m = this.pairs.lists.get(k)
+      if (m === undefined) this.pairs.lists.set(k, (m = []))
       for (let i = 0; i < l.length && m.length < MAX_SAMPLES; i++) m.push(l[i]!)
     }
   }
@@ -82,7 +99,7 @@ export class SkewEstimator {
   offsets(views: readonly View[]): ViewOffset[] {
     const med = new Map<string, {d: number; n: number}>()
     const adj = new Map<string, string[]>()
-    for (const [k, l] of this.pairs) {
+    for (const [k, l] of this.pairs.lists) {
       const s = [...l].sort((x, y) => x - y)
       med.set(k, {d: s[s.length >> 1]!, n: s.length})
       const [a, b] = k.split('|') as [string, string]
@@ -109,4 +126,73 @@ export class SkewEstimator {
     }
     return keys.map((k) => out.get(k) ?? {view: k, offset: null, reference: null, samples: 0})
   }
+}
+
+/** A sample and where it comes in rank order: (rank, i). */
+interface Ranked {
+  rank: number
+  i: number
+  d: number
+}
+
+/** a comes after b in rank order. */
+const after = (a: Ranked, b: Ranked): boolean => a.rank > b.rank || (a.rank === b.rank && a.i > b.i)
+
+/**
+ * Samples added in any order of rank, kept as a SkewEstimator that got them in rank order would keep them:
+ * check --infer judges the inferred handoffs as each one is done with, not in hid order, and each handoff's
+ * samples are added with its place in hid order as rank (at). Per pair of views, the MAX_SAMPLES first in
+ * (rank, order added within the rank) — a max-heap on that order, the last of them on top, so memory stays
+ * bounded — and the pairs in the order their first sample in that order made them (which view a pair links
+ * first, in offsets, follows that order).
+ */
+export class RankedSkewSamples implements SkewSink {
+  /** Per pair, a max-heap on (rank, i). */
+  private readonly pairs = new PairLists<Ranked[]>(() => [])
+  private rank = 0
+  private i = 0
+
+  /** The samples added next are the handoff's of this rank (its place in hid order). */
+  at(rank: number): void {
+    this.rank = rank
+    this.i = 0
+  }
+
+  add(a: View, ta: number, b: View, tb: number): void {
+    const e = this.pairs.of(a, b)
+    if (e === null) return
+    const h = e.l
+    const i = this.i++
+    // Full, and this one after the last kept (samples come mostly in rank order): nothing made.
+    if (h.length >= MAX_SAMPLES && (h[0]!.rank < this.rank || (h[0]!.rank === this.rank && h[0]!.i < i))) return
+    const x: Ranked = {rank: this.rank, i, d: e.flip ? ta - tb : tb - ta}
+    if (h.length < MAX_SAMPLES) {
+      h.push(x)
+      for (let j = h.length - 1; j > 0;) {
+        const p = (j - 1) >> 1
+        if (!after(h[j]!, h[p]!)) break
+        ;[h[j], h[p]] = [h[p]!, h[j]!]
+        j = p
+      }
+    } else {
+      h[0] = x
+      for (let j = 0; ;) {
+        const l = 2 * j + 1
+        let m = j
+        if (l < h.length && after(h[l]!, h[m]!)) m = l
+        if (l + 1 < h.length && after(h[l + 1]!, h[m]!)) m = l + 1
+        if (m === j) break
+        ;[h[j], h[m]] = [h[m]!, h[j]!]
+        j = m
+      }
+    }
+  }
+
+  /** Each pair's samples in rank order, the pairs in the order of their first sample (SkewEstimator.append's). */
+  inOrder(): Map<string, number[]> {
+    const sorted = [...this.pairs.lists].map(([k, h]) => [k, [...h].sort((a, b) => (after(a, b) ? 1 : after(b, a) ? -1 : 0))] as const)
+    sorted.sort(([, a], [, b]) => (after(a[0]!, b[0]!) ? 1 : after(b[0]!, a[0]!) ? -1 : 0))
+    return new Map(sorted.map(([k, l]) => [k, l.map((x) => x.d)]))
+  }
+
 }
