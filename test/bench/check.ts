@@ -100,6 +100,24 @@
 //    copies of two passes over 931 MB) 10 %, GC 9 %, payload hash 5.5 %,
 //    judging 19 % inclusive, the control pass 13 % inclusive. Output
 //    byte-identical (--json, every sample trace, x60, x1392).
+//  - then (files read in 128 KiB chunks, which stay in the CPU cache from
+//    the kernel's copy to the parse, instead of 1 MiB; the payload hash in
+//    two lanes of int32 words; kept segments a class with int32 fields and
+//    declared, not defined, properties — V8 had made a heap number for
+//    every uint32 field ≥ 2^31 of every segment —, their header copies
+//    block + offset instead of a view each; int32 map keys; skew samples
+//    through a reused open-addressing table; no string per segment in the
+//    checks; msgpack keys cached). 2026-11-26, quiet machine (load 1.4),
+//    `/usr/bin/time` with `taskset -c 0`, old (a26d06a) and new
+//    interleaved: x1392 old 11.8 and 13.3 s wall (CPU 11.8 / 13.3 s), new
+//    9.05 and 9.14 s (CPU 9.0 / 9.1 s), peak RSS ~160 MiB both. This
+//    script, BENCH_RUNS=2: check 8.5 s (--json 8.7 s), 157 MiB; tshark
+//    72.8 s, 1.5 GiB; tcpdump 0.56 s: 8.5× tshark (aim 25×), 0.07× tcpdump
+//    (aim 0.7×). CPU profile (x1392, one core): GC 13.5 %, the per-packet
+//    callback 8 % self, reading 6 %, payload hash 4 %, judging 21 %
+//    inclusive, the control pass 14 % inclusive. Output byte-identical
+//    (check --json, --infer --json and sessions --json on every sample
+//    trace and shared capture; x60; x1392).
 import {execFileSync, spawnSync} from 'node:child_process'
 import {closeSync, openSync, readSync} from 'node:fs'
 
