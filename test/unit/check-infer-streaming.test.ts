@@ -28,6 +28,7 @@ import {InferredSpool} from '../../analyzer/correlate/inferred-spool.js'
 import {checkBenchTrace, LAB_HANDOFFS} from '../bench/check-trace.js'
 import {repoRoot} from '../support/env.js'
 import {splitViews} from '../support/split-views.js'
+import {shiftedCapture} from '../support/capture-copy.js'
 import {stripInterfaces} from '../support/strip-interfaces.js'
 
 const PORT = 7070
@@ -115,18 +116,6 @@ async function splitWithoutControl(src: string, dir: string): Promise<string[]> 
   return files
 }
 
-/** A copy of `src` with every timestamp moved by `sec` (a capture whose clock is off). */
-async function shifted(src: string, dst: string, sec: number): Promise<void> {
-  const w = PcapngWriter.open(dst)
-  try {
-    await readCapture(src, {
-      onInterface: (i) => { w.addInterface({linkType: i.linkType, ...(i.name !== undefined ? {name: i.name} : {})}) },
-      onPacket: (r) => w.writePacket(r.interfaceId, r.tsSec + sec, r.tsNsec, r.data, r.origLen),
-    })
-  } finally {
-    w.close()
-  }
-}
 
 /** runCheck --infer and how its inference ran (once, or twice when it placed views by its handoffs). */
 async function checkInfer(files: string[], opts: {lookaheadSec?: number; idleSec?: number} = {}): Promise<{r: CheckReport; runs: InferenceRun[]}> {
@@ -177,7 +166,7 @@ test('lab-clean × 40 without its control channel, split per interface: passes A
     // The LAN's clock 45 s ahead: merged by the corrected times (the client side's clock, the first file's), windowed all the same.
     const lan = files.findIndex((f) => f.endsWith('lan.pcapng'))
     const ahead = join(dir, 'lan-ahead.pcapng')
-    await shifted(files[lan]!, ahead, 45)
+    await shiftedCapture(files[lan]!, ahead, 45)
     const skewed = files.map((f, i) => (i === lan ? ahead : f))
     const s = await checkInfer(skewed, {lookaheadSec: 2, idleSec: 10})
     assert.equal(s.runs.length, 1)
@@ -204,7 +193,7 @@ test('lab runs split per interface, a file\'s clock 30 s off: --infer merges by 
       assert.equal(reference.r.inference!.inferred, control ? 0 : LAB_HANDOFFS, run)
       const i = files.findIndex((f) => f.endsWith(`${who}.pcapng`))
       const copy = join(d, `${who}-plus30.pcapng`)
-      await shifted(files[i]!, copy, 30)
+      await shiftedCapture(files[i]!, copy, 30)
       const skewed = await checkInfer(files.map((f, j) => (j === i ? copy : f)))
       // Merged by the corrected times (before, --infer read them one after the other, every connection held).
       assert.equal(skewed.runs.length, 1, run)

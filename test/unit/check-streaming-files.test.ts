@@ -22,7 +22,6 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {MAX_CLOCK_SPREAD_SEC, runCheck, runCheckSpooled} from '../../analyzer/check.js'
 import {readCapture} from '../../analyzer/capture/read.js'
-import type {PacketRecord} from '../../analyzer/capture/types.js'
 import {PcapngWriter} from '../../analyzer/capture/pcapng-writer.js'
 import {collectSegments} from '../../analyzer/correlate/assemble.js'
 import {readControlPass} from '../../analyzer/correlate/control-pass.js'
@@ -31,6 +30,7 @@ import {HandoffFeed} from '../../analyzer/correlate/handoff-feed.js'
 import {checkBenchTrace, LAB_HANDOFFS} from '../bench/check-trace.js'
 import {hasCommand, repoRoot, requireOrSkip} from '../support/env.js'
 import {splitViews} from '../support/split-views.js'
+import {copyCapture, shiftedCapture} from '../support/capture-copy.js'
 
 const traces = join(repoRoot, 'samples', 'traces')
 const labRuns = readdirSync(traces).filter((d) => d.startsWith('lab-')).sort()
@@ -167,23 +167,7 @@ test('40 clones of lab-clean split per interface: handoffs let go during the pas
   assert.ok(maxLive <= total * 0.7, `at most ${maxLive} of ${total} handoffs alive at once`)
 })
 
-/** A copy of `src`, each packet written through `write` (its interfaces as they were). */
-async function copyCapture(src: string, dst: string, write: (w: PcapngWriter, r: PacketRecord) => void): Promise<void> {
-  const w = PcapngWriter.open(dst)
-  try {
-    await readCapture(src, {
-      onInterface: (i) => { w.addInterface({linkType: i.linkType, ...(i.name !== undefined ? {name: i.name} : {})}) },
-      onPacket: (r) => write(w, r),
-    })
-  } finally {
-    w.close()
-  }
-}
 
-/** A copy of `src` with every timestamp moved by `sec`. */
-async function shifted(src: string, dst: string, sec: number): Promise<void> {
-  await copyCapture(src, dst, (w, r) => w.writePacket(r.interfaceId, r.tsSec + sec, r.tsNsec, r.data, r.origLen))
-}
 
 /**
  * lab-clean split per interface, its check, and the same files with the client side's replaced by a copy
@@ -202,7 +186,7 @@ async function clientReplaced(t: {after: (fn: () => void) => void}, make: (src: 
 
 test('a clock 30 s ahead, linked to the others by the client SYNs they share: read merged on corrected clocks, the same report', async (t) => {
   // The client side's clock 30 s ahead: merged by raw times, its segments would be read after their handoffs were judged.
-  const {reference, files: skewed} = await clientReplaced(t, (src, dst) => shifted(src, dst, 30))
+  const {reference, files: skewed} = await clientReplaced(t, (src, dst) => shiftedCapture(src, dst, 30))
   const client = skewed.findIndex((f) => f.endsWith('client-copy.pcapng'))
   const spool = new ControlSpool()
   let offsets: number[]
@@ -239,7 +223,7 @@ test('40 clones split per interface, the client side 45 s ahead: the corrected m
   const files = await splitClones(dir)
   const client = files.findIndex((f) => f.endsWith('client.pcapng'))
   const copy = join(dir, 'client-ahead.pcapng')
-  await shifted(files[client]!, copy, 45)
+  await shiftedCapture(files[client]!, copy, 45)
   files[client] = copy
   const total = 40 * LAB_HANDOFFS
   const whole = await runCheck(files, {streaming: false})
@@ -265,7 +249,7 @@ test('40 clones split per interface, the client side 45 s ahead: the corrected m
 })
 
 test('a file that shares nothing with the others, started 30 s before them: read one after the other, nothing lost', async (t) => {
-  const {reference, files} = await clientReplaced(t, (src, dst) => shifted(src, dst, 0))
+  const {reference, files} = await clientReplaced(t, (src, dst) => shiftedCapture(src, dst, 0))
   // An extra capture of nothing check looks at (an ARP request), 30 s before the rest: nothing links its clock.
   const lone = join(tempDir(t), 'lone.pcapng')
   const w = PcapngWriter.open(lone)

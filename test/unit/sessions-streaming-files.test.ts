@@ -17,12 +17,11 @@ import {mkdtempSync, readdirSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {collectSessions, collectSessionsSpooled, type CollectOptions} from '../../analyzer/sessions/collect.js'
-import {readCapture} from '../../analyzer/capture/read.js'
-import {PcapngWriter} from '../../analyzer/capture/pcapng-writer.js'
 import {renderSessions, writeSessions} from '../../cli/render/sessions.js'
 import {checkBenchTrace, LAB_HANDOFFS} from '../bench/check-trace.js'
 import {repoRoot} from '../support/env.js'
 import {splitViews} from '../support/split-views.js'
+import {shiftedCapture} from '../support/capture-copy.js'
 
 const traces = join(repoRoot, 'samples', 'traces')
 const labRuns = readdirSync(traces).filter((d) => d.startsWith('lab-')).sort()
@@ -103,25 +102,13 @@ test('every lab run split per interface: merged, the report of the files read on
   }
 })
 
-/** A copy of `src` with every timestamp moved by `sec`. */
-async function shifted(src: string, dst: string, sec: number): Promise<void> {
-  const w = PcapngWriter.open(dst)
-  try {
-    await readCapture(src, {
-      onInterface: (i) => { w.addInterface({linkType: i.linkType, ...(i.name !== undefined ? {name: i.name} : {})}) },
-      onPacket: (r) => w.writePacket(r.interfaceId, r.tsSec + sec, r.tsNsec, r.data, r.origLen),
-    })
-  } finally {
-    w.close()
-  }
-}
 
 test('the client side 30 s ahead: read merged by corrected times, its times its own, the report of the files read in turn', async (t) => {
   const dir = tempDir(t)
   const files = (await splitViews(join(traces, 'lab-clean', 'lab.pcapng.gz'), dir)).map((f) => f.path)
   const client = files.findIndex((f) => f.endsWith('client.pcapng'))
   const copy = join(dir, 'client-ahead.pcapng')
-  await shifted(files[client]!, copy, 30)
+  await shiftedCapture(files[client]!, copy, 30)
   const skewed = files.map((f, i) => (i === client ? copy : f))
   const stats: Stats = {}
   const r = await collectSessions(skewed, {}, {stats})
