@@ -7,6 +7,12 @@
 // `this.error(msg, {exit: 2})` carry their status in `err.oclif.exit`, so a
 // usage error under --json exited 1 — the status that means "violations" for
 // `check` — and printed oclif's whole parser state as the "error".
+//
+// Also: a command that writes temporary files (check's and sessions' spools,
+// a copy of standard input) removes them on process exit; a signal's default
+// action kills the process without that event, leaving them in the temp
+// directory (hundreds of MB on a long trace). exitOnSignals makes Ctrl-C and
+// SIGTERM an exit (status 130 / 143) instead.
 import {Command} from '@oclif/core'
 
 /** The exit status an error asks for: oclif's `oclif.exit`, else `exitCode`, else 1. */
@@ -18,6 +24,13 @@ export function exitStatusOf(err: unknown): number {
 }
 
 export abstract class HandoffCommand extends Command {
+  /** Ctrl-C and SIGTERM end the process through process.exit (130, 143), so that its exit hooks run. Not for
+   *  commands with a graceful stop of their own on those signals (capture, replay). */
+  protected exitOnSignals(): void {
+    process.once('SIGINT', () => process.exit(130))
+    process.once('SIGTERM', () => process.exit(143))
+  }
+
   protected override async catch(err: Error & {exitCode?: number}): Promise<unknown> {
     if (!this.jsonEnabled()) return super.catch(err)
     const status = exitStatusOf(err)

@@ -32,7 +32,8 @@ export interface Spool {
 export async function spoolStream(input: Readable): Promise<Spool> {
   const dir = mkdtempSync(join(tmpdir(), 'handoff-stdin-'))
   const path = join(dir, 'stdin.capture')
-  // Also on an early process.exit (an oclif error exit); a signal that kills the process leaves it in the temp dir.
+  // Also on an early process.exit (an oclif error exit), and on Ctrl-C / SIGTERM in check and sessions (they make
+  // those an exit: cli/command.ts exitOnSignals); a SIGKILL or a crash leaves it in the temp dir.
   const onExit = () => rmSync(dir, {recursive: true, force: true})
   process.once('exit', onExit)
   const remove = () => {

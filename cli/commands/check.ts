@@ -58,6 +58,7 @@ export default class Check extends HandoffCommand {
 
   async run(): Promise<CheckResult> {
     const {argv, flags} = await this.parse(Check)
+    this.exitOnSignals()
     let vantage: VantageAssignment[]
     try {
       vantage = (flags.vantage ?? []).map(parseVantageFlag)

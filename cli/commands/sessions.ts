@@ -66,6 +66,7 @@ export default class Sessions extends HandoffCommand {
 
   async run(): Promise<SessionsResult> {
     const {argv, flags} = await this.parse(Sessions)
+    this.exitOnSignals()
     const paths = argv as string[]
     let vantage: VantageAssignment[]
     try {

@@ -1,0 +1,44 @@
+// End to end: Ctrl-C (SIGINT) or SIGTERM in the middle of a command that
+// keeps temporary files (check's and sessions' spools, the copy of standard
+// input) ends it with status 130 / 143 and leaves nothing in the temp
+// directory. Standard input held open keeps the command waiting, its copy
+// of the input on disk, for as long as the test likes.
+import {test} from 'node:test'
+import assert from 'node:assert/strict'
+import {spawn} from 'node:child_process'
+import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {cliBin, repoRoot} from '../support/env.js'
+
+const trace = join(repoRoot, 'samples', 'traces', 'lab-clean', 'lab.pcapng.gz')
+
+async function interrupted(command: string, signal: 'SIGINT' | 'SIGTERM'): Promise<{code: number | null; signal: string | null; left: string[]}> {
+  const tmp = mkdtempSync(join(tmpdir(), 'handoff-signal-test-'))
+  const child = spawn(process.execPath, [cliBin, command, '-'], {env: {...process.env, TMPDIR: tmp}, stdio: ['pipe', 'ignore', 'ignore']})
+  try {
+    const ended = new Promise<{code: number | null; signal: string | null}>((resolve) => child.on('exit', (code, sig) => resolve({code, signal: sig})))
+    // Part of a trace, and standard input left open: the command copies it to its temp dir and waits for the rest.
+    child.stdin.write(readFileSync(trace).subarray(0, 4096))
+    const deadline = Date.now() + 15_000
+    while (!readdirSync(tmp).some((d) => d.startsWith('handoff-'))) {
+      assert.ok(Date.now() < deadline, `${command} made no temporary file`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    child.kill(signal)
+    const r = await ended
+    return {...r, left: readdirSync(tmp)}
+  } finally {
+    // A failed assertion leaves the command waiting on its input: end it (a no-op once it has exited).
+    child.kill('SIGKILL')
+    rmSync(tmp, {recursive: true, force: true})
+  }
+}
+
+for (const [command, signal, status] of [['check', 'SIGINT', 130], ['sessions', 'SIGTERM', 143]] as const) {
+  test(`${command}: ${signal} exits ${status} and removes its temporary files`, async () => {
+    const r = await interrupted(command, signal)
+    assert.deepEqual({code: r.code, signal: r.signal}, {code: status, signal: null})
+    assert.deepEqual(r.left, [], 'left in the temp dir')
+  })
+}
