@@ -11,6 +11,7 @@
 // Reported (`views[].offsetMs`), not yet used to correct times (late-forward
 // compares the control view with the LAN, which share no packet). Views that share no packet with the rest (the control
 // view usually: control channels carry no handoff segment) stay unplaced.
+import {TimeHeap} from './time-heap.js'
 import type {View} from './vantage.js'
 
 const MAX_SAMPLES = 2001
@@ -147,8 +148,8 @@ const after = (a: Ranked, b: Ranked): boolean => a.rank > b.rank || (a.rank === 
  * first, in offsets, follows that order).
  */
 export class RankedSkewSamples implements SkewSink {
-  /** Per pair, a max-heap on (rank, i). */
-  private readonly pairs = new PairLists<Ranked[]>(() => [])
+  /** Per pair, a max-heap on (rank, i): a TimeHeap on (−rank, −i). */
+  private readonly pairs = new PairLists<TimeHeap<Ranked>>(() => new TimeHeap())
   private rank = 0
   private i = 0
 
@@ -164,33 +165,14 @@ export class RankedSkewSamples implements SkewSink {
     const h = e.l
     const i = this.i++
     // Full, and this one after the last kept (samples come mostly in rank order): nothing made.
-    if (h.length >= MAX_SAMPLES && (h[0]!.rank < this.rank || (h[0]!.rank === this.rank && h[0]!.i < i))) return
-    const x: Ranked = {rank: this.rank, i, d: e.flip ? ta - tb : tb - ta}
-    if (h.length < MAX_SAMPLES) {
-      h.push(x)
-      for (let j = h.length - 1; j > 0;) {
-        const p = (j - 1) >> 1
-        if (!after(h[j]!, h[p]!)) break
-        ;[h[j], h[p]] = [h[p]!, h[j]!]
-        j = p
-      }
-    } else {
-      h[0] = x
-      for (let j = 0; ;) {
-        const l = 2 * j + 1
-        let m = j
-        if (l < h.length && after(h[l]!, h[m]!)) m = l
-        if (l + 1 < h.length && after(h[l + 1]!, h[m]!)) m = l + 1
-        if (m === j) break
-        ;[h[j], h[m]] = [h[m]!, h[j]!]
-        j = m
-      }
-    }
+    if (h.size >= MAX_SAMPLES && (-h.firstT() < this.rank || (-h.firstT() === this.rank && -h.firstSeq() < i))) return
+    if (h.size >= MAX_SAMPLES) h.pop()
+    h.push(-this.rank, -i, {rank: this.rank, i, d: e.flip ? ta - tb : tb - ta})
   }
 
   /** Each pair's samples in rank order, the pairs in the order of their first sample (SkewEstimator.append's). */
   inOrder(): Map<string, number[]> {
-    const sorted = [...this.pairs.lists].map(([k, h]) => [k, [...h].sort((a, b) => (after(a, b) ? 1 : after(b, a) ? -1 : 0))] as const)
+    const sorted = [...this.pairs.lists].map(([k, h]) => [k, [...h.values()].sort((a, b) => (after(a, b) ? 1 : after(b, a) ? -1 : 0))] as const)
     sorted.sort(([, a], [, b]) => (after(a[0]!, b[0]!) ? 1 : after(b[0]!, a[0]!) ? -1 : 0))
     return new Map(sorted.map(([k, l]) => [k, l.map((x) => x.d)]))
   }

@@ -8,6 +8,9 @@ export class TimeHeap<T> {
   private readonly item: T[] = []
   get size(): number { return this.item.length }
   firstT(): number { return this.t[0]! }
+  firstSeq(): number { return this.seq[0]! }
+  /** The items, in no particular order. */
+  values(): readonly T[] { return this.item }
 
   push(t: number, seq: number, x: T): void {
     let i = this.item.length
