@@ -16,7 +16,7 @@ import {connectionLabel, payloadHash, v4, wireIsns, type Handoff, type Seg} from
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import type {SkewSink} from '../correlate/skew.js'
-import type {View} from '../correlate/vantage.js'
+import {viewKey} from '../correlate/vantage.js'
 import {viewFields, type CheckId, type Value, type ViolationTarget} from './types.js'
 
 export interface Fields {
@@ -155,15 +155,6 @@ function tableSize(n: number): number {
   if (skewSlots.length < size) skewSlots = new Int32Array(size)
   return size
 }
-
-/** "file#iface" of a view (made once per view, not per segment: the checks ask for every segment). */
-export function viewKey(v: View): string {
-  let k = viewKeys.get(v)
-  if (k === undefined) viewKeys.set(v, (k = `${v.file}#${v.iface}`))
-  return k
-}
-
-const viewKeys = new WeakMap<View, string>()
 
 export function buildContext(h: Handoff, sink: ViolationTarget): HandoffContext {
   const conn = connectionLabel(h)

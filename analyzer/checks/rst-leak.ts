@@ -11,7 +11,8 @@
 // in the server's space, its ack past the request): a leak whatever the view.
 import {seqGt} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
-import {viewKey, type HandoffContext} from './context.js'
+import {viewKey} from '../correlate/vantage.js'
+import type {HandoffContext} from './context.js'
 import {hex32} from './types.js'
 
 export const id = 'rst-leak' as const

@@ -6,7 +6,8 @@
 // retransmission of it, cannot).
 import {segOptions} from '../correlate/assemble.js'
 import {TCP_FLAG} from '../wire/tcp.js'
-import {viewKey, type HandoffContext} from './context.js'
+import {viewKey} from '../correlate/vantage.js'
+import type {HandoffContext} from './context.js'
 import {hex32} from './types.js'
 
 export const id = 'synack-leak' as const

@@ -64,7 +64,7 @@ import {KeptSeg} from './kept-seg.js'
 import type {FramedMessage} from './control.js'
 import type {InferredHandoff} from './infer.js'
 import {clientMss} from './offload.js'
-import {FileViews, type VantageAssignment, type View} from './vantage.js'
+import {FileViews, viewKey, type VantageAssignment, type View} from './vantage.js'
 import type {HandoffFeed} from './handoff-feed.js'
 
 export type Leg = 'client' | 'forward' | 'return' | 'be-raw' | 'fe-own' | 'stray-forward' | 'stray-return' | 'other'
@@ -606,12 +606,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
     const judgeEarly = merged || fi === paths.length - 1
     // This file's clock offset from the control messages' (merged only): 0 as a rule.
     const off = merged ? opts.clockOffsetsSec?.[fi] ?? 0 : 0
-    // "file#iface" of each view, made once.
-    const viewKeys = new Map<View, string>()
-    const fileViews = new FileViews(fi, file, opts.vantage, (v) => {
-      viewKeys.set(v, `${v.file}#${v.iface}`)
-      views.push(v)
-    })
+    const fileViews = new FileViews(fi, file, opts.vantage, (v) => { views.push(v) })
     const dec = new PacketDecoder({verifyChecksums: false})
     try {
       await read(path, joinSections(reassembleIp({
@@ -714,7 +709,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
             let s = streams.get(view)
             if (s === undefined) {
               const evs: StreamEvent[] = []
-              ;(h.streamEvents ??= new Map()).set(viewKeys.get(view)!, evs)
+              ;(h.streamEvents ??= new Map()).set(viewKey(view), evs)
               // Copies into buffers of the stream's own (its chunks are read by no one: only gaps and mismatches matter).
               const arena = new ByteArena()
               const r: TcpStreamReassembler = new TcpStreamReassembler({

@@ -12,7 +12,7 @@
 // compares the control view with the LAN, which share no packet). Views that share no packet with the rest (the control
 // view usually: control channels carry no handoff segment) stay unplaced.
 import {TimeHeap} from './time-heap.js'
-import type {View} from './vantage.js'
+import {viewKey, type View} from './vantage.js'
 
 const MAX_SAMPLES = 2001
 
@@ -42,8 +42,6 @@ export interface SkewSink {
 class PairLists<L> {
   /** In the order each pair was first asked for. */
   readonly lists = new Map<string, L>()
-  /** "file#iface" per view, made once. */
-  private readonly keys = new WeakMap<View, string>()
   private readonly byViews = new Map<View, Map<View, {l: L; flip: boolean} | null>>()
 
   constructor(private readonly make: () => L) {}
@@ -53,8 +51,8 @@ class PairLists<L> {
     if (m === undefined) this.byViews.set(a, (m = new Map()))
     let e = m.get(b)
     if (e === undefined) {
-      const ka = this.keyOf(a)
-      const kb = this.keyOf(b)
+      const ka = viewKey(a)
+      const kb = viewKey(b)
       if (ka === kb) e = null
       else {
         const k = ka < kb ? `${ka}|${kb}` : `${kb}|${ka}`
@@ -65,12 +63,6 @@ class PairLists<L> {
       m.set(b, e)
     }
     return e
-  }
-
-  private keyOf(v: View): string {
-    let k = this.keys.get(v)
-    if (k === undefined) this.keys.set(v, (k = `${v.file}#${v.iface}`))
-    return k
   }
 }
 
@@ -107,7 +99,7 @@ export class SkewEstimator implements SkewSink {
       adj.set(a, [...(adj.get(a) ?? []), b])
       adj.set(b, [...(adj.get(b) ?? []), a])
     }
-    const keys = views.map((v) => `${v.file}#${v.iface}`)
+    const keys = views.map(viewKey)
     const out = new Map<string, ViewOffset>()
     for (const root of keys) {
       if (out.has(root) || !adj.has(root)) continue

@@ -123,6 +123,15 @@ export class FileViews {
   }
 }
 
+/** "file#iface" of a view, made once per view (hot paths ask for it per segment or per packet). */
+export function viewKey(v: View): string {
+  let k = viewKeys.get(v)
+  if (k === undefined) viewKeys.set(v, (k = `${v.file}#${v.iface}`))
+  return k
+}
+
+const viewKeys = new WeakMap<View, string>()
+
 export function viewLabel(v: View): string {
   return `${v.file}#${v.iface}${v.name ? ` (${v.name})` : ''}`
 }
