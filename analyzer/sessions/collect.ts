@@ -168,7 +168,9 @@ export interface CollectOptions {
    */
   runSize?: number
   /** Filled in with what the pass held at most (tests: retiring works) and how the files were read. */
-  stats?: {peakConnections?: number; peakHandoffs?: number; merged?: boolean; clockOffsetsSec?: readonly number[] | null}
+  stats?: {peakConnections?: number; peakHandoffs?: number; merged?: boolean; clockOffsetsSec?: readonly number[] | null
+    /** Per-view mode: most shown rows waiting for their handoff's latency at once. */
+    peakWaitingRows?: number}
 }
 
 export const INFER_NOTE = '--infer: a connection no control message names is a handoff (hid inferred/<n>, the numbering of check --infer) when check --infer ' +
@@ -509,6 +511,7 @@ async function sessionsPass(paths: string[], names: string[], filter: SessionFil
     opts.stats.merged = src.merged
     opts.stats.clockOffsetsSec = src.clockOffsetsSec
     if (merger !== null) opts.stats.peakConnections = merger.peakOpen
+    else opts.stats.peakWaitingRows = viewLat.peakWaiting
   }
   if (merger === null) {
     return {...base, mode: 'per-view', rows: viewRows, ...(flagged !== null ? {flagged} : {}),

@@ -32,6 +32,9 @@ interface Pending {
 
 export class ViewLatencies {
   private readonly byHid = new Map<string, Pending>()
+  private waiting = 0
+  /** Most rows waiting at once (tests). */
+  peakWaiting = 0
 
   constructor(private readonly ifaceName: IfaceName,
     /** Where a row goes once it has its latency. */
@@ -45,7 +48,10 @@ export class ViewLatencies {
   /** A shown row: one of a handoff waits for its latency; any other goes on. */
   row(h: HandoffInfo | null, fileOrder: number, seq: number, row: SessionRow): void {
     if (h === null || row.hid === null || row.kind !== 'handoff') this.out(fileOrder, seq, row)
-    else this.pending(h).rows.push({fileOrder, seq, row})
+    else {
+      this.pending(h).rows.push({fileOrder, seq, row})
+      if (++this.waiting > this.peakWaiting) this.peakWaiting = this.waiting
+    }
   }
 
   /** Handoff h was let go (streamed): no row can be tied to it any more. */
@@ -73,6 +79,7 @@ export class ViewLatencies {
   }
 
   private release(p: Pending, l: Latency | undefined): void {
+    this.waiting -= p.rows.length
     for (const w of p.rows) {
       if (l !== undefined) {
         w.row.handoffLatencyMs = l.ms
