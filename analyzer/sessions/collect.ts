@@ -14,11 +14,16 @@
 //      every tracked segment goes to the segment matcher (segment-match.ts),
 //      which finds the segments captured at two views and feeds the
 //      clock-skew estimator (correlate/skew.ts);
-//   3. per-view mode: the rows that pass the filters are kept, as before;
-//      connections mode (the default): every row goes to the merger
-//      (merge.ts), which makes one row per client connection; the filters
-//      apply to the merged rows, and the shown ones go to a ConnectionList
-//      (row-list.ts: sorted by first sighting, on disk for the CLI).
+//   3. per-view mode: the rows that pass the filters go to a SessionRowList
+//      (row-list.ts: sorted by file, interface, first frame, on disk for the
+//      CLI), a handoff's once it is let go and its latency known
+//      (view-latency.ts); connections mode (the default): every row goes to
+//      the merger (merge.ts), which makes one row per client connection; the
+//      filters apply to the merged rows, and the shown ones go to a
+//      ConnectionList (row-list.ts: sorted by first sighting, on disk for the
+//      CLI). With --anomalies every flagged packet is written as it comes
+//      (flagged-list.ts: per file, on disk for the CLI) and the sessions of
+//      the shown rows are marked; the list yields the marked ones.
 // Several files are read at once, merged by capture time (capture/merge.ts),
 // as check reads them: when the control pass finds their clocks within
 // MAX_CLOCK_SPREAD_SEC (check.ts) of each other, by their own times; further
@@ -49,9 +54,10 @@
 // (every session at once). Files read one after the other (clocks apart and
 // not linked, --infer) hold every connection and every handoff to the end
 // (a row of a later file, on another clock, may still join it). Per-view
-// mode keeps the shown rows (and the SYNs of the handoff rows, for their
-// latency); --anomalies keeps every flagged packet until the shown rows are
-// known.
+// mode holds the shown rows of the handoffs in progress and the client SYNs
+// tied to them (their latency is made when the handoff is let go; held to
+// the end with every handoff); --anomalies holds one bit per session (shown
+// or not) and a spool's buffer per file.
 import {displayName} from '../capture/read.js'
 import type {CaptureInterface} from '../capture/types.js'
 import {controlPortNote, resolveControlPort} from '../control/port-discovery.js'
