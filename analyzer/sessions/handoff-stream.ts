@@ -144,6 +144,8 @@ export class StreamedHandoffs {
   private dueSeq = 0
   /** Most handoffs held at once (tests). */
   peakHeld = 0
+  /** Each handoff as it is let go (per-view rows waiting for its latency: view-latency.ts). */
+  onLetGo: ((info: HandoffInfo) => void) | null = null
 
   constructor(spool: ControlSpool, nodeAddrs: Map<string, string>, controlPort: number, vantage: readonly VantageAssignment[],
     fileName: (fileIndex: number) => string,
@@ -208,5 +210,6 @@ export class StreamedHandoffs {
     if (o === 'handed-off') this.counts.handedOff++
     else if (o === 'nacked') this.counts.nacked++
     else this.counts.noReply++
+    this.onLetGo?.(info)
   }
 }
