@@ -136,7 +136,8 @@ export class ControlCollector {
   /** A file's reassembly, made by its first packet() (none when messages come from elsewhere: message()). */
   private newTable(): TcpConnectionTable {
     // No history of delivered bytes: it only serves to compare retransmissions, which no message depends on.
-    return new TcpConnectionTable({serverPort: this.port, open: (c) => this.open(c), historyBytes: 0,
+    // In-order chunks as views: the frame decoder copies what it keeps of them.
+    return new TcpConnectionTable({serverPort: this.port, open: (c) => this.open(c), historyBytes: 0, borrowInOrder: true,
       // Bounded: a long trace may open control connection after connection; closed ones are let go.
       ...(this.opts.dedupeWindow !== undefined ? {forgetIdleAfterSec: 120} : {})})
   }
