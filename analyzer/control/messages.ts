@@ -167,7 +167,8 @@ export type ValidationCode =
 
 export type ValidationResult = {ok: true; msg: ControlMessage} | {ok: false; code: ValidationCode; detail: string}
 
-const TYPE_SET: ReadonlySet<string> = new Set(MESSAGE_TYPES)
+/** Each type's keys (MESSAGE_FIELDS), by a type name as decoded: none for a name of no type. */
+const FIELDS_OF: ReadonlyMap<string, readonly FieldSpec[]> = new Map(MESSAGE_TYPES.map((t) => [t, MESSAGE_FIELDS[t]]))
 const REASON_SET: ReadonlySet<string> = new Set(TERMINATE_REASONS)
 
 // Failure is reported through these two module variables instead of a result
@@ -297,13 +298,14 @@ export function validateMessage(obj: unknown, owned = false): ValidationResult {
   const t = obj['t']
   if (t === undefined || t === null) return {ok: false, code: 'missing-key', detail: `t: required key is ${t === null ? 'nil' : 'absent'}`}
   if (typeof t !== 'string') return {ok: false, code: 'wrong-type', detail: `t: expected a str, got ${describe(t)}`}
-  if (!TYPE_SET.has(t)) return {ok: false, code: 'unknown-type', detail: `t: unknown message type ${JSON.stringify(t)}`}
+  const fields = FIELDS_OF.get(t)
+  if (fields === undefined) return {ok: false, code: 'unknown-type', detail: `t: unknown message type ${JSON.stringify(t)}`}
 
-  const fields = MESSAGE_FIELDS[t as MessageType]
   // Checked first, the message built after (the keys present: a bit each, in table order).
   let present = 0
-  // The normalised fopt / bopt (a new map: a message has one at most).
+  // The normalised fopt / bopt (a new map: a message has one at most); some value is a bigint (made a number).
   let opts: unknown
+  let bigints = false
   for (let i = 0; i < fields.length; i++) {
     const field = fields[i]!
     const x = obj[field.key]
@@ -314,6 +316,7 @@ export function validateMessage(obj: unknown, owned = false): ValidationResult {
     const r = checkField(field.kind, x, field.key)
     if (r === FAIL) return {ok: false, code: failCode, detail: failDetail}
     if (field.kind === 'opts') opts = r
+    else if (typeof x === 'bigint') bigints = true
     present |= 1 << i
   }
   if (owned && hasKeysOf(obj, fields, present)) {
@@ -323,9 +326,8 @@ export function validateMessage(obj: unknown, owned = false): ValidationResult {
     for (let i = 0; i < fields.length; i++) {
       if ((present & (1 << i)) === 0) continue
       const field = fields[i]!
-      const x = obj[field.key]
       if (field.kind === 'opts') obj[field.key] = opts
-      else if (typeof x === 'bigint') obj[field.key] = checkField(field.kind, x, field.key)
+      else if (bigints && typeof obj[field.key] === 'bigint') obj[field.key] = checkField(field.kind, obj[field.key], field.key)
     }
     return {ok: true, msg: obj as unknown as ControlMessage}
   }
