@@ -530,10 +530,13 @@ interface V4Entry {
   c: TcpConnection
 }
 
-/** A bucket of the IPv4 index: a hash of the two endpoints (collisions are told apart by the entries). */
+/**
+ * A bucket of the IPv4 index: a hash of the two endpoints (collisions are told apart by the entries), in 30 bits
+ * so that V8 keeps it a small integer (a larger one is a heap number, made anew for each lookup).
+ */
 function v4Hash(lo: number, hi: number): number {
-  return Math.imul((lo % 0x1_0000_0000) ^ Math.floor(lo / 0x1_0000_0000), 0x01000193)
-    ^ Math.imul((hi % 0x1_0000_0000) ^ Math.floor(hi / 0x1_0000_0000), 0x5bd1e995)
+  return (Math.imul((lo % 0x1_0000_0000) ^ Math.floor(lo / 0x1_0000_0000), 0x01000193)
+    ^ Math.imul((hi % 0x1_0000_0000) ^ Math.floor(hi / 0x1_0000_0000), 0x5bd1e995)) & 0x3fff_ffff
 }
 
 /**
