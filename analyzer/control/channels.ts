@@ -302,6 +302,9 @@ export class ControlExtractor {
     this.fileResults.push(f.fr)
     f.table = new TcpConnectionTable({serverPort: this.port, open: (c) => this.openConnection(c),
       ...(this.opts.historyBytes !== undefined ? {historyBytes: this.opts.historyBytes} : {}),
+      // The frame decoder copies what it keeps of a chunk (a partial frame, bin values): no copy of every
+      // in-order chunk first (only without a history, which would keep them).
+      borrowInOrder: true,
       // No message rows (check's framing pass over a long trace): closed connections are let go of.
       ...(this.opts.messageRows === false ? {forgetIdleAfterSec: 120} : {})})
   }

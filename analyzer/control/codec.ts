@@ -148,7 +148,8 @@ export function decodeBody(buf: Uint8Array, start = 0, end = buf.length, reader:
     const e = reader.error!
     return {ok: false, reason: e.reason, detail: e.detail}
   }
-  const r = validateMessage(value)
+  // The map was decoded for this call: validation may keep it as the message.
+  const r = validateMessage(value, true)
   return r.ok ? r : {ok: false, reason: r.code, detail: r.detail}
 }
 

@@ -167,7 +167,8 @@ export type ValidationCode =
 
 export type ValidationResult = {ok: true; msg: ControlMessage} | {ok: false; code: ValidationCode; detail: string}
 
-const TYPE_SET: ReadonlySet<string> = new Set(MESSAGE_TYPES)
+/** Each type's keys (MESSAGE_FIELDS), by a type name as decoded: none for a name of no type. */
+const FIELDS_OF: ReadonlyMap<string, readonly FieldSpec[]> = new Map(MESSAGE_TYPES.map((t) => [t, MESSAGE_FIELDS[t]]))
 const REASON_SET: ReadonlySet<string> = new Set(TERMINATE_REASONS)
 
 // Failure is reported through these two module variables instead of a result
@@ -280,9 +281,10 @@ function checkField(kind: FieldKind, v: unknown, path: string): unknown {
  * optional keys absent-or-nil → omitted, integers as JS numbers (bigints are
  * accepted and converted when they fit). Checks `v` first (a future version
  * may have other types), then `t`, then the keys in table order; the first
- * failure is reported.
+ * failure is reported. owned: obj is the caller's to give (decoded for this
+ * call): it may come back as the message rather than be copied.
  */
-export function validateMessage(obj: unknown): ValidationResult {
+export function validateMessage(obj: unknown, owned = false): ValidationResult {
   if (!isMap(obj)) return {ok: false, code: 'not-a-map', detail: `the frame holds ${describe(obj)}, not a map`}
 
   const v = obj['v']
@@ -296,10 +298,16 @@ export function validateMessage(obj: unknown): ValidationResult {
   const t = obj['t']
   if (t === undefined || t === null) return {ok: false, code: 'missing-key', detail: `t: required key is ${t === null ? 'nil' : 'absent'}`}
   if (typeof t !== 'string') return {ok: false, code: 'wrong-type', detail: `t: expected a str, got ${describe(t)}`}
-  if (!TYPE_SET.has(t)) return {ok: false, code: 'unknown-type', detail: `t: unknown message type ${JSON.stringify(t)}`}
+  const fields = FIELDS_OF.get(t)
+  if (fields === undefined) return {ok: false, code: 'unknown-type', detail: `t: unknown message type ${JSON.stringify(t)}`}
 
-  const out: Record<string, unknown> = {v: PROTOCOL_VERSION, t}
-  for (const field of MESSAGE_FIELDS[t as MessageType]) {
+  // Checked first, the message built after (the keys present: a bit each, in table order).
+  let present = 0
+  // The normalised fopt / bopt (a new map: a message has one at most); some value is a bigint (made a number).
+  let opts: unknown
+  let bigints = false
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i]!
     const x = obj[field.key]
     if (x === undefined || x === null) {
       if (field.optional) continue
@@ -307,9 +315,51 @@ export function validateMessage(obj: unknown): ValidationResult {
     }
     const r = checkField(field.kind, x, field.key)
     if (r === FAIL) return {ok: false, code: failCode, detail: failDetail}
-    out[field.key] = r
+    if (field.kind === 'opts') opts = r
+    else if (typeof x === 'bigint') bigints = true
+    present |= 1 << i
+  }
+  if (owned && hasKeysOf(obj, fields, present)) {
+    // The map itself (the caller's to give: decoded for this call) when it holds just the keys the message keeps,
+    // in their order, as a frame of any §3 writer does: only values normalised (fopt, bigints) are replaced.
+    if (obj['v'] !== PROTOCOL_VERSION) obj['v'] = PROTOCOL_VERSION
+    for (let i = 0; i < fields.length; i++) {
+      if ((present & (1 << i)) === 0) continue
+      const field = fields[i]!
+      if (field.kind === 'opts') obj[field.key] = opts
+      else if (bigints && typeof obj[field.key] === 'bigint') obj[field.key] = checkField(field.kind, obj[field.key], field.key)
+    }
+    return {ok: true, msg: obj as unknown as ControlMessage}
+  }
+  const out: Record<string, unknown> = {v: PROTOCOL_VERSION, t}
+  for (let i = 0; i < fields.length; i++) {
+    if ((present & (1 << i)) === 0) continue
+    const field = fields[i]!
+    out[field.key] = field.kind === 'opts' ? opts : checkField(field.kind, obj[field.key], field.key)
   }
   return {ok: true, msg: out as unknown as ControlMessage}
+}
+
+/**
+ * True when obj (a plain object with Object.prototype) has exactly the keys v, t and the fields present, in this
+ * order: the keys a normalised message has.
+ */
+function hasKeysOf(obj: Record<string, unknown>, fields: readonly FieldSpec[], present: number): boolean {
+  if (Object.getPrototypeOf(obj) !== Object.prototype) return false
+  let i = -2
+  for (const k in obj) {
+    if (i === -2) {
+      if (k !== 'v') return false
+    } else if (i === -1) {
+      if (k !== 't') return false
+    } else {
+      while (i < fields.length && (present & (1 << i)) === 0) i++
+      if (i >= fields.length || k !== fields[i]!.key) return false
+    }
+    i++
+  }
+  while (i >= 0 && i < fields.length && (present & (1 << i)) === 0) i++
+  return i === fields.length
 }
 
 /** Re-exported so users of validateMessage can build float values in tests. */

@@ -136,7 +136,8 @@ export class ControlCollector {
   /** A file's reassembly, made by its first packet() (none when messages come from elsewhere: message()). */
   private newTable(): TcpConnectionTable {
     // No history of delivered bytes: it only serves to compare retransmissions, which no message depends on.
-    return new TcpConnectionTable({serverPort: this.port, open: (c) => this.open(c), historyBytes: 0,
+    // In-order chunks as views: the frame decoder copies what it keeps of them.
+    return new TcpConnectionTable({serverPort: this.port, open: (c) => this.open(c), historyBytes: 0, borrowInOrder: true,
       // Bounded: a long trace may open control connection after connection; closed ones are let go.
       ...(this.opts.dedupeWindow !== undefined ? {forgetIdleAfterSec: 120} : {})})
   }
@@ -209,7 +210,7 @@ export class ControlCollector {
   }
 
   /** A copy of a frame already seen: with merged files, it replaces the held one when its file comes first. */
-  private copy(hkey: string, m: () => FramedMessage): void {
+  private copy(hkey: string, msg: ControlMessage, iface: number, frame: number, tsSec: number, tsNsec: number, direction: string): void {
     const e = this.heldByKey.get(hkey)
     if (e === undefined) {
       // Passed on already: a copy more than holdSec after the first (clocks that far apart, or a retransmission
@@ -217,7 +218,7 @@ export class ControlCollector {
       this.copySkewSec = Infinity
       return
     }
-    const c = m()
+    const c = this.framed(msg, iface, frame, tsSec, tsNsec, direction)
     if (c.fileIndex !== e.m.fileIndex) {
       this.copySkewSec = Math.max(this.copySkewSec, Math.abs(this.onClock(c.t, c.fileIndex) - this.onClock(e.m.t, e.m.fileIndex)))
     }
@@ -245,13 +246,12 @@ export class ControlCollector {
    */
   message(msg: ControlMessage, seq: number, length: number, direction: string, iface: number, frame: number, tsSec: number, tsNsec: number): void {
     const key = seq * 0x200000 + length
-    const {file, fi} = this.f
-    const message = (): FramedMessage => ({msg, file, fileIndex: fi, iface, frame, tsSec, tsNsec, t: tsSec + tsNsec / 1e9, direction})
+    const fi = this.f.fi
     const hold = this.opts.holdSec !== undefined && (!this.opts.handoffOnly || HANDOFF_TYPES.has(msg.t))
     // Looked up each time: the views of one direction share its sets, and they rotate (dedupeWindow).
     let seen = this.seen.get(direction) ?? this.newDirection(direction)
     if (seen.has(key) || this.seenOld.get(direction)?.has(key)) {
-      if (hold) this.copy(`${direction}|${key}`, message)
+      if (hold) this.copy(`${direction}|${key}`, msg, iface, frame, tsSec, tsNsec, direction)
       return
     }
     seen.add(key)
@@ -262,15 +262,21 @@ export class ControlCollector {
     }
     this.count++
     if (this.opts.handoffOnly && !HANDOFF_TYPES.has(msg.t)) {
-      this.opts.onOther?.(message())
+      this.opts.onOther?.(this.framed(msg, iface, frame, tsSec, tsNsec, direction))
       return
     }
-    const m = message()
+    const m = this.framed(msg, iface, frame, tsSec, tsNsec, direction)
     if (hold) {
       const e: Held = {m, key: `${direction}|${key}`, first: this.onClock(m.t, fi)}
       this.held.push(e)
       this.heldByKey.set(e.key, e)
     } else this.emit(m)
+  }
+
+  /** A message of the current file, framed (a method, not a closure made per message). */
+  private framed(msg: ControlMessage, iface: number, frame: number, tsSec: number, tsNsec: number, direction: string): FramedMessage {
+    const {file, fi} = this.f
+    return {msg, file, fileIndex: fi, iface, frame, tsSec, tsNsec, t: tsSec + tsNsec / 1e9, direction}
   }
 
   private open(c: TcpConnection): [StreamHandlers, StreamHandlers] {

@@ -82,11 +82,19 @@ export class RecordWriter {
   /** Unsigned LEB128 (lengths, counts, table indexes). */
   private uint(x: number): void {
     this.ensure(8)
-    while (x >= 0x80) {
-      this.buf[this.pos++] = (x & 0x7f) | 0x80
+    const b = this.buf
+    let p = this.pos
+    // Below 2^31 (nearly every count and number of a record) by shifts; above, by division.
+    while (x >= 0x8000_0000) {
+      b[p++] = (x & 0x7f) | 0x80
       x = Math.floor(x / 128)
     }
-    this.buf[this.pos++] = x
+    while (x >= 0x80) {
+      b[p++] = (x & 0x7f) | 0x80
+      x >>>= 7
+    }
+    b[p++] = x
+    this.pos = p
   }
 
   /**

@@ -33,7 +33,9 @@
 //   reused by a new SYN. Data after the end is reported ('data-after-end').
 //
 // Chunks handed to onData are copies owned by the receiver (never views of
-// the capture buffer): keep them as they are.
+// the capture buffer): keep them as they are — unless the receiver asked for
+// views (borrowInOrder: it copies what it keeps, and every byte it reads
+// otherwise is read during the call).
 //
 // TcpConnectionTable groups segments into connections with a key that is the
 // same both ways (gopacket's symmetric flow hash), optionally scoped (e.g. per
@@ -43,6 +45,7 @@
 import type {PacketDecoder} from '../wire/decode.js'
 import {seqAdd, seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
+import {readU32} from '../wire/addr.js'
 
 export type StreamEndReason = 'fin' | 'rst' | 'end-of-trace' | 'superseded'
 
@@ -61,7 +64,7 @@ export type ReassemblyEvent =
   | {kind: 'out-of-window'; seq: number; length: number; frame: number}
 
 export interface StreamHandlers {
-  /** In-order bytes: `chunk` is a copy (stable), starting at stream offset `streamOffset`; `frame` completed it. */
+  /** In-order bytes: `chunk` is a copy (stable; a view for the call only with borrowInOrder), starting at stream offset `streamOffset`; `frame` completed it. */
   onData(chunk: Uint8Array, streamOffset: number, frame: number): void
   /** Bytes [streamOffset, streamOffset + length) were never seen; delivery continues after them. */
   onGap?(streamOffset: number, length: number, frame: number): void
@@ -86,6 +89,13 @@ export interface ReassemblyOptions {
    * views of a shared buffer instead (correlate/assemble.ts's ByteArena).
    */
   copy?: (src: Uint8Array, s: number, e: number) => Uint8Array
+  /**
+   * Bytes delivered as soon as they come (in order, nothing buffered) are handed to onData as views of the
+   * segment's payload, valid only during the call, not as copies: for a receiver that copies what it keeps
+   * (the control channel's frame decoder) on a stream that is nearly always in order. Only without a history
+   * (historyBytes 0), which would keep the views.
+   */
+  borrowInOrder?: boolean
 }
 
 const sliceCopy = (src: Uint8Array, s: number, e: number): Uint8Array => src.slice(s, e)
@@ -144,6 +154,7 @@ export class TcpStreamReassembler {
   private readonly historyLimit: number
   private readonly maxWindow: number
   private readonly copy: (src: Uint8Array, s: number, e: number) => Uint8Array
+  private readonly borrowInOrder: boolean
   /** Sequence number of `next`. */
   private nextSeq = 0
   /** Highest stream offset any segment reached (payload on the wire, FIN). */
@@ -163,6 +174,7 @@ export class TcpStreamReassembler {
     this.historyLimit = opts.historyBytes ?? DEFAULT_HISTORY
     this.maxWindow = opts.maxWindow ?? DEFAULT_MAX_WINDOW
     this.copy = opts.copy ?? sliceCopy
+    this.borrowInOrder = opts.borrowInOrder === true && this.historyLimit === 0
   }
 
   /** Bytes currently buffered out of order. */
@@ -310,7 +322,7 @@ export class TcpStreamReassembler {
     }
     // Fast path: in order, nothing buffered.
     if (a === this.next && this.pending.length === 0) {
-      this.deliver(a, this.copy(payload, a - off, payload.length), frame)
+      this.deliver(a, this.borrowInOrder ? (a === off ? payload : payload.subarray(a - off)) : this.copy(payload, a - off, payload.length), frame)
       return
     }
     // Split [a, b) against the buffered pieces: overlaps are compared (first
@@ -506,6 +518,28 @@ function endpointKey(addr: string, port: number): string {
 }
 
 /**
+ * A connection of an IPv4 4-tuple, found by numbers (an endpoint is address × 2^16 + port, the two in order
+ * lo < hi) rather than by the key string, whose two formatted addresses cost more than all else a packet does.
+ */
+interface V4Entry {
+  scope: string
+  lo: number
+  hi: number
+  /** The client is the lo endpoint. */
+  clientLo: boolean
+  c: TcpConnection
+}
+
+/**
+ * A bucket of the IPv4 index: a hash of the two endpoints (collisions are told apart by the entries), in 30 bits
+ * so that V8 keeps it a small integer (a larger one is a heap number, made anew for each lookup).
+ */
+function v4Hash(lo: number, hi: number): number {
+  return (Math.imul((lo % 0x1_0000_0000) ^ Math.floor(lo / 0x1_0000_0000), 0x01000193)
+    ^ Math.imul((hi % 0x1_0000_0000) ^ Math.floor(hi / 0x1_0000_0000), 0x5bd1e995)) & 0x3fff_ffff
+}
+
+/**
  * TCP connections keyed by (scope, unordered 4-tuple). A pure SYN whose ISN
  * differs from the connection's (or a SYN on a connection that had none)
  * starts a new connection: the old one is finished as 'superseded' (if it was
@@ -523,6 +557,12 @@ export class TcpConnectionTable {
   private nextSweep = -Infinity
   /** TCP packets skipped: IP fragments, undecodable TCP headers. */
   skipped = 0
+  /**
+   * The IPv4 connections of byKey again, by numbers (V4Entry), each bucket's entries and each connection's
+   * bucket: a packet of a known connection is looked up without the key string. byKey stays the reference.
+   */
+  private readonly v4 = new Map<number, V4Entry[]>()
+  private readonly v4Of = new Map<TcpConnection, number>()
 
   constructor(opts: ConnectionTableOptions) {
     this.opts = opts
@@ -535,30 +575,53 @@ export class TcpConnectionTable {
       this.skipped++
       return null
     }
-    const src = d.srcAddr()
-    const dst = d.dstAddr()
     const sp = d.srcPort
     const dp = d.dstPort
-    const ks = endpointKey(src, sp)
-    const kd = endpointKey(dst, dp)
-    const key = ks < kd ? `${scope}#${ks}#${kd}` : `${scope}#${kd}#${ks}`
     const flags = d.tcpFlags
     const pureSyn = (flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN
-    let c = this.byKey.get(key)
-    if (c !== undefined && pureSyn && c.synIsn !== d.seq) {
-      // 4-tuple reuse: a new connection.
-      if (c.streams !== null) {
-        c.streams[0].finish('superseded', frame)
-        c.streams[1].finish('superseded', frame)
+    // IPv4 (as srcAddr() formats it): the endpoints as numbers.
+    const v4 = d.ipVersion === 4 && d.network !== 'ipv6' && d.ipSrcOffset >= 0 && d.ipDstOffset >= 0
+    let es = -1
+    let ed = -1
+    let c: TcpConnection | undefined
+    let fromClient = false
+    if (v4) {
+      es = readU32(d.bytes, d.ipSrcOffset) * 0x1_0000 + sp
+      ed = readU32(d.bytes, d.ipDstOffset) * 0x1_0000 + dp
+      // A pure SYN may start a new connection on the 4-tuple: the general way below.
+      if (!pureSyn) {
+        const e = this.v4Entry(scope, es, ed)
+        if (e !== undefined) {
+          c = e.c
+          fromClient = (es <= ed) === e.clientLo
+        }
       }
-      c.closed = true
-      c = undefined
     }
     if (c === undefined) {
-      c = this.create(key, scope, src, sp, dst, dp, flags, frame, tsSec, tsNsec)
-      if (pureSyn) c.synIsn = d.seq
-      // A SYN/ACK acknowledges the client's ISN + 1: a late copy of that SYN is no reuse.
-      else if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === (TCP_FLAG.SYN | TCP_FLAG.ACK)) c.synIsn = (d.ack - 1) >>> 0
+      const src = d.srcAddr()
+      const dst = d.dstAddr()
+      const ks = endpointKey(src, sp)
+      const kd = endpointKey(dst, dp)
+      const key = ks < kd ? `${scope}#${ks}#${kd}` : `${scope}#${kd}#${ks}`
+      c = this.byKey.get(key)
+      if (c !== undefined && pureSyn && c.synIsn !== d.seq) {
+        // 4-tuple reuse: a new connection.
+        if (c.streams !== null) {
+          c.streams[0].finish('superseded', frame)
+          c.streams[1].finish('superseded', frame)
+        }
+        c.closed = true
+        c = undefined
+      }
+      if (c === undefined) {
+        const old = v4 ? this.byKey.get(key) : undefined
+        c = this.create(key, scope, src, sp, dst, dp, flags, frame, tsSec, tsNsec)
+        if (pureSyn) c.synIsn = d.seq
+        // A SYN/ACK acknowledges the client's ISN + 1: a late copy of that SYN is no reuse.
+        else if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === (TCP_FLAG.SYN | TCP_FLAG.ACK)) c.synIsn = (d.ack - 1) >>> 0
+        if (v4) this.v4Put(scope, es, ed, c.client.port === sp && c.client.addr === src, c, old)
+      }
+      fromClient = c.client.port === sp && c.client.addr === src
     }
     c.packets++
     c.lastFrame = frame
@@ -568,7 +631,6 @@ export class TcpConnectionTable {
     }
     const streams = c.streams
     if (streams === null) return c
-    const fromClient = c.client.port === sp && c.client.addr === src
     const mine = streams[fromClient ? 0 : 1]
     const peer = streams[fromClient ? 1 : 0]
     const payload = d.bytes.subarray(d.payloadOffset, d.payloadOffset + d.payloadLen)
@@ -577,6 +639,42 @@ export class TcpConnectionTable {
     if (flags & TCP_FLAG.RST) peer.finish('rst', frame)
     if (mine.ended !== null && peer.ended !== null) c.closed = true
     return c
+  }
+
+  /** The IPv4 connection of endpoints es and ed (either way) in scope, if byKey has one. */
+  private v4Entry(scope: string, es: number, ed: number): V4Entry | undefined {
+    const lo = es <= ed ? es : ed
+    const hi = es <= ed ? ed : es
+    const b = this.v4.get(v4Hash(lo, hi))
+    if (b === undefined) return undefined
+    for (let i = 0; i < b.length; i++) {
+      const e = b[i]!
+      if (e.lo === lo && e.hi === hi && e.scope === scope) return e
+    }
+    return undefined
+  }
+
+  /** byKey has a new connection c (srcIsClient: es is its client), in place of old (undefined: none). */
+  private v4Put(scope: string, es: number, ed: number, srcIsClient: boolean, c: TcpConnection, old: TcpConnection | undefined): void {
+    if (old !== undefined) this.v4Drop(old)
+    const lo = es <= ed ? es : ed
+    const hi = es <= ed ? ed : es
+    const h = v4Hash(lo, hi)
+    let b = this.v4.get(h)
+    if (b === undefined) this.v4.set(h, (b = []))
+    b.push({scope, lo, hi, clientLo: srcIsClient === (es <= ed), c})
+    this.v4Of.set(c, h)
+  }
+
+  /** c is no longer byKey's: out of the IPv4 index too. */
+  private v4Drop(c: TcpConnection): void {
+    const h = this.v4Of.get(c)
+    if (h === undefined) return
+    this.v4Of.delete(c)
+    const b = this.v4.get(h)!
+    const i = b.findIndex((e) => e.c === c)
+    if (i >= 0) b.splice(i, 1)
+    if (b.length === 0) this.v4.delete(h)
   }
 
   /** forgetIdleAfterSec: the connections silent that long let go of. Once per capture second. */
@@ -590,6 +688,7 @@ export class TcpConnectionTable {
       this.keyOf.delete(c)
       if (this.byKey.get(key) !== c) continue
       this.byKey.delete(key)
+      this.v4Drop(c)
       if (c.streams !== null && !c.closed) {
         c.streams[0].finish('end-of-trace', c.lastFrame)
         c.streams[1].finish('end-of-trace', c.lastFrame)

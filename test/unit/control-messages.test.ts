@@ -42,6 +42,34 @@ test('a valid message comes back normalised, in table order', () => {
   assert.deepEqual(Object.keys(r.msg), ['v', 't', 'node', 'at', 'hid', 'cip', 'cport', 'vip', 'vport', 'ciss', 'fiss', 'fts', 'fopt', 'pkts', 'url', 'host'])
 })
 
+test('owned: a map with just the keys of the message, in order, is the message itself; any other is copied', () => {
+  const mine = structuredClone(req)
+  const r = validateMessage(mine, true)
+  assert.ok(r.ok)
+  assert.equal(r.msg, mine)
+  // fopt is made anew (only its spec keys), bigints become numbers: in place, the keys' order kept.
+  const big = {...structuredClone(req), v: 1n, ciss: 0x12345678n, fopt: {mss: 1460, ws: 7, sack: true, ts: true, zz: 1}}
+  const b = validateMessage(big, true)
+  assert.ok(b.ok)
+  assert.equal(b.msg, big)
+  assert.deepEqual(b.msg, req)
+  // An unknown key, a nil optional key, another order, a null prototype: a copy, as without owned.
+  const {fts: _fts, ...noFts} = structuredClone(req)
+  const tFirst = Object.fromEntries(Object.entries(structuredClone(req)).sort(([a], [b]) => Number(b === 't') - Number(a === 't')))
+  for (const other of [{zz: 1, ...structuredClone(req)}, {...structuredClone(req), zz: 1}, {...structuredClone(req), fts: null},
+    tFirst, Object.assign(Object.create(null), structuredClone(req)), {...noFts, fts: 7}]) {
+    const o = validateMessage(other, true)
+    assert.ok(o.ok)
+    assert.notEqual(o.msg, other)
+    assert.deepEqual(o.msg, validateMessage(other).ok ? (validateMessage(other) as {msg: unknown}).msg : null)
+  }
+  // Not owned: never the object given.
+  const given = structuredClone(req)
+  const n = validateMessage(given)
+  assert.ok(n.ok)
+  assert.notEqual(n.msg, given)
+})
+
 test('not-a-map: array, string, int, nil, bin, float, Map instance', () => {
   for (const v of [[1, 2, 3], 'abc', 42, null, undefined, Uint8Array.of(1), new MsgpackFloat(1), new Map([['v', 1]])]) {
     assert.equal(codeOf(v), 'not-a-map', String(v))

@@ -330,3 +330,73 @@ test('chunks are stable copies, not views of the packet buffer', () => {
   assert.deepEqual([...sink.chunks[0]!.data], [1, 2, 3, 4])
   assert.deepEqual([...sink.chunks[2]!.data], [1, 2, 3, 4])
 })
+
+test('borrowInOrder: bytes delivered as they come are views of the payload; buffered ones copies; with a history, copies', () => {
+  const sink = new Sink()
+  const r = new TcpStreamReassembler(sink, {historyBytes: 0, borrowInOrder: true})
+  const buf = new Uint8Array([1, 2, 3, 4])
+  r.segment(99, TCP_FLAG.SYN, new Uint8Array(0), 1)
+  r.segment(100, TCP_FLAG.ACK, buf, 2)
+  assert.equal(sink.chunks[0]!.data.buffer, buf.buffer, 'in order: a view')
+  const late = new Uint8Array([7, 8])
+  r.segment(106, TCP_FLAG.ACK, late, 3) // out of order: buffered, so a copy
+  late.fill(9)
+  r.segment(104, TCP_FLAG.ACK, new Uint8Array([5, 6]), 4)
+  assert.deepEqual([...sink.chunks[2]!.data], [7, 8])
+  // A retransmission overlapping the delivered bytes: the new part only, a view too.
+  r.segment(106, TCP_FLAG.ACK, new Uint8Array([7, 8, 10, 11]), 5)
+  assert.deepEqual([...sink.chunks[3]!.data], [10, 11])
+  const kept = new Sink()
+  const h = new TcpStreamReassembler(kept, {borrowInOrder: true})
+  h.segment(99, TCP_FLAG.SYN, new Uint8Array(0), 1)
+  h.segment(100, TCP_FLAG.ACK, buf, 2)
+  assert.notEqual(kept.chunks[0]!.data.buffer, buf.buffer, 'a history keeps the chunks: copies')
+})
+
+test('connections found again by their endpoints: interleaved, both ways, per scope, IPv4 and IPv6, forgotten when idle', () => {
+  const dec = new PacketDecoder()
+  const sinks = new Map<number, {conn: TcpConnection; c2s: Sink; s2c: Sink}>()
+  const table = new TcpConnectionTable({serverPort: SP, forgetIdleAfterSec: 10, open: (conn) => {
+    const e = {conn, c2s: new Sink(), s2c: new Sink()}
+    sinks.set(conn.id, e)
+    return [e.c2s, e.s2c]
+  }})
+  let frame = 0
+  const seg = (src: string, sport: number, dst: string, dport: number, seq: number, flags: string, payload: string, t: number, scope: string) => {
+    const b = buildTcpPacket({src, dst, srcPort: sport, dstPort: dport, seq, ack: 1, flags, payload})
+    dec.decode(LINKTYPE.RAW, b, b.length, b.length)
+    return table.add(dec, ++frame, t, 0, scope)!.id
+  }
+  const C6 = '2001:db8::1'
+  const S6 = '2001:db8::2'
+  // Two clients of one server, the same 4-tuple on a second scope, and an IPv6 connection, interleaved.
+  const a = seg(C, CP, S, SP, 100, 'P.', 'a1', 0, '0')
+  const b = seg('10.77.9.3', CP, S, SP, 200, 'P.', 'b1', 0, '0')
+  const a2 = seg(C, CP, S, SP, 100, 'P.', 'A1', 0, '1')
+  const v6 = seg(C6, CP, S6, SP, 300, 'P.', 'v1', 0, '0')
+  assert.equal(new Set([a, b, a2, v6]).size, 4)
+  assert.equal(seg(S, SP, C, CP, 500, 'P.', 'a-reply', 1, '0'), a)
+  assert.equal(seg(C, CP, S, SP, 102, 'P.', 'a2', 1, '0'), a)
+  assert.equal(seg(S, SP, '10.77.9.3', CP, 600, 'P.', 'b-reply', 1, '0'), b)
+  assert.equal(seg(S6, SP, C6, CP, 700, 'P.', 'v-reply', 1, '0'), v6)
+  assert.equal(seg(S, SP, C, CP, 507, 'P.', 'A-reply', 1, '1'), a2)
+  table.finish()
+  assert.equal(sinks.get(a)!.c2s.text(), 'a1a2')
+  assert.equal(sinks.get(a)!.s2c.text(), 'a-reply')
+  assert.equal(sinks.get(b)!.s2c.text(), 'b-reply')
+  assert.equal(sinks.get(a2)!.c2s.text(), 'A1')
+  assert.equal(sinks.get(a2)!.s2c.text(), 'A-reply')
+  assert.equal(sinks.get(v6)!.s2c.text(), 'v-reply')
+  // Idle past the limit: forgotten; the 4-tuple's next packet opens another connection.
+  const again = new TcpConnectionTable({serverPort: SP, forgetIdleAfterSec: 10, open: () => null})
+  const id = (t: number, cport = CP) => {
+    const p = buildTcpPacket({src: S, dst: C, srcPort: SP, dstPort: cport, seq: 1, ack: 1, flags: 'P.', payload: 'x'})
+    dec.decode(LINKTYPE.RAW, p, p.length, p.length)
+    return again.add(dec, ++frame, t, 0, '0')!.id
+  }
+  assert.equal(id(0), 1)
+  assert.equal(id(5), 1)
+  assert.equal(id(30, CP + 1), 2) // another connection's packet: the first one, silent 25 s, is let go of
+  assert.equal(id(31), 3)
+  assert.equal(id(32), 3)
+})
