@@ -64,12 +64,14 @@ import type {AnomalyName} from '../flows/tcp-analysis.js'
 import {readMerged} from '../capture/merge.js'
 import {LOOKAHEAD_SEC} from '../correlate/assemble.js'
 import {ControlSpool} from '../correlate/control-spool.js'
+import {inferSpooled} from '../correlate/infer-spooled.js'
+import type {InferredSpool} from '../correlate/inferred-spool.js'
 import {readControlPass} from '../correlate/control-pass.js'
 import {HandoffFeed} from '../correlate/handoff-feed.js'
 import {inferViewKinds} from '../correlate/vantage-infer.js'
 import {MAX_CLOCK_SPREAD_SEC} from '../check.js'
 import {correlateHandoffs, HandoffIndex, latencies, latencyFor, type HandoffInfo, type SynSighting} from './handoff.js'
-import {HelloAddresses, liveInfo, nodeAddresses, StreamedHandoffs} from './handoff-stream.js'
+import {addInferredAddresses, HelloAddresses, liveInfo, nodeAddresses, StreamedHandoffs} from './handoff-stream.js'
 import {LiveEndpoints} from './live-endpoints.js'
 import {ConnectionMerger, type ConnectionRow, type MergeOptions} from './merge.js'
 import {ConnectionList} from './row-list.js'
@@ -215,20 +217,16 @@ interface HandoffSource {
   /** Held: every handoff (also the inferred ones). */
   all: HandoffInfo[]
   inference?: InferenceReport
+  /** Some inferred handoff has a latency (its BE's SYN/ACK was captured): the note that says how it is taken. */
+  inferredLatency: boolean
   spool: ControlSpool | null
+  /** Streamed with --infer: the inferred handoffs, in hid order (inferred-spool.ts). */
+  inferredSpool: InferredSpool | null
 }
 
 async function handoffSource(paths: string[], names: string[], port: number, opts: CollectOptions): Promise<HandoffSource> {
   const vantage = opts.vantage ?? []
-  if (opts.infer) {
-    // --infer: correlate/infer.ts recognises handoffs over the whole traces, the control channel's known up front:
-    // every handoff assembled before the pass, the files read one after the other.
-    const corr = await correlateHandoffs(paths, port, vantage, {infer: true})
-    // The control pass names files by path: the spool's path is '<stdin>' to the user.
-    for (const h of corr.handoffs) if (h.ackView !== null) h.ackView.file = names[h.ackView.fileIndex]!
-    return {index: new HandoffIndex(corr), vantage: corr.vantage, clockOffsetsSec: null, merged: false, stream: null, all: corr.handoffs,
-      inference: corr.inference, spool: null}
-  }
+  if (opts.infer && opts.streaming === false) return wholeInferred(paths, names, port, vantage)
   const fileName = (fi: number) => names[fi]!
   let hellos = new HelloAddresses()
   let spool = new ControlSpool()
@@ -264,25 +262,59 @@ async function handoffSource(paths: string[], names: string[], port: number, opt
     const nodeAddrs = nodeAddresses(hellos.byAddr, spool)
     const s = spool
     const streamed = !whole && (paths.length === 1 || merged)
+    if (opts.infer && !streamed) {
+      // Several files read one after the other: --infer recognises its handoffs over the whole traces, as before.
+      s.remove()
+      return await wholeInferred(paths, names, port, vantage)
+    }
     let placed: VantageAssignment[]
     if (streamed) {
       // Views whose place neither --vantage nor the name tells: placed by the legs they show, the handoffs read from
       // the spool as that pass goes (as check does).
       placed = [...vantage, ...await inferViewKinds(paths, {feed: () => new HandoffFeed(s.reader()), any: () => spoolHasRequest(s),
         lookaheadSec: LOOKAHEAD_SEC, ...(offsets !== null ? {clockOffsetsSec: offsets} : {})}, port, vantage)]
-      const stream = new StreamedHandoffs(s, nodeAddrs, port, placed, fileName, -Math.min(0, ...(offsets ?? [])),
-        opts.lookaheadSec ?? LOOKAHEAD_SEC)
-      return {index: stream.index, vantage: placed, clockOffsetsSec: offsets, merged, stream, all: [], spool: s}
+      let inferred: InferredSpool | null = null
+      try {
+        let inference: InferenceReport | undefined
+        let inferredLatency = false
+        if (opts.infer) {
+          // --infer: as check --infer, streamed into a spool of its own (windowed: the connections in progress only,
+          // the handoffs' times on the pass's clock), the control channel's handoffs known from their spool; the
+          // pass takes them from it as from the control spool.
+          const run = await inferSpooled(paths, {controlPort: port, vantage: placed, control: s, merged,
+            ...(offsets !== null ? {clockOffsetsSec: offsets} : {})})
+          inferred = run.spool
+          placed = run.vantage
+          inference = run.result.report
+          inferredLatency = addInferredAddresses(inferred, nodeAddrs).anyLatency
+        }
+        const stream = new StreamedHandoffs(s, nodeAddrs, port, placed, fileName, -Math.min(0, ...(offsets ?? [])),
+          opts.lookaheadSec ?? LOOKAHEAD_SEC, inferred?.reader() ?? null)
+        return {index: stream.index, vantage: placed, clockOffsetsSec: offsets, merged, stream, all: [], spool: s, inferredSpool: inferred,
+          inferredLatency, ...(inference !== undefined ? {inference} : {})}
+      } catch (e) {
+        inferred?.remove()
+        throw e
+      }
     }
     const handoffs = new HandoffFeed(s.reader()).all()
     placed = [...vantage, ...await inferViewKinds(paths, handoffs, port, vantage)]
     const all = handoffs.map((h) => liveInfo(h, fileName))
     return {index: new HandoffIndex({handoffs: all, nodeAddrs, controlPort: port, vantage: placed}), vantage: placed, clockOffsetsSec: null,
-      merged: false, stream: null, all, spool: s}
+      merged: false, stream: null, all, spool: s, inferredSpool: null, inferredLatency: false}
   } catch (e) {
     spool.remove()
     throw e
   }
+}
+
+/** --infer, every handoff assembled before the pass (control and inferred, over the whole traces), the files read one after the other. */
+async function wholeInferred(paths: string[], names: string[], port: number, vantage: readonly VantageAssignment[]): Promise<HandoffSource> {
+  const corr = await correlateHandoffs(paths, port, vantage, {infer: true})
+  // The control pass names files by path: the spool's path is '<stdin>' to the user.
+  for (const h of corr.handoffs) if (h.ackView !== null) h.ackView.file = names[h.ackView.fileIndex]!
+  return {index: new HandoffIndex(corr), vantage: corr.vantage, clockOffsetsSec: null, merged: false, stream: null, all: corr.handoffs,
+    inference: corr.inference, spool: null, inferredSpool: null, inferredLatency: corr.handoffs.some((h) => h.ackT !== null && h.inferred)}
 }
 
 /** Whether the spool holds a handoff-req at all (read up to the first one: the first record, as a rule). */
@@ -299,6 +331,7 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
     return await sessionsPass(paths, names, filter, opts, onDisk, portChoice, src)
   } finally {
     src.spool?.remove()
+    src.inferredSpool?.remove()
   }
 }
 
@@ -484,7 +517,7 @@ async function sessionsPass(paths: string[], names: string[], filter: SessionFil
       offsetMs: skewOffsets[i]!.offset === null ? null : Math.round(skewOffsets[i]!.offset! * 1e6) / 1e3,
       reference: skewOffsets[i]!.reference, samples: skewOffsets[i]!.samples})),
     notes: [...notes(perView, handoffCounts.handedOff > 0 && (stream !== null || control.some((h) => h.ackT !== null)), src.inference,
-      src.all.some((h) => h.ackT !== null && h.inferred)), ...[controlPortNote(portChoice)].filter((n) => n !== null)],
+      src.inferredLatency), ...[controlPortNote(portChoice)].filter((n) => n !== null)],
   }
   const summaryOf = (byState: Partial<Record<ConnState, number>>, byKind: Partial<Record<SessionKind, number>>, connections: number | null) => {
     return {

@@ -145,7 +145,8 @@ export async function correlateHandoffs(paths: readonly string[], controlPort: n
   return {handoffs: out, nodeAddrs, controlPort, controlMessages, vantage: placed, inference: inf.report}
 }
 
-function inferredInfo(h: Handoff): HandoffInfo {
+/** An inferred handoff (correlate/infer.ts) as the sessions need it. */
+export function inferredInfo(h: Handoff): HandoffInfo {
   const i = h.inferred!
   const be = i.beSynAck
   const reqT = i.feSynAck.t
@@ -192,8 +193,13 @@ export class HandoffIndex {
   add(h: HandoffInfo): void {
     const k = `${h.cip}|${h.cport}`
     const l = this.byClient.get(k)
-    if (l) l.push(h)
-    else this.byClient.set(k, [h])
+    if (l === undefined) this.byClient.set(k, [h])
+    else if (h.inferred || !l[l.length - 1]!.inferred) l.push(h)
+    else {
+      // The control channel's before the inferred ones, as in the list of them all (match takes the first that
+      // fits): streamed, the two come merged by time.
+      l.splice(l.findIndex((x) => x.inferred), 0, h)
+    }
     this.size++
   }
 
