@@ -5,12 +5,18 @@
 //      (control-spool.ts), the hellos' node addresses are kept (small); the
 //      spool is then read once for the node addresses its requests and acks
 //      name (handoff-stream.ts), so that `local` is known the moment a row
-//      is made, whatever file the control view is in;
+//      is made, whatever file the control view is in; with --infer, the
+//      handoffs no control message names are then recognised from the
+//      traffic (check --infer's passes, correlate/infer.ts) and written to a
+//      spool of their own in hid order, with their client SYN's time
+//      (correlate/infer-spooled.ts), the control channel's known from its
+//      spool;
 //   2. every file through the session tracker (sessions.ts): one row per TCP
 //      session per vantage point (file, interface), classified as it comes
 //      (kind, hid, FE, BE: handoff.ts's HandoffIndex, fed with the handoffs
-//      made from the spool LOOKAHEAD_SEC ahead of the packets and let go
-//      once no row can still be tied to them: handoff-stream.ts); meanwhile
+//      made from the spool — and with --infer those of the inferred spool,
+//      the two merged by time — LOOKAHEAD_SEC ahead of the packets and let
+//      go once no row can still be tied to them: handoff-stream.ts); meanwhile
 //      every tracked segment goes to the segment matcher (segment-match.ts),
 //      which finds the segments captured at two views and feeds the
 //      clock-skew estimator (correlate/skew.ts);
@@ -26,7 +32,8 @@
 // by corrected times (each file's offset taken off for the order only: rows
 // keep each capture's own times), the control pass read again that way;
 // else one after the other, every handoff assembled before the pass, as
-// before (--infer too: its handoffs are recognised over the whole traces).
+// before (with --infer, its handoffs recognised over the whole traces:
+// handoff.ts's correlateHandoffs).
 // Read merged, the rows, views, counts and flagged packets are reported in
 // file order and the segment matcher gives the estimator the matches of the
 // files read one after the other (segment-match.ts): the report is the same.
@@ -38,20 +45,24 @@
 // session per view only its sighting — what `seenAt` prints — and rank,
 // merge.ts), the handoffs in progress (made LOOKAHEAD_SEC = 120 s of trace
 // ahead of the pass, let go 10 s after their last message once the tracker
-// holds no session of their client endpoint: a few hundred bytes each), the
-// node addresses, and the matcher's bounded sample. With one file or several
-// read merged, the merger retires a connection (makes its row, lets its group
-// go) once it has been quiet past the tracker's linger and the merge's time
-// slack and the tracker holds no session of its endpoints
-// (live-endpoints.ts), so it holds the connections of the last two minutes
-// or so of trace, not the trace; its handoff latency comes from its own
-// group's SYNs. A trace shorter than the linger is therefore held whole
-// (every session at once). Files read one after the other (clocks apart and
-// not linked, --infer) hold every connection and every handoff to the end
-// (a row of a later file, on another clock, may still join it). Per-view
-// mode keeps the shown rows (and the SYNs of the handoff rows, for their
-// latency); --anomalies keeps every flagged packet until the shown rows are
-// known.
+// holds no session of their client endpoint: a few hundred bytes each; with
+// --infer the inferred ones too, taken from their spool LOOKAHEAD_SEC before
+// their client's SYN and let go the same way), the node addresses, and the
+// matcher's bounded sample; before the pass, --infer's inference holds the
+// connections and candidates in progress (infer.ts, windowed as check's).
+// With one file or several read merged, the merger retires a connection
+// (makes its row, lets its group go) once it has been quiet past the
+// tracker's linger and the merge's time slack and the tracker holds no
+// session of its endpoints (live-endpoints.ts), so it holds the connections
+// of the last two minutes or so of trace, not the trace; its handoff latency
+// comes from its own group's SYNs. A trace shorter than the linger is
+// therefore held whole (every session at once). Files read one after the
+// other (clocks apart and not linked) hold every connection and every
+// handoff to the end (a row of a later file, on another clock, may still
+// join it; --infer's inference then holds every connection of the traces
+// too). Per-view mode keeps the shown rows (and the SYNs of the handoff
+// rows, for their latency); --anomalies keeps every flagged packet until the
+// shown rows are known.
 import {displayName} from '../capture/read.js'
 import type {CaptureInterface} from '../capture/types.js'
 import {controlPortNote, resolveControlPort} from '../control/port-discovery.js'

@@ -22,6 +22,17 @@
 // ISN. The merger (merge.ts) keeps the HandoffInfo of the groups it holds;
 // its outcome is counted when let go.
 //
+// With --infer, the handoffs no control message names come from their own
+// spool (correlate/infer-spooled.ts), in hid order, which is the order of
+// their client SYNs' times on the pass's clock: each is taken on when the
+// pass comes within LOOKAHEAD_SEC of its SYN, the control messages applied
+// up to that time first (the two merged by time), and let go as above, from
+// its last SYN/ACK. Their VIPs and BE addresses are node addresses: read
+// from the spool before the pass, as the control spool's are. They are not
+// in the counts (the report's inference has them); the index puts a client
+// endpoint's control handoffs before its inferred ones, as the list of every
+// handoff had them.
+//
 // The rows are those of the whole index: a row is classified when its
 // session is finished, which is after the linger (120 s) of a closed session
 // or a replacing SYN, by which time the feed has applied every message up to

@@ -2,9 +2,10 @@
 // and handoff latency, from the control channel of the same traces.
 //
 // The control messages are read by check's control pass and assembled by
-// hid, as the sessions pass comes near them (handoff-stream.ts), or all
-// before it (correlateHandoffs: --infer; handoff-stream.ts's HandoffFeed.all
-// for files read one after the other). Every session row is classified:
+// hid, as the sessions pass comes near them (handoff-stream.ts; with
+// --infer the inferred ones too, from their spool), or all before it for
+// files read one after the other (HandoffFeed.all; correlateHandoffs with
+// --infer). Every session row is classified:
 //
 //   handoff   a handoff-req names this connection (cip:cport → vip:vport, or
 //             the forwarded leg cip:cport → baddr:vport at the LAN / BE
