@@ -14,6 +14,10 @@
 //    clock 45 s ahead (read merged by corrected times);
 //  - the same clones with the control channel's frames of the second half
 //    dropped: control and inferred handoffs in one pass.
+// Streamed, at most half of the handoffs are held at once (a little more
+// split per interface: every view's sessions linger), and well under the
+// connections; up front (the old path), every handoff, and with several
+// files every connection.
 import {after, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync} from 'node:fs'
