@@ -47,7 +47,7 @@ export class SummaryList implements Iterable<HandoffSummary> {
       return
     }
     this.mem = onDisk ? null : []
-    this.spool = onDisk && !byIndex ? new RecordSpool<HandoffSummary>('handoff-summaries-', 'json') : null
+    this.spool = onDisk && !byIndex ? new RecordSpool<HandoffSummary>('handoff-summaries-') : null
     this.sorter = onDisk && byIndex ? new ExternalSorter<Placed>((a, b) => a.i - b.i, 'handoff-summaries-', byIndex.runSize) : null
     this.map = null
   }

@@ -16,7 +16,7 @@ import {connectionLabel, payloadHash, v4, wireIsns, type Handoff, type Seg} from
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import type {SkewSink} from '../correlate/skew.js'
-import {viewKey} from '../correlate/vantage.js'
+import {viewKey, type View} from '../correlate/vantage.js'
 import {viewFields, type CheckId, type Value, type ViolationTarget} from './types.js'
 
 export interface Fields {
@@ -69,14 +69,8 @@ export interface HandoffContext {
   report(id: CheckId, s: Seg | null, message: string, extra?: {field?: string; expected?: Value; seen?: Value; file?: string; frame?: number}): void
 }
 
-const dec = new PacketDecoder({verifyChecksums: false})
-/** The decoder of every handoff's engine (one is judged at a time). */
+/** The decoder of every handoff's engine (one is judged at a time): after a rewrite, where its fields are. */
 const engineDecoder = new PacketDecoder({verifyChecksums: false})
-
-export function fieldsOf(s: Seg): Fields {
-  return {src: s.src, dst: s.dst, sport: s.sport, dport: s.dport, seq: s.seq, ack: s.ack, flags: s.flags, window: s.window,
-    hasTs: s.hasTs, tsVal: s.tsVal, tsEcr: s.tsEcr, sack: s.sack}
-}
 
 /** One handoff's IPv4 addresses as numbers and strings, so a rewritten header's addresses need no string made (-1: not IPv4). */
 interface KnownAddrs {
@@ -99,13 +93,52 @@ function addrOf(d: PacketDecoder, off: number, known: KnownAddrs, src: boolean):
   return src ? d.srcAddr() : d.dstAddr()
 }
 
-/** The fields of the frame b[0, n). */
-function decodeFields(b: Uint8Array, n: number, linkType: number, origLen: number, known: KnownAddrs): Fields {
-  const d = dec.decode(linkType, b, n, origLen)
+/** Big-endian uint32 at b[o]. */
+function u32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0
+}
+
+/**
+ * The fields of a header the engine has just rewritten, read from its bytes at the offsets the engine's
+ * decoder found (a rewrite changes values, never the layout): no second decode.
+ */
+function rewrittenFields(d: PacketDecoder, known: KnownAddrs): Fields {
+  const b = d.bytes
+  const l4 = d.l4Offset
   const sack: number[] = []
-  for (let i = 0; i < 2 * d.sackCount; i++) sack.push(d.sackEdges[i]!)
-  return {src: addrOf(d, d.ipSrcOffset, known, true), dst: addrOf(d, d.ipDstOffset, known, false), sport: d.srcPort, dport: d.dstPort,
-    seq: d.seq, ack: d.ack, flags: d.tcpFlags, window: d.window, hasTs: d.hasTimestamp, tsVal: d.tsVal, tsEcr: d.tsEcr, sack}
+  for (let i = 0; i < d.sackCount; i++) sack.push(u32(b, d.sackOffsets[i]!), u32(b, d.sackOffsets[i]! + 4))
+  return {src: addrOf(d, d.ipSrcOffset, known, true), dst: addrOf(d, d.ipDstOffset, known, false),
+    sport: (b[l4]! << 8) | b[l4 + 1]!, dport: (b[l4 + 2]! << 8) | b[l4 + 3]!, seq: u32(b, l4 + 4), ack: u32(b, l4 + 8),
+    flags: b[l4 + 13]!, window: (b[l4 + 14]! << 8) | b[l4 + 15]!, hasTs: d.hasTimestamp,
+    tsVal: d.hasTimestamp ? u32(b, d.tsOffset) : 0, tsEcr: d.hasTimestamp ? u32(b, d.tsOffset + 4) : 0, sack}
+}
+
+/**
+ * Whether the fields of a header the engine has just rewritten (as rewrittenFields reads them) are seen's:
+ * the common case, a rewrite done right, tested with nothing made (no Fields, no address string for a
+ * handoff's own IPv4 addresses).
+ */
+function rewrittenIs(d: PacketDecoder, known: KnownAddrs, seen: Seg): boolean {
+  const b = d.bytes
+  const l4 = d.l4Offset
+  if (seen.sport !== ((b[l4]! << 8) | b[l4 + 1]!) || seen.dport !== ((b[l4 + 2]! << 8) | b[l4 + 3]!) || seen.seq !== u32(b, l4 + 4) ||
+    seen.ack !== u32(b, l4 + 8) || seen.flags !== b[l4 + 13] || seen.window !== ((b[l4 + 14]! << 8) | b[l4 + 15]!) ||
+    seen.hasTs !== d.hasTimestamp) return false
+  if (d.hasTimestamp ? seen.tsVal !== u32(b, d.tsOffset) || seen.tsEcr !== u32(b, d.tsOffset + 4) : seen.tsVal !== 0 || seen.tsEcr !== 0) return false
+  if (seen.sack.length !== 2 * d.sackCount) return false
+  for (let i = 0; i < d.sackCount; i++) {
+    if (seen.sack[2 * i] !== u32(b, d.sackOffsets[i]!) || seen.sack[2 * i + 1] !== u32(b, d.sackOffsets[i]! + 4)) return false
+  }
+  return sameAddr(d, d.ipSrcOffset, known, true, seen.src) && sameAddr(d, d.ipDstOffset, known, false, seen.dst)
+}
+
+/** addrOf(d, off, known, src) === a, without making the string when it is one of the handoff's IPv4 addresses. */
+function sameAddr(d: PacketDecoder, off: number, known: KnownAddrs, src: boolean, a: string): boolean {
+  if (d.ipVersion === 4) {
+    const i = known.n.indexOf(u32(d.bytes, off))
+    if (i >= 0) return known.s[i] === a
+  }
+  return (src ? d.srcAddr() : d.dstAddr()) === a
 }
 
 /** Where expected rewrites are made (a header at a time; grown when one is longer). */
@@ -124,6 +157,7 @@ export function addSkewSamples(h: Handoff, skew: SkewSink): void {
   // (reused from handoff to handoff: no Map, no key per segment); a slot whose segment is another packet
   // moves on to the next slot.
   const segs = h.segs
+  if (skew.full !== undefined && pairsFull(segs, skew.full.bind(skew))) return
   const size = tableSize(2 * segs.length)
   const mask = size - 1
   const slots = skewSlots
@@ -143,6 +177,20 @@ export function addSkewSamples(h: Handoff, skew: SkewSink): void {
     }
     if (f !== undefined && f.view !== s.view) skew.add(f.view, f.t, s.view, s.t)
   }
+}
+
+/**
+ * Whether every two views of these segments (the control view left out, as addSkewSamples leaves it) are a pair
+ * the sink keeps no more samples of: then matching the segments would add nothing. The lab's pairs fill within
+ * the first few dozen handoffs, and the thousands after cost a hash of every segment each.
+ */
+function pairsFull(segs: readonly Seg[], full: (a: View, b: View) => boolean): boolean {
+  const views: View[] = []
+  for (const s of segs) if (s.view.kind !== 'control' && !views.includes(s.view)) views.push(s.view)
+  for (let i = 0; i < views.length; i++) {
+    for (let j = i + 1; j < views.length; j++) if (!full(views[i]!, views[j]!)) return false
+  }
+  return true
 }
 
 /** addSkewSamples's table (grown as needed, never shrunk: one handoff at a time uses it). */
@@ -211,28 +259,30 @@ export function buildContext(h: Handoff, sink: ViolationTarget): HandoffContext 
     } else if (s.leg === 'fe-own') ctx.feOwn.push(s)
   }
   const known = knownAddrs(h)
-  const expOf = (o: Seg, fwd: boolean): Fields | null => {
-    if (eng === null) return null
+  // The engine's rewrite of o into scratch (its decoder then holds the offsets): false when it does not apply.
+  const rewrite = (o: Seg, fwd: boolean): boolean => {
+    if (eng === null) return false
     const n = o.hdrLen
     if (scratch.length < n) scratch = new Uint8Array(2 * n)
     const b = scratch
     for (let i = 0, src = o.hdrBuf, at = o.hdrOff; i < n; i++) b[i] = src[at + i]!
-    const r = fwd ? eng.rewriteForward(b, o.linkType, n, o.origLen) : eng.rewriteReturn(b, o.linkType, n, o.origLen)
-    return r.ok ? decodeFields(b, n, o.linkType, o.origLen, known) : null
+    return (fwd ? eng.rewriteForward(b, o.linkType, n, o.origLen) : eng.rewriteReturn(b, o.linkType, n, o.origLen)).ok
   }
+  const expOf = (o: Seg, fwd: boolean): Fields | null => (rewrite(o, fwd) ? rewrittenFields(engineDecoder, known) : null)
+  // The candidate whose rewrite is the seen segment's fields (the first), else the nearest in time whose rewrite
+  // applies (the first of equals); its expected fields: the seen segment itself when they are its fields (a Seg
+  // has every field of Fields), else read from the rewrite — made only for that one candidate.
   const best = (seen: Seg, cands: Seg[] | undefined, fwd: boolean): Pair => {
     if (!cands || cands.length === 0) return {seen, origin: null, exp: null}
-    let pick: Pair | null = null
+    let pick: Seg | null = null
     let dt = Infinity
-    const seenFields = fieldsOf(seen)
     for (const o of cands) {
-      const exp = expOf(o, fwd)
-      if (exp === null) continue
-      if (sameFields(exp, seenFields)) return {seen, origin: o, exp}
+      if (!rewrite(o, fwd)) continue
+      if (rewrittenIs(engineDecoder, known, seen)) return {seen, origin: o, exp: seen}
       const d = Math.abs(seen.t - o.t)
-      if (d < dt) { dt = d; pick = {seen, origin: o, exp} }
+      if (d < dt) { dt = d; pick = o }
     }
-    return pick ?? {seen, origin: null, exp: null}
+    return pick === null ? {seen, origin: null, exp: null} : {seen, origin: pick, exp: expOf(pick, fwd)}
   }
   // A packet from the client to anything but the VIP that the client-side view saw too was sent by the
   // client itself (e.g. its reset to a BE address it got a stray segment from): not forwarded by the FE.
@@ -387,12 +437,6 @@ class SegIndex {
     const same = l.filter((x) => eq(x, s))
     return same.length > 0 ? same : undefined
   }
-}
-
-export function sameFields(a: Fields, b: Fields): boolean {
-  return a.src === b.src && a.dst === b.dst && a.sport === b.sport && a.dport === b.dport && a.seq === b.seq && a.ack === b.ack &&
-    a.flags === b.flags && a.window === b.window && a.hasTs === b.hasTs && a.tsVal === b.tsVal && a.tsEcr === b.tsEcr &&
-    a.sack.length === b.sack.length && a.sack.every((x, i) => x === b.sack[i])
 }
 
 export function hp(a: string, p: number): string {

@@ -53,7 +53,7 @@ import {reassembleIp} from '../flows/ip-defrag.js'
 import {CaptureError, type CaptureHandlers} from '../capture/types.js'
 import type {HandoffAck, HandoffNack, HandoffReq, Terminate} from '../control/messages.js'
 import {TcpStreamReassembler, type ReassemblyEvent} from '../flows/reassembly.js'
-import {formatIpv4, formatIpv6, parseIpv4, parseIpv6} from '../wire/addr.js'
+import {formatIpv6, parseIpv6} from '../wire/addr.js'
 import {PacketDecoder, type ChecksumStatus} from '../wire/decode.js'
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
@@ -346,13 +346,28 @@ let wide: Int32Array<ArrayBufferLike> = new Int32Array(0)
 
 /** A dotted quad as its uint32, when it is the form the decoder prints (so numbers compare as the strings did); else -1. */
 export function v4(s: string): number {
-  if (s.includes(':')) return -1
-  try {
-    const n = parseIpv4(s)
-    return formatIpv4(new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]), 0) === s ? n : -1
-  } catch {
-    return -1
+  // Read in place (it runs several times per handoff): four decimal parts of 0–255, dot-separated, with no
+  // leading zero — exactly the strings formatIpv4 prints.
+  const n = s.length
+  if (n < 7 || n > 15) return -1
+  let x = 0
+  let part = 0
+  let digits = 0
+  let parts = 0
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? s.charCodeAt(i) : 0x2e
+    if (c === 0x2e) {
+      if (digits === 0 || part > 255 || ++parts > 4) return -1
+      x = x * 256 + part
+      part = 0
+      digits = 0
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && part === 0) return -1 // a leading zero
+      part = part * 10 + (c - 0x30)
+      if (++digits > 3) return -1
+    } else return -1
   }
+  return parts === 4 ? x : -1
 }
 
 function readV4(b: Uint8Array, o: number): number {

@@ -20,11 +20,16 @@
 //      every tracked segment goes to the segment matcher (segment-match.ts),
 //      which finds the segments captured at two views and feeds the
 //      clock-skew estimator (correlate/skew.ts);
-//   3. per-view mode: the rows that pass the filters are kept, as before;
-//      connections mode (the default): every row goes to the merger
-//      (merge.ts), which makes one row per client connection; the filters
-//      apply to the merged rows, and the shown ones go to a ConnectionList
-//      (row-list.ts: sorted by first sighting, on disk for the CLI).
+//   3. per-view mode: the rows that pass the filters go to a SessionRowList
+//      (row-list.ts: sorted by file, interface, first frame, on disk for the
+//      CLI), a handoff's once it is let go and its latency known
+//      (view-latency.ts); connections mode (the default): every row goes to
+//      the merger (merge.ts), which makes one row per client connection; the
+//      filters apply to the merged rows, and the shown ones go to a
+//      ConnectionList (row-list.ts: sorted by first sighting, on disk for the
+//      CLI). With --anomalies every flagged packet is written as it comes
+//      (flagged-list.ts: per file, on disk for the CLI) and the sessions of
+//      the shown rows are marked; the list yields the marked ones.
 // Several files are read at once, merged by capture time (capture/merge.ts),
 // as check reads them: when the control pass finds their clocks within
 // MAX_CLOCK_SPREAD_SEC (check.ts) of each other, by their own times; further
@@ -60,9 +65,10 @@
 // other (clocks apart and not linked) hold every connection and every
 // handoff to the end (a row of a later file, on another clock, may still
 // join it; --infer's inference then holds every connection of the traces
-// too). Per-view mode keeps the shown rows (and the SYNs of the handoff
-// rows, for their latency); --anomalies keeps every flagged packet until the
-// shown rows are known.
+// too). Per-view mode holds the shown rows of the handoffs in progress and
+// the client SYNs tied to them (their latency is made when the handoff is
+// let go; held to the end with every handoff); --anomalies holds one bit
+// per session (shown or not) and a spool's buffer per file.
 import {displayName} from '../capture/read.js'
 import type {CaptureInterface} from '../capture/types.js'
 import {controlPortNote, resolveControlPort} from '../control/port-discovery.js'
@@ -81,11 +87,14 @@ import {readControlPass} from '../correlate/control-pass.js'
 import {HandoffFeed} from '../correlate/handoff-feed.js'
 import {inferViewKinds} from '../correlate/vantage-infer.js'
 import {MAX_CLOCK_SPREAD_SEC} from '../check.js'
-import {correlateHandoffs, HandoffIndex, latencies, latencyFor, type HandoffInfo, type SynSighting} from './handoff.js'
+import {correlateHandoffs, HandoffIndex, latencyFor, type HandoffInfo, type SynSighting} from './handoff.js'
 import {addInferredAddresses, HelloAddresses, liveInfo, nodeAddresses, StreamedHandoffs} from './handoff-stream.js'
 import {LiveEndpoints} from './live-endpoints.js'
 import {ConnectionMerger, type ConnectionRow, type MergeOptions} from './merge.js'
-import {ConnectionList} from './row-list.js'
+import {FlaggedList, StreamSet} from './flagged-list.js'
+import {ConnectionList, RUN_ROWS, SessionRowList} from './row-list.js'
+import {RUN_RECORDS} from '../external-sort.js'
+import {ViewLatencies} from './view-latency.js'
 import {SegmentMatcher} from './segment-match.js'
 import {FileSessionReader, fileSessions, matches, type FileSessionsResult, type FlaggedPacket, type SessionFilter, type SessionKind,
   type SessionRow, type SessionsOptions} from './sessions.js'
@@ -106,10 +115,10 @@ export interface ViewInfo {
   samples: number
 }
 
-interface ReportBase {
+interface ReportBase<Flagged> {
   files: FileSessionsResult[]
   /** Flagged packets of the shown rows (with `flagged`). */
-  flagged?: FlaggedPacket[]
+  flagged?: Flagged
   views: ViewInfo[]
   summary: {
     /** TCP sessions, all vantage points. */
@@ -135,13 +144,13 @@ interface ReportBase {
 }
 
 export type SessionsReport =
-  | (ReportBase & {mode: 'per-view'; rows: SessionRow[]})
-  | (ReportBase & {mode: 'connections'; rows: ConnectionRow[]})
+  | (ReportBase<FlaggedPacket[]> & {mode: 'per-view'; rows: SessionRow[]})
+  | (ReportBase<FlaggedPacket[]> & {mode: 'connections'; rows: ConnectionRow[]})
 
-/** The same report with the merged rows on disk (the CLI's): walked, not indexed (collectSessionsSpooled). */
+/** The same report with the rows and flagged packets on disk (the CLI's): walked, not indexed (collectSessionsSpooled). */
 export type SpooledSessionsReport =
-  | (ReportBase & {mode: 'per-view'; rows: SessionRow[]})
-  | (ReportBase & {mode: 'connections'; rows: ConnectionList})
+  | (ReportBase<FlaggedList> & {mode: 'per-view'; rows: SessionRowList})
+  | (ReportBase<FlaggedList> & {mode: 'connections'; rows: ConnectionList})
 
 /** Trace seconds a connection stays in the merger after its last packet: the tracker's linger on closed sessions plus merge.ts's time slack. */
 export const RETIRE_AFTER_SEC = 120 + 5
@@ -172,8 +181,15 @@ export interface CollectOptions {
   streaming?: boolean
   /** How far ahead of the packets (capture seconds) the handoffs are made from the spool (default check's LOOKAHEAD_SEC; tests). */
   lookaheadSec?: number
+  /**
+   * Rows per sorted run on disk, and flagged packets of a file held before they go to disk (tests force the disk
+   * with small ones). Default: row-list.ts's and external-sort.ts's sizes for the CLI, never for collectSessions.
+   */
+  runSize?: number
   /** Filled in with what the pass held at most (tests: retiring works) and how the files were read. */
-  stats?: {peakConnections?: number; peakHandoffs?: number; merged?: boolean; clockOffsetsSec?: readonly number[] | null}
+  stats?: {peakConnections?: number; peakHandoffs?: number; merged?: boolean; clockOffsetsSec?: readonly number[] | null
+    /** Per-view mode: most shown rows waiting for their handoff's latency at once. */
+    peakWaitingRows?: number}
 }
 
 export const INFER_NOTE = '--infer: a connection no control message names is a handoff (hid inferred/<n>, the numbering of check --infer) when check --infer ' +
@@ -192,13 +208,14 @@ export class UsageError extends Error {}
 /** The report for `paths` ('-' = standard input, once). */
 export async function collectSessions(paths: string[], filter: SessionFilter, opts: CollectOptions = {}): Promise<SessionsReport> {
   const r = await collectOn(paths, filter, opts, false)
-  if (r.mode === 'per-view') return r
+  const flagged = r.flagged?.toArray()
+  r.flagged?.remove()
   const rows = r.rows.toArray()
   r.rows.remove()
-  return {...r, rows}
+  return {...r, rows, ...(flagged ? {flagged} : {})} as SessionsReport
 }
 
-/** The report with the merged rows sorted on disk (what the CLI prints, walking them): memory as the header says. */
+/** The report with the rows sorted on disk and the flagged packets on disk (what the CLI prints, walking them): memory as the header says. */
 export async function collectSessionsSpooled(paths: string[], filter: SessionFilter, opts: CollectOptions = {}): Promise<SpooledSessionsReport> {
   return collectOn(paths, filter, opts, true)
 }
@@ -357,13 +374,11 @@ async function sessionsPass(paths: string[], names: string[], filter: SessionFil
   // Per file (files read merged: their views, rows and flagged packets come interleaved; reported in file order).
   const viewsOf: View[][] = paths.map(() => [])
   const files: FileSessionsResult[] = []
-  const flaggedOf: FlaggedPacket[][] = paths.map(() => [])
-  const shown: SessionRow[] = []
+  const rowRuns = opts.runSize ?? (onDisk ? RUN_ROWS : Infinity)
+  // Every flagged packet, as it comes (which are shown is known when their row, or connection, is made).
+  const flagged = opts.flagged ? new FlaggedList(paths.length, opts.runSize ?? (onDisk ? RUN_RECORDS : Infinity)) : null
   // Counts per file, added up in file order at the end (their keys in the order the files read one after the other give).
   const anomaliesOf: Partial<Record<AnomalyName, number>>[] = paths.map(() => ({}))
-  const syns: SynSighting[] = []
-  // Per-view mode: the handoffs of those SYNs (their latency is made at the end).
-  const synHandoffs = new Map<string, HandoffInfo>()
   const ifaceNames = new Map<string, string | null>()
   // Per-view counts, of every row (shown or not).
   const rowStatesOf: Partial<Record<ConnState, number>>[] = paths.map(() => ({}))
@@ -372,19 +387,32 @@ async function sessionsPass(paths: string[], names: string[], filter: SessionFil
 
   // Connections mode: the merged rows as the merger makes them (retired, or all at the end).
   const live = new LiveEndpoints()
-  const list = new ConnectionList(onDisk)
+  const list = new ConnectionList(rowRuns)
   const states = new FirstSeenCounts<ConnState>()
   const kinds = new FirstSeenCounts<SessionKind>()
-  // With --anomalies, the sessions of the shown connections (their flagged packets are listed).
-  const shownKeys = new Set<string>()
+  // With --anomalies, the sessions of the shown connections, by file name (their flagged packets are listed).
+  const shownByName = new Map<string, StreamSet>()
   const label = (f: string, i: number) => ifaceNames.get(`${f}#${i}`) ?? null
+  // Per-view mode: the shown rows, sorted by file (argument order), interface, first frame; a handoff's wait for
+  // its latency (view-latency.ts) until it is let go (or the end); the sessions shown per file (their flagged packets).
+  const order = new Map(names.map((n, i) => [n, i]))
+  const viewRows = new SessionRowList(rowRuns)
+  const viewLat = new ViewLatencies(label, (o, seq, row) => viewRows.add(o, seq, row))
+  if (merger === null && stream !== null) stream.onLetGo = (h) => viewLat.done(h)
+  const shownOf = paths.map(() => new StreamSet())
   const mergeOpts: MergeOptions = {latencyFor: (h, s) => latencyFor(h, s, label)}
   const made = (firstSeen: number, c: ConnectionRow) => {
     states.add(c.state, firstSeen)
     kinds.add(c.kind, firstSeen)
     if (!matchesConnection(c, filter)) return
     list.add(firstSeen, c)
-    if (opts.flagged) for (const x of c.seenAt) shownKeys.add(`${x.file}#${x.stream}`)
+    if (flagged !== null) {
+      for (const x of c.seenAt) {
+        let set = shownByName.get(x.file)
+        if (set === undefined) shownByName.set(x.file, set = new StreamSet())
+        set.add(x.stream)
+      }
+    }
   }
   // Retiring needs one clock: one file, or several read merged by (corrected) time (see the header).
   const oneClock = paths.length === 1 || src.merged
@@ -401,8 +429,7 @@ async function sessionsPass(paths: string[], names: string[], filter: SessionFil
     const off = offsets[fi] ?? 0
     const fileViews = new FileViews(fi, file, src.vantage, (v) => viewsOf[fi]!.push(v))
     const ifNames: (string | null)[] = []
-    const pending: FlaggedPacket[] = []
-    const shownStreams = new Set<number>()
+    const shownStreams = shownOf[fi]!
     const anomalies = anomaliesOf[fi]!
     const rowStates = rowStatesOf[fi]!
     const rowKinds = rowKindsOf[fi]!
@@ -449,28 +476,22 @@ async function sessionsPass(paths: string[], names: string[], filter: SessionFil
         let syn: SynSighting | null = null
         if (h !== null && s.synSec >= 0 && normAddr(row.server) === h.vip && view.kind !== 'control') {
           syn = {hid: h.hid, t: s.synSec + s.synNsec / 1e9, fileIndex: fi, view}
-          // Per-view rows get their latency from a table of every SYN; merged ones from their group's (merge.ts).
-          if (merger === null) {
-            syns.push(syn)
-            if (!synHandoffs.has(h.hid)) synHandoffs.set(h.hid, h)
-          }
+          // Per-view rows get their latency from their hid's SYNs (view-latency.ts); merged ones from their group's (merge.ts).
+          if (merger === null) viewLat.syn(h, syn)
         }
         rowStates[row.state] = (rowStates[row.state] ?? 0) + 1
         rowKinds[row.kind] = (rowKinds[row.kind] ?? 0) + 1
         for (const [k, v] of Object.entries(row.anomalies)) anomalies[k as AnomalyName] = (anomalies[k as AnomalyName] ?? 0) + (v ?? 0)
         if (merger !== null) merger.add({row, view, isn: clientIsn, first, last, handoff: c.handoff, syn})
         else if (matches(row, filter)) {
-          shown.push(row)
+          viewLat.row(c.handoff, order.get(row.file) ?? 0, viewRows.nextSeq(), row)
           shownStreams.add(row.stream)
         }
       },
-      onFlagged: opts.flagged ? (p) => pending.push(p) : undefined,
+      onFlagged: flagged === null ? undefined : (p) => flagged.add(fi, p),
     }
     const done = (r: FileSessionsResult) => {
       files[fi] = r
-      // Per-view: only the shown sessions' packets; connections: which are shown is known at the end.
-      // A loop, not push(...): one argument per flagged packet overflows the stack on a long trace.
-      if (opts.flagged) for (const p of pending) if (merger !== null || shownStreams.has(p.stream)) flaggedOf[fi]!.push(p)
     }
     return {opts: o, done}
   }
@@ -499,20 +520,15 @@ async function sessionsPass(paths: string[], names: string[], filter: SessionFil
 
   if (merger !== null) merger.retireAll(mergeOpts, made)
   stream?.finish()
+  // Per-view rows of the handoffs left (every one, when they were all held) get their latency.
+  if (merger === null) viewLat.finish(stream === null ? src.all : null)
+  // Per-view: the packets of the sessions shown in their file; connections: of those of the shown connections.
+  flagged?.finish(merger === null ? (fi, p) => shownOf[fi]!.has(p.stream) : (_, p) => shownByName.get(p.file)?.has(p.stream) ?? false)
   matcher.finish()
   const views = viewsOf.flat()
   const anomalies = addUp(anomaliesOf)
   const rowStates = addUp(rowStatesOf)
   const rowKinds = addUp(rowKindsOf)
-  const flagged = flaggedOf.flat()
-  const lat = latencies(stream === null ? src.all : synHandoffs.values(), syns, label)
-  // Per-view rows get their latency here; merged rows when they are made (merge.ts).
-  for (const row of shown) {
-    const l = row.hid === null || row.kind !== 'handoff' ? undefined : lat.get(row.hid)
-    if (l === undefined) continue
-    row.handoffLatencyMs = l.ms
-    row.handoffLatencyFrom = {synView: l.synView, ackView: l.ackView, sameClock: l.sameClock}
-  }
 
   const skewOffsets = skew.offsets(views)
   const control = src.all.filter((h) => !h.inferred)
@@ -545,16 +561,14 @@ async function sessionsPass(paths: string[], names: string[], filter: SessionFil
     opts.stats.merged = src.merged
     opts.stats.clockOffsetsSec = src.clockOffsetsSec
     if (merger !== null) opts.stats.peakConnections = merger.peakOpen
+    else opts.stats.peakWaitingRows = viewLat.peakWaiting
   }
   if (merger === null) {
-    const order = new Map(names.map((n, i) => [n, i]))
-    shown.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.interface - b.interface || a.firstFrame - b.firstFrame)
-    return {...base, mode: 'per-view', rows: shown, ...(opts.flagged ? {flagged} : {}),
-      summary: {...summaryOf(rowStates, rowKinds, null), shown: shown.length}}
+    return {...base, mode: 'per-view', rows: viewRows, ...(flagged !== null ? {flagged} : {}),
+      summary: {...summaryOf(rowStates, rowKinds, null), shown: viewRows.length}}
   }
   const summary = {...summaryOf(states.toRecord(), kinds.toRecord(), merger.connections), shown: list.length}
-  const shownFlagged = opts.flagged ? flagged.filter((p) => shownKeys.has(`${p.file}#${p.stream}`)) : undefined
-  return {...base, mode: 'connections', rows: list, ...(shownFlagged ? {flagged: shownFlagged} : {}), summary}
+  return {...base, mode: 'connections', rows: list, ...(flagged !== null ? {flagged} : {}), summary}
 }
 
 /** Counts added up, the keys in order of their first appearance. */

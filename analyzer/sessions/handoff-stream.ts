@@ -173,6 +173,8 @@ export class StreamedHandoffs {
   private dueSeq = 0
   /** Most handoffs held at once (tests). */
   peakHeld = 0
+  /** Each handoff as it is let go (per-view rows waiting for its latency: view-latency.ts). */
+  onLetGo: ((info: HandoffInfo) => void) | null = null
 
   constructor(spool: ControlSpool, nodeAddrs: Map<string, string>, controlPort: number, vantage: readonly VantageAssignment[],
     fileName: (fileIndex: number) => string,
@@ -253,12 +255,14 @@ export class StreamedHandoffs {
     this.live.delete(h)
     this.index.remove(info)
     // The counts are the control channel's (the report's `handoffs`; the inferred ones are in its `inference`).
-    if (info.inferred) return
-    this.feed.retire(h, now)
-    this.counts.total++
-    const o = info.outcome
-    if (o === 'handed-off') this.counts.handedOff++
-    else if (o === 'nacked') this.counts.nacked++
-    else this.counts.noReply++
+    if (!info.inferred) {
+      this.feed.retire(h, now)
+      this.counts.total++
+      const o = info.outcome
+      if (o === 'handed-off') this.counts.handedOff++
+      else if (o === 'nacked') this.counts.nacked++
+      else this.counts.noReply++
+    }
+    this.onLetGo?.(info)
   }
 }

@@ -14,7 +14,8 @@
 // newline, so every newline in JSON.stringify's output is layout).
 import {SummaryList} from '../../analyzer/check-summaries.js'
 import {ViolationList} from '../../analyzer/check-violations.js'
-import {ConnectionList} from '../../analyzer/sessions/row-list.js'
+import {FlaggedList} from '../../analyzer/sessions/flagged-list.js'
+import {ConnectionList, SessionRowList} from '../../analyzer/sessions/row-list.js'
 import {LineWriter} from './output.js'
 
 /** Levels walked before an element is serialised whole (report → rows → row). */
@@ -33,9 +34,10 @@ export function serializeJson(value: unknown, write: (s: string) => void): void 
   write('\n')
 }
 
-/** check's summaries or violations, sessions' merged rows, on disk: walked as the arrays they stand for. */
-function onDisk(v: unknown): v is SummaryList | ViolationList | ConnectionList {
-  return v instanceof SummaryList || v instanceof ViolationList || v instanceof ConnectionList
+/** check's summaries or violations, sessions' rows and flagged packets, on disk: walked as the arrays they stand for. */
+function onDisk(v: unknown): v is SummaryList | ViolationList | ConnectionList | SessionRowList | FlaggedList {
+  return v instanceof SummaryList || v instanceof ViolationList || v instanceof ConnectionList || v instanceof SessionRowList ||
+    v instanceof FlaggedList
 }
 
 function walkable(v: unknown): v is object {
@@ -54,7 +56,7 @@ function emit(v: unknown, indent: string, depth: number, write: (s: string) => v
     return
   }
   const inner = `${indent}  `
-  // A SummaryList, ViolationList or ConnectionList (on disk) is walked as the array it stands for, one element read at a time.
+  // A list on disk (onDisk) is walked as the array it stands for, one element read at a time.
   if (Array.isArray(v) || onDisk(v)) {
     if (v.length === 0) { write('[]'); return }
     write('[\n')

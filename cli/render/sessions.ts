@@ -2,10 +2,12 @@
 // one table row per client connection (or, with --per-view, per TCP session
 // per vantage point), the flagged packets with --anomalies, the notes, the
 // clock offsets between views, the summary line and any capture errors.
-// writeSessions prints the CLI's report, whose merged rows are on disk
-// (analyzer/sessions/row-list.ts): walked twice, once for the column widths
-// and once for the lines, so the table is never held whole.
+// writeSessions prints the CLI's report, whose rows (merged or per view) and
+// flagged packets are on disk (analyzer/sessions/row-list.ts,
+// flagged-list.ts): walked twice, once for the column widths and once for
+// the lines, so a table is never held whole.
 import type {FlaggedPacket, SessionRow} from '../../analyzer/sessions/sessions.js'
+import type {FlaggedList} from '../../analyzer/sessions/flagged-list.js'
 import type {SessionsReport, SpooledSessionsReport, ViewInfo} from '../../analyzer/sessions/collect.js'
 import type {ConnectionRow, Sighting} from '../../analyzer/sessions/merge.js'
 import {color} from './color.js'
@@ -61,29 +63,44 @@ export function renderSessions(r: SessionsReport): string {
   return r.mode === 'per-view' ? renderPerView(r) : renderConnections(r)
 }
 
-/** The text of renderSessions, line by line, for a report whose merged rows may be on disk. */
+/** The text of renderSessions, line by line, for a report whose rows and flagged packets may be on disk. */
 export function writeSessions(r: SessionsReport | SpooledSessionsReport, line: (s: string) => void): void {
-  if (r.mode === 'per-view') { line(renderPerView(r)); return }
-  if (Array.isArray(r.rows)) { line(renderConnections(r as SessionsReport & {mode: 'connections'})); return }
-  const spooled = r as SpooledSessionsReport & {mode: 'connections'}
+  if (Array.isArray(r.rows)) { line(renderSessions(r as SessionsReport)); return }
+  const spooled = r as SpooledSessionsReport
+  if (spooled.mode === 'per-view') {
+    if (spooled.rows.length <= FAST_ROWS || !streamPerView(spooled, line)) line(renderPerView({...spooled, rows: [...spooled.rows]}))
+    return
+  }
   const rows = spooled.rows
-  if (rows.length <= FAST_ROWS || !streamConnections(spooled, line)) line(renderConnections({...r, rows: [...rows]}))
+  if (rows.length <= FAST_ROWS || !streamConnections(spooled, line)) line(renderConnections({...spooled, rows: [...rows]}))
 }
 
-function renderPerView(r: SessionsReport & {mode: 'per-view'}): string {
-  const out: string[] = []
-  const multiFile = r.files.length > 1
-  const multiIface = r.rows.some((x) => x.interface !== 0)
-  // Handoff columns only when the traces have a cluster in them (plain traces print as before).
-  const ho = r.rows.some((x) => x.kind !== 'plain' || x.hid !== null)
-  if (r.rows.length > 0) {
-    const head = [...(multiFile ? ['file'] : []), ...(multiIface ? ['if'] : []), 'stream',
-      ...(ho ? ['kind', 'hid', 'FE → BE', 'handoff ms'] : []), 'client', 'server', 'state',
-      'packets →/←', 'bytes →/←', 'duration s', 'handshake ms', 'history', 'anomalies']
-    out.push(table(head, r.rows.map((x) => [
-      ...(multiFile ? [x.file] : []), ...(multiIface ? [x.interfaceName ?? String(x.interface)] : []),
-      x.stream,
-      ...(ho ? [kindText(x.kind), x.hid ?? '-', nodesText(x), num(x.handoffLatencyMs) + (x.handoffLatencyFrom && !x.handoffLatencyFrom.sameClock ? color.dim(' ≠clk') : '')] : []),
+/** A report of mode M with its rows in memory (its flagged packets may be on disk). */
+type WithRows<M extends SessionsReport['mode'], R> = Omit<Extract<SessionsReport | SpooledSessionsReport, {mode: M}>, 'rows'> & {rows: R[]}
+
+/** What the lines under the tables read. */
+type Report = Pick<SessionsReport | SpooledSessionsReport, 'mode' | 'files' | 'views' | 'notes' | 'summary'>
+
+/** A per-view row's cells, in parts: a part's columns are shown or not together. */
+interface ViewCells {
+  file: string[]
+  iface: string[]
+  stream: string[]
+  ho: string[]
+  rest: string[]
+}
+
+const VIEW_HO_HEAD = ['kind', 'hid', 'FE → BE', 'handoff ms']
+const VIEW_HEAD = ['client', 'server', 'state', 'packets →/←', 'bytes →/←', 'duration s', 'handshake ms', 'history', 'anomalies']
+const VIEW_ALIGN: Align[] = ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'left', 'left']
+
+function viewCells(x: SessionRow): ViewCells {
+  return {
+    file: [x.file],
+    iface: [x.interfaceName ?? String(x.interface)],
+    stream: [String(x.stream)],
+    ho: [kindText(x.kind), x.hid ?? '-', nodesText(x), num(x.handoffLatencyMs) + (x.handoffLatencyFrom && !x.handoffLatencyFrom.sameClock ? color.dim(' ≠clk') : '')],
+    rest: [
       hostPort(x.client, x.clientPort) + (x.rolesFrom === 'first-packet' ? color.dim(' ?') : ''),
       hostPort(x.server, x.serverPort),
       stateText(x.state),
@@ -93,34 +110,125 @@ function renderPerView(r: SessionsReport & {mode: 'per-view'}): string {
       num(x.handshake.totalMs),
       x.history || '-',
       anomalyText(x.anomalies),
-    ]), {align: [...(multiFile ? ['left' as const] : []), ...(multiIface ? ['left' as const] : []), 'right',
-      ...(ho ? ['left' as const, 'left' as const, 'left' as const, 'right' as const] : []), 'left', 'left', 'left',
-      'right', 'right', 'right', 'right', 'left', 'left']}))
-    if (r.rows.some((x) => x.rolesFrom === 'first-packet')) out.push(color.dim('? no SYN or SYN+ACK seen: the client is the first sender'))
-    if (r.rows.some((x) => x.handoffLatencyFrom && !x.handoffLatencyFrom.sameClock)) {
-      out.push(color.dim('≠clk the SYN and the handoff-ack were captured in different files (different clocks)'))
-    }
+    ],
+  }
+}
+
+/** Which parts a per-view table shows, and the notes under it: from every row. */
+interface ViewShape {
+  multiIface: boolean
+  /** Handoff columns only when the traces have a cluster in them (plain traces print as before). */
+  ho: boolean
+  firstPacket: boolean
+  otherClock: boolean
+}
+
+function shapeRow(n: ViewShape, x: SessionRow): void {
+  if (x.interface !== 0) n.multiIface = true
+  if (x.kind !== 'plain' || x.hid !== null) n.ho = true
+  if (x.rolesFrom === 'first-packet') n.firstPacket = true
+  if (x.handoffLatencyFrom && !x.handoffLatencyFrom.sameClock) n.otherClock = true
+}
+
+/** The parts shown, in order: [file] [if] stream [handoff columns] the rest. */
+function viewParts<T>(multiFile: boolean, n: ViewShape, p: {file: T; iface: T; stream: T; ho: T; rest: T}): T[] {
+  return [...(multiFile ? [p.file] : []), ...(n.multiIface ? [p.iface] : []), p.stream, ...(n.ho ? [p.ho] : []), p.rest]
+}
+
+function viewAlign(multiFile: boolean, n: ViewShape): Align[] {
+  return viewParts<Align[]>(multiFile, n, {file: ['left'], iface: ['left'], stream: ['right'], ho: HO_ALIGN, rest: VIEW_ALIGN}).flat()
+}
+
+function viewNotes(n: ViewShape, out: string[]): void {
+  if (n.firstPacket) out.push(color.dim('? no SYN or SYN+ACK seen: the client is the first sender'))
+  if (n.otherClock) out.push(color.dim('≠clk the SYN and the handoff-ack were captured in different files (different clocks)'))
+}
+
+function renderPerView(r: WithRows<'per-view', SessionRow>): string {
+  const out: string[] = []
+  const multiFile = r.files.length > 1
+  const n: ViewShape = {multiIface: false, ho: false, firstPacket: false, otherClock: false}
+  for (const x of r.rows) shapeRow(n, x)
+  if (r.rows.length > 0) {
+    const head = viewParts(multiFile, n, {file: ['file'], iface: ['if'], stream: ['stream'], ho: VIEW_HO_HEAD, rest: VIEW_HEAD}).flat()
+    out.push(table(head, r.rows.map((x) => viewParts(multiFile, n, viewCells(x)).flat()), {align: viewAlign(multiFile, n)}))
+    viewNotes(n, out)
   } else {
     out.push(color.dim(r.summary.sessions === 0 ? 'no TCP sessions found' : 'no sessions match the filters'))
   }
-  flaggedTable(r, out)
+  flaggedTable(r, (l) => out.push(l))
   footer(r, out)
   return out.join('\n')
 }
 
-function flaggedTable(r: SessionsReport | SpooledSessionsReport, out: string[]): void {
+/**
+ * renderPerView's text for more than FAST_ROWS rows on disk, in two walks (as streamConnections): the widths of
+ * every part's columns, then the lines. False, having written nothing, when a cell shown holds a newline.
+ */
+function streamPerView(r: SpooledSessionsReport & {mode: 'per-view'}, line: (s: string) => void): boolean {
   const multiFile = r.files.length > 1
-  if (r.flagged && r.flagged.length > 0) {
-    out.push('')
-    out.push(color.bold(`flagged packets (${r.flagged.length})`))
-    out.push(table([...(multiFile ? ['file'] : []), 'frame', 'stream', 'direction', 'flags'], r.flagged.map((p: FlaggedPacket) => [
-      ...(multiFile ? [p.file] : []), p.frame, p.stream, p.direction,
-      p.flags.map((f) => (f === 'duplicate-ack' && p.dupAckNum ? `${f} #${p.dupAckNum}` : f)).join(', '),
-    ]), {align: [...(multiFile ? ['left' as const] : []), 'right', 'right', 'left', 'left']}))
+  const n: ViewShape = {multiIface: false, ho: false, firstPacket: false, otherClock: false}
+  const parts = {file: new PlainTableLayout(), iface: new PlainTableLayout(), stream: new PlainTableLayout(), ho: new PlainTableLayout(),
+    rest: new PlainTableLayout()}
+  const heads = {file: ['file'], iface: ['if'], stream: ['stream'], ho: VIEW_HO_HEAD, rest: VIEW_HEAD}
+  const bold = (h: string[]) => h.map((x) => color.bold(x))
+  for (const k of Object.keys(parts) as (keyof ViewCells)[]) parts[k].measure(bold(heads[k]))
+  for (const x of r.rows) {
+    shapeRow(n, x)
+    const c = viewCells(x)
+    for (const k of Object.keys(parts) as (keyof ViewCells)[]) parts[k].measure(c[k])
   }
+  const shown = viewParts(multiFile, n, parts)
+  if (shown.some((p) => p.multiLine)) return false
+  const all = new PlainTableLayout()
+  all.copyWidths(shown)
+  const align = viewAlign(multiFile, n)
+  line(all.line(viewParts(multiFile, n, heads).map(bold).flat(), align))
+  for (const x of r.rows) line(all.line(viewParts(multiFile, n, viewCells(x)).flat(), align))
+  const out: string[] = []
+  viewNotes(n, out)
+  for (const l of out) line(l)
+  flaggedTable(r, line)
+  const tail: string[] = []
+  footer(r, tail)
+  line(tail.join('\n'))
+  return true
 }
 
-function footer(r: SessionsReport | SpooledSessionsReport, out: string[]): void {
+function flaggedCells(multiFile: boolean, p: FlaggedPacket): string[] {
+  return [...(multiFile ? [p.file] : []), String(p.frame), String(p.stream), p.direction,
+    p.flags.map((f) => (f === 'duplicate-ack' && p.dupAckNum ? `${f} #${p.dupAckNum}` : f)).join(', ')]
+}
+
+/**
+ * The flagged packets' lines (none without any), through `push`: a table of them in memory, or, more than
+ * FAST_ROWS on disk (flagged-list.ts), laid out in two walks as the rows are.
+ */
+function flaggedTable(r: Pick<SessionsReport | SpooledSessionsReport, 'files' | 'flagged'>, push: (s: string) => void): void {
+  const multiFile = r.files.length > 1
+  const f: FlaggedPacket[] | FlaggedList | undefined = r.flagged
+  if (!f || f.length === 0) return
+  push('')
+  push(color.bold(`flagged packets (${f.length})`))
+  const head = [...(multiFile ? ['file'] : []), 'frame', 'stream', 'direction', 'flags']
+  const align: Align[] = [...(multiFile ? ['left' as const] : []), 'right', 'right', 'left', 'left']
+  if (Array.isArray(f) || f.length <= FAST_ROWS) {
+    push(table(head, [...f].map((p) => flaggedCells(multiFile, p)), {align}))
+    return
+  }
+  const layout = new PlainTableLayout()
+  const boldHead = head.map((h) => color.bold(h))
+  layout.measure(boldHead)
+  for (const p of f) layout.measure(flaggedCells(multiFile, p))
+  if (layout.multiLine) {
+    push(table(head, [...f].map((p) => flaggedCells(multiFile, p)), {align}))
+    return
+  }
+  push(layout.line(boldHead, align))
+  for (const p of f) push(layout.line(flaggedCells(multiFile, p), align))
+}
+
+function footer(r: Report, out: string[]): void {
   out.push('')
   for (const n of r.notes) out.push(color.dim(`note: ${n}`))
   const skew = offsetsLine(r)
@@ -135,7 +243,7 @@ function footer(r: SessionsReport | SpooledSessionsReport, out: string[]): void 
   }
 }
 
-export function summaryLine(r: SessionsReport | SpooledSessionsReport): string {
+export function summaryLine(r: Report): string {
   const s = r.summary
   const states = Object.entries(s.byState).sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0)).map(([k, v]) => `${k} ${v}`).join(', ')
   const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`
@@ -236,7 +344,7 @@ function connNotes(n: ConnNotes, multiView: boolean, out: string[]): void {
   }
 }
 
-function renderConnections(r: SessionsReport & {mode: 'connections'}): string {
+function renderConnections(r: WithRows<'connections', ConnectionRow>): string {
   const out: string[] = []
   const multiFile = r.files.length > 1
   const multiView = r.views.length > 1
@@ -253,7 +361,7 @@ function renderConnections(r: SessionsReport & {mode: 'connections'}): string {
   } else {
     out.push(color.dim(r.summary.sessions === 0 ? 'no TCP sessions found' : 'no connections match the filters'))
   }
-  flaggedTable(r, out)
+  flaggedTable(r, (l) => out.push(l))
   footer(r, out)
   return out.join('\n')
 }
@@ -294,14 +402,16 @@ function streamConnections(r: SpooledSessionsReport & {mode: 'connections'}, lin
   }
   const out: string[] = []
   connNotes(n, multiView, out)
-  flaggedTable(r, out)
-  footer(r, out)
-  line(out.join('\n'))
+  for (const l of out) line(l)
+  flaggedTable(r, line)
+  const tail: string[] = []
+  footer(r, tail)
+  line(tail.join('\n'))
   return true
 }
 
 /** "clock offsets (ms) from segments seen at two views, vs client: lan +0.004 (n 120), …; control: no shared segment". */
-function offsetsLine(r: SessionsReport | SpooledSessionsReport): string | null {
+function offsetsLine(r: Report): string | null {
   if (r.views.length < 2) return null
   const multiFile = r.files.length > 1
   const name = new Map(r.views.map((v) => [`${v.file}#${v.iface}`, shortName(v, multiFile)]))

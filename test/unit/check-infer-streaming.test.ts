@@ -16,19 +16,15 @@ import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {runCheck, type CheckReport, type InferenceRun} from '../../analyzer/check.js'
-import {readCapture} from '../../analyzer/capture/read.js'
-import {PcapngWriter} from '../../analyzer/capture/pcapng-writer.js'
 import {collectSegments, type Handoff} from '../../analyzer/correlate/assemble.js'
 import {ControlSpool} from '../../analyzer/correlate/control-spool.js'
 import {HandoffFeed} from '../../analyzer/correlate/handoff-feed.js'
 import {inferStreamed, KnownHandoffs} from '../../analyzer/correlate/infer.js'
-import {PacketDecoder} from '../../analyzer/wire/decode.js'
-import {TCP_FLAG} from '../../analyzer/wire/tcp.js'
 import {InferredSpool} from '../../analyzer/correlate/inferred-spool.js'
 import {checkBenchTrace, LAB_HANDOFFS} from '../bench/check-trace.js'
 import {repoRoot} from '../support/env.js'
 import {splitViews} from '../support/split-views.js'
-import {shiftedCapture} from '../support/capture-copy.js'
+import {longLivedCopy, shiftedCapture} from '../support/capture-copy.js'
 import {stripInterfaces} from '../support/strip-interfaces.js'
 
 const PORT = 7070
@@ -212,41 +208,6 @@ test('lab runs split per interface, a file\'s clock 30 s off: --infer merges by 
   }
 })
 
-/**
- * A copy of `src` in which the first client connection lives to the end: its handshake's last ACK (client side) is
- * seen again every `everySec` seconds, in time order with the rest.
- */
-async function withLongLived(src: string, dst: string, everySec: number): Promise<void> {
-  const w = PcapngWriter.open(dst)
-  const dec = new PacketDecoder({verifyChecksums: false})
-  const client = new Set<number>()
-  let ack: {iface: number; data: Uint8Array; origLen: number} | null = null
-  let due = Infinity
-  try {
-    await readCapture(src, {
-      onInterface: (i) => {
-        w.addInterface({linkType: i.linkType, ...(i.name !== undefined ? {name: i.name} : {})})
-        if (i.name === 'client') client.add(i.id)
-      },
-      onPacket: (r) => {
-        const t = r.tsSec + r.tsNsec / 1e9
-        for (; ack !== null && due <= t; due += everySec) {
-          w.writePacket(ack.iface, Math.floor(due), Math.round((due % 1) * 1e9), ack.data, ack.origLen)
-        }
-        w.writePacket(r.interfaceId, r.tsSec, r.tsNsec, r.data, r.origLen)
-        if (ack !== null || !client.has(r.interfaceId)) return
-        const d = dec.decode(r.linkType, r.data, r.capLen, r.origLen)
-        if (d.transport === 'tcp' && d.tcpFlags === TCP_FLAG.ACK && d.payloadWireLen === 0) {
-          ack = {iface: r.interfaceId, data: r.data.slice(), origLen: r.origLen}
-          due = Math.floor(t) + everySec
-        }
-      },
-    })
-  } finally {
-    w.close()
-  }
-}
-
 test('a connection that lives through the trace: the candidates decided after it wait for it, in memory up to a bound, then on disk; the segment pass holds no later inferred handoff back for it', async () => {
   const t = await checkBenchTrace(40)
   const dir = mkdtempSync(join(tmpdir(), 'handoff-infer-long-'))
@@ -254,7 +215,7 @@ test('a connection that lives through the trace: the candidates decided after it
     const f = join(dir, 'no-control.pcapng')
     await stripInterfaces(t.path, f, (name) => name === 'control')
     const long = join(dir, 'long-lived.pcapng')
-    await withLongLived(f, long, 5)
+    await longLivedCopy(f, long, 5)
     const total = 40 * LAB_HANDOFFS
     const infer = async (windowed: boolean, heldDecided?: number) => {
       const got: {h: Handoff; t: number}[] = []

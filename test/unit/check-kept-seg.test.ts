@@ -29,3 +29,27 @@ test('time is the seconds plus the nanoseconds, bit for bit as the pass computed
     assert.equal(seg(1, 2, 3, 4, 5, sec!, nsec!).t, sec! + nsec! / 1e9)
   }
 })
+
+test('packed small fields read back as given, at the ends of their ranges', () => {
+  const statuses = ['good', 'bad', 'partial', 'unverified', 'none'] as const
+  const legs = ['client', 'forward', 'return', 'be-raw', 'fe-own', 'stray-forward', 'stray-return', 'other'] as const
+  const cases = [
+    {linkType: 0, hdrLen: 0, optOff: 0, sport: 0, dport: 0, flags: 0, window: 0, optLen: 0, mss: -1, ws: -1, v6: false, hasTs: false, sackPerm: false},
+    {linkType: 0xffff, hdrLen: 0xffff, optOff: 0xffff, sport: 0xffff, dport: 0xffff, flags: 0xff, window: 0xffff, optLen: 40, mss: 0xffff, ws: 255,
+      v6: true, hasTs: true, sackPerm: true},
+    {linkType: 276, hdrLen: 94, optOff: 74, sport: 40000, dport: 80, flags: 0x12, window: 64240, optLen: 20, mss: 1460, ws: 7, v6: true, hasTs: false,
+      sackPerm: true},
+  ]
+  for (const c of cases) {
+    for (const [i, leg] of legs.entries()) {
+      const ip = statuses[i % statuses.length]!
+      const tcp = statuses[(i + 2) % statuses.length]!
+      const s = new KeptSeg(view, 1, 2, 3, c.linkType, new Uint8Array(8), 0, c.hdrLen, 60, c.v6, 'a', 'b', c.sport, c.dport, 0xffff_ffff, 0, c.flags,
+        c.window, 6, 0, 0, c.optOff, c.optLen, -1, c.hasTs, 0, 0, [], c.mss, c.ws, c.sackPerm, ip, tcp, leg)
+      const got = {linkType: s.linkType, hdrLen: s.hdrLen, optOff: s.optOff, sport: s.sport, dport: s.dport, flags: s.flags, window: s.window,
+        optLen: s.optLen, mss: s.mss, ws: s.ws, v6: s.v6, hasTs: s.hasTs, sackPerm: s.sackPerm}
+      assert.deepEqual(got, c)
+      assert.deepEqual([s.ipCsum, s.tcpCsum, s.leg, s.seq], [ip, tcp, leg, 0xffff_ffff])
+    }
+  }
+})
