@@ -76,6 +76,11 @@ test('--infer on one trace longer than the windows: inferred handoffs made and l
     assert.equal(wholeStats.peakHandoffs, total)
     assert.ok(stats.peakHandoffs! > 0 && stats.peakHandoffs! < total * 0.5, `peak ${stats.peakHandoffs} of ${total} handoffs held`)
     if (!extra.perView) assert.ok(stats.peakConnections! < whole.summary.connections! * 0.7, `peak ${stats.peakConnections} connections held`)
+    // Per view, a handoff's shown rows wait for its latency until it is let go (view-latency.ts): inferred ones too.
+    if (extra.perView) {
+      assert.equal(wholeStats.peakWaitingRows, whole.summary.byKind.handoff)
+      assert.ok(stats.peakWaitingRows! < wholeStats.peakWaitingRows! * 0.5, `peak ${stats.peakWaitingRows} of ${wholeStats.peakWaitingRows} rows waiting`)
+    }
   }
   // The default lookahead, the rows on disk, the text.
   const whole = await collectSessions([f], {}, {infer: true, streaming: false})
