@@ -53,10 +53,11 @@ import {resolveControlPort} from './control/port-discovery.js'
 import {alignStateWithWire, collectSegments, connectionLabel, LOOKAHEAD_SEC, type Handoff} from './correlate/assemble.js'
 import {ControlSpool} from './correlate/control-spool.js'
 import {HandoffFeed} from './correlate/handoff-feed.js'
-import {inferStreamed, KnownHandoffs, type InferenceReport, type InferredHandoff, type StreamedInference} from './correlate/infer.js'
+import type {InferenceReport, InferredHandoff} from './correlate/infer.js'
+import {inferSpooled} from './correlate/infer-spooled.js'
 import {InferredSpool} from './correlate/inferred-spool.js'
 import {readControlPass, readRequestPkts, type ControlPass} from './correlate/control-pass.js'
-import {inferViewKinds, type HandoffEndpoints} from './correlate/vantage-infer.js'
+import {inferViewKinds} from './correlate/vantage-infer.js'
 import {RankedSkewSamples, SkewEstimator} from './correlate/skew.js'
 import type {VantageAssignment, View} from './correlate/vantage.js'
 import * as lateForward from './checks/late-forward.js'
@@ -293,32 +294,19 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
   let inferred = null as InferredSpool | null
   try {
     if (opts.infer) {
-      const known = knownFromSpool(spool)
       // One file, or several read merged (by corrected times when clockOffsetsSec): passes A and B let each
       // connection and candidate go once it has been quiet long enough (infer.ts), the handoffs' times on the
-      // clock the segment pass goes by.
-      const infer = async (): Promise<StreamedInference> => {
-        inferred?.remove()
-        const into: InferredSpool = inferred = new InferredSpool()
-        const windowed = paths.length === 1 || merged
-        const r = await inferStreamed(paths, {controlPort: port, vantage, known, windowed, merged, clockOffsetsSec,
-          ...(opts.lookaheadSec !== undefined ? {lookaheadSec: opts.lookaheadSec} : {}), ...(opts.idleSec !== undefined ? {idleSec: opts.idleSec} : {})},
-        (h, t, values) => into.write(h, t, values))
-        opts.onInference?.({windowed, clockOffsetsSec: clockOffsetsSec ?? null, peakCandidates: r.peakCandidates, peakConnections: r.peakConnections})
-        return r
-      }
-      let inf = await infer()
-      // Views still of unknown place are placed by the inferred handoffs' legs, which are then inferred again
-      // (vantage-infer.ts's inferPlacing).
-      if (inf.unplaced) {
-        const placedByLegs = await inferViewKinds(paths, endpointsOf(inferred!), port, vantage)
-        if (placedByLegs.length > 0) {
-          vantage = [...vantage, ...placedByLegs]
-          inf = await infer()
-        }
-      }
-      inference = inf.report
-      inferErrors = inf.captureErrors
+      // clock the segment pass goes by. Views still of unknown place are placed by the inferred handoffs' legs,
+      // which are then inferred again (infer-spooled.ts).
+      const windowed = paths.length === 1 || merged
+      const run = await inferSpooled(paths, {controlPort: port, vantage, control: spool, merged, clockOffsetsSec,
+        ...(opts.lookaheadSec !== undefined ? {lookaheadSec: opts.lookaheadSec} : {}), ...(opts.idleSec !== undefined ? {idleSec: opts.idleSec} : {}),
+        onRun: (r) => opts.onInference?.({windowed, clockOffsetsSec: clockOffsetsSec ?? null, peakCandidates: r.peakCandidates,
+          peakConnections: r.peakConnections})})
+      inferred = run.spool
+      vantage = run.vantage
+      inference = run.result.report
+      inferErrors = run.result.captureErrors
     }
     // Several files not read merged: a handoff's segments may be in any of them, each read whole in turn, so all
     // are held. (Merged, the segment pass goes through them as through one file: collectSegments.)
@@ -331,25 +319,6 @@ async function checkWithSpool(paths: readonly string[], opts: CheckOptions, port
   } finally {
     inferred?.remove()
   }
-}
-
-/** What check --infer needs of the control channel's handoffs (infer.ts's KnownHandoffs), read from the spool. */
-function knownFromSpool(spool: ControlSpool): KnownHandoffs {
-  const known = new KnownHandoffs()
-  const feed = new HandoffFeed(spool.reader())
-  // Each handoff let go as soon as it is made: its hid is remembered (a second request of it is ignored, as
-  // assembleHandoffs does), nothing else.
-  feed.attach({handoff: (h) => { known.add(h); feed.retire(h, -Infinity) }, ack: () => {}, terminate: () => {}})
-  feed.advanceTo(Infinity)
-  return known
-}
-
-/** The legs of the inferred handoffs, for placing views by them (inferViewKinds). */
-function endpointsOf(inferred: InferredSpool): HandoffEndpoints[] {
-  const out: HandoffEndpoints[] = []
-  const r = inferred.reader()
-  for (let x = r.next(); x !== null; x = r.next()) out.push({cip: x.h.cip, cport: x.h.cport, vip: x.h.vip, baddr: x.h.baddr, ciss: x.h.inferred!.ciss})
-  return out
 }
 
 async function segmentPass(paths: readonly string[], opts: CheckOptions, port: number,

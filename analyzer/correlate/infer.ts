@@ -65,8 +65,9 @@
 // file's own time (WireSynAck.t). Where the reading order decides between
 // equals (the BE's MAC, the client's echoed TSval, a tie in the other
 // addresses' counts), the file earliest in argument order wins, as reading
-// the files one after the other gives it. inferHandoffs (sessions --infer)
-// still reads them one after the other.
+// the files one after the other gives it. inferHandoffs (sessions --infer
+// with files whose clocks cannot be put together) reads them one after the
+// other.
 //
 // Known limits: a connection whose client SYN or FE SYN/ACK was not captured
 // is not inferred. Segments of a connection read before its client's SYN

@@ -268,11 +268,12 @@ export async function inferViewKinds(paths: readonly string[],
 }
 
 /**
- * `sessions --infer` with views of unknown place: the handoffs inferred with
- * the views as they are place the views still unknown, then the handoffs are
- * inferred again, now knowing where the BE's own segments (its SYN/ACK: wsB,
- * the BE's options) were captured. (check does the same with its inferred
- * handoffs on disk: check.ts.)
+ * `sessions --infer` (files read one after the other) with views of unknown
+ * place: the handoffs inferred with the views as they are place the views
+ * still unknown, then the handoffs are inferred again, now knowing where the
+ * BE's own segments (its SYN/ACK: wsB, the BE's options) were captured.
+ * (check, and sessions otherwise, do the same with the inferred handoffs on
+ * disk: infer-spooled.ts.)
  */
 export async function inferPlacing(paths: readonly string[], opts: {controlPort: number; vantage: readonly VantageAssignment[]; known: readonly Handoff[]}):
   Promise<{inferred: InferenceResult; vantage: VantageAssignment[]}> {

@@ -5,12 +5,18 @@
 //      (control-spool.ts), the hellos' node addresses are kept (small); the
 //      spool is then read once for the node addresses its requests and acks
 //      name (handoff-stream.ts), so that `local` is known the moment a row
-//      is made, whatever file the control view is in;
+//      is made, whatever file the control view is in; with --infer, the
+//      handoffs no control message names are then recognised from the
+//      traffic (check --infer's passes, correlate/infer.ts) and written to a
+//      spool of their own in hid order, with their client SYN's time
+//      (correlate/infer-spooled.ts), the control channel's known from its
+//      spool;
 //   2. every file through the session tracker (sessions.ts): one row per TCP
 //      session per vantage point (file, interface), classified as it comes
 //      (kind, hid, FE, BE: handoff.ts's HandoffIndex, fed with the handoffs
-//      made from the spool LOOKAHEAD_SEC ahead of the packets and let go
-//      once no row can still be tied to them: handoff-stream.ts); meanwhile
+//      made from the spool — and with --infer those of the inferred spool,
+//      the two merged by time — LOOKAHEAD_SEC ahead of the packets and let
+//      go once no row can still be tied to them: handoff-stream.ts); meanwhile
 //      every tracked segment goes to the segment matcher (segment-match.ts),
 //      which finds the segments captured at two views and feeds the
 //      clock-skew estimator (correlate/skew.ts);
@@ -31,7 +37,8 @@
 // by corrected times (each file's offset taken off for the order only: rows
 // keep each capture's own times), the control pass read again that way;
 // else one after the other, every handoff assembled before the pass, as
-// before (--infer too: its handoffs are recognised over the whole traces).
+// before (with --infer, its handoffs recognised over the whole traces:
+// handoff.ts's correlateHandoffs).
 // Read merged, the rows, views, counts and flagged packets are reported in
 // file order and the segment matcher gives the estimator the matches of the
 // files read one after the other (segment-match.ts): the report is the same.
@@ -43,21 +50,25 @@
 // session per view only its sighting — what `seenAt` prints — and rank,
 // merge.ts), the handoffs in progress (made LOOKAHEAD_SEC = 120 s of trace
 // ahead of the pass, let go 10 s after their last message once the tracker
-// holds no session of their client endpoint: a few hundred bytes each), the
-// node addresses, and the matcher's bounded sample. With one file or several
-// read merged, the merger retires a connection (makes its row, lets its group
-// go) once it has been quiet past the tracker's linger and the merge's time
-// slack and the tracker holds no session of its endpoints
-// (live-endpoints.ts), so it holds the connections of the last two minutes
-// or so of trace, not the trace; its handoff latency comes from its own
-// group's SYNs. A trace shorter than the linger is therefore held whole
-// (every session at once). Files read one after the other (clocks apart and
-// not linked, --infer) hold every connection and every handoff to the end
-// (a row of a later file, on another clock, may still join it). Per-view
-// mode holds the shown rows of the handoffs in progress and the client SYNs
-// tied to them (their latency is made when the handoff is let go; held to
-// the end with every handoff); --anomalies holds one bit per session (shown
-// or not) and a spool's buffer per file.
+// holds no session of their client endpoint: a few hundred bytes each; with
+// --infer the inferred ones too, taken from their spool LOOKAHEAD_SEC before
+// their client's SYN and let go the same way), the node addresses, and the
+// matcher's bounded sample; before the pass, --infer's inference holds the
+// connections and candidates in progress (infer.ts, windowed as check's).
+// With one file or several read merged, the merger retires a connection
+// (makes its row, lets its group go) once it has been quiet past the
+// tracker's linger and the merge's time slack and the tracker holds no
+// session of its endpoints (live-endpoints.ts), so it holds the connections
+// of the last two minutes or so of trace, not the trace; its handoff latency
+// comes from its own group's SYNs. A trace shorter than the linger is
+// therefore held whole (every session at once). Files read one after the
+// other (clocks apart and not linked) hold every connection and every
+// handoff to the end (a row of a later file, on another clock, may still
+// join it; --infer's inference then holds every connection of the traces
+// too). Per-view mode holds the shown rows of the handoffs in progress and
+// the client SYNs tied to them (their latency is made when the handoff is
+// let go; held to the end with every handoff); --anomalies holds one bit
+// per session (shown or not) and a spool's buffer per file.
 import {displayName} from '../capture/read.js'
 import type {CaptureInterface} from '../capture/types.js'
 import {controlPortNote, resolveControlPort} from '../control/port-discovery.js'
@@ -70,12 +81,14 @@ import type {AnomalyName} from '../flows/tcp-analysis.js'
 import {readMerged} from '../capture/merge.js'
 import {LOOKAHEAD_SEC} from '../correlate/assemble.js'
 import {ControlSpool} from '../correlate/control-spool.js'
+import {inferSpooled} from '../correlate/infer-spooled.js'
+import type {InferredSpool} from '../correlate/inferred-spool.js'
 import {readControlPass} from '../correlate/control-pass.js'
 import {HandoffFeed} from '../correlate/handoff-feed.js'
 import {inferViewKinds} from '../correlate/vantage-infer.js'
 import {MAX_CLOCK_SPREAD_SEC} from '../check.js'
 import {correlateHandoffs, HandoffIndex, latencyFor, type HandoffInfo, type SynSighting} from './handoff.js'
-import {HelloAddresses, liveInfo, nodeAddresses, StreamedHandoffs} from './handoff-stream.js'
+import {addInferredAddresses, HelloAddresses, liveInfo, nodeAddresses, StreamedHandoffs} from './handoff-stream.js'
 import {LiveEndpoints} from './live-endpoints.js'
 import {ConnectionMerger, type ConnectionRow, type MergeOptions} from './merge.js'
 import {FlaggedList, StreamSet} from './flagged-list.js'
@@ -232,20 +245,16 @@ interface HandoffSource {
   /** Held: every handoff (also the inferred ones). */
   all: HandoffInfo[]
   inference?: InferenceReport
+  /** Some inferred handoff has a latency (its BE's SYN/ACK was captured): the note that says how it is taken. */
+  inferredLatency: boolean
   spool: ControlSpool | null
+  /** Streamed with --infer: the inferred handoffs, in hid order (inferred-spool.ts). */
+  inferredSpool: InferredSpool | null
 }
 
 async function handoffSource(paths: string[], names: string[], port: number, opts: CollectOptions): Promise<HandoffSource> {
   const vantage = opts.vantage ?? []
-  if (opts.infer) {
-    // --infer: correlate/infer.ts recognises handoffs over the whole traces, the control channel's known up front:
-    // every handoff assembled before the pass, the files read one after the other.
-    const corr = await correlateHandoffs(paths, port, vantage, {infer: true})
-    // The control pass names files by path: the spool's path is '<stdin>' to the user.
-    for (const h of corr.handoffs) if (h.ackView !== null) h.ackView.file = names[h.ackView.fileIndex]!
-    return {index: new HandoffIndex(corr), vantage: corr.vantage, clockOffsetsSec: null, merged: false, stream: null, all: corr.handoffs,
-      inference: corr.inference, spool: null}
-  }
+  if (opts.infer && opts.streaming === false) return wholeInferred(paths, names, port, vantage)
   const fileName = (fi: number) => names[fi]!
   let hellos = new HelloAddresses()
   let spool = new ControlSpool()
@@ -281,25 +290,59 @@ async function handoffSource(paths: string[], names: string[], port: number, opt
     const nodeAddrs = nodeAddresses(hellos.byAddr, spool)
     const s = spool
     const streamed = !whole && (paths.length === 1 || merged)
+    if (opts.infer && !streamed) {
+      // Several files read one after the other: --infer recognises its handoffs over the whole traces, as before.
+      s.remove()
+      return await wholeInferred(paths, names, port, vantage)
+    }
     let placed: VantageAssignment[]
     if (streamed) {
       // Views whose place neither --vantage nor the name tells: placed by the legs they show, the handoffs read from
       // the spool as that pass goes (as check does).
       placed = [...vantage, ...await inferViewKinds(paths, {feed: () => new HandoffFeed(s.reader()), any: () => spoolHasRequest(s),
         lookaheadSec: LOOKAHEAD_SEC, ...(offsets !== null ? {clockOffsetsSec: offsets} : {})}, port, vantage)]
-      const stream = new StreamedHandoffs(s, nodeAddrs, port, placed, fileName, -Math.min(0, ...(offsets ?? [])),
-        opts.lookaheadSec ?? LOOKAHEAD_SEC)
-      return {index: stream.index, vantage: placed, clockOffsetsSec: offsets, merged, stream, all: [], spool: s}
+      let inferred: InferredSpool | null = null
+      try {
+        let inference: InferenceReport | undefined
+        let inferredLatency = false
+        if (opts.infer) {
+          // --infer: as check --infer, streamed into a spool of its own (windowed: the connections in progress only,
+          // the handoffs' times on the pass's clock), the control channel's handoffs known from their spool; the
+          // pass takes them from it as from the control spool.
+          const run = await inferSpooled(paths, {controlPort: port, vantage: placed, control: s, merged,
+            ...(offsets !== null ? {clockOffsetsSec: offsets} : {})})
+          inferred = run.spool
+          placed = run.vantage
+          inference = run.result.report
+          inferredLatency = addInferredAddresses(inferred, nodeAddrs).anyLatency
+        }
+        const stream = new StreamedHandoffs(s, nodeAddrs, port, placed, fileName, -Math.min(0, ...(offsets ?? [])),
+          opts.lookaheadSec ?? LOOKAHEAD_SEC, inferred?.reader() ?? null)
+        return {index: stream.index, vantage: placed, clockOffsetsSec: offsets, merged, stream, all: [], spool: s, inferredSpool: inferred,
+          inferredLatency, ...(inference !== undefined ? {inference} : {})}
+      } catch (e) {
+        inferred?.remove()
+        throw e
+      }
     }
     const handoffs = new HandoffFeed(s.reader()).all()
     placed = [...vantage, ...await inferViewKinds(paths, handoffs, port, vantage)]
     const all = handoffs.map((h) => liveInfo(h, fileName))
     return {index: new HandoffIndex({handoffs: all, nodeAddrs, controlPort: port, vantage: placed}), vantage: placed, clockOffsetsSec: null,
-      merged: false, stream: null, all, spool: s}
+      merged: false, stream: null, all, spool: s, inferredSpool: null, inferredLatency: false}
   } catch (e) {
     spool.remove()
     throw e
   }
+}
+
+/** --infer, every handoff assembled before the pass (control and inferred, over the whole traces), the files read one after the other. */
+async function wholeInferred(paths: string[], names: string[], port: number, vantage: readonly VantageAssignment[]): Promise<HandoffSource> {
+  const corr = await correlateHandoffs(paths, port, vantage, {infer: true})
+  // The control pass names files by path: the spool's path is '<stdin>' to the user.
+  for (const h of corr.handoffs) if (h.ackView !== null) h.ackView.file = names[h.ackView.fileIndex]!
+  return {index: new HandoffIndex(corr), vantage: corr.vantage, clockOffsetsSec: null, merged: false, stream: null, all: corr.handoffs,
+    inference: corr.inference, spool: null, inferredSpool: null, inferredLatency: corr.handoffs.some((h) => h.ackT !== null && h.inferred)}
 }
 
 /** Whether the spool holds a handoff-req at all (read up to the first one: the first record, as a rule). */
@@ -316,6 +359,7 @@ async function collect(paths: string[], names: string[], filter: SessionFilter, 
     return await sessionsPass(paths, names, filter, opts, onDisk, portChoice, src)
   } finally {
     src.spool?.remove()
+    src.inferredSpool?.remove()
   }
 }
 
@@ -500,7 +544,7 @@ async function sessionsPass(paths: string[], names: string[], filter: SessionFil
       offsetMs: skewOffsets[i]!.offset === null ? null : Math.round(skewOffsets[i]!.offset! * 1e6) / 1e3,
       reference: skewOffsets[i]!.reference, samples: skewOffsets[i]!.samples})),
     notes: [...notes(perView, handoffCounts.handedOff > 0 && (stream !== null || control.some((h) => h.ackT !== null)), src.inference,
-      src.all.some((h) => h.ackT !== null && h.inferred)), ...[controlPortNote(portChoice)].filter((n) => n !== null)],
+      src.inferredLatency), ...[controlPortNote(portChoice)].filter((n) => n !== null)],
   }
   const summaryOf = (byState: Partial<Record<ConnState, number>>, byKind: Partial<Record<SessionKind, number>>, connections: number | null) => {
     return {

@@ -22,6 +22,17 @@
 // ISN. The merger (merge.ts) keeps the HandoffInfo of the groups it holds;
 // its outcome is counted when let go.
 //
+// With --infer, the handoffs no control message names come from their own
+// spool (correlate/infer-spooled.ts), in hid order, which is the order of
+// their client SYNs' times on the pass's clock: each is taken on when the
+// pass comes within LOOKAHEAD_SEC of its SYN, the control messages applied
+// up to that time first (the two merged by time), and let go as above, from
+// its last SYN/ACK. Their VIPs and BE addresses are node addresses: read
+// from the spool before the pass, as the control spool's are. They are not
+// in the counts (the report's inference has them); the index puts a client
+// endpoint's control handoffs before its inferred ones, as the list of every
+// handoff had them.
+//
 // The rows are those of the whole index: a row is classified when its
 // session is finished, which is after the linger (120 s) of a closed session
 // or a replacing SYN, by which time the feed has applied every message up to
@@ -35,9 +46,10 @@ import {LOOKAHEAD_SEC, normAddr, type Handoff} from '../correlate/assemble.js'
 import type {ControlSpool} from '../correlate/control-spool.js'
 import {byTime, type FramedMessage} from '../correlate/control.js'
 import {HandoffFeed} from '../correlate/handoff-feed.js'
+import type {InferredReader, InferredSpool} from '../correlate/inferred-spool.js'
 import {TimeHeap} from '../correlate/time-heap.js'
 import type {VantageAssignment} from '../correlate/vantage.js'
-import {HandoffIndex, type HandoffInfo} from './handoff.js'
+import {HandoffIndex, inferredInfo, type HandoffInfo} from './handoff.js'
 import {endpointKey, type LiveEndpoints} from './live-endpoints.js'
 
 /**
@@ -119,6 +131,23 @@ export function nodeAddresses(hellos: ReadonlyMap<string, FramedMessage>, spool:
   return out
 }
 
+/**
+ * --infer: the inferred handoffs' VIPs and BE addresses added to the node addresses, each named by itself (no
+ * node names without the control channel), after the control channel's, as correlateHandoffs does; and whether
+ * one of them has a latency (its BE's SYN/ACK was captured). Read from their spool before the sessions pass.
+ */
+export function addInferredAddresses(spool: InferredSpool, nodeAddrs: Map<string, string>): {anyLatency: boolean} {
+  let anyLatency = false
+  const r = spool.reader()
+  for (let x = r.next(); x !== null; x = r.next()) {
+    const h = x.h
+    if (!nodeAddrs.has(h.vip)) nodeAddrs.set(h.vip, h.vip)
+    if (!nodeAddrs.has(h.baddr)) nodeAddrs.set(h.baddr, h.baddr)
+    if (h.inferred!.beSynAck !== null) anyLatency = true
+  }
+  return {anyLatency}
+}
+
 /** The hellos' node addresses as the control pass decodes them (ControlCollector's onOther): the last one per address in time order. */
 export class HelloAddresses {
   readonly byAddr = new Map<string, FramedMessage>()
@@ -150,26 +179,40 @@ export class StreamedHandoffs {
   constructor(spool: ControlSpool, nodeAddrs: Map<string, string>, controlPort: number, vantage: readonly VantageAssignment[],
     fileName: (fileIndex: number) => string,
     /** Seconds some file's clock is behind the control messages' (its sessions' times that much smaller): kept that much longer. */
-    clockLagSec = 0, private readonly lookaheadSec = LOOKAHEAD_SEC) {
+    clockLagSec = 0, private readonly lookaheadSec = LOOKAHEAD_SEC,
+    /** --infer: the inferred handoffs (inferred-spool.ts), in hid order, their client SYNs' times on the same clock. */
+    private readonly inferred: InferredReader | null = null) {
     this.retireAfterSec = HANDOFF_RETIRE_SEC + Math.max(0, clockLagSec)
     this.index = new HandoffIndex({handoffs: [], nodeAddrs, controlPort, vantage})
     this.feed = new HandoffFeed(spool.reader())
     this.feed.attach({
-      handoff: (h) => {
-        const info = liveInfo(h, fileName)
-        this.live.set(h, info)
-        this.due.push(info.reqT + this.retireAfterSec, this.dueSeq++, h)
-        this.index.add(info)
-        if (this.live.size > this.peakHeld) this.peakHeld = this.live.size
-      },
+      handoff: (h) => this.hold(h, liveInfo(h, fileName)),
       ack: () => {},
       terminate: () => {},
     })
+    this.inferredInfo = (h) => {
+      const info = inferredInfo(h)
+      // The inference names files by path: the report by the names given ('<stdin>').
+      if (info.ackView !== null) info.ackView.file = fileName(info.ackView.fileIndex)
+      return info
+    }
   }
+
+  private readonly inferredInfo: (h: Handoff) => HandoffInfo
 
   /** The pass is at capture time t (on the control messages' clock). */
   advanceTo(t: number): void {
-    this.feed.advanceTo(t + this.lookaheadSec)
+    const until = t + this.lookaheadSec
+    // The two kinds merged by time: the control messages applied up to each inferred handoff's SYN, then it taken on.
+    const inf = this.inferred
+    if (inf !== null) {
+      for (let at = inf.peekT(); at !== null && at <= until; at = inf.peekT()) {
+        this.feed.advanceTo(at)
+        const h = inf.next()!.h
+        this.hold(h, this.inferredInfo(h))
+      }
+    }
+    this.feed.advanceTo(until)
   }
 
   /** Lets go the handoffs done with at time `now` (see the header). */
@@ -186,9 +229,9 @@ export class StreamedHandoffs {
     }
   }
 
-  /** The end of the input: every message applied (call before the last rows are made). */
+  /** The end of the input: every message applied, every inferred handoff taken on (call before the last rows are made). */
   finishFeed(): void {
-    this.feed.advanceTo(Infinity)
+    this.advanceTo(Infinity)
   }
 
   /** After the last row: the handoffs left counted. */
@@ -201,15 +244,25 @@ export class StreamedHandoffs {
     return this.counts.handedOff > 0
   }
 
+  private hold(h: Handoff, info: HandoffInfo): void {
+    this.live.set(h, info)
+    this.due.push(info.reqT + this.retireAfterSec, this.dueSeq++, h)
+    this.index.add(info)
+    if (this.live.size > this.peakHeld) this.peakHeld = this.live.size
+  }
+
   private letGo(h: Handoff, info: HandoffInfo, now: number): void {
     this.live.delete(h)
     this.index.remove(info)
-    this.feed.retire(h, now)
-    this.counts.total++
-    const o = info.outcome
-    if (o === 'handed-off') this.counts.handedOff++
-    else if (o === 'nacked') this.counts.nacked++
-    else this.counts.noReply++
+    // The counts are the control channel's (the report's `handoffs`; the inferred ones are in its `inference`).
+    if (!info.inferred) {
+      this.feed.retire(h, now)
+      this.counts.total++
+      const o = info.outcome
+      if (o === 'handed-off') this.counts.handedOff++
+      else if (o === 'nacked') this.counts.nacked++
+      else this.counts.noReply++
+    }
     this.onLetGo?.(info)
   }
 }

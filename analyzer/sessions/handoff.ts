@@ -2,9 +2,10 @@
 // and handoff latency, from the control channel of the same traces.
 //
 // The control messages are read by check's control pass and assembled by
-// hid, as the sessions pass comes near them (handoff-stream.ts), or all
-// before it (correlateHandoffs: --infer; handoff-stream.ts's HandoffFeed.all
-// for files read one after the other). Every session row is classified:
+// hid, as the sessions pass comes near them (handoff-stream.ts; with
+// --infer the inferred ones too, from their spool), or all before it for
+// files read one after the other (HandoffFeed.all; correlateHandoffs with
+// --infer). Every session row is classified:
 //
 //   handoff   a handoff-req names this connection (cip:cport → vip:vport, or
 //             the forwarded leg cip:cport → baddr:vport at the LAN / BE
@@ -145,7 +146,8 @@ export async function correlateHandoffs(paths: readonly string[], controlPort: n
   return {handoffs: out, nodeAddrs, controlPort, controlMessages, vantage: placed, inference: inf.report}
 }
 
-function inferredInfo(h: Handoff): HandoffInfo {
+/** An inferred handoff (correlate/infer.ts) as the sessions need it. */
+export function inferredInfo(h: Handoff): HandoffInfo {
   const i = h.inferred!
   const be = i.beSynAck
   const reqT = i.feSynAck.t
@@ -192,8 +194,13 @@ export class HandoffIndex {
   add(h: HandoffInfo): void {
     const k = `${h.cip}|${h.cport}`
     const l = this.byClient.get(k)
-    if (l) l.push(h)
-    else this.byClient.set(k, [h])
+    if (l === undefined) this.byClient.set(k, [h])
+    else if (h.inferred || !l[l.length - 1]!.inferred) l.push(h)
+    else {
+      // The control channel's before the inferred ones, as in the list of them all (match takes the first that
+      // fits): streamed, the two come merged by time.
+      l.splice(l.findIndex((x) => x.inferred), 0, h)
+    }
     this.size++
   }
 
