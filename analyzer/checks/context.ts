@@ -16,7 +16,7 @@ import {connectionLabel, payloadHash, v4, wireIsns, type Handoff, type Seg} from
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import type {SkewSink} from '../correlate/skew.js'
-import {viewKey, type View} from '../correlate/vantage.js'
+import {viewKey} from '../correlate/vantage.js'
 import {viewFields, type CheckId, type Value, type ViolationTarget} from './types.js'
 
 export interface Fields {
@@ -157,7 +157,6 @@ export function addSkewSamples(h: Handoff, skew: SkewSink): void {
   // (reused from handoff to handoff: no Map, no key per segment); a slot whose segment is another packet
   // moves on to the next slot.
   const segs = h.segs
-  if (skew.full !== undefined && pairsFull(segs, skew.full.bind(skew))) return
   const size = tableSize(2 * segs.length)
   const mask = size - 1
   const slots = skewSlots
@@ -177,20 +176,6 @@ export function addSkewSamples(h: Handoff, skew: SkewSink): void {
     }
     if (f !== undefined && f.view !== s.view) skew.add(f.view, f.t, s.view, s.t)
   }
-}
-
-/**
- * Whether every two views of these segments (the control view left out, as addSkewSamples leaves it) are a pair
- * the sink keeps no more samples of: then matching the segments would add nothing. The lab's pairs fill within
- * the first few dozen handoffs, and the thousands after cost a hash of every segment each.
- */
-function pairsFull(segs: readonly Seg[], full: (a: View, b: View) => boolean): boolean {
-  const views: View[] = []
-  for (const s of segs) if (s.view.kind !== 'control' && !views.includes(s.view)) views.push(s.view)
-  for (let i = 0; i < views.length; i++) {
-    for (let j = i + 1; j < views.length; j++) if (!full(views[i]!, views[j]!)) return false
-  }
-  return true
 }
 
 /** addSkewSamples's table (grown as needed, never shrunk: one handoff at a time uses it). */

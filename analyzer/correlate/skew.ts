@@ -31,8 +31,6 @@ export interface ViewOffset {
 export interface SkewSink {
   /** The same packet at time ta in view a and tb in view b. */
   add(a: View, ta: number, b: View, tb: number): void
-  /** When present: true when no sample of views a and b added from now on would be kept (a pair never asked for is not). */
-  full?(a: View, b: View): boolean
 }
 
 /**
@@ -75,23 +73,6 @@ export class SkewEstimator implements SkewSink {
   add(a: View, ta: number, b: View, tb: number): void {
     const e = this.pairs.of(a, b)
     if (e !== null && e.l.length < MAX_SAMPLES) e.l.push(e.flip ? ta - tb : tb - ta)
-  }
-
-  /** Pairs found full (or of one view twice), both ways: a pair stays full. */
-  private readonly fullPairs = new Map<View, Set<View>>()
-
-  /** Whether views a and b have MAX_SAMPLES samples already (or are one view): their pair list is not made when not. */
-  full(a: View, b: View): boolean {
-    if (this.fullPairs.get(a)?.has(b)) return true
-    const ka = viewKey(a)
-    const kb = viewKey(b)
-    if (ka !== kb && !((this.pairs.lists.get(ka < kb ? `${ka}|${kb}` : `${kb}|${ka}`)?.length ?? 0) >= MAX_SAMPLES)) return false
-    for (const [x, y] of [[a, b], [b, a]] as const) {
-      let m = this.fullPairs.get(x)
-      if (m === undefined) this.fullPairs.set(x, (m = new Set()))
-      m.add(y)
-    }
-    return true
   }
 
   /**
