@@ -187,12 +187,7 @@ function streamPerView(r: SpooledSessionsReport & {mode: 'per-view'}, line: (s: 
   for (const x of r.rows) line(all.line(viewParts(multiFile, n, viewCells(x)).flat(), align))
   const out: string[] = []
   viewNotes(n, out)
-  for (const l of out) line(l)
-  flaggedTable(r, line)
-  const tail: string[] = []
-  footer(r, tail)
-  line(tail.join('\n'))
-  return true
+  return after(r, out, line)
 }
 
 function flaggedCells(multiFile: boolean, p: FlaggedPacket): string[] {
@@ -402,7 +397,12 @@ function streamConnections(r: SpooledSessionsReport & {mode: 'connections'}, lin
   }
   const out: string[] = []
   connNotes(n, multiView, out)
-  for (const l of out) line(l)
+  return after(r, out, line)
+}
+
+/** What follows the rows of a spooled table: its notes, the flagged packets, the footer. */
+function after(r: Parameters<typeof footer>[0], notes: readonly string[], line: (l: string) => void): true {
+  for (const l of notes) line(l)
   flaggedTable(r, line)
   const tail: string[] = []
   footer(r, tail)
