@@ -131,10 +131,13 @@
 //    check 11.0 s (--json 9.0 s), 161 MiB; tcpdump 0.64 s: 9.5× tshark
 //    (--json 11.7×), 0.06× tcpdump. Old (dd090f9) and new run at once on
 //    the two cores, cores swapped each round (3 rounds): old 12.9, 13.4,
-//    15.7 s, new 10.7, 12.1, 11.2 s; run alternately on core 0 (6 rounds
-//    each): old 10.6–15.2 s, new 10.9–14.2 s — no difference the host's
-//    noise lets show. Output byte-identical (check --json, text, --infer,
-//    --junit on every sample trace and shared capture; x60; x1392).
+//    15.7 s, new 10.7, 12.1, 11.2 s; run alternately on core 0 (6 rounds):
+//    old 79.8 s in all, new 72.7 s (new faster in 4); then text and --json
+//    alternately, 2 rounds each: old 55.0 s in all, new 47.5 s (new faster
+//    in all 4). So about 10 % less, new faster in 11 of 13 pairs; no single
+//    run tells, as the host swings one build 10.3–15.3 s. Output
+//    byte-identical (check --json, text, --infer, --junit on every sample
+//    trace and shared capture; x60; x1392).
 import {execFileSync, spawnSync} from 'node:child_process'
 import {closeSync, openSync, readSync} from 'node:fs'
 
