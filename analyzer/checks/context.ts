@@ -9,8 +9,10 @@
 // (correlate/offload.ts keeps their payloads): located by Δ, confirmed by the
 // payload hash of the piece.
 import {formatIso} from '../inspect/timestamp.js'
+import {readU32} from '../wire/addr.js'
 import {PacketDecoder} from '../wire/decode.js'
 import {Engine} from '../../replayer/engine/engine.js'
+import {read16} from '../../replayer/engine/fields.js'
 import {TranslationState} from '../../replayer/engine/state.js'
 import {connectionLabel, payloadHash, v4, wireIsns, type Handoff, type Seg} from '../correlate/assemble.js'
 import {seqDiff} from '../wire/serial.js'
@@ -85,17 +87,10 @@ function knownAddrs(h: Handoff): KnownAddrs {
 
 function addrOf(d: PacketDecoder, off: number, known: KnownAddrs, src: boolean): string {
   if (d.ipVersion === 4) {
-    const b = d.bytes
-    const x = ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0
-    const i = known.n.indexOf(x)
+    const i = known.n.indexOf(readU32(d.bytes, off))
     if (i >= 0) return known.s[i]!
   }
   return src ? d.srcAddr() : d.dstAddr()
-}
-
-/** Big-endian uint32 at b[o]. */
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0
 }
 
 /**
@@ -106,11 +101,11 @@ function rewrittenFields(d: PacketDecoder, known: KnownAddrs): Fields {
   const b = d.bytes
   const l4 = d.l4Offset
   const sack: number[] = []
-  for (let i = 0; i < d.sackCount; i++) sack.push(u32(b, d.sackOffsets[i]!), u32(b, d.sackOffsets[i]! + 4))
+  for (let i = 0; i < d.sackCount; i++) sack.push(readU32(b, d.sackOffsets[i]!), readU32(b, d.sackOffsets[i]! + 4))
   return {src: addrOf(d, d.ipSrcOffset, known, true), dst: addrOf(d, d.ipDstOffset, known, false),
-    sport: (b[l4]! << 8) | b[l4 + 1]!, dport: (b[l4 + 2]! << 8) | b[l4 + 3]!, seq: u32(b, l4 + 4), ack: u32(b, l4 + 8),
-    flags: b[l4 + 13]!, window: (b[l4 + 14]! << 8) | b[l4 + 15]!, hasTs: d.hasTimestamp,
-    tsVal: d.hasTimestamp ? u32(b, d.tsOffset) : 0, tsEcr: d.hasTimestamp ? u32(b, d.tsOffset + 4) : 0, sack}
+    sport: read16(b, l4), dport: read16(b, l4 + 2), seq: readU32(b, l4 + 4), ack: readU32(b, l4 + 8),
+    flags: b[l4 + 13]!, window: read16(b, l4 + 14), hasTs: d.hasTimestamp,
+    tsVal: d.hasTimestamp ? readU32(b, d.tsOffset) : 0, tsEcr: d.hasTimestamp ? readU32(b, d.tsOffset + 4) : 0, sack}
 }
 
 /**
@@ -121,24 +116,16 @@ function rewrittenFields(d: PacketDecoder, known: KnownAddrs): Fields {
 function rewrittenIs(d: PacketDecoder, known: KnownAddrs, seen: Seg): boolean {
   const b = d.bytes
   const l4 = d.l4Offset
-  if (seen.sport !== ((b[l4]! << 8) | b[l4 + 1]!) || seen.dport !== ((b[l4 + 2]! << 8) | b[l4 + 3]!) || seen.seq !== u32(b, l4 + 4) ||
-    seen.ack !== u32(b, l4 + 8) || seen.flags !== b[l4 + 13] || seen.window !== ((b[l4 + 14]! << 8) | b[l4 + 15]!) ||
+  if (seen.sport !== read16(b, l4) || seen.dport !== read16(b, l4 + 2) || seen.seq !== readU32(b, l4 + 4) ||
+    seen.ack !== readU32(b, l4 + 8) || seen.flags !== b[l4 + 13] || seen.window !== read16(b, l4 + 14) ||
     seen.hasTs !== d.hasTimestamp) return false
-  if (d.hasTimestamp ? seen.tsVal !== u32(b, d.tsOffset) || seen.tsEcr !== u32(b, d.tsOffset + 4) : seen.tsVal !== 0 || seen.tsEcr !== 0) return false
+  if (d.hasTimestamp ? seen.tsVal !== readU32(b, d.tsOffset) || seen.tsEcr !== readU32(b, d.tsOffset + 4) : seen.tsVal !== 0 || seen.tsEcr !== 0) return false
   if (seen.sack.length !== 2 * d.sackCount) return false
   for (let i = 0; i < d.sackCount; i++) {
-    if (seen.sack[2 * i] !== u32(b, d.sackOffsets[i]!) || seen.sack[2 * i + 1] !== u32(b, d.sackOffsets[i]! + 4)) return false
+    if (seen.sack[2 * i] !== readU32(b, d.sackOffsets[i]!) || seen.sack[2 * i + 1] !== readU32(b, d.sackOffsets[i]! + 4)) return false
   }
-  return sameAddr(d, d.ipSrcOffset, known, true, seen.src) && sameAddr(d, d.ipDstOffset, known, false, seen.dst)
-}
-
-/** addrOf(d, off, known, src) === a, without making the string when it is one of the handoff's IPv4 addresses. */
-function sameAddr(d: PacketDecoder, off: number, known: KnownAddrs, src: boolean, a: string): boolean {
-  if (d.ipVersion === 4) {
-    const i = known.n.indexOf(u32(d.bytes, off))
-    if (i >= 0) return known.s[i] === a
-  }
-  return (src ? d.srcAddr() : d.dstAddr()) === a
+  // addrOf makes no string for the handoff's own IPv4 addresses.
+  return addrOf(d, d.ipSrcOffset, known, true) === seen.src && addrOf(d, d.ipDstOffset, known, false) === seen.dst
 }
 
 /** Where expected rewrites are made (a header at a time; grown when one is longer). */

@@ -53,7 +53,7 @@ import {reassembleIp} from '../flows/ip-defrag.js'
 import {CaptureError, type CaptureHandlers} from '../capture/types.js'
 import type {HandoffAck, HandoffNack, HandoffReq, Terminate} from '../control/messages.js'
 import {TcpStreamReassembler, type ReassemblyEvent} from '../flows/reassembly.js'
-import {formatIpv6, parseIpv6} from '../wire/addr.js'
+import {formatIpv6, parseIpv6, readU32} from '../wire/addr.js'
 import {PacketDecoder, type ChecksumStatus} from '../wire/decode.js'
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
@@ -370,10 +370,6 @@ export function v4(s: string): number {
   return parts === 4 ? x : -1
 }
 
-function readV4(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0
-}
-
 /** A handoff with its IPv4 addresses as numbers (-1: not IPv4), for the per-packet lookups. */
 interface Entry {
   h: Handoff
@@ -658,8 +654,8 @@ export async function collectSegments(paths: readonly string[], source: readonly
           let cands: Entry[] | undefined
           let fromClient: boolean
           if (d.ipVersion === 4) {
-            src4 = readV4(d.bytes, d.ipSrcOffset)
-            dst4 = readV4(d.bytes, d.ipDstOffset)
+            src4 = readU32(d.bytes, d.ipSrcOffset)
+            dst4 = readU32(d.bytes, d.ipDstOffset)
             cands = byEndpoint4.get(src4 | 0)?.get(sp)
             fromClient = cands !== undefined
             if (cands === undefined) cands = byEndpoint4.get(dst4 | 0)?.get(dp)

@@ -168,5 +168,4 @@ export class RankedSkewSamples implements SkewSink {
     sorted.sort(([, a], [, b]) => (after(a[0]!, b[0]!) ? 1 : after(b[0]!, a[0]!) ? -1 : 0))
     return new Map(sorted.map(([k, l]) => [k, l.map((x) => x.d)]))
   }
-
 }
