@@ -20,18 +20,16 @@ import type {SessionRow} from './sessions.js'
 /** Records per sorted run on disk: a merged row is ~1–3 KiB of JSON, so a run stays a few MiB in memory. */
 export const RUN_ROWS = 1024
 
-interface Keyed {
-  /** Group.firstSeen: fileIndex · 2^32 + first frame (unique: a frame starts one session). */
-  k: number
-  c: ConnectionRow
-}
-
-export class ConnectionList implements Iterable<ConnectionRow> {
-  private readonly sorter: ExternalSorter<Keyed>
+/**
+ * Rows kept sorted as records R holding them (their sort key beside each row): walked in that order, again and
+ * again (text output walks twice: widths, then lines), written out as an array.
+ */
+class SortedRows<R, Row> implements Iterable<Row> {
+  protected readonly sorter: ExternalSorter<R>
 
   /** `runRows`: rows held before a sorted run goes to disk (Infinity: never). */
-  constructor(runRows: number) {
-    this.sorter = new ExternalSorter<Keyed>((a, b) => a.k - b.k, 'handoff-sessions-', runRows)
+  constructor(cmp: (a: R, b: R) => number, runRows: number, private readonly rowOf: (r: R) => Row) {
+    this.sorter = new ExternalSorter<R>(cmp, 'handoff-sessions-', runRows)
   }
 
   /** Whether rows went to disk (tests). */
@@ -43,26 +41,39 @@ export class ConnectionList implements Iterable<ConnectionRow> {
     return this.sorter.length
   }
 
-  add(firstSeen: number, c: ConnectionRow): void {
-    this.sorter.add({k: firstSeen, c})
+  /** In order; call after the last add. */
+  * [Symbol.iterator](): Iterator<Row> {
+    for (const x of this.sorter.sorted()) yield this.rowOf(x)
   }
 
-  /** In order of first sighting; call after the last add. Can be walked again (text output walks twice: widths, then lines). */
-  * [Symbol.iterator](): Iterator<ConnectionRow> {
-    for (const x of this.sorter.sorted()) yield x.c
-  }
-
-  toArray(): ConnectionRow[] {
+  toArray(): Row[] {
     return [...this]
   }
 
   /** Written as an array (by JSON.stringify; cli/render/json-stream.ts walks it as one). */
-  toJSON(): ConnectionRow[] {
+  toJSON(): Row[] {
     return [...this]
   }
 
   remove(): void {
     this.sorter.remove()
+  }
+}
+
+interface Keyed {
+  /** Group.firstSeen: fileIndex · 2^32 + first frame (unique: a frame starts one session). */
+  k: number
+  c: ConnectionRow
+}
+
+/** The merged rows, in order of first sighting. */
+export class ConnectionList extends SortedRows<Keyed, ConnectionRow> {
+  constructor(runRows: number) {
+    super((a, b) => a.k - b.k, runRows, (x) => x.c)
+  }
+
+  add(firstSeen: number, c: ConnectionRow): void {
+    this.sorter.add({k: firstSeen, c})
   }
 }
 
@@ -78,21 +89,11 @@ interface Placed {
 const byPlace = (a: Placed, b: Placed) => a.o - b.o || a.i - b.i || a.f - b.f || a.s - b.s
 
 /** The shown rows of --per-view, sorted as that mode always printed them (a stable sort of the rows in the order made). */
-export class SessionRowList implements Iterable<SessionRow> {
-  private readonly sorter: ExternalSorter<Placed>
+export class SessionRowList extends SortedRows<Placed, SessionRow> {
   private made = 0
 
   constructor(runRows: number) {
-    this.sorter = new ExternalSorter<Placed>(byPlace, 'handoff-sessions-', runRows)
-  }
-
-  get length(): number {
-    return this.sorter.length
-  }
-
-  /** Whether rows went to disk (tests). */
-  get onDisk(): boolean {
-    return this.sorter.onDisk
+    super(byPlace, runRows, (x) => x.r)
   }
 
   /**
@@ -106,22 +107,5 @@ export class SessionRowList implements Iterable<SessionRow> {
   /** `fileOrder`: the file's position among the arguments (the last one of that name, as before). */
   add(fileOrder: number, seq: number, r: SessionRow): void {
     this.sorter.add({o: fileOrder, i: r.interface, f: r.firstFrame, s: seq, r})
-  }
-
-  * [Symbol.iterator](): Iterator<SessionRow> {
-    for (const x of this.sorter.sorted()) yield x.r
-  }
-
-  toArray(): SessionRow[] {
-    return [...this]
-  }
-
-  /** Written as an array (by JSON.stringify; cli/render/json-stream.ts walks it as one). */
-  toJSON(): SessionRow[] {
-    return [...this]
-  }
-
-  remove(): void {
-    this.sorter.remove()
   }
 }
