@@ -44,6 +44,7 @@
 // When a 4-tuple was reused by several handoffs, a packet belongs to the
 // latest handoff whose handoff-req is not later than the packet.
 import {readCapture} from '../../analyzer/capture/read.js'
+import {joinSections} from '../../analyzer/capture/join-sections.js'
 import type {PacketRecord} from '../../analyzer/capture/types.js'
 import {PacketDecoder} from '../../analyzer/wire/decode.js'
 import {LINKTYPE} from '../../analyzer/wire/linktype.js'
@@ -375,7 +376,10 @@ export async function deriveLegs(paths: string[], handoffs: ControlHandoff[], wa
     const viewNames: string[] = []
     const prefix = paths.some((q, j) => j !== fi && q.split('/').pop() === path.split('/').pop()) ? `${fi}:` : ''
     const viewOf = (id: number) => viewNames[id] ?? (viewNames[id] = `${prefix}${file}#${id}`)
-    await readCapture(path, {
+    // Sections joined (capture/join-sections.ts): a file of several pcapng sections (captures concatenated, a
+    // restarted capture) numbers its interfaces again in each, and a connection read across two sections would
+    // otherwise be two views of which only the main one is replayed.
+    await readCapture(path, joinSections({
       onPacket: (rec) => {
         res.packetsRead++
         const d = dec.decode(rec.linkType, rec.buffer, rec.capLen, rec.origLen, rec.dataOffset)
@@ -405,7 +409,7 @@ export async function deriveLegs(paths: string[], handoffs: ControlHandoff[], wa
         c = pick(byClientBe.get(key), t, true, d.seq, d.ack, d.tcpFlags)
         if (c !== undefined) c.info.seenForwarded++
       },
-    })
+    }))
   }
 
   // 3. Per connection, from its main views: forwarded (and BE inside) from the
