@@ -46,5 +46,27 @@ test('put: the copy sits at `at` of the block returned, like copy()', () => {
   const [b0, at0] = [a.put(src, 0, 10), a.at]
   const [b1, at1] = [a.put(src, 10, 20), a.at]
   assert.equal(b0, b1)
-  assert.equal(at1, at0 + 10)
+  assert.equal(at1, (at0 + 10 + 3) & ~3, 'small copies start on the next 4-byte boundary')
+})
+
+test('put: small copies from every alignment, from views with an offset, and up to the end of the source buffer', () => {
+  // The word copy reads the source 32 bits at a time: each start modulo 4, each length modulo 4, a source that is
+  // a view into a larger buffer at an odd offset, and copies that end on the buffer's last byte (whose words must
+  // not be read past).
+  const whole = Uint8Array.from({length: 1003}, (_, i) => (i * 31 + 17) & 255)
+  const sources = [whole, whole.subarray(1), whole.subarray(3, 999), whole.subarray(2, 1002)]
+  const a = new ByteArena()
+  for (const src of sources) {
+    for (let n = 0; n <= 130; n += n < 12 ? 1 : 13) {
+      for (let s = 0; s < 8; s++) {
+        for (const start of [s, src.length - n - s]) {
+          if (start < 0 || start + n > src.length) continue
+          const b = a.put(src, start, start + n)
+          assert.equal(a.at % 4, 0)
+          assert.deepEqual(b.subarray(a.at, a.at + n), src.subarray(start, start + n), `n=${n} start=${start} of a view at ${src.byteOffset}`)
+        }
+      }
+    }
+  }
+  a.release()
 })
