@@ -50,7 +50,7 @@ import type {Readable} from 'node:stream'
 import {spoolStream} from './capture/spool.js'
 import {SummaryList} from './check-summaries.js'
 import {resolveControlPort} from './control/port-discovery.js'
-import {alignStateWithWire, collectSegments, connectionLabel, LOOKAHEAD_SEC, type Handoff} from './correlate/assemble.js'
+import {alignStateWithWire, collectSegments, connectionLabel, dropSegs, LOOKAHEAD_SEC, type Handoff} from './correlate/assemble.js'
 import {ControlSpool} from './correlate/control-spool.js'
 import {HandoffFeed} from './correlate/handoff-feed.js'
 import type {InferenceReport, InferredHandoff} from './correlate/infer.js'
@@ -375,7 +375,7 @@ async function segmentPass(paths: readonly string[], opts: CheckOptions, port: n
     // Judged: let the headers go (forwarded segments seen later are collected again, for late-forward), and
     // what only judging used: the replayed packets and the translation state (late forwards are judged
     // without the client's segments, so without an expected rewrite).
-    h.segs = []
+    dropSegs(h)
     // Nothing reads the segments' bytes any more, unless request-replay still has to (its replayLater).
     if (!h.replayLater) h.arena?.release()
     h.arena = null
@@ -397,7 +397,7 @@ async function segmentPass(paths: readonly string[], opts: CheckOptions, port: n
       sink.scope = -1
       sink.laterRank = -1
       if (sum !== undefined) addViolations(sum, sink.count - before)
-      h.segs = []
+      dropSegs(h)
     }
     h.arena?.release()
     h.arena = null
