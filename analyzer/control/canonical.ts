@@ -359,3 +359,8 @@ const BUILD: Build[] = MESSAGE_TYPES.map((t): Build => {
       return (x) => as({v: 1, t: 'pong', node: x[0], at: x[1], n: x[2]})
   }
 })
+
+/** The message of type MESSAGE_TYPES[ti] whose keys after `v` and `t` have the values x (by field index, undefined: absent), already checked. */
+export function buildMessage(ti: number, x: unknown[]): ControlMessage {
+  return BUILD[ti]!(x)
+}
