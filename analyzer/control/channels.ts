@@ -185,6 +185,11 @@ export interface ExtractOptions {
    */
   onMessage?: (msg: ControlMessage, seq: number, length: number, direction: string, iface: number, frame: number,
     tsSec: number, tsNsec: number) => void
+  /**
+   * With onMessage and no message rows: a message's `pkts` may be views of the reassembled bytes rather than
+   * copies, good only during the onMessage call (check's control pass, which keeps their fingerprints only).
+   */
+  borrowBins?: boolean
 }
 
 /** The key fields of each message type, as plain JSON values. */
@@ -293,7 +298,14 @@ export class ControlExtractor {
   constructor(opts: ExtractOptions = {}) {
     this.opts = opts
     this.port = opts.port ?? CONTROL_PORT
+    if (opts.borrowBins === true && (opts.messageRows !== false || opts.keepMessages === true)) {
+      throw new Error('ControlExtractor: borrowBins is for a caller that keeps no message rows (internal error)')
+    }
+    this.decoderOpts = {borrowBins: opts.borrowBins === true}
   }
+
+  /** What every frame decoder is made with. */
+  private readonly decoderOpts: {borrowBins: boolean}
 
   beginFile(path: string): void {
     const f = this.cf = newFile(this.files.length, path === '-' ? '<stdin>' : path)
@@ -375,7 +387,7 @@ export class ControlExtractor {
       const sender = fromClient ? c.client : c.server
       const receiver = fromClient ? c.server : c.client
       const stream = () => c.streams![dirIndex(direction)]
-      const st: DirState = {decoder: new FrameDecoder(), mode: 'init', skipped: 0, skipFrom: -1, afterLoss: false}
+      const st: DirState = {decoder: new FrameDecoder(this.decoderOpts), mode: 'init', skipped: 0, skipFrom: -1, afterLoss: false}
       const dkey = `${fmtHostPort(sender.addr, sender.port)}>${fmtHostPort(receiver.addr, receiver.port)}`
 
       const note = (kind: ControlNote['kind'], frame: number, streamOffset: number, detail: string) => {
@@ -464,7 +476,7 @@ export class ControlExtractor {
             st.skipped = 0
             st.skipFrom = -1
             st.afterLoss = false
-            st.decoder = new FrameDecoder()
+            st.decoder = new FrameDecoder(this.decoderOpts)
           }
           push(chunk, off, frame)
         },

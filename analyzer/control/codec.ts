@@ -13,6 +13,7 @@
 
 import {MESSAGE_FIELDS, OPTION_FIELDS, validateMessage, type ControlMessage, type FieldKind, type SynAckOptions, type ValidationCode} from './messages.js'
 import {MsgpackReader, Writer, type ReadReason} from './msgpack.js'
+import {decodeCanonical} from './canonical.js'
 
 /** Largest frame body the spec allows (1 MiB). */
 export const MAX_FRAME_LENGTH = 1_048_576
@@ -140,9 +141,15 @@ const sharedReader = new MsgpackReader()
 
 /**
  * Decodes one frame body `buf[start, end)` (without its length prefix) into a
- * validated message. Never throws. Byte strings in the result are copies.
+ * validated message. Never throws. Byte strings in the result are copies;
+ * with borrowBins, a message's `pkts` may be views of buf instead (for a
+ * caller done with them before buf changes).
  */
-export function decodeBody(buf: Uint8Array, start = 0, end = buf.length, reader: MsgpackReader = sharedReader): BodyResult {
+export function decodeBody(buf: Uint8Array, start = 0, end = buf.length, reader: MsgpackReader = sharedReader, borrowBins = false): BodyResult {
+  // A body written the plain way (nearly all) straight into its message; the rest the general way, which also
+  // says what is wrong.
+  const msg = decodeCanonical(buf, start, end, borrowBins)
+  if (msg !== undefined) return {ok: true, msg}
   const value = reader.readAll(buf, start, end)
   if (value === undefined) {
     const e = reader.error!

@@ -64,12 +64,18 @@ export interface FrameDecoderOptions {
   onEvent?: (ev: DecodeEvent) => void
   /** Stream offset of the first byte, when the first push gives none. Default 0. */
   startOffset?: number
+  /**
+   * A message's `pkts` may be views of the chunk pushed rather than copies: for a caller done with each message's
+   * `pkts` before it reuses the chunk (onEvent, or the events returned, handled before the next push).
+   */
+  borrowBins?: boolean
 }
 
 const NO_EVENTS: readonly DecodeEvent[] = Object.freeze([])
 
 export class FrameDecoder {
   private readonly onEvent: ((ev: DecodeEvent) => void) | undefined
+  private readonly borrowBins: boolean
   private readonly reader = new MsgpackReader()
   /** Stream offset of the next byte expected. */
   private pos = 0
@@ -90,6 +96,7 @@ export class FrameDecoder {
 
   constructor(opts: FrameDecoderOptions = {}) {
     this.onEvent = opts.onEvent
+    this.borrowBins = opts.borrowBins === true
     this.pos = opts.startOffset ?? 0
   }
 
@@ -236,7 +243,7 @@ export class FrameDecoder {
   /** Decodes one complete frame body and emits its event. */
   private frame(buf: Uint8Array, start: number, end: number, offset: number): void {
     const length = LENGTH_PREFIX + (end - start)
-    const r = decodeBody(buf, start, end, this.reader)
+    const r = decodeBody(buf, start, end, this.reader, this.borrowBins)
     if (r.ok) {
       this.messages++
       this.emit({kind: 'message', msg: r.msg, offset, length})

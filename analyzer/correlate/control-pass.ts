@@ -39,6 +39,7 @@ import {joinSections} from '../capture/join-sections.js'
 import {reassembleIp} from '../flows/ip-defrag.js'
 import {CaptureError} from '../capture/types.js'
 import {ControlExtractor, type ControlRow} from '../control/channels.js'
+import type {ControlMessage} from '../control/messages.js'
 import {mayBeTcpPort} from '../wire/port-filter.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import {SynClocks} from './syn-clocks.js'
@@ -106,17 +107,19 @@ export async function readControlPass(paths: readonly string[], port: number, op
     onMessage: (m) => {
       messageFiles.add(m.fileIndex)
       if (clocks !== null && m.msg.t === 'handoff-req') clocks.request(m.fileIndex, m.msg.cport, m.msg.ciss, onClock(m.t, m.fileIndex))
-      if (spool) spool.write(leanMessage(m))
-      else messages.push(leanMessage(m))
+      if (spool) spool.write(m)
+      else messages.push(m)
     },
     ...(spool && (paths.length === 1 || merged) ? {dedupeWindow: DEDUPE_WINDOW} : {}),
     ...(merged ? {holdSec: HOLD_SEC} : {}),
     ...(offsets !== undefined ? {clockOffsetsSec: offsets} : {})})
   // Framing errors only: no message rows, no retransmission notes (so no history of the streams). The messages
   // it decodes on the way go to the collector, which then reassembles nothing itself: one decode of the channel.
-  const extractor = new ControlExtractor({port, messageRows: false, historyBytes: 0,
+  // A request is made lean here, as it is decoded (see leanRequest): its `pkts` are views of the bytes read
+  // (borrowBins), good only until this call returns.
+  const extractor = new ControlExtractor({port, messageRows: false, historyBytes: 0, borrowBins: true,
     onMessage: (msg, seq, length, direction, iface, frame, tsSec, tsNsec) =>
-      collector.message(msg, seq, length, direction, iface, frame, tsSec, tsNsec)})
+      collector.message(msg, seq, length, direction, iface, frame, tsSec, tsNsec, leanRequest(msg))})
   const dec = new PacketDecoder({verifyChecksums: false})
   // Each file's handlers; merged, the collector and extractor are told whose packet comes (select).
   const handlers = (fi: number): CaptureHandlers => joinSections(reassembleIp({
@@ -202,15 +205,16 @@ const HOLD_SEC = 10
 const DEDUPE_WINDOW = 8192
 
 /**
- * A message without its request's `pkts` (their fingerprints instead). Made lean in place (copying a request's
- * dozen keys twice per message was measurable): the collector hands each message out once and keeps no
- * reference to it, and the extractor keeps no rows of messages here (messageRows false). Keys stay in their order.
+ * A handoff-req's `pkts` taken out (their fingerprints returned instead; undefined for any other message). In place,
+ * as the message is decoded: the `pkts` are views of the bytes read then (the extractor's borrowBins), never
+ * copied; the extractor keeps no rows of messages here (messageRows false), and the collector frames the message
+ * with the fingerprints (FramedMessage's pktsPrint) or drops it (a copy seen before). Keys stay in their order.
  */
-function leanMessage(m: FramedMessage): FramedMessage {
-  if (m.msg.t !== 'handoff-req') return m
-  m.pktsPrint = pktsPrint(m.msg.pkts)
-  m.msg.pkts = PKTS_NOT_KEPT
-  return m
+function leanRequest(msg: ControlMessage): number[] | undefined {
+  if (msg.t !== 'handoff-req') return undefined
+  const print = pktsPrint(msg.pkts)
+  msg.pkts = PKTS_NOT_KEPT
+  return print
 }
 
 /**

@@ -26,11 +26,21 @@ import {join} from 'node:path'
 import {deserialize, serialize} from 'node:v8'
 import type {FramedMessage} from './control.js'
 import {CodecTables, NotPlain, RecordReader, RecordWriter} from './record-codec.js'
+import {FramedReader, FramedWriter} from './framed-codec.js'
 
 const BUF = 1 << 16
 /** What follows a record's length in the 'codec' format: record-codec.ts's encoding, or node:v8's. */
 const TAG_CODEC = 0
 const TAG_V8 = 1
+/** The spool's own encoding of its usual records (OwnCodec: ControlSpool's framed-codec.ts). */
+const TAG_OWN = 2
+
+/** A spool's faster encoding of the records it usually holds: encode gives null for any other record. */
+export interface OwnCodec<T> {
+  writer(): {encode(m: T): Buffer | null}
+  /** One per reader (a reader reads from the first record, as the writer wrote). */
+  reader(): {decode(b: Buffer, start: number, end: number): T}
+}
 
 export type SpoolFormat = 'codec' | 'json'
 
@@ -60,7 +70,10 @@ export class RecordSpool<T> {
   /** Bytes written (buffered ones included): where the next record will start. */
   size = 0
 
-  constructor(prefix: string, private readonly format: SpoolFormat = 'codec') {
+  private readonly own: {encode(m: T): Buffer | null} | null
+
+  constructor(prefix: string, private readonly format: SpoolFormat = 'codec', private readonly ownCodec: OwnCodec<T> | null = null) {
+    this.own = ownCodec?.writer() ?? null
     this.dir = mkdtempSync(join(tmpdir(), prefix))
     this.path = join(this.dir, 'records')
     removeOnExit(this.dir)
@@ -77,14 +90,17 @@ export class RecordSpool<T> {
       this.buf.writeUInt32BE(len, this.used)
       this.buf.write(text, this.used + 4, 'utf8')
     } else {
-      let tag = TAG_CODEC
-      let body: Buffer
-      try {
-        body = this.writer.encode(m)
-      } catch (e) {
-        if (!(e instanceof NotPlain)) throw e
-        tag = TAG_V8
-        body = serialize(m)
+      let tag = TAG_OWN
+      let body = this.own?.encode(m) ?? null
+      if (body === null) {
+        tag = TAG_CODEC
+        try {
+          body = this.writer.encode(m)
+        } catch (e) {
+          if (!(e instanceof NotPlain)) throw e
+          tag = TAG_V8
+          body = serialize(m)
+        }
       }
       need = 5 + body.length
       this.room(need)
@@ -105,7 +121,8 @@ export class RecordSpool<T> {
   reader(from = 0, to = Infinity, bufBytes = BUF): SpoolReader<T> {
     if (this.format === 'codec' && from !== 0) throw new Error('a codec spool is read from its first record (internal error)')
     this.flush()
-    return new SpoolReader<T>(this.fd, from, to, bufBytes, this.format === 'json' ? null : new RecordReader(this.tables))
+    return new SpoolReader<T>(this.fd, from, to, bufBytes, this.format === 'json' ? null : new RecordReader(this.tables),
+      this.ownCodec?.reader() ?? null)
   }
 
   remove(): void {
@@ -127,11 +144,14 @@ export class RecordSpool<T> {
   }
 }
 
+/** The control pass's messages: written with framed-codec.ts (record-codec.ts for any of another shape). */
 export class ControlSpool extends RecordSpool<FramedMessage> {
   constructor() {
-    super('handoff-control-')
+    super('handoff-control-', 'codec', FRAMED_CODEC)
   }
 }
+
+const FRAMED_CODEC: OwnCodec<FramedMessage> = {writer: () => new FramedWriter(), reader: () => new FramedReader()}
 
 /** The records in the order written, read in 64 KiB blocks (synchronous: the segment pass calls it between packets). */
 export class SpoolReader<T = FramedMessage> {
@@ -144,7 +164,9 @@ export class SpoolReader<T = FramedMessage> {
 
   constructor(private readonly fd: number, from = 0, private readonly to = Infinity, bufBytes = BUF,
     /** The 'codec' format's decoder; null: 'json'. */
-    private readonly codec: RecordReader | null = null) {
+    private readonly codec: RecordReader | null = null,
+    /** The spool's own codec's decoder (TAG_OWN), if it has one. */
+    private readonly own: {decode(b: Buffer, start: number, end: number): T} | null = null) {
     this.pos = from
     this.buf = Buffer.allocUnsafe(bufBytes)
   }
@@ -166,9 +188,11 @@ export class SpoolReader<T = FramedMessage> {
     const len = this.buf.readUInt32BE(this.start)
     if (!this.fill(4 + len)) return this.eof()
     const end = this.start + 4 + len
+    const tag = this.buf[this.start + 4]
     const m = (this.codec === null ? JSON.parse(this.buf.toString('utf8', this.start + 4, end))
-      : this.buf[this.start + 4] === TAG_CODEC ? this.codec.decode(this.buf, this.start + 5, end)
-        : deserialize(this.buf.subarray(this.start + 5, end))) as T
+      : tag === TAG_OWN ? this.own!.decode(this.buf, this.start + 5, end)
+        : tag === TAG_CODEC ? this.codec.decode(this.buf, this.start + 5, end)
+          : deserialize(this.buf.subarray(this.start + 5, end))) as T
     this.start += 4 + len
     return m
   }

@@ -210,7 +210,8 @@ export class ControlCollector {
   }
 
   /** A copy of a frame already seen: with merged files, it replaces the held one when its file comes first. */
-  private copy(hkey: string, msg: ControlMessage, iface: number, frame: number, tsSec: number, tsNsec: number, direction: string): void {
+  private copy(hkey: string, msg: ControlMessage, iface: number, frame: number, tsSec: number, tsNsec: number, direction: string,
+    pktsPrint: number[] | undefined): void {
     const e = this.heldByKey.get(hkey)
     if (e === undefined) {
       // Passed on already: a copy more than holdSec after the first (clocks that far apart, or a retransmission
@@ -218,7 +219,7 @@ export class ControlCollector {
       this.copySkewSec = Infinity
       return
     }
-    const c = this.framed(msg, iface, frame, tsSec, tsNsec, direction)
+    const c = this.framed(msg, iface, frame, tsSec, tsNsec, direction, pktsPrint)
     if (c.fileIndex !== e.m.fileIndex) {
       this.copySkewSec = Math.max(this.copySkewSec, Math.abs(this.onClock(c.t, c.fileIndex) - this.onClock(e.m.t, e.m.fileIndex)))
     }
@@ -243,15 +244,17 @@ export class ControlCollector {
    * or by a ControlExtractor's for a caller that reads the channel once for both (check's control pass, which then
    * calls observe() rather than packet()). seq: sequence number of the frame's first byte; length: the frame's;
    * direction: "sender ip:port > receiver ip:port"; frame, time: of the packet that completed the frame.
+   * pktsPrint: a handoff-req's, when the caller has taken its `pkts` out (FramedMessage's pktsPrint).
    */
-  message(msg: ControlMessage, seq: number, length: number, direction: string, iface: number, frame: number, tsSec: number, tsNsec: number): void {
+  message(msg: ControlMessage, seq: number, length: number, direction: string, iface: number, frame: number, tsSec: number, tsNsec: number,
+    pktsPrint?: number[]): void {
     const key = seq * 0x200000 + length
     const fi = this.f.fi
     const hold = this.opts.holdSec !== undefined && (!this.opts.handoffOnly || HANDOFF_TYPES.has(msg.t))
     // Looked up each time: the views of one direction share its sets, and they rotate (dedupeWindow).
     let seen = this.seen.get(direction) ?? this.newDirection(direction)
     if (seen.has(key) || this.seenOld.get(direction)?.has(key)) {
-      if (hold) this.copy(`${direction}|${key}`, msg, iface, frame, tsSec, tsNsec, direction)
+      if (hold) this.copy(`${direction}|${key}`, msg, iface, frame, tsSec, tsNsec, direction, pktsPrint)
       return
     }
     seen.add(key)
@@ -265,7 +268,7 @@ export class ControlCollector {
       this.opts.onOther?.(this.framed(msg, iface, frame, tsSec, tsNsec, direction))
       return
     }
-    const m = this.framed(msg, iface, frame, tsSec, tsNsec, direction)
+    const m = this.framed(msg, iface, frame, tsSec, tsNsec, direction, pktsPrint)
     if (hold) {
       const e: Held = {m, key: `${direction}|${key}`, first: this.onClock(m.t, fi)}
       this.held.push(e)
@@ -274,9 +277,13 @@ export class ControlCollector {
   }
 
   /** A message of the current file, framed (a method, not a closure made per message). */
-  private framed(msg: ControlMessage, iface: number, frame: number, tsSec: number, tsNsec: number, direction: string): FramedMessage {
+  private framed(msg: ControlMessage, iface: number, frame: number, tsSec: number, tsNsec: number, direction: string,
+    pktsPrint?: number[]): FramedMessage {
     const {file, fi} = this.f
-    return {msg, file, fileIndex: fi, iface, frame, tsSec, tsNsec, t: tsSec + tsNsec / 1e9, direction}
+    const t = tsSec + tsNsec / 1e9
+    // pktsPrint only when there is one: a key of its own, last.
+    return pktsPrint === undefined ? {msg, file, fileIndex: fi, iface, frame, tsSec, tsNsec, t, direction}
+      : {msg, file, fileIndex: fi, iface, frame, tsSec, tsNsec, t, direction, pktsPrint}
   }
 
   private open(c: TcpConnection): [StreamHandlers, StreamHandlers] {
