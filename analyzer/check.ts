@@ -50,7 +50,7 @@ import type {Readable} from 'node:stream'
 import {spoolStream} from './capture/spool.js'
 import {SummaryList} from './check-summaries.js'
 import {resolveControlPort} from './control/port-discovery.js'
-import {alignStateWithWire, collectSegments, connectionLabel, dropSegs, LOOKAHEAD_SEC, type Handoff} from './correlate/assemble.js'
+import {alignStateWithWire, collectSegments, dropSegs, LOOKAHEAD_SEC, type Handoff} from './correlate/assemble.js'
 import {ControlSpool} from './correlate/control-spool.js'
 import {HandoffFeed} from './correlate/handoff-feed.js'
 import type {InferenceReport, InferredHandoff} from './correlate/infer.js'
@@ -65,7 +65,7 @@ import {countsForChecksum} from './checks/checksums.js'
 import {
   addSkewSamples, buildContext, checkControlFraming, checkControlIpChecksum, checkControlTcpChecksum, checkOrphanMessages, checkUnanswered,
   CHECK_IDS, CONNECTION_CHECKS, cutConnections,
-  type CheckId, type Violation,
+  type CheckId, type Pair, type Violation,
 } from './checks/index.js'
 import {ViolationCollector, violationRunSize, ViolationList} from './check-violations.js'
 
@@ -363,8 +363,7 @@ async function segmentPass(paths: readonly string[], opts: CheckOptions, port: n
     const ctx = buildContext(h, sink)
     const skip = h.inferred?.skip
     for (const c of CONNECTION_CHECKS) if (skip === undefined || !skip.includes(c.id as CheckId)) c.check(ctx)
-    const sum = summarize(h, ctx.fwd.length, ctx.fwd.filter((p) => p.exp !== null).length, ctx.ret.length,
-      ctx.ret.filter((p) => p.exp !== null).length, sink.count - before)
+    const sum = summarize(h, ctx.conn, ctx.fwd.length, matched(ctx.fwd), ctx.ret.length, matched(ctx.ret), sink.count - before)
     let i: number
     if (rank >= 0) inferredSummaries.put(rank, sum), i = INFERRED_SUM + rank
     else i = summaries.add(sum)
@@ -476,15 +475,36 @@ function dedupeErrors(l: {file: string; message: string}[]): {file: string; mess
   return l.filter((e) => (seen.has(e.file) ? false : (seen.add(e.file), true)))
 }
 
-function summarize(h: Handoff, fwd: number, fwdM: number, ret: number, retM: number, violations: number): HandoffSummary {
+/** Pairs with an expected rewrite (the other side of the node seen). */
+function matched(pairs: readonly Pair[]): number {
+  let n = 0
+  for (const p of pairs) if (p.exp !== null) n++
+  return n
+}
+
+/** conn: the handoff's connection label (correlate/assemble.ts connectionLabel; the context made it). */
+function summarize(h: Handoff, conn: string, fwd: number, fwdM: number, ret: number, retM: number, violations: number): HandoffSummary {
+  // Segments per leg, the legs in the order first met (counted in a list: a store per segment into the
+  // summary's object, by a computed key, cost more than the rest of the summary), and those whose checksum
+  // could not be judged.
+  const order: string[] = []
+  const counts: number[] = []
+  let unjudged = 0
+  for (const s of h.segs) {
+    const leg = s.leg
+    let i = 0
+    while (i < order.length && order[i] !== leg) i++
+    if (i === order.length) order.push(leg), counts.push(1)
+    else counts[i]!++
+    if (s.tcpCsum === 'unverified' && countsForChecksum(s)) unjudged++
+  }
   const legs: Record<string, number> = {}
-  for (const s of h.segs) legs[s.leg] = (legs[s.leg] ?? 0) + 1
+  for (let i = 0; i < order.length; i++) legs[order[i]!] = counts[i]!
   const out: HandoffSummary = {
-    hid: h.hid, connection: connectionLabel(h),
+    hid: h.hid, connection: conn,
     outcome: h.ack || h.inferred ? 'handed-off' : h.nack ? 'nacked' : 'no-reply',
     legs, packetByPacket: {forward: fwd, forwardMatched: fwdM, ret, retMatched: retM}, violations,
   }
-  const unjudged = h.segs.filter((s) => countsForChecksum(s) && s.tcpCsum === 'unverified').length
   if (unjudged > 0) out.checksumsNotJudged = unjudged
   if (h.ack) out.backend = `${h.ack.msg.node} (${h.baddr})`
   if (h.inferred) {

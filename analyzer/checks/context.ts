@@ -14,11 +14,12 @@ import {PacketDecoder} from '../wire/decode.js'
 import {Engine} from '../../replayer/engine/engine.js'
 import {read16} from '../../replayer/engine/fields.js'
 import {TranslationState} from '../../replayer/engine/state.js'
-import {connectionLabel, payloadHash, v4, wireIsns, type Handoff, type Seg} from '../correlate/assemble.js'
+import {connectionLabel, payloadHash, wireIsns, type Handoff, type Seg} from '../correlate/assemble.js'
 import {seqDiff} from '../wire/serial.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import type {SkewSink} from '../correlate/skew.js'
-import {viewKey} from '../correlate/vantage.js'
+import {viewKey, type View} from '../correlate/vantage.js'
+import {addrOf, addrText, knownAddrs, plainHeader, rewriteIs, type KnownAddrs} from './rewrite-compare.js'
 import {viewFields, type CheckId, type Value, type ViolationTarget} from './types.js'
 
 export interface Fields {
@@ -74,25 +75,6 @@ export interface HandoffContext {
 /** The decoder of every handoff's engine (one is judged at a time): after a rewrite, where its fields are. */
 const engineDecoder = new PacketDecoder({verifyChecksums: false})
 
-/** One handoff's IPv4 addresses as numbers and strings, so a rewritten header's addresses need no string made (-1: not IPv4). */
-interface KnownAddrs {
-  n: number[]
-  s: string[]
-}
-
-function knownAddrs(h: Handoff): KnownAddrs {
-  const s = [h.cip, h.vip, h.baddr].filter((a) => a !== '')
-  return {n: s.map(v4), s}
-}
-
-function addrOf(d: PacketDecoder, off: number, known: KnownAddrs, src: boolean): string {
-  if (d.ipVersion === 4) {
-    const i = known.n.indexOf(readU32(d.bytes, off))
-    if (i >= 0) return known.s[i]!
-  }
-  return src ? d.srcAddr() : d.dstAddr()
-}
-
 /**
  * The fields of a header the engine has just rewritten, read from its bytes at the offsets the engine's
  * decoder found (a rewrite changes values, never the layout): no second decode.
@@ -102,30 +84,10 @@ function rewrittenFields(d: PacketDecoder, known: KnownAddrs): Fields {
   const l4 = d.l4Offset
   const sack: number[] = []
   for (let i = 0; i < d.sackCount; i++) sack.push(readU32(b, d.sackOffsets[i]!), readU32(b, d.sackOffsets[i]! + 4))
-  return {src: addrOf(d, d.ipSrcOffset, known, true), dst: addrOf(d, d.ipDstOffset, known, false),
+  return {src: addrOf(d, d.ipSrcOffset, known), dst: addrOf(d, d.ipDstOffset, known),
     sport: read16(b, l4), dport: read16(b, l4 + 2), seq: readU32(b, l4 + 4), ack: readU32(b, l4 + 8),
     flags: b[l4 + 13]!, window: read16(b, l4 + 14), hasTs: d.hasTimestamp,
     tsVal: d.hasTimestamp ? readU32(b, d.tsOffset) : 0, tsEcr: d.hasTimestamp ? readU32(b, d.tsOffset + 4) : 0, sack}
-}
-
-/**
- * Whether the fields of a header the engine has just rewritten (as rewrittenFields reads them) are seen's:
- * the common case, a rewrite done right, tested with nothing made (no Fields, no address string for a
- * handoff's own IPv4 addresses).
- */
-function rewrittenIs(d: PacketDecoder, known: KnownAddrs, seen: Seg): boolean {
-  const b = d.bytes
-  const l4 = d.l4Offset
-  if (seen.sport !== read16(b, l4) || seen.dport !== read16(b, l4 + 2) || seen.seq !== readU32(b, l4 + 4) ||
-    seen.ack !== readU32(b, l4 + 8) || seen.flags !== b[l4 + 13] || seen.window !== read16(b, l4 + 14) ||
-    seen.hasTs !== d.hasTimestamp) return false
-  if (d.hasTimestamp ? seen.tsVal !== readU32(b, d.tsOffset) || seen.tsEcr !== readU32(b, d.tsOffset + 4) : seen.tsVal !== 0 || seen.tsEcr !== 0) return false
-  if (seen.sack.length !== 2 * d.sackCount) return false
-  for (let i = 0; i < d.sackCount; i++) {
-    if (seen.sack[2 * i] !== readU32(b, d.sackOffsets[i]!) || seen.sack[2 * i + 1] !== readU32(b, d.sackOffsets[i]! + 4)) return false
-  }
-  // addrOf makes no string for the handoff's own IPv4 addresses.
-  return addrOf(d, d.ipSrcOffset, known, true) === seen.src && addrOf(d, d.ipDstOffset, known, false) === seen.dst
 }
 
 /** Where expected rewrites are made (a header at a time; grown when one is longer). */
@@ -195,41 +157,59 @@ export function buildContext(h: Handoff, sink: ViolationTarget): HandoffContext 
         ...(extra.seen !== undefined ? {seen: extra.seen} : {})})
     },
   }
-  const vk = (s: Seg) => viewKey(s.view)
+  // One walk over the segments: each taken by its leg (client, BE TCP's and FE-own segments listed, the first
+  // two indexed for the matches below; return and forward segments kept for pairing), and the views that could
+  // be the client-facing one counted.
+  // Client segments, indexed by content for the forward match (seq, flags, len, payload, timestamp, IP id);
+  // BE TCP segments for the return match (flags, len, payload, ack, IP id). A packet from the client to anything
+  // but the VIP that the client-side view saw too was sent by the client itself (e.g. its reset to a BE address
+  // it got a stray segment from): not forwarded by the FE.
+  cIndex.reset()
+  bIndex.reset()
+  sentByClient.reset()
+  const views = viewIds.reset()
+  const rets: Seg[] = []
+  const fwds: Seg[] = []
+  let hasLanFwd = false
+  for (const s of h.segs) {
+    const leg = s.leg
+    const kind = s.view.kind
+    switch (leg) {
+      case 'client':
+        ctx.client.push(s)
+        cIndex.add(s)
+        if (kind === 'client' || kind === 'lan') views.note(s.view, 0)
+        break
+      case 'return':
+        if (kind === 'client' || kind === 'lan') views.note(s.view, s.src === h.vip && s.sport === h.vport ? 1 : 0)
+        rets.push(s)
+        break
+      case 'stray-return':
+        rets.push(s)
+        break
+      case 'forward':
+        if (kind === 'lan') hasLanFwd = true
+        fwds.push(s)
+        break
+      case 'stray-forward':
+        fwds.push(s)
+        break
+      case 'be-raw':
+        ctx.beRaw.push(s)
+        bIndex.add(s)
+        break
+      case 'fe-own':
+        ctx.feOwn.push(s)
+        break
+    }
+    if (kind === 'client' && s.src === h.cip && !(s.dst === h.vip && s.dport === h.vport)) sentByClient.add(s)
+  }
   // Client-facing view: a client-side view if one saw the connection, else a LAN view; among several, the
   // one with the most segments from the VIP (a node-inside capture that defaulted to LAN has none).
-  const fromVip = new Map<string, {kind: string; n: number}>()
-  for (const s of h.segs) {
-    if ((s.leg !== 'return' && s.leg !== 'client') || (s.view.kind !== 'client' && s.view.kind !== 'lan')) continue
-    const k = vk(s)
-    const e = fromVip.get(k) ?? {kind: s.view.kind, n: 0}
-    if (s.leg === 'return' && s.src === h.vip && s.sport === h.vport) e.n++
-    fromVip.set(k, e)
-  }
-  let bestN = -1
-  for (const kind of ['client', 'lan']) {
-    for (const [k, e] of fromVip) if (e.kind === kind && e.n > bestN) { bestN = e.n; ctx.clientView = k }
-    if (ctx.clientView !== null) break
-  }
-  const hasLanFwd = h.segs.some((s) => s.leg === 'forward' && s.view.kind === 'lan')
+  const clientId = views.clientFacing()
+  ctx.clientView = clientId < 0 ? null : views.key(clientId)
   let st = h.state
   let eng = st ? new Engine(st, {decoder: engineDecoder}) : null
-  // Client segments, indexed by content for the forward match (seq, flags, len, payload, timestamp, IP id);
-  // BE TCP segments for the return match (flags, len, payload, ack, IP id).
-  const cIndex = new SegIndex((s) => mix(s.seq, s.flags, s.len, s.hash, s.hasTs ? s.tsVal : -1, s.ipId),
-    (a, b) => a.seq === b.seq && a.flags === b.flags && a.len === b.len && a.hash === b.hash &&
-      (a.hasTs ? a.tsVal : -1) === (b.hasTs ? b.tsVal : -1) && a.ipId === b.ipId)
-  const bIndex = new SegIndex((s) => mix(s.flags, s.len, s.hash, s.ack, s.ipId, 0),
-    (a, b) => a.flags === b.flags && a.len === b.len && a.hash === b.hash && a.ack === b.ack && a.ipId === b.ipId)
-  for (const s of h.segs) {
-    if (s.leg === 'client') {
-      ctx.client.push(s)
-      cIndex.add(s)
-    } else if (s.leg === 'be-raw') {
-      ctx.beRaw.push(s)
-      bIndex.add(s)
-    } else if (s.leg === 'fe-own') ctx.feOwn.push(s)
-  }
   const known = knownAddrs(h)
   // The engine's rewrite of o into scratch (its decoder then holds the offsets): false when it does not apply.
   const rewrite = (o: Seg, fwd: boolean): boolean => {
@@ -241,45 +221,45 @@ export function buildContext(h: Handoff, sink: ViolationTarget): HandoffContext 
     return (fwd ? eng.rewriteForward(b, o.linkType, n, o.origLen) : eng.rewriteReturn(b, o.linkType, n, o.origLen)).ok
   }
   const expOf = (o: Seg, fwd: boolean): Fields | null => (rewrite(o, fwd) ? rewrittenFields(engineDecoder, known) : null)
+  // The addresses the rewrites write, as rewrittenFields would read them (the same for a state made again below).
+  const vipText = st ? addrText(st.vip, st.family, known) : ''
+  const baddrText = st ? addrText(st.baddr, st.family, known) : ''
   // The candidate whose rewrite is the seen segment's fields (the first), else the nearest in time whose rewrite
   // applies (the first of equals); its expected fields: the seen segment itself when they are its fields (a Seg
-  // has every field of Fields), else read from the rewrite — made only for that one candidate.
-  const best = (seen: Seg, cands: Seg[] | undefined, fwd: boolean): Pair => {
-    if (!cands || cands.length === 0) return {seen, origin: null, exp: null}
+  // has every field of Fields), else read from the rewrite — made only for that one candidate. Each candidate's
+  // rewrite is compared by arithmetic on its header as read (rewrite-compare.ts): the engine rewrites a copy
+  // only for the expected fields of a candidate that is not the seen segment.
+  const best = (seen: Seg, index: SegTable, fwd: boolean): Pair => {
     let pick: Seg | null = null
     let dt = Infinity
-    for (const o of cands) {
-      if (!rewrite(o, fwd)) continue
-      if (rewrittenIs(engineDecoder, known, seen)) return {seen, origin: o, exp: seen}
+    for (let i = index.first(seen); i >= 0; i = index.next(seen, i)) {
+      if (eng === null) break
+      const o = index.at(i)
+      const at = plainHeader(o, eng.state, fwd) ?? (eng.accepts(fwd, o.hdrBuf, o.linkType, o.hdrLen, o.origLen, o.hdrOff) ? engineDecoder : null)
+      if (at === null) continue
+      if (rewriteIs(at, eng.state, known, vipText, baddrText, seen, fwd)) return {seen, origin: o, exp: seen}
       const d = Math.abs(seen.t - o.t)
       if (d < dt) { dt = d; pick = o }
     }
     return pick === null ? {seen, origin: null, exp: null} : {seen, origin: pick, exp: expOf(pick, fwd)}
   }
-  // A packet from the client to anything but the VIP that the client-side view saw too was sent by the
-  // client itself (e.g. its reset to a BE address it got a stray segment from): not forwarded by the FE.
-  const sentByClient = new SegIndex((s) => mix(s.seq, s.ack, s.flags, s.len, s.hash, s.sport * 65536 + s.dport),
-    (a, b) => a.src === b.src && a.sport === b.sport && a.dst === b.dst && a.dport === b.dport && a.seq === b.seq && a.ack === b.ack &&
-      a.flags === b.flags && a.len === b.len && a.hash === b.hash && a.ipId === b.ipId)
-  for (const s of h.segs) if (s.view.kind === 'client' && s.src === h.cip && !(s.dst === h.vip && s.dport === h.vport)) sentByClient.add(s)
-  const fwdView = (s: Seg) => (hasLanFwd ? s.view.kind === 'lan' : s.view.kind === 'inside') && sentByClient.get(s) === undefined
+  const fwdView = (s: Seg) => (hasLanFwd ? s.view.kind === 'lan' : s.view.kind === 'inside') && !sentByClient.has(s)
   const superBe = ctx.beRaw.filter((s) => s.payload !== undefined)
   const pieces = (seen: Seg, p: Pair): Pair => (p.origin === null && st !== null ? offloadPair(seen, superBe, ctx.beRaw, st.delta, expOf) ?? p : p)
   const forwardPairs = (): Pair[] => {
     const out: Pair[] = []
-    for (const s of h.segs) {
-      if (s.leg === 'forward' && fwdView(s)) out.push(best(s, cIndex.get(s), true))
-      else if (s.leg === 'stray-forward' && fwdView(s)) {
-        const p = best(s, cIndex.get(s), true)
-        if (p.exp !== null) out.push(p)
-      }
+    for (const s of fwds) {
+      if (!fwdView(s)) continue
+      const p = best(s, cIndex, true)
+      if (s.leg === 'forward' || p.exp !== null) out.push(p)
     }
     return out
   }
-  for (const s of h.segs) {
-    if (s.leg === 'return' && vk(s) === ctx.clientView) ctx.ret.push(pieces(s, best(s, bIndex.get(s), false)))
-    else if (s.leg === 'stray-return' && vk(s) === ctx.clientView) {
-      const p = best(s, bIndex.get(s), false)
+  for (const s of rets) {
+    if (views.idOf(s.view) !== clientId || clientId < 0) continue
+    if (s.leg === 'return') ctx.ret.push(pieces(s, best(s, bIndex, false)))
+    else {
+      const p = best(s, bIndex, false)
       if (p.exp !== null) ctx.ret.push(p)
     }
   }
@@ -384,32 +364,174 @@ function mix(a: number, b: number, c: number, d: number, e: number, f: number): 
 }
 
 /**
- * Segments by content: a map from a numeric hash of some fields to the
- * segments with those fields, in the order added (the string keys this
- * replaced cost one string per segment). Buckets whose hashes collide are
- * told apart by `eq`.
+ * Segments by content, for one handoff at a time (reset, then add its segments; the tables are reused from
+ * handoff to handoff: no Map, no list per segment): the segments whose fields `eq` compares are those of a
+ * given one, walked in the order added (first, then next). Built on the first look-up, by open addressing on a
+ * numeric hash of those fields, each hash's segments chained in order; segments whose hashes collide are told
+ * apart by `eq`.
  */
-class SegIndex {
-  private readonly m = new Map<number, Seg[]>()
+class SegTable {
+  /** The segments added (the first n: the list is kept from handoff to handoff, and written over). */
+  private readonly segs: Seg[] = []
+  private n = 0
+  private built = false
+  private mask = 0
+  /** Per slot: the hash, its first and last segment (index in segs; -1: an empty slot). */
+  private slotHash = new Int32Array(16)
+  private slotHead = new Int32Array(16)
+  private slotTail = new Int32Array(16)
+  /** Per segment: the next one of the same hash, -1 for none. */
+  private nextOf = new Int32Array(16)
+
   constructor(private readonly hash: (s: Seg) => number, private readonly eq: (a: Seg, b: Seg) => boolean) {}
 
-  add(s: Seg): void {
-    const k = this.hash(s)
-    const l = this.m.get(k)
-    if (l) l.push(s)
-    else this.m.set(k, [s])
+  reset(): void {
+    this.n = 0
+    this.built = false
   }
 
-  /** The segments added whose fields are those of s, in the order added; undefined when none. */
-  get(s: Seg): Seg[] | undefined {
-    const l = this.m.get(this.hash(s))
-    if (l === undefined) return undefined
+  add(s: Seg): void {
+    this.segs[this.n++] = s
+    this.built = false
+  }
+
+  /** The first segment added whose fields are s's (its number, for at and next), -1 for none. */
+  first(s: Seg): number {
+    if (!this.built) this.build()
+    const k = this.hash(s) | 0
+    for (let at = k & this.mask; ; at = (at + 1) & this.mask) {
+      const i = this.slotHead[at]!
+      if (i < 0) return -1
+      if (this.slotHash[at] === k) return this.eq(this.segs[i]!, s) ? i : this.next(s, i)
+    }
+  }
+
+  /** The segment added after the one numbered i whose fields are s's, -1 for none. */
+  next(s: Seg, i: number): number {
     const eq = this.eq
-    if (l.every((x) => eq(x, s))) return l
-    const same = l.filter((x) => eq(x, s))
-    return same.length > 0 ? same : undefined
+    for (let j = this.nextOf[i]!; j >= 0; j = this.nextOf[j]!) if (eq(this.segs[j]!, s)) return j
+    return -1
+  }
+
+  at(i: number): Seg {
+    return this.segs[i]!
+  }
+
+  has(s: Seg): boolean {
+    return this.first(s) >= 0
+  }
+
+  private build(): void {
+    const n = this.n
+    let size = 16
+    while (size < 2 * n) size *= 2
+    if (this.slotHead.length < size) {
+      this.slotHash = new Int32Array(size)
+      this.slotHead = new Int32Array(size)
+      this.slotTail = new Int32Array(size)
+    }
+    if (this.nextOf.length < n) this.nextOf = new Int32Array(2 * n)
+    this.mask = size - 1
+    const head = this.slotHead
+    head.fill(-1, 0, size)
+    for (let i = 0; i < n; i++) {
+      const k = this.hash(this.segs[i]!) | 0
+      this.nextOf[i] = -1
+      for (let at = k & this.mask; ; at = (at + 1) & this.mask) {
+        const j = head[at]!
+        if (j < 0) { this.slotHash[at] = k; head[at] = i; this.slotTail[at] = i; break }
+        if (this.slotHash[at] === k) { this.nextOf[this.slotTail[at]!] = i; this.slotTail[at] = i; break }
+      }
+    }
+    this.built = true
   }
 }
+
+// The indexes buildContext fills for each handoff (one is judged at a time).
+const cIndex = new SegTable((s) => mix(s.seq, s.flags, s.len, s.hash, s.hasTs ? s.tsVal : -1, s.ipId),
+  (a, b) => a.seq === b.seq && a.flags === b.flags && a.len === b.len && a.hash === b.hash &&
+    (a.hasTs ? a.tsVal : -1) === (b.hasTs ? b.tsVal : -1) && a.ipId === b.ipId)
+const bIndex = new SegTable((s) => mix(s.flags, s.len, s.hash, s.ack, s.ipId, 0),
+  (a, b) => a.flags === b.flags && a.len === b.len && a.hash === b.hash && a.ack === b.ack && a.ipId === b.ipId)
+const sentByClient = new SegTable((s) => mix(s.seq, s.ack, s.flags, s.len, s.hash, s.sport * 65536 + s.dport),
+  (a, b) => a.src === b.src && a.sport === b.sport && a.dst === b.dst && a.dport === b.dport && a.seq === b.seq && a.ack === b.ack &&
+    a.flags === b.flags && a.len === b.len && a.hash === b.hash && a.ipId === b.ipId)
+
+/**
+ * The views one handoff's segments were captured at, numbered by their key ("file#iface", viewKey: two View
+ * objects of one key are one view), found by the View object (a handful per handoff: a list, no key looked
+ * up per segment); and, for the client-facing view, the candidates noted (client-side and LAN views that saw
+ * the client's or return segments), each with its kind (its first segment's view's) and its segments from
+ * the VIP.
+ */
+class ViewIds {
+  // Lists kept from handoff to handoff and written over: the first nObjs, nIds, nNoted entries are this handoff's.
+  private readonly objs: View[] = []
+  private readonly idOfObj: number[] = []
+  private readonly keys: string[] = []
+  /** By id: the kind and the count (-1: not noted), and the ids in the order first noted. */
+  private readonly kinds: string[] = []
+  private readonly counts: number[] = []
+  private readonly noted: number[] = []
+  private nObjs = 0
+  private nIds = 0
+  private nNoted = 0
+
+  reset(): this {
+    this.nObjs = 0
+    this.nIds = 0
+    this.nNoted = 0
+    return this
+  }
+
+  idOf(v: View): number {
+    const objs = this.objs
+    for (let i = 0; i < this.nObjs; i++) if (objs[i] === v) return this.idOfObj[i]!
+    const k = viewKey(v)
+    let id = 0
+    while (id < this.nIds && this.keys[id] !== k) id++
+    if (id === this.nIds) {
+      this.keys[id] = k
+      this.kinds[id] = ''
+      this.counts[id] = -1
+      this.nIds++
+    }
+    objs[this.nObjs] = v
+    this.idOfObj[this.nObjs++] = id
+    return id
+  }
+
+  key(id: number): string {
+    return this.keys[id]!
+  }
+
+  /** A segment of a candidate view (fromVip: 1 for one from the VIP). */
+  note(v: View, fromVip: number): void {
+    const id = this.idOf(v)
+    if (this.counts[id]! < 0) {
+      this.counts[id] = 0
+      this.kinds[id] = v.kind
+      this.noted[this.nNoted++] = id
+    }
+    this.counts[id]! += fromVip
+  }
+
+  /** A client-side candidate if any, else a LAN one: the first of those with the most segments from the VIP; -1 for none. */
+  clientFacing(): number {
+    let best = -1
+    let bestN = -1
+    for (const kind of ['client', 'lan']) {
+      for (let i = 0; i < this.nNoted; i++) {
+        const id = this.noted[i]!
+        if (this.kinds[id] === kind && this.counts[id]! > bestN) { bestN = this.counts[id]!; best = id }
+      }
+      if (best >= 0) break
+    }
+    return best
+  }
+}
+
+const viewIds = new ViewIds()
 
 export function hp(a: string, p: number): string {
   return a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`

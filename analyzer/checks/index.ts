@@ -23,7 +23,7 @@ export {check as checkControlFraming} from './control-framing.js'
 export {checkControl as checkControlIpChecksum} from './ip-checksum.js'
 export {checkControl as checkControlTcpChecksum} from './tcp-checksum.js'
 export * from './types.js'
-export {addSkewSamples, buildContext, type HandoffContext} from './context.js'
+export {addSkewSamples, buildContext, type HandoffContext, type Pair} from './context.js'
 
 export const CONNECTION_CHECKS: readonly {id: string; check: (ctx: HandoffContext) => void}[] = [
   ipChecksum, tcpChecksum, addrRewrite, seqRemap, ackRemap, sackRemap, tsRemap, windowRescale, rstLeak, synackLeak,

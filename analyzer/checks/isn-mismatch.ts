@@ -18,15 +18,15 @@ export function check(ctx: HandoffContext): void {
   const req = h.req
   if (req === undefined) return
   const w = wireIsns(h)
-  const cmp = (name: string, ctl: number, wire: Seg | undefined, at: {file: string; frame: number}, what: string) => {
+  // what: the packet's name, made only for a report.
+  const cmp = (name: string, ctl: number, wire: Seg | undefined, at: {file: string; frame: number}, what: (wire: Seg) => string) => {
     if (wire === undefined || wire.seq === ctl) return
-    ctx.report(id, null, `${name} in the control messages differs from the ${what} on the wire (${wire.view.file} frame ${wire.frame})`,
+    ctx.report(id, null, `${name} in the control messages differs from the ${what(wire)} on the wire (${wire.view.file} frame ${wire.frame})`,
       {field: name, expected: wire.seq, seen: ctl, file: at.file, frame: at.frame})
   }
-  const syn = w.syn
-  cmp('ciss', req.msg.ciss, syn, req, `client's SYN (seq ${syn ? hex32(syn.seq) : ''})`)
-  cmp('fiss', req.msg.fiss, w.feSynAck, req, `FE's SYN/ACK`)
-  if (h.ack !== undefined) cmp('biss', h.ack.msg.biss, w.beSynAck, h.ack, `BE's SYN/ACK`)
+  cmp('ciss', req.msg.ciss, w.syn, req, (syn) => `client's SYN (seq ${hex32(syn.seq)})`)
+  cmp('fiss', req.msg.fiss, w.feSynAck, req, () => `FE's SYN/ACK`)
+  if (h.ack !== undefined) cmp('biss', h.ack.msg.biss, w.beSynAck, h.ack, () => `BE's SYN/ACK`)
   const t = ctx.bissFromTraffic
   if (h.ack !== undefined && t !== null) {
     ctx.report(id, null, `biss in the control messages differs from the BE's ISN the forwarded segments show: every one of them ` +

@@ -19,7 +19,7 @@ export function check(ctx: HandoffContext): void {
   const h = ctx.h
   if (h.state === null || ctx.clientView === null) return
   const evs = h.streamEvents?.get(ctx.clientView)
-  if (!evs) return
+  if (!evs || evs.length === 0) return
   const overlaps = (a: number, alen: number, b: number, blen: number) =>
     seqDiff(a, (b + Math.max(blen, 1)) >>> 0) < 0 && seqDiff(b, (a + Math.max(alen, 1)) >>> 0) < 0
   // Return segments the client drops because of another violation (bad checksum, not from the VIP): the

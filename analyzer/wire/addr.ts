@@ -123,9 +123,31 @@ export function parseIpv6(s: string): Uint8Array {
 
 /** Parses aa:bb:cc:dd:ee:ff (or '-' separated) to 6 bytes. */
 export function parseMac(s: string): Uint8Array {
+  // The usual form (six pairs of hex digits, each after the first behind ':' or '-') read in place: it runs for
+  // every handoff (its bmac); anything else is split below, where a bad one is refused.
+  if (s.length === 17) {
+    const out = new Uint8Array(6)
+    let i = 0
+    for (; i < 6; i++) {
+      const at = 3 * i
+      const hi = hexDigit(s.charCodeAt(at))
+      const lo = hexDigit(s.charCodeAt(at + 1))
+      if (hi < 0 || lo < 0 || (i < 5 && s[at + 2] !== ':' && s[at + 2] !== '-')) break
+      out[i] = hi * 16 + lo
+    }
+    if (i === 6) return out
+  }
   const p = s.split(/[:-]/)
   if (p.length !== 6 || p.some((x) => !/^[0-9a-fA-F]{2}$/.test(x))) throw new Error(`bad MAC address: ${s}`)
   return Uint8Array.from(p.map((x) => parseInt(x, 16)))
+}
+
+/** The value of a hex digit's character code, -1 for another character. */
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30
+  if (c >= 0x61 && c <= 0x66) return c - 0x57
+  if (c >= 0x41 && c <= 0x46) return c - 0x37
+  return -1
 }
 
 /** Reads a big-endian uint32 (used for IPv4 addresses and TCP fields). */

@@ -93,6 +93,22 @@ export class Engine {
     return this.run(OP_INV_RETURN, bytes, linkType, capLen, origLen, start, index)
   }
 
+  /**
+   * Whether rewriteForward (fwd) or rewriteReturn would rewrite this frame (status 'ok'), found without
+   * writing anything: the frame is decoded and checked as those do, and the decoder then holds it (its
+   * fields as read, its offsets). For a caller that can tell what the rewrite would write from those fields
+   * alone (the analyzer's checks compare a candidate's rewrite with the segment seen), so that it need not
+   * copy the frame to rewrite it. Not counted in `packets`; the result is left alone.
+   */
+  accepts(fwd: boolean, bytes: Uint8Array, linkType: number, capLen: number, origLen: number, start = 0): boolean {
+    const dec = this.dec.decode(linkType, bytes, capLen, origLen, start)
+    if (!checkRewritable(dec, this.probe.reset())) return false
+    return fwd ? matchesForward(dec, this.state, false) : matchesReturn(dec, this.state, false)
+  }
+
+  /** accepts's result (checkRewritable writes why it refuses): apart from the one callers read. */
+  private readonly probe = new RewriteResult()
+
   private run(op: number, bytes: Uint8Array, linkType: number, capLen: number, origLen: number, start: number,
     index: number | undefined): RewriteResult {
     const res = this.res.reset()
