@@ -16,7 +16,7 @@
 // other header goes to the engine.
 import {formatIpv4, formatIpv6, readU32} from '../wire/addr.js'
 import {LINKTYPE} from '../wire/linktype.js'
-import {OPTIONS_OK, scanTcpOptions, TCP_MAX_SACK_BLOCKS, TCP_MAX_UNKNOWN_OPTIONS, type TcpOptionsSink} from '../wire/tcp-options.js'
+import {OPTIONS_OK, resetTcpOptions, scanTcpOptions, TcpOptionsFields} from '../wire/tcp-options.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import {read16} from '../../replayer/engine/fields.js'
 import type {TranslationState} from '../../replayer/engine/state.js'
@@ -101,26 +101,12 @@ export function rewriteIs(d: HeaderAt, st: TranslationState, known: KnownAddrs, 
 }
 
 /** plainHeader's reading of the last header it answered for (its options found by the decoder's own scan). */
-class PlainHeader implements HeaderAt, TcpOptionsSink {
+class PlainHeader extends TcpOptionsFields implements HeaderAt {
   bytes: Uint8Array = new Uint8Array(0)
   readonly ipVersion = 4
   ipSrcOffset = 0
   ipDstOffset = 0
   l4Offset = 0
-  mss = -1
-  wscale = -1
-  sackPermitted = false
-  sackCount = 0
-  sackEdges = new Uint32Array(2 * TCP_MAX_SACK_BLOCKS)
-  sackOffsets = new Int32Array(TCP_MAX_SACK_BLOCKS)
-  hasTimestamp = false
-  tsVal = 0
-  tsEcr = 0
-  tsOffset = -1
-  unknownOptCount = 0
-  unknownOptKinds = new Uint8Array(TCP_MAX_UNKNOWN_OPTIONS)
-  unknownOptOffsets = new Int32Array(TCP_MAX_UNKNOWN_OPTIONS)
-  unknownOptLens = new Uint8Array(TCP_MAX_UNKNOWN_OPTIONS)
 }
 
 const plain = new PlainHeader()
@@ -174,15 +160,7 @@ export function plainHeader(o: Seg, st: TranslationState, fwd: boolean): HeaderA
   if (fwd ? sport !== st.cport || dport !== st.vport || !addrIs(b, ip + 12, st.cip) || !addrIs(b, ip + 16, st.vip)
     : sport !== st.vport || dport !== st.cport || !addrIs(b, ip + 12, st.baddr) || !addrIs(b, ip + 16, st.cip)) return null
   // Options well formed ('bad-tcp-option-length' otherwise), read by the decoder's scan.
-  plain.mss = -1
-  plain.wscale = -1
-  plain.sackPermitted = false
-  plain.sackCount = 0
-  plain.hasTimestamp = false
-  plain.tsVal = 0
-  plain.tsEcr = 0
-  plain.tsOffset = -1
-  plain.unknownOptCount = 0
+  resetTcpOptions(plain)
   if (hl > 20 && scanTcpOptions(b, l4 + 20, l4 + hl, plain) !== OPTIONS_OK) return null
   plain.bytes = b
   plain.ipSrcOffset = ip + 12

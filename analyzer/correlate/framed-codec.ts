@@ -21,6 +21,7 @@
 import {buildMessage} from '../control/canonical.js'
 import {MESSAGE_FIELDS, MESSAGE_TYPES, type ControlMessage, type FieldKind} from '../control/messages.js'
 import type {FramedMessage} from './control.js'
+import {GrowBuffer} from './grow-buffer.js'
 
 const FRAMED_KEYS = ['msg', 'file', 'fileIndex', 'iface', 'frame', 'tsSec', 'tsNsec', 't', 'direction']
 const TYPE_INDEX: ReadonlyMap<string, number> = new Map(MESSAGE_TYPES.map((t, i) => [t, i]))
@@ -32,9 +33,7 @@ const OPT_KEYS = ['mss', 'sack', 'ts']
 /** Thrown inside encode: not a record of the shape this codec writes. */
 const REFUSE = new Error('not a framed message of the usual shape')
 
-export class FramedWriter {
-  private buf = Buffer.allocUnsafe(4096)
-  private pos = 0
+export class FramedWriter extends GrowBuffer {
   private lastFile: string | null = null
   private lastDirection: string | null = null
 
@@ -148,18 +147,6 @@ export class FramedWriter {
         if (!Array.isArray(v) || v.length !== 0) throw REFUSE
         return
     }
-  }
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return
-    const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n))
-    this.buf.copy(b, 0, 0, this.pos)
-    this.buf = b
-  }
-
-  private u8(x: number): void {
-    this.ensure(1)
-    this.buf[this.pos++] = x
   }
 
   /** A non-negative safe integer, LEB128. */

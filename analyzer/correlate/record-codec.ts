@@ -12,6 +12,7 @@
 //
 // Anything else (a Map, a Date, a class instance…) is refused with
 // NotPlain: the spool then writes that record with node:v8.
+import {GrowBuffer} from './grow-buffer.js'
 
 /** A value this codec does not write (the caller falls back to another encoding). */
 export class NotPlain extends Error {}
@@ -42,13 +43,13 @@ export class CodecTables {
   readonly keyIndex = new Map<string, number>()
 }
 
-export class RecordWriter {
-  private buf = Buffer.allocUnsafe(4096)
-  private pos = 0
+export class RecordWriter extends GrowBuffer {
   private readonly f64 = new Float64Array(1)
   private readonly f64Bytes = new Uint8Array(this.f64.buffer)
 
-  constructor(private readonly tables: CodecTables) {}
+  constructor(private readonly tables: CodecTables) {
+    super()
+  }
 
   /** The encoding of v (valid until the next call). Throws NotPlain. */
   encode(v: unknown): Buffer {
@@ -66,18 +67,6 @@ export class RecordWriter {
 
   /** Pairs of (key number, its last string before) of the record being written. */
   private readonly undo: (number | string | undefined)[] = []
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return
-    const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n))
-    this.buf.copy(b, 0, 0, this.pos)
-    this.buf = b
-  }
-
-  private u8(x: number): void {
-    this.ensure(1)
-    this.buf[this.pos++] = x
-  }
 
   /** Unsigned LEB128 (lengths, counts, table indexes). */
   private uint(x: number): void {

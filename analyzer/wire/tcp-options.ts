@@ -127,13 +127,8 @@ export function scanTcpOptions(b: Uint8Array, start: number, end: number, s: Tcp
   return bad
 }
 
-/**
- * In-place access to the options of one TCP header: finds TSval/TSecr and the
- * SACK blocks once, then reads and writes them where they are. Writing does not
- * touch the TCP checksum (use checksum.ts rewrite32 with the offsets, or
- * recompute).
- */
-export class TcpOptionsView implements TcpOptionsSink {
+/** A sink's fields, as a class to extend: TcpOptionsView, and readers that scan options into themselves. */
+export class TcpOptionsFields implements TcpOptionsSink {
   mss = -1
   wscale = -1
   sackPermitted = false
@@ -148,11 +143,21 @@ export class TcpOptionsView implements TcpOptionsSink {
   unknownOptKinds = new Uint8Array(TCP_MAX_UNKNOWN_OPTIONS)
   unknownOptOffsets = new Int32Array(TCP_MAX_UNKNOWN_OPTIONS)
   unknownOptLens = new Uint8Array(TCP_MAX_UNKNOWN_OPTIONS)
+}
+
+/**
+ * In-place access to the options of one TCP header: finds TSval/TSecr and the
+ * SACK blocks once, then reads and writes them where they are. Writing does not
+ * touch the TCP checksum (use checksum.ts rewrite32 with the offsets, or
+ * recompute).
+ */
+export class TcpOptionsView extends TcpOptionsFields {
   /** OPTIONS_OK or the offset of the first malformed option. */
   readonly malformedAt: number
 
   /** start/end: the options area (TCP header offset + 20 to header end). */
   constructor(readonly bytes: Uint8Array, readonly start: number, readonly end: number) {
+    super()
     this.malformedAt = scanTcpOptions(bytes, start, end, this)
   }
 
