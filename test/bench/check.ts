@@ -138,6 +138,25 @@
 //    run tells, as the host swings one build 10.3–15.3 s. Output
 //    byte-identical (check --json, text, --infer, --junit on every sample
 //    trace and shared capture; x60; x1392).
+//  - then (a judged handoff's segments let go by emptying its list, not
+//    replacing it: the old list, old-generation like its Handoff, had kept
+//    every kept segment alive through the scavenges — 374 → 61 MB
+//    promoted, mark-compacts 9 → 3, `node --trace-gc-nvp`; control frames
+//    of the usual shape decoded straight into their message
+//    (control/canonical.ts) and spooled field by field
+//    (correlate/framed-codec.ts), requests fingerprinted in place — the
+//    control pass 2.57 → 2.23 s CPU, 11 alternating pairs; judging compares
+//    a candidate with the seen segment by arithmetic, the engine rewriting
+//    only the expected fields it reports (checks/rewrite-compare.ts) —
+//    `judge` 2.5 → 1.6 s inclusive, 4 alternating pairs; header copies as
+//    32-bit words). 2026-11-27, this script, BENCH_RUNS=3: check 6.9 s
+//    (--json 7.7 s), 145 MiB; tshark 95.2 s, 1.5 GiB; tcpdump 0.63 s:
+//    13.8× tshark (--json 12.3×; aim 25×), 0.09× tcpdump (aim 0.7×). Old
+//    (9065f79) and new alternately on core 0, text, 3 pairs: old 9.9, 12.3,
+//    10.5 s wall, new 7.3, 9.4, 9.2 s (21 % less, new faster in all 3).
+//    Output byte-identical (check --json, text, --infer --json, --junit,
+//    sessions --json, messages --json on every sample trace and shared
+//    capture; x60; ack-remap x1392).
 import {execFileSync, spawnSync} from 'node:child_process'
 import {closeSync, openSync, readSync} from 'node:fs'
 
