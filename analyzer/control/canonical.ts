@@ -80,16 +80,7 @@ export function decodeCanonical(buf: Uint8Array, start: number, stop: number, bo
 const EMPTY = new Uint8Array(0)
 
 function message(): ControlMessage | undefined {
-  if (p >= end) return NO
-  const h = b[p]!
-  let n: number
-  if (h >= 0x80 && h <= 0x8f) {
-    n = h & 0x0f
-    p += 1
-  } else if (h === 0xde && p + 3 <= end) {
-    n = (b[p + 1]! << 8) | b[p + 2]!
-    p += 3
-  } else return NO
+  const n = count(0x80, 0xde)
   if (n < 2 || !key(KEY_V) || p >= end || b[p] !== 1) return NO
   p++
   if (!key(KEY_T)) return NO
@@ -116,6 +107,23 @@ function message(): ControlMessage | undefined {
   }
   if (p !== end) return NO
   return BUILD[ti]!(vals)
+}
+
+/**
+ * The element count of the map or array header at the cursor, in its fix form (fix: 0x80 fixmap, 0x90 fixarray;
+ * up to 15) or its 16-bit form (code16: 0xde map16, 0xdc array16), the cursor past it; -1 for anything else.
+ */
+function count(fix: number, code16: number): number {
+  if (p >= end) return -1
+  const c = b[p]!
+  if (c >= fix && c <= fix + 0x0f) {
+    p += 1
+    return c & 0x0f
+  }
+  if (c !== code16 || p + 3 > end) return -1
+  const n = (b[p + 1]! << 8) | b[p + 2]!
+  p += 3
+  return n
 }
 
 /** True (and past it) when the key at the cursor is k (a fixstr's bytes). */
@@ -290,17 +298,8 @@ function bool(): boolean | undefined {
 
 /** An array of bins (fixarray or array16). */
 function pkts(): Uint8Array[] | undefined {
-  if (p >= end) return NO
-  const c = b[p]!
-  let n: number
-  if (c >= 0x90 && c <= 0x9f) {
-    n = c & 0x0f
-    p += 1
-  } else if (c === 0xdc && p + 3 <= end) {
-    n = (b[p + 1]! << 8) | b[p + 2]!
-    p += 3
-  } else return NO
-  if (n > end - p) return NO
+  const n = count(0x90, 0xdc)
+  if (n < 0 || n > end - p) return NO
   const out = new Array<Uint8Array>(n)
   for (let i = 0; i < n; i++) {
     if (p >= end) return NO
