@@ -121,25 +121,21 @@ export function parseIpv6(s: string): Uint8Array {
   return out
 }
 
-/** Parses aa:bb:cc:dd:ee:ff (or '-' separated) to 6 bytes. */
+/**
+ * Parses aa:bb:cc:dd:ee:ff (each separator ':' or '-', hex digits of either case) to 6 bytes, in place: it runs for
+ * every handoff (its bmac).
+ */
 export function parseMac(s: string): Uint8Array {
-  // The usual form (six pairs of hex digits, each after the first behind ':' or '-') read in place: it runs for
-  // every handoff (its bmac); anything else is split below, where a bad one is refused.
-  if (s.length === 17) {
-    const out = new Uint8Array(6)
-    let i = 0
-    for (; i < 6; i++) {
-      const at = 3 * i
-      const hi = hexDigit(s.charCodeAt(at))
-      const lo = hexDigit(s.charCodeAt(at + 1))
-      if (hi < 0 || lo < 0 || (i < 5 && s[at + 2] !== ':' && s[at + 2] !== '-')) break
-      out[i] = hi * 16 + lo
-    }
-    if (i === 6) return out
+  const out = new Uint8Array(6)
+  for (let i = 0; s.length === 17 && i < 6; i++) {
+    const at = 3 * i
+    const hi = hexDigit(s.charCodeAt(at))
+    const lo = hexDigit(s.charCodeAt(at + 1))
+    if (hi < 0 || lo < 0 || (i < 5 && s[at + 2] !== ':' && s[at + 2] !== '-')) break
+    out[i] = hi * 16 + lo
+    if (i === 5) return out
   }
-  const p = s.split(/[:-]/)
-  if (p.length !== 6 || p.some((x) => !/^[0-9a-fA-F]{2}$/.test(x))) throw new Error(`bad MAC address: ${s}`)
-  return Uint8Array.from(p.map((x) => parseInt(x, 16)))
+  throw new Error(`bad MAC address: ${s}`)
 }
 
 /** The value of a hex digit's character code, -1 for another character. */
