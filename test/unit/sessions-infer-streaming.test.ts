@@ -25,7 +25,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {readCapture} from '../../analyzer/capture/read.js'
 import {collectSessions, collectSessionsSpooled, type CollectOptions, type SessionsReport} from '../../analyzer/sessions/collect.js'
-import {renderSessions, writeSessions} from '../../cli/render/sessions.js'
+import {renderSessions} from '../../cli/render/sessions.js'
+import {written} from '../support/sessions-text.js'
 import {checkBenchTrace, LAB_HANDOFFS} from '../bench/check-trace.js'
 import {copyCapture, shiftedCapture} from '../support/capture-copy.js'
 import {splitViews} from '../support/split-views.js'
@@ -36,12 +37,6 @@ const tmp = mkdtempSync(join(tmpdir(), 'handoff-sessions-infer-streaming-'))
 after(() => rmSync(tmp, {recursive: true, force: true}))
 
 type Stats = NonNullable<CollectOptions['stats']>
-
-function written(r: Parameters<typeof writeSessions>[0]): string {
-  const lines: string[] = []
-  writeSessions(r, (l) => lines.push(l))
-  return lines.join('\n')
-}
 
 /** The lab-clean clones without their control channel (built once). */
 let noControl: Promise<string> | null = null

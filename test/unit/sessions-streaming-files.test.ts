@@ -17,7 +17,8 @@ import {mkdtempSync, readdirSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {collectSessions, collectSessionsSpooled, type CollectOptions} from '../../analyzer/sessions/collect.js'
-import {renderSessions, writeSessions} from '../../cli/render/sessions.js'
+import {renderSessions} from '../../cli/render/sessions.js'
+import {written} from '../support/sessions-text.js'
 import {checkBenchTrace, LAB_HANDOFFS} from '../bench/check-trace.js'
 import {repoRoot} from '../support/env.js'
 import {splitViews} from '../support/split-views.js'
@@ -30,12 +31,6 @@ const labRuns = readdirSync(traces).filter((d) => d.startsWith('lab-')).sort()
 const tmp = mkdtempSync(join(tmpdir(), 'handoff-sessions-files-'))
 after(() => rmSync(tmp, {recursive: true, force: true}))
 const tempDir = (t: {name: string}): string => mkdtempSync(join(tmp, `${t.name.slice(0, 12).replace(/\W/g, '_')}-`))
-
-function written(r: Parameters<typeof writeSessions>[0]): string {
-  const lines: string[] = []
-  writeSessions(r, (l) => lines.push(l))
-  return lines.join('\n')
-}
 
 type Stats = NonNullable<CollectOptions['stats']>
 

@@ -13,18 +13,13 @@ import {readdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {collectSessions, collectSessionsSpooled, type CollectOptions, type SpooledSessionsReport} from '../../analyzer/sessions/collect.js'
 import type {SessionFilter} from '../../analyzer/sessions/sessions.js'
-import {renderSessions, writeSessions} from '../../cli/render/sessions.js'
+import {renderSessions} from '../../cli/render/sessions.js'
+import {written} from '../support/sessions-text.js'
 import {repoRoot} from '../support/env.js'
 import {checkBenchTrace, LAB_HANDOFFS} from '../bench/check-trace.js'
 
 const traces = join(repoRoot, 'samples', 'traces')
 const labRuns = readdirSync(traces).filter((d) => d.startsWith('lab-')).sort()
-
-function written(r: Parameters<typeof writeSessions>[0]): string {
-  const lines: string[] = []
-  writeSessions(r, (l) => lines.push(l))
-  return lines.join('\n')
-}
 
 /** Whether a list of the report went to disk: the old report's arrays have no such property. */
 function onDisk(x: unknown): boolean {

@@ -11,19 +11,13 @@ import assert from 'node:assert/strict'
 import {readdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {collectSessions, collectSessionsSpooled, type CollectOptions} from '../../analyzer/sessions/collect.js'
-import {renderSessions, writeSessions} from '../../cli/render/sessions.js'
+import {renderSessions} from '../../cli/render/sessions.js'
+import {written} from '../support/sessions-text.js'
 import {repoRoot} from '../support/env.js'
 import {checkBenchTrace, LAB_HANDOFFS} from '../bench/check-trace.js'
 
 const traces = join(repoRoot, 'samples', 'traces')
 const labRuns = readdirSync(traces).filter((d) => d.startsWith('lab-')).sort()
-
-/** writeSessions' text, as the CLI prints it. */
-function written(r: Parameters<typeof writeSessions>[0]): string {
-  const lines: string[] = []
-  writeSessions(r, (l) => lines.push(l))
-  return lines.join('\n')
-}
 
 test('a trace longer than the windows: connections retired during the pass, the same report and text as merged at the end', async () => {
   // 40 clones of lab-clean one after the other: ~250 s of capture, twice the 125 s a connection stays.
