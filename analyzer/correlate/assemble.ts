@@ -56,6 +56,7 @@ import {TcpStreamReassembler, type ReassemblyEvent} from '../flows/reassembly.js
 import {formatIpv6, parseIpv6, readU32} from '../wire/addr.js'
 import {PacketDecoder, type ChecksumStatus} from '../wire/decode.js'
 import {seqDiff} from '../wire/serial.js'
+import {HOST_LITTLE_ENDIAN, wordsOf} from '../wire/words.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import {EngineConfigError, TranslationState} from '../../replayer/engine/state.js'
 import {TimeHeap} from './time-heap.js'
@@ -301,13 +302,8 @@ export function payloadHash(b: Uint8Array, s: number, e: number): number {
   let h = (e - s) ^ 0x811c9dc5
   let g = 0x9747b28c
   let i = s
-  if (LITTLE_ENDIAN && e - s >= 32) {
-    const buf = b.buffer
-    if (buf !== wideBuf) {
-      wideBuf = buf
-      wide = new Int32Array(buf, 0, buf.byteLength >>> 2)
-    }
-    const w = wide
+  if (HOST_LITTLE_ENDIAN && e - s >= 32) {
+    const w = wordsOf(b.buffer)
     const abs = b.byteOffset + s
     const sh = (abs & 3) * 8
     let k = abs >>> 2
@@ -355,9 +351,6 @@ function mixWord(h: number, k: number): number {
   return (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
-let wideBuf: ArrayBufferLike | null = null
-let wide: Int32Array<ArrayBufferLike> = new Int32Array(0)
 
 /** A dotted quad as its uint32, when it is the form the decoder prints (so numbers compare as the strings did); else -1. */
 export function v4(s: string): number {

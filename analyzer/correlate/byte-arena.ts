@@ -11,17 +11,14 @@
 // Release only what nothing reads any more: a released block is written
 // again by the next arena that takes it.
 
+import {HOST_LITTLE_ENDIAN, wordsOf} from '../wire/words.js'
+
 const BLOCK = 4096
 /** Free blocks kept for reuse (4 MiB); more are left to the GC. */
 const POOL_MAX = 1024
 const pool: Uint8Array[] = []
 /** The same blocks as 32-bit words, index for index (made once per block, not each time one is taken). */
 const poolWords: Int32Array[] = []
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
-/** Int32Array over the whole buffer of the last source copied from (the capture's chunks: one per chunk). */
-let srcBuf: ArrayBufferLike | null = null
-let srcWords: Int32Array<ArrayBufferLike> = new Int32Array(0)
 
 export class ByteArena {
   private buf: Uint8Array | null = null
@@ -99,17 +96,12 @@ export class ByteArena {
 function copyWords(dst: Int32Array, b: Uint8Array, at: number, src: Uint8Array, s: number, n: number): void {
   const nw = n >>> 2
   let i = 0
-  if (LITTLE_ENDIAN && nw > 0) {
-    const buf = src.buffer
-    if (buf !== srcBuf) {
-      srcBuf = buf
-      srcWords = new Int32Array(buf, 0, buf.byteLength >>> 2)
-    }
+  if (HOST_LITTLE_ENDIAN && nw > 0) {
     const abs = src.byteOffset + s
     const sh = (abs & 3) * 8
     const k0 = abs >>> 2
     const j0 = at >>> 2
-    const w = srcWords
+    const w = wordsOf(src.buffer)
     if (sh === 0) {
       if (k0 + nw <= w.length) {
         for (let k = 0; k < nw; k++) dst[j0 + k] = w[k0 + k]!

@@ -11,12 +11,10 @@
 // 1141's HC' = HC + m + ~m' (eqn. 2 form): the latter can yield 0xFFFF where a
 // full recomputation yields 0x0000 (RFC 1624 §4's example). A rewrite engine
 // that must produce the same bytes as a full recomputation needs eqn. 3.
+import {HOST_LITTLE_ENDIAN} from './words.js'
 
 /** Below this many bytes the plain byte loop wins over setting up 32-bit reads. */
 const WIDE_MIN = 64
-
-/** True on little-endian hosts (all Node targets in practice; big-endian is handled too). */
-const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
 // One Uint32Array over the last ArrayBuffer seen. A capture reader hands us
 // many packets that are slices of one big buffer, so this is created once per
@@ -77,7 +75,7 @@ export function sum16(bytes: Uint8Array, start: number, end: number, acc = 0): n
   // A host-order read puts the first byte low on LE hosts: right when that
   // byte sits at an odd position, swapped otherwise (and the reverse on BE).
   const firstIsHigh = ((i - start) & 1) === 0
-  s += firstIsHigh === HOST_LE ? ((h & 0xff) << 8) | (h >>> 8) : h
+  s += firstIsHigh === HOST_LITTLE_ENDIAN ? ((h & 0xff) << 8) | (h >>> 8) : h
   i = (kEnd << 2) - base
   for (; i < end; i++) s += ((i - start) & 1) === 0 ? bytes[i] << 8 : bytes[i]
   return s
