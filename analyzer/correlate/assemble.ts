@@ -56,7 +56,6 @@ import {TcpStreamReassembler, type ReassemblyEvent} from '../flows/reassembly.js
 import {formatIpv6, parseIpv6, readU32} from '../wire/addr.js'
 import {PacketDecoder, type ChecksumStatus} from '../wire/decode.js'
 import {seqDiff} from '../wire/serial.js'
-import {HOST_LITTLE_ENDIAN, wordsOf} from '../wire/words.js'
 import {TCP_FLAG} from '../wire/tcp.js'
 import {EngineConfigError, TranslationState} from '../../replayer/engine/state.js'
 import {TimeHeap} from './time-heap.js'
@@ -65,6 +64,7 @@ import {KeptSeg} from './kept-seg.js'
 import type {FramedMessage} from './control.js'
 import type {InferredHandoff} from './infer.js'
 import {clientMss} from './offload.js'
+import {payloadHash, payloadSum} from './payload-hash.js'
 import {FileViews, viewKey, type VantageAssignment, type View} from './vantage.js'
 import type {HandoffFeed} from './handoff-feed.js'
 
@@ -285,72 +285,6 @@ export interface CollectResult {
 }
 
 const REQ_KEEP = 64 * 1024
-
-/**
- * Hash of a payload, for telling segments apart by content (never shown):
- * murmur3's 32-bit mix over the payload's little-endian 32-bit words, in two
- * lanes (even and odd words: two independent multiply chains run about twice
- * as fast as one), then the tail bytes. It runs over every payload byte of
- * every segment kept, so words are read through an Int32Array over the whole
- * buffer (as sum16 does; signed, so that no word is a heap number), two
- * aligned reads shifted together when the payload is not 4-byte aligned: the
- * hash of the same bytes is the same wherever they sit. Every step ends in
- * `| 0`: without it the lane's sum leaves int32 and V8 works on doubles
- * (half the speed, same values).
- */
-export function payloadHash(b: Uint8Array, s: number, e: number): number {
-  let h = (e - s) ^ 0x811c9dc5
-  let g = 0x9747b28c
-  let i = s
-  if (HOST_LITTLE_ENDIAN && e - s >= 32) {
-    const w = wordsOf(b.buffer)
-    const abs = b.byteOffset + s
-    const sh = (abs & 3) * 8
-    let k = abs >>> 2
-    // Whole words of the payload, an even count; when unaligned, the word after the last one is read too: it must
-    // exist.
-    let n = (e - s) >>> 2
-    if (sh !== 0 && k + n >= w.length) n = w.length - k - 1
-    n &= ~1
-    const kEnd = k + n
-    if (sh === 0) {
-      for (; k < kEnd; k += 2) {
-        h = mixWord(h, w[k]!)
-        g = mixWord(g, w[k + 1]!)
-      }
-    } else {
-      let lo = w[k]!
-      for (; k < kEnd; k += 2) {
-        const mid = w[k + 1]!
-        const hi = w[k + 2]!
-        h = mixWord(h, (lo >>> sh) | (mid << (32 - sh)))
-        g = mixWord(g, (mid >>> sh) | (hi << (32 - sh)))
-        lo = hi
-      }
-    }
-    i = s + 4 * n
-  }
-  // The words left (all of them for a short payload, or at the end of the buffer), still even words to h, odd to g.
-  for (const last = e - 3; i < last; i += 4) {
-    const x = b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)
-    if (((i - s) & 4) === 0) h = mixWord(h, x)
-    else g = mixWord(g, x)
-  }
-  for (; i < e; i++) h = Math.imul(h ^ b[i]!, 0x01000193)
-  h ^= Math.imul(g, 0x9e3779b1)
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  return h >>> 0
-}
-
-function mixWord(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51)
-  k = Math.imul((k << 15) | (k >>> 17), 0x1b873593)
-  h ^= k
-  return (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0
-}
-
 
 /** A dotted quad as its uint32, when it is the form the decoder prints (so numbers compare as the strings did); else -1. */
 export function v4(s: string): number {
@@ -698,8 +632,9 @@ export async function collectSegments(paths: readonly string[], source: readonly
           // Judged: only a forwarded segment still matters (late-forward).
           if (h.judged && leg !== 'forward' && leg !== 'stray-forward') return
           if (h.statePending && !h.judged) ensureState(h)
-          d.verifyNow()
           const payloadEnd = d.payloadOffset + d.payloadLen
+          const hash = payloadHash(d.bytes, d.payloadOffset, payloadEnd)
+          d.verifyNow(payloadSum())
           const hdrEnd = d.payloadOffset
           const isClientData = fromClient && d.payloadWireLen > 0 && h.req !== undefined &&
             seqDiff(d.seq, h.req.msg.ciss) >= 0 && seqDiff(d.seq, h.req.msg.ciss) < REQ_KEEP
@@ -712,7 +647,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
           const hdrBuf = arena.put(d.bytes, d.start, hdrEnd)
           const seg = new KeptSeg(view, rec.index, rec.tsSec, rec.tsNsec, rec.linkType, hdrBuf, arena.at, hdrEnd - d.start,
             rec.origLen, d.ipVersion === 6, src, dst, sp, dp, d.seq, d.ack, d.tcpFlags, d.window, d.payloadWireLen,
-            d.payloadWireLen - d.payloadLen, payloadHash(d.bytes, d.payloadOffset, payloadEnd), d.l4Offset + 20 - d.start,
+            d.payloadWireLen - d.payloadLen, hash, d.l4Offset + 20 - d.start,
             d.l4HeaderLen - 20, d.ipVersion === 4 ? d.ipv4Id : -1, d.hasTimestamp, d.tsVal, d.tsEcr, sack, d.mss, d.wscale,
             d.sackPermitted, d.ipChecksumStatus, d.l4ChecksumStatus, leg)
           const superSeg = d.payloadWireLen > clientMss(h) && (leg === 'be-raw' || leg === 'return')

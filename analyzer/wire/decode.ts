@@ -564,8 +564,11 @@ export class PacketDecoder implements TcpOptionsSink {
     return this.ipDstOffset
   }
 
-  /** Sets the transport checksum status for a segment [l4, l4 + l4Len) fully captured. */
-  private checkL4(l4: number, csumOff: number, proto: number, withPseudo: boolean, verifiable: boolean): void {
+  /**
+   * Sets the transport checksum status for a segment [l4, l4 + l4Len) fully captured. payloadSum ≥ 0: the
+   * payload's sum, given (verifyNow's); its header is then summed alone.
+   */
+  private checkL4(l4: number, csumOff: number, proto: number, withPseudo: boolean, verifiable: boolean, payloadSum = -1): void {
     const b = this.bytes
     const field = (b[csumOff] << 8) | b[csumOff + 1]
     this.l4Checksum = field
@@ -576,7 +579,10 @@ export class PacketDecoder implements TcpOptionsSink {
     }
     const len = this.l4Len
     const ph = withPseudo ? this.pseudoSum(proto, len) : 0
-    const s = sum16(b, l4, l4 + len, ph)
+    // The header's length is even (a multiple of 4 for TCP), so the payload's sum chains after it.
+    const s = payloadSum >= 0 && this.payloadOffset + this.payloadLen === l4 + len
+      ? sum16(b, l4, this.payloadOffset, ph) + payloadSum
+      : sum16(b, l4, l4 + len, ph)
     if (fold16(s) === 0xffff) { this.l4ChecksumStatus = 'good'; return }
     let expected = finishChecksum(s + (~field & 0xffff))
     if (proto === 17 && expected === 0) expected = 0xffff
@@ -685,16 +691,19 @@ export class PacketDecoder implements TcpOptionsSink {
    * Verifies the checksums of the packet just decoded as decode() would have
    * with verifyChecksums on: lets a reader decode everything without summing
    * payloads and pay for the sums only on the packets it keeps. No-op when
-   * they were verified already.
+   * they were verified already. payloadSum: the unfolded ones-complement sum
+   * of the payload [payloadOffset, payloadOffset + payloadLen), when the
+   * caller has it (correlate/payload-hash.ts's, from its own walk over the
+   * payload): the payload is then not read again.
    */
-  verifyNow(): void {
+  verifyNow(payloadSum = -1): void {
     if (this.verifyChecksums) return
     if (this.ipVersion === 4 && this.ipChecksumStatus === 'unverified') this.checkIpv4(this.ipOffset, this.ipHeaderLen)
     if (this.l4CsumOff >= 0) {
       const off = this.l4CsumOff
       this.l4CsumOff = -1
       this.verifyChecksums = true
-      this.checkL4(this.l4Offset, off, this.l4CsumProto, this.l4CsumPseudo, true)
+      this.checkL4(this.l4Offset, off, this.l4CsumProto, this.l4CsumPseudo, true, payloadSum)
       this.verifyChecksums = false
     }
   }
