@@ -159,6 +159,8 @@
 //    capture; x60; ack-remap x1392).
 import {execFileSync, spawnSync} from 'node:child_process'
 import {closeSync, openSync, readSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 
 import {cliBin, hasCommand} from '../support/env.js'
 import {checkBenchTrace, LAB_HANDOFFS} from './check-trace.js'
@@ -253,7 +255,18 @@ const checkJson = mk('handoff check F --json', process.execPath, [cliBin, 'check
 const tcpdump = tcpdumpVersion === '' ? null : mk('tcpdump -r F -w /dev/null', 'tcpdump', ['-r', trace.path, '-w', '/dev/null'], RUNS)
 const tshark = tsharkVersion === '' ? null
   : mk('tshark TCP analysis', 'tshark', ['-r', trace.path, '-o', 'tcp.analyze_sequence_numbers:TRUE', '-T', 'fields', '-e', 'tcp.analysis.flags'], TSHARK_RUNS)
-const all = [check, checkJson, tcpdump, tshark].filter((m): m is Measure => m !== null)
+// The floor under any analysis in this runtime (read-floor.ts): Node reading the file; reading it through
+// handoff's capture reader with a handler that does nothing; and decoding every packet with its checksums
+// verified. Checked once: the counts must be the trace's (decode: a TCP segment with a good checksum is counted).
+const floorScript = join(dirname(fileURLToPath(import.meta.url)), 'read-floor.js')
+const readRaw = mk('node: read F, no parsing', process.execPath, [floorScript, 'raw', trace.path], RUNS)
+const readParse = mk('node: read + parse F, no-op', process.execPath, [floorScript, 'parse', trace.path], RUNS)
+const readDecode = mk('node: + decode, checksums', process.execPath, [floorScript, 'decode', trace.path], RUNS)
+for (const [m, want] of [[readRaw, trace.bytes], [readParse, trace.packets], [readDecode, 0]] as const) {
+  const got = Number(execFileSync(m.cmd, m.args, {encoding: 'utf8'}).trim())
+  if (m === readDecode ? !(got > 0 && got <= trace.packets) : got !== want) throw new Error(`${m.label}: counted ${got}`)
+}
+const all = [check, checkJson, tcpdump, tshark, readRaw, readParse, readDecode].filter((m): m is Measure => m !== null)
 
 // This machine's page cache is not steady: each round runs every command once,
 // back to back, and each keeps its best round.
@@ -276,4 +289,13 @@ if (tcpdump === null) console.log('tcpdump not installed: the tcpdump ratio is n
 else {
   console.log(`${tcpdump.label.padEnd(28)}${fmt(tcpdump.sec, N)}   ${rss(tcpdump)}   (${tcpdumpVersion})`)
   console.log(`  check = ${(tcpdump.sec / check.sec).toFixed(2)}× tcpdump's pass-through (aim ≥ 0.7×); --json ${(tcpdump.sec / checkJson.sec).toFixed(2)}×`)
+}
+console.log(`${readRaw.label.padEnd(28)}${fmt(readRaw.sec, N)}   ${rss(readRaw)}`)
+console.log(`${readParse.label.padEnd(28)}${fmt(readParse.sec, N)}   ${rss(readParse)}`)
+console.log(`${readDecode.label.padEnd(28)}${fmt(readDecode.sec, N)}   ${rss(readDecode)}`)
+if (tcpdump !== null) {
+  // check reads the file twice (the control pass, then the segment pass: analyzer/check.ts says why).
+  console.log(`  the tcpdump aim leaves check ${(tcpdump.sec / 0.7).toFixed(3)} s; Node reading and parsing the file, ` +
+    `nothing else: ${readParse.sec.toFixed(3)} s once (${(2 * readParse.sec).toFixed(3)} s for check's two passes); ` +
+    `with every packet decoded and its checksums verified: ${readDecode.sec.toFixed(3)} s`)
 }
