@@ -33,8 +33,9 @@
 //     last segment when it has none. With --infer, the handoffs inferred from
 //     the traffic come the same way, from their own spool
 //     (inferred-spool.ts): each indexed LOOKAHEAD_SEC before its client's
-//     SYN, judged and let go IDLE_SEC after its last segment (it has no
-//     terminate), out of hid order: a long-lived one holds no later one
+//     SYN, judged JUDGE_GRACE_SEC after its connection closes (it has no
+//     terminate: noteClose), let go IDLE_SEC after its last segment (judged
+//     then if it never closed), out of hid order: a long-lived one holds no later one
 //     back (check.ts puts what it finds of them back in hid order, the
 //     report's, by their `rank`). So memory follows the handoffs in
 //     progress, not the trace's length.
@@ -330,6 +331,11 @@ interface Entry {
    * again from this one's own SYN (see pick). Absent: no client SYN seen at that view.
    */
   live?: Map<View, boolean>
+  /**
+   * An inferred handoff (no terminate): the FINs seen on the client's side, 1 from the client, 2 to it (3 both,
+   * or an RST there), which close its connection: see noteClose.
+   */
+  fins?: number
 }
 
 /** A handoff's server → client stream as one client-facing view saw it from the VIP. */
@@ -510,6 +516,17 @@ export async function collectSegments(paths: readonly string[], source: readonly
     streaming?.feed.retire(e.h, now)
     opts.retire?.(e.h)
   }
+  // An inferred handoff has no terminate: its connection's close, as the client's side of it shows (a FIN each way,
+  // or an RST, from or to the client), stands for one. It is judged JUDGE_GRACE_SEC after that, as a terminated
+  // handoff is, and its segments let go then, young, rather than IDLE_SEC after its last segment (a connection
+  // that never closes still waits for that).
+  const noteClose = (e: Entry, flags: number, leg: Leg, t: number) => {
+    if (leg !== 'client' && leg !== 'return') return
+    if (flags & TCP_FLAG.RST) e.fins = 3
+    else if (flags & TCP_FLAG.FIN) e.fins = (e.fins ?? 0) | (leg === 'client' ? 1 : 2)
+    else return
+    if (e.fins === 3) due.push(t, e.seq, e)
+  }
   // Streaming: once per second of capture time, the feed is read ahead and the handoffs done with are retired
   // (in the order they came), inferred ones too: each as soon as it is done with, whatever the inferred ones
   // before it in hid order still wait for (check.ts puts what it finds of them in hid order: their `rank`), so
@@ -654,6 +671,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
           if (isClientData || superSeg) seg.payload = arena.copy(d.bytes, d.payloadOffset, payloadEnd)
           h.segs.push(seg)
           if (h.judged) return
+          if (h.inferred !== undefined && e.fins !== 3 && (d.tcpFlags & (TCP_FLAG.FIN | TCP_FLAG.RST))) noteClose(e, d.tcpFlags, leg, t - off)
           // Client-facing return stream from the VIP: reassembled as the client would see it.
           if ((view.kind === 'client' || view.kind === 'lan') && h.state !== null) {
             const fromVip = src === h.vip && sp === h.vport && dst === h.cip && dp === h.cport
@@ -731,8 +749,8 @@ export interface StreamingSource {
   lookaheadSec: number
   /**
    * Handoffs inferred from the traffic (check --infer: inferred-spool.ts), in hid order, which is the order of
-   * their client SYNs' times: each taken on lookaheadSec before its SYN, let go IDLE_SEC after its last segment
-   * (it has no terminate), whether the inferred ones before it are let go yet or not.
+   * their client SYNs' times: each taken on lookaheadSec before its SYN, judged once its connection closes, let go
+   * IDLE_SEC after its last segment (it has no terminate), whether the inferred ones before it are let go yet or not.
    */
   inferred?: {peekT(): number | null; next(): {h: Handoff; t: number} | null}
   /** How long a handoff without terminate may go without a segment before it is let go: IDLE_SEC unless given (tests). */

@@ -28,13 +28,15 @@ export async function shiftedCapture(src: string, dst: string, sec: number): Pro
 
 /**
  * A copy of `src` in which the first client connection lives to the end: its handshake's last ACK, as the
- * `client` interface saw it, is seen again every `everySec` seconds, in time order with the rest (the trace of
- * the README's "kept alive" --infer row; check-infer-streaming.test.ts).
+ * `client` interface saw it, is seen again every `everySec` seconds, in time order with the rest, and it never
+ * closes: its packets (every view: the client's endpoint as source or destination) from its first FIN or RST on
+ * are left out (the trace of the README's "kept alive" --infer row; check-infer-streaming.test.ts).
  */
 export async function longLivedCopy(src: string, dst: string, everySec: number): Promise<void> {
   const dec = new PacketDecoder({verifyChecksums: false})
   const client = new Set<number>()
-  let ack: {iface: number; data: Uint8Array; origLen: number} | null = null
+  let ack: {iface: number; data: Uint8Array; origLen: number; addr: string; port: number} | null = null
+  let closed = false
   let due = Infinity
   const w = PcapngWriter.open(dst)
   try {
@@ -48,11 +50,16 @@ export async function longLivedCopy(src: string, dst: string, everySec: number):
         for (; ack !== null && due <= t; due += everySec) {
           w.writePacket(ack.iface, Math.floor(due), Math.round((due % 1) * 1e9), ack.data, ack.origLen)
         }
+        const d = dec.decode(r.linkType, r.data, r.capLen, r.origLen)
+        if (ack !== null && d.transport === 'tcp' &&
+          ((d.srcPort === ack.port && d.srcAddr() === ack.addr) || (d.dstPort === ack.port && d.dstAddr() === ack.addr))) {
+          if (d.tcpFlags & (TCP_FLAG.FIN | TCP_FLAG.RST)) closed = true
+          if (closed) return
+        }
         w.writePacket(r.interfaceId, r.tsSec, r.tsNsec, r.data, r.origLen)
         if (ack !== null || !client.has(r.interfaceId)) return
-        const d = dec.decode(r.linkType, r.data, r.capLen, r.origLen)
         if (d.transport === 'tcp' && d.tcpFlags === TCP_FLAG.ACK && d.payloadWireLen === 0) {
-          ack = {iface: r.interfaceId, data: r.data.slice(), origLen: r.origLen}
+          ack = {iface: r.interfaceId, data: r.data.slice(), origLen: r.origLen, addr: d.srcAddr(), port: d.srcPort}
           due = Math.floor(t) + everySec
         }
       },

@@ -16,7 +16,7 @@ import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {runCheck, type CheckReport, type InferenceRun} from '../../analyzer/check.js'
-import {collectSegments, type Handoff} from '../../analyzer/correlate/assemble.js'
+import {collectSegments, IDLE_SEC, LOOKAHEAD_SEC, type Handoff} from '../../analyzer/correlate/assemble.js'
 import {ControlSpool} from '../../analyzer/correlate/control-spool.js'
 import {HandoffFeed} from '../../analyzer/correlate/handoff-feed.js'
 import {inferStreamed, KnownHandoffs} from '../../analyzer/correlate/infer.js'
@@ -98,6 +98,46 @@ test('lab-clean × 40 without its control channel (~250 s, longer than the windo
     assert.deepEqual(await runCheck([f], {infer: true}), whole)
   } finally {
     for (const s of spools) s.remove()
+    rmSync(dir, {recursive: true, force: true})
+    if (t.built) rmSync(t.path, {force: true}), rmSync(`${t.path}.json`, {force: true})
+  }
+})
+
+test('an inferred handoff is judged JUDGE_GRACE_SEC after its connection closes, not after the idle window: its segments go young', async () => {
+  const t = await checkBenchTrace(40)
+  const dir = mkdtempSync(join(tmpdir(), 'handoff-infer-close-'))
+  const spool = new InferredSpool()
+  const control = new ControlSpool()
+  try {
+    const f = join(dir, 'no-control.pcapng')
+    await stripInterfaces(t.path, f, (name) => name === 'control')
+    const total = 40 * LAB_HANDOFFS
+    await inferStreamed([f], {controlPort: PORT, vantage: [], known: new KnownHandoffs(), windowed: true}, (h, at, values) => spool.write(h, at, values))
+    // The default windows (lookahead 120 s, idle 300 s: the trace is ~250 s long, so none is idle before its end).
+    // The handoffs judged by the time the last one is taken on (120 s before its SYN, half way through the trace):
+    // those whose connections closed by then (every lab connection closes within a few seconds of its SYN).
+    let judged = 0
+    let judgedAtLast = -1
+    let taken = 0
+    const r = spool.reader()
+    const inferred = {
+      peekT: () => r.peekT(),
+      next: () => {
+        const x = r.next()
+        if (x !== null && ++taken === total) judgedAtLast = judged
+        return x
+      },
+    }
+    let segsAtJudge = 0
+    await collectSegments([f], {feed: new HandoffFeed(control.reader()), lookaheadSec: LOOKAHEAD_SEC, idleSec: IDLE_SEC, inferred}, {
+      controlPort: PORT, vantage: [], judge: (h) => { judged++; segsAtJudge += h.segs.length },
+    })
+    assert.equal(judged, total)
+    assert.ok(segsAtJudge > 0)
+    assert.ok(judgedAtLast >= total / 4, `${judgedAtLast} of ${total} judged when the last was taken on`)
+  } finally {
+    spool.remove()
+    control.remove()
     rmSync(dir, {recursive: true, force: true})
     if (t.built) rmSync(t.path, {force: true}), rmSync(`${t.path}.json`, {force: true})
   }
