@@ -519,7 +519,8 @@ export async function collectSegments(paths: readonly string[], source: readonly
   // An inferred handoff has no terminate: its connection's close, as the client's side of it shows (a FIN each way,
   // or an RST, from or to the client), stands for one. It is judged JUDGE_GRACE_SEC after that, as a terminated
   // handoff is, and its segments let go then, young, rather than IDLE_SEC after its last segment (a connection
-  // that never closes still waits for that).
+  // that never closes still waits for that). Streaming only: the pass then moves through one clock (one file, or
+  // files merged), while files read one after the other may each hold segments of it.
   const noteClose = (e: Entry, flags: number, leg: Leg, t: number) => {
     if (leg !== 'client' && leg !== 'return') return
     if (flags & TCP_FLAG.RST) e.fins = 3
@@ -671,7 +672,9 @@ export async function collectSegments(paths: readonly string[], source: readonly
           if (isClientData || superSeg) seg.payload = arena.copy(d.bytes, d.payloadOffset, payloadEnd)
           h.segs.push(seg)
           if (h.judged) return
-          if (h.inferred !== undefined && e.fins !== 3 && (d.tcpFlags & (TCP_FLAG.FIN | TCP_FLAG.RST))) noteClose(e, d.tcpFlags, leg, t - off)
+          if (streaming !== null && h.inferred !== undefined && e.fins !== 3 && (d.tcpFlags & (TCP_FLAG.FIN | TCP_FLAG.RST))) {
+            noteClose(e, d.tcpFlags, leg, t - off)
+          }
           // Client-facing return stream from the VIP: reassembled as the client would see it.
           if ((view.kind === 'client' || view.kind === 'lan') && h.state !== null) {
             const fromVip = src === h.vip && sp === h.vport && dst === h.cip && dp === h.cport
