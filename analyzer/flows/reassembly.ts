@@ -555,6 +555,11 @@ export class TcpConnectionTable {
   private readonly lastSeen = new Map<TcpConnection, number>()
   private readonly keyOf = new Map<TcpConnection, string>()
   private nextSweep = -Infinity
+  /**
+   * forgetIdleAfterSec: no capture second in lastSeen is earlier than this (a lower bound). A sweep before this
+   * plus the limit would forget nothing, so it skips the walk over every connection (most sweeps did nothing).
+   */
+  private oldestSeen = Infinity
   /** TCP packets skipped: IP fragments, undecodable TCP headers. */
   skipped = 0
   /**
@@ -627,6 +632,7 @@ export class TcpConnectionTable {
     c.lastFrame = frame
     if (this.opts.forgetIdleAfterSec !== undefined) {
       this.lastSeen.set(c, tsSec)
+      if (tsSec < this.oldestSeen) this.oldestSeen = tsSec
       if (tsSec >= this.nextSweep) this.forgetIdle(tsSec)
     }
     const streams = c.streams
@@ -681,8 +687,13 @@ export class TcpConnectionTable {
   private forgetIdle(now: number): void {
     this.nextSweep = now + 1
     const limit = this.opts.forgetIdleAfterSec!
+    if (this.oldestSeen + limit >= now) return
+    let oldest = Infinity
     for (const [c, at] of this.lastSeen) {
-      if (at + limit >= now) continue
+      if (at + limit >= now) {
+        if (at < oldest) oldest = at
+        continue
+      }
       this.lastSeen.delete(c)
       const key = this.keyOf.get(c)!
       this.keyOf.delete(c)
@@ -695,6 +706,7 @@ export class TcpConnectionTable {
       }
       c.closed = true
     }
+    this.oldestSeen = oldest
   }
 
   /** End of the trace: finishes every open stream ('end-of-trace'). */
