@@ -81,6 +81,13 @@ export class ControlCollector {
   private readonly seen = new Map<string, Set<number>>()
   /** The generation before, per direction, when the sets are bounded (opts.dedupeWindow). */
   private readonly seenOld = new Map<string, Set<number>>()
+  /**
+   * Bounded (opts.dedupeWindow): the keys of `seen` in its order (oldest first), from directionsHead on. The
+   * oldest is taken from here: the Map's first key, found by its iterator, came after a walk over every entry
+   * deleted before it (one per direction let go of).
+   */
+  private readonly directions: string[] = []
+  private directionsHead = 0
   private readonly reader = new MsgpackReader()
   /** The file being read (several at once when merged: select()). */
   private f: FileState = {fi: 0, file: '', table: null, cur: {iface: 0, tsSec: 0, tsNsec: 0}, last: 0}
@@ -230,11 +237,17 @@ export class ControlCollector {
   private newDirection(dkey: string): Set<number> {
     const seen = new Set<number>()
     this.seen.set(dkey, seen)
-    // Oldest first: a Map keeps insertion order.
-    if (this.opts.dedupeWindow !== undefined && this.seen.size > MAX_DIRECTIONS) {
-      const oldest = this.seen.keys().next().value!
+    if (this.opts.dedupeWindow === undefined) return seen
+    const order = this.directions
+    order.push(dkey)
+    if (this.seen.size > MAX_DIRECTIONS) {
+      const oldest = order[this.directionsHead++]!
       this.seen.delete(oldest)
       this.seenOld.delete(oldest)
+      if (this.directionsHead >= MAX_DIRECTIONS) {
+        order.splice(0, this.directionsHead)
+        this.directionsHead = 0
+      }
     }
     return seen
   }
