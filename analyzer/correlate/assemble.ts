@@ -35,10 +35,10 @@
 //     (inferred-spool.ts): each indexed LOOKAHEAD_SEC before its client's
 //     SYN, judged JUDGE_GRACE_SEC after its connection closes (it has no
 //     terminate: noteClose), let go IDLE_SEC after its last segment (judged
-//     then if it never closed), out of hid order: a long-lived one holds no later one
-//     back (check.ts puts what it finds of them back in hid order, the
-//     report's, by their `rank`). So memory follows the handoffs in
-//     progress, not the trace's length.
+//     then if it never closed), out of hid order: a long-lived one holds no
+//     later one back (check.ts puts what it finds of them back in hid
+//     order, the report's, by their `rank`). So memory follows the handoffs
+//     in progress, not the trace's length.
 // Several files are read at once, merged by capture time (capture/merge.ts),
 // so the pass moves through time once as with one file, and judges with
 // every file's segments up to then. What the report lists in file order
