@@ -13,11 +13,11 @@
 // the rows) and moves the trace to disk: disk use is the trace's size, freed
 // when the command ends. The spool is written as the bytes come, so the
 // memory used by this copy is one stream buffer.
-import {createWriteStream, mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {createWriteStream, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {pipeline} from 'node:stream/promises'
 import type {Readable} from 'node:stream'
+import {makeTempDir} from '../temp-dir.js'
 
 /** Standard input could not be copied (disk full, a read error). */
 export class SpoolError extends Error {}
@@ -30,10 +30,10 @@ export interface Spool {
 }
 
 export async function spoolStream(input: Readable): Promise<Spool> {
-  const dir = mkdtempSync(join(tmpdir(), 'handoff-stdin-'))
+  const dir = makeTempDir('handoff-stdin-')
   const path = join(dir, 'stdin.capture')
   // Also on an early process.exit (an oclif error exit), and on Ctrl-C / SIGTERM in check and sessions (they make
-  // those an exit: cli/command.ts exitOnSignals); a SIGKILL or a crash leaves it in the temp dir.
+  // those an exit: cli/command.ts exitOnSignals); one a SIGKILL or a crash leaves goes at the next run (temp-dir.ts).
   const onExit = () => rmSync(dir, {recursive: true, force: true})
   process.once('exit', onExit)
   const remove = () => {

@@ -19,14 +19,15 @@
 // check that grew the process by ~50 MiB before GC ran); its readers may
 // start at any record. The file is private to the process (so are the
 // codec's tables, shared by writer and readers) and removed when the command
-// ends, also on an early exit.
-import {closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+// ends, also on an early exit; one a killed process left goes at the next
+// run (temp-dir.ts).
+import {closeSync, openSync, readSync, rmSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
 import {deserialize, serialize} from 'node:v8'
 import type {FramedMessage} from './control.js'
 import {CodecTables, NotPlain, RecordReader, RecordWriter} from './record-codec.js'
 import {FramedReader, FramedWriter} from './framed-codec.js'
+import {makeTempDir} from '../temp-dir.js'
 
 const BUF = 1 << 16
 /** What follows a record's length in the 'codec' format: record-codec.ts's encoding, or node:v8's. */
@@ -74,7 +75,7 @@ export class RecordSpool<T> {
 
   constructor(prefix: string, private readonly format: SpoolFormat = 'codec', private readonly ownCodec: OwnCodec<T> | null = null) {
     this.own = ownCodec?.writer() ?? null
-    this.dir = mkdtempSync(join(tmpdir(), prefix))
+    this.dir = makeTempDir(prefix)
     this.path = join(this.dir, 'records')
     removeOnExit(this.dir)
     this.fd = openSync(this.path, 'w+')

@@ -1,12 +1,13 @@
 // End to end: Ctrl-C (SIGINT) or SIGTERM in the middle of a command that
 // keeps temporary files (check's and sessions' spools, the copy of standard
 // input) ends it with status 130 / 143 and leaves nothing in the temp
-// directory. Standard input held open keeps the command waiting, its copy
-// of the input on disk, for as long as the test likes.
+// directory; what a SIGKILL leaves goes at a later run (analyzer/temp-dir.ts).
+// Standard input held open keeps the command waiting, its copy of the input
+// on disk, for as long as the test likes.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
-import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {spawn, spawnSync} from 'node:child_process'
+import {mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {cliBin, repoRoot} from '../support/env.js'
@@ -42,3 +43,34 @@ for (const [command, signal, status] of [['check', 'SIGINT', 130], ['sessions', 
     assert.deepEqual(r.left, [], 'left in the temp dir')
   })
 }
+
+test('check: what a SIGKILL leaves in the temp directory is removed by the next run, once an hour old', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'handoff-signal-test-'))
+  const child = spawn(process.execPath, [cliBin, 'check', '-'], {env: {...process.env, TMPDIR: tmp}, stdio: ['pipe', 'ignore', 'ignore']})
+  try {
+    const ended = new Promise<void>((resolve) => child.on('exit', () => resolve()))
+    child.stdin.write(readFileSync(trace).subarray(0, 4096))
+    const deadline = Date.now() + 15_000
+    while (!readdirSync(tmp).some((d) => d.startsWith('handoff-'))) {
+      assert.ok(Date.now() < deadline, 'check made no temporary file')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    child.kill('SIGKILL')
+    await ended
+    const left = readdirSync(tmp)
+    assert.equal(left.length, 1, 'the copy of standard input is left behind')
+    const run = () => spawnSync(process.execPath, [cliBin, 'check', trace], {env: {...process.env, TMPDIR: tmp}, encoding: 'utf8'})
+    // Changed a moment ago: it may be a live process's in another PID namespace, so it stays.
+    assert.equal(run().status, 0)
+    assert.deepEqual(readdirSync(tmp), left)
+    // An hour and more: gone.
+    const old = (Date.now() - 2 * 3600_000) / 1000
+    for (const f of readdirSync(join(tmp, left[0]!))) utimesSync(join(tmp, left[0]!, f), old, old)
+    utimesSync(join(tmp, left[0]!), old, old)
+    assert.equal(run().status, 0)
+    assert.deepEqual(readdirSync(tmp), [])
+  } finally {
+    child.kill('SIGKILL')
+    rmSync(tmp, {recursive: true, force: true})
+  }
+})
