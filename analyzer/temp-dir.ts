@@ -7,14 +7,16 @@
 //
 // Left behind: the process of that id is gone (signal 0 says ESRCH; EPERM
 // means it lives, as another user) and nothing in the directory has changed
-// for STALE_MS (a guard against a /tmp shared with another PID namespace,
-// where a live process's id is not ours to see). Directories named the old
-// way (no id) are never touched.
+// for STALE_MS, a day (a guard against a /tmp shared with another PID
+// namespace, where a live process's id is not ours to see: a spool is
+// written once and then only read, so its time says when it was written,
+// and no run lasts a day). Directories named the old way (no id) are never
+// touched.
 import {mkdtempSync, readdirSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-const STALE_MS = 60 * 60 * 1000
+const STALE_MS = 24 * 60 * 60 * 1000
 const NAME = /^handoff-[a-z-]+-p(\d+)-[A-Za-z0-9]{6}$/
 
 let swept = false

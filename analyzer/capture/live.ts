@@ -15,10 +15,11 @@
 // with this binding.
 import {EventEmitter} from 'node:events'
 import {createRequire} from 'node:module'
-import {endianness, tmpdir} from 'node:os'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {endianness} from 'node:os'
+import {readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {PcapDevice, PcapModule, PcapSession} from './pcap-binding.js'
+import {makeTempDir} from '../temp-dir.js'
 
 export const DEFAULT_SNAPLEN = 262144
 
@@ -409,7 +410,7 @@ function emptyPcap(linkType: number): Buffer {
  */
 export function checkFilter(filter: string, linkType = 1): string | undefined {
   const pcap = loadPcapBinding()
-  const dir = mkdtempSync(join(tmpdir(), 'handoff-bpf-'))
+  const dir = makeTempDir('handoff-bpf-')
   try {
     const file = join(dir, 'empty.pcap')
     writeFileSync(file, emptyPcap(linkType))

@@ -517,15 +517,20 @@ export async function collectSegments(paths: readonly string[], source: readonly
     opts.retire?.(e.h)
   }
   // An inferred handoff has no terminate: its connection's close, as the client's side of it shows (a FIN each way,
-  // or an RST, from or to the client), stands for one. It is judged JUDGE_GRACE_SEC after that, as a terminated
-  // handoff is, and its segments let go then, young, rather than IDLE_SEC after its last segment (a connection
-  // that never closes still waits for that). Streaming only: the pass then moves through one clock (one file, or
-  // files merged), while files read one after the other may each hold segments of it.
-  const noteClose = (e: Entry, flags: number, leg: Leg, t: number) => {
-    if (leg !== 'client' && leg !== 'return') return
-    if (flags & TCP_FLAG.RST) e.fins = 3
-    else if (flags & TCP_FLAG.FIN) e.fins = (e.fins ?? 0) | (leg === 'client' ? 1 : 2)
-    else return
+  // or an RST, from the client or from the VIP), stands for one. It is judged JUDGE_GRACE_SEC after that, as a
+  // terminated handoff is, and its segments let go then, young, rather than IDLE_SEC after its last segment (a
+  // connection that never closes still waits for that). Only what the client's TCP would take counts: a segment
+  // with a good checksum, at a view that has seen this connection's own SYN (a FIN or RST of an earlier
+  // connection on the same ports may come before it, within reach of its numbers: see pick), and to the client
+  // only from the VIP (a BE's own segment leaking onto the LAN is not the FE's close). Streaming only: the pass
+  // then moves through one clock (one file, or files merged), while files read one after the other may each hold
+  // segments of it.
+  const noteClose = (e: Entry, d: PacketDecoder, leg: Leg, view: View, src: string, t: number) => {
+    const h = e.h
+    if (leg === 'return' ? src !== h.vip || d.srcPort !== h.vport : leg !== 'client') return
+    if (e.live?.get(view) !== true || d.ipChecksumStatus === 'bad' || d.l4ChecksumStatus === 'bad') return
+    if (d.tcpFlags & TCP_FLAG.RST) e.fins = 3
+    else e.fins = (e.fins ?? 0) | (leg === 'client' ? 1 : 2)
     if (e.fins === 3) due.push(t, e.seq, e)
   }
   // Streaming: once per second of capture time, the feed is read ahead and the handoffs done with are retired
@@ -673,7 +678,7 @@ export async function collectSegments(paths: readonly string[], source: readonly
           h.segs.push(seg)
           if (h.judged) return
           if (streaming !== null && h.inferred !== undefined && e.fins !== 3 && (d.tcpFlags & (TCP_FLAG.FIN | TCP_FLAG.RST))) {
-            noteClose(e, d.tcpFlags, leg, t - off)
+            noteClose(e, d, leg, view, src, t - off)
           }
           // Client-facing return stream from the VIP: reassembled as the client would see it.
           if ((view.kind === 'client' || view.kind === 'lan') && h.state !== null) {

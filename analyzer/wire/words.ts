@@ -1,7 +1,7 @@
 // A buffer read 32 bits at a time: an Int32Array over the whole ArrayBuffer
 // of the bytes at hand, made once per buffer (the capture's chunks: one per
 // chunk) and shared by the hot loops that read a packet's words — the
-// payload hash (correlate/assemble.ts) and the arena's header copies
+// payload hash (correlate/payload-hash.ts) and the arena's header copies
 // (correlate/byte-arena.ts). Signed, so that no word read is a heap number.
 // Words are in host byte order: callers that shift bytes across words
 // assume a little-endian host and check HOST_LITTLE_ENDIAN.

@@ -44,7 +44,7 @@ for (const [command, signal, status] of [['check', 'SIGINT', 130], ['sessions', 
   })
 }
 
-test('check: what a SIGKILL leaves in the temp directory is removed by the next run, once an hour old', async () => {
+test('check: what a SIGKILL leaves in the temp directory is removed by the next run, once a day old', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'handoff-signal-test-'))
   const child = spawn(process.execPath, [cliBin, 'check', '-'], {env: {...process.env, TMPDIR: tmp}, stdio: ['pipe', 'ignore', 'ignore']})
   try {
@@ -63,8 +63,8 @@ test('check: what a SIGKILL leaves in the temp directory is removed by the next 
     // Changed a moment ago: it may be a live process's in another PID namespace, so it stays.
     assert.equal(run().status, 0)
     assert.deepEqual(readdirSync(tmp), left)
-    // An hour and more: gone.
-    const old = (Date.now() - 2 * 3600_000) / 1000
+    // A day and more: gone.
+    const old = (Date.now() - 2 * 86400_000) / 1000
     for (const f of readdirSync(join(tmp, left[0]!))) utimesSync(join(tmp, left[0]!, f), old, old)
     utimesSync(join(tmp, left[0]!), old, old)
     assert.equal(run().status, 0)

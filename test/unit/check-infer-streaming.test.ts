@@ -24,8 +24,12 @@ import {InferredSpool} from '../../analyzer/correlate/inferred-spool.js'
 import {checkBenchTrace, LAB_HANDOFFS} from '../bench/check-trace.js'
 import {repoRoot} from '../support/env.js'
 import {splitViews} from '../support/split-views.js'
-import {longLivedCopy, shiftedCapture} from '../support/capture-copy.js'
+import {copyCapture, longLivedCopy, shiftedCapture} from '../support/capture-copy.js'
 import {stripInterfaces} from '../support/strip-interfaces.js'
+import {fixChecksums} from '../support/trace-transform.js'
+import {readCapture} from '../../analyzer/capture/read.js'
+import {PacketDecoder} from '../../analyzer/wire/decode.js'
+import {TCP_FLAG} from '../../analyzer/wire/tcp.js'
 
 const PORT = 7070
 
@@ -140,6 +144,54 @@ test('an inferred handoff is judged JUDGE_GRACE_SEC after its connection closes,
     control.remove()
     rmSync(dir, {recursive: true, force: true})
     if (t.built) rmSync(t.path, {force: true}), rmSync(`${t.path}.json`, {force: true})
+  }
+})
+
+test('an inferred handoff is not judged on the close of an earlier connection on its ports (an RST before its SYN)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'handoff-infer-stale-rst-'))
+  try {
+    const f = join(dir, 'no-control.pcapng')
+    await stripInterfaces(join(repoRoot, 'samples', 'traces', 'lab-clean', 'lab.pcapng.gz'), f, (name) => name === 'control')
+    // The handshake ACK of the client connection that starts last, at the client view, made an RST (its seq is
+    // the client's ISN + 1: within reach of the handoff's numbers) and put 10 s before it: what a reset connection
+    // on the same ports left, inside the lookahead, and long enough before the connection for a close judged
+    // there to cut its judging short.
+    const dec = new PacketDecoder({verifyChecksums: false})
+    const byPort = new Map<number, {synT: number; ack: {iface: number; t: number; data: Uint8Array} | null}>()
+    const clientIds = new Set<number>()
+    await readCapture(f, {
+      onInterface: (i) => { if (i.name === 'client') clientIds.add(i.id) },
+      onPacket: (r) => {
+        if (!clientIds.has(r.interfaceId)) return
+        const d = dec.decode(r.linkType, r.data, r.capLen, r.origLen)
+        if (d.transport !== 'tcp' || d.dstPort !== 80) return
+        const t = r.tsSec + r.tsNsec / 1e9
+        if (d.tcpFlags === TCP_FLAG.SYN) byPort.set(d.srcPort, {synT: t, ack: null})
+        const c = byPort.get(d.srcPort)
+        if (c === undefined || c.ack !== null || d.tcpFlags !== TCP_FLAG.ACK || d.payloadWireLen !== 0) return
+        const data = r.data.slice()
+        data[d.l4Offset + 13] = TCP_FLAG.RST
+        c.ack = {iface: r.interfaceId, t: t - 10, data: fixChecksums(data)}
+      },
+    })
+    const last = [...byPort.values()].filter((c) => c.ack !== null).sort((a, b) => b.synT - a.synT)[0]
+    assert.ok(last !== undefined)
+    const r0 = last.ack!
+    const g = join(dir, 'stale-rst.pcapng')
+    let put = false
+    await copyCapture(f, g, (w, r) => {
+      if (!put && r.tsSec + r.tsNsec / 1e9 >= r0.t) {
+        w.writePacket(r0.iface, Math.floor(r0.t), Math.round((r0.t % 1) * 1e9), r0.data, r0.data.length)
+        put = true
+      }
+      w.writePacket(r.interfaceId, r.tsSec, r.tsNsec, r.data, r.origLen)
+    })
+    const judged = (r: CheckReport) => r.handoffs.map((h) => ({hid: h.hid, pbp: h.packetByPacket, state: h.state, fwd: h.legs['forward']}))
+    const plain = await runCheck([f], {infer: true})
+    assert.equal(plain.inference?.inferred, LAB_HANDOFFS)
+    assert.deepEqual(judged(await runCheck([g], {infer: true})), judged(plain))
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
   }
 })
 

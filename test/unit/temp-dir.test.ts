@@ -27,18 +27,18 @@ function leftBehind(dir: string, name: string, ageMs: number): string {
   return d
 }
 
-test('sweepStaleTempDirs: only the directories of ended processes, unchanged for an hour, named with their id', () => {
+test('sweepStaleTempDirs: only the directories of ended processes, unchanged for a day, named with their id', () => {
   const dir = mkdtempSync(join(tmpdir(), 'temp-dir-test-'))
   try {
     const dead = deadPid()
-    const hours = 2 * 3600_000
-    const stale = leftBehind(dir, `handoff-control-p${dead}-aB3xYz`, hours)
-    const stdin = leftBehind(dir, `handoff-stdin-p${dead}-Q1w2E3`, hours)
+    const old = 2 * 86400_000
+    const stale = leftBehind(dir, `handoff-control-p${dead}-aB3xYz`, old)
+    const stdin = leftBehind(dir, `handoff-stdin-p${dead}-Q1w2E3`, old)
     const keep = [
-      leftBehind(dir, `handoff-control-p${process.ppid}-aaaaaa`, hours), // its process lives
-      leftBehind(dir, `handoff-control-p${dead}-bbbbbb`, 60_000), // changed a minute ago
-      leftBehind(dir, 'handoff-control-cccccc', hours), // named the old way: no id
-      leftBehind(dir, `other-p${dead}-dddddd`, hours), // not ours
+      leftBehind(dir, `handoff-control-p${process.ppid}-aaaaaa`, old), // its process lives
+      leftBehind(dir, `handoff-control-p${dead}-bbbbbb`, 2 * 3600_000), // changed two hours ago
+      leftBehind(dir, 'handoff-control-cccccc', old), // named the old way: no id
+      leftBehind(dir, `other-p${dead}-dddddd`, old), // not ours
     ]
     const removed = sweepStaleTempDirs(dir)
     assert.deepEqual(removed.sort(), [basename(stale), basename(stdin)].sort())
@@ -61,7 +61,7 @@ test('makeTempDir: named with the process id', () => {
 test('handoff check: a spool directory a killed run left behind is removed by the next run; the run leaves none', () => {
   const dir = mkdtempSync(join(tmpdir(), 'temp-dir-cli-'))
   try {
-    const stale = leftBehind(dir, `handoff-control-p${deadPid()}-zZ9yY8`, 2 * 3600_000)
+    const stale = leftBehind(dir, `handoff-control-p${deadPid()}-zZ9yY8`, 2 * 86400_000)
     const r = spawnSync(process.execPath, [cliBin, 'check', join(repoRoot, 'samples', 'traces', 'lab-clean', 'lab.pcapng.gz')],
       {encoding: 'utf8', env: {...process.env, TMPDIR: dir}})
     assert.equal(r.status, 0, r.stderr)
